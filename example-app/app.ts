@@ -1,0 +1,38 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import vixRealtime, { errorFrame, ErrorCodes, loadConfigFromEnv } from '../plugins/index.js'
+
+/** Payload of the example's chat message, validated on every frame and documented. */
+export const ChatMessagePayload = Type.Object({
+  text: Type.String({ minLength: 1, maxLength: 2000 })
+}, { additionalProperties: false })
+
+export interface ExampleConfig {
+  env?: Record<string, string | undefined>
+  logger?: boolean
+}
+
+/**
+ * The example chat app: `chat.message` is relayed to the room the client joined
+ * (sender included), messages with an `id` are acked, a raw text frame is
+ * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`.
+ */
+export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
+  const env = config.env ?? process.env
+  const realtimeConfig = loadConfigFromEnv(env)
+  const app = Fastify({ logger: config.logger ?? false })
+  await app.register(vixRealtime, {
+    relayTypes: ['chat.message'],
+    websocket: realtimeConfig.websocket
+  })
+  app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })
+  app.realtime.onMessage((session, data, info) => {
+    if (info.typed) return
+    if (info.binary) {
+      session.send(errorFrame(ErrorCodes.INVALID_MESSAGE, 'binary frames are not supported by this app'))
+      return
+    }
+    session.sendSerialized(`echo: ${String(data)}`)
+  })
+  return app
+}

@@ -1,0 +1,83 @@
+import { InvalidEnvError } from './errors.js'
+
+/** WebSocket transport options (times in milliseconds). */
+export interface WebSocketOptions {
+  /** Route of the upgrade endpoint. */
+  path?: string
+  /** Largest frame accepted, in bytes, after inflation when deflate is on; larger closes the client 1009. */
+  maxMessageSize?: number
+  /** A peer silent (no pong, no frame) for this long is terminated. */
+  idleTimeout?: number
+  /** Interval between server pings. */
+  pingInterval?: number
+  /** Negotiate permessage-deflate. */
+  perMessageDeflate?: boolean
+  /** Answer client pings automatically. */
+  autoPingPong?: boolean
+  /** Origins allowed to upgrade (exact match, e.g. `https://app.example.com`); unset allows any. */
+  allowedOrigins?: string[]
+}
+
+export const websocketDefaults = {
+  path: '/ws',
+  maxMessageSize: 65536,
+  idleTimeout: 60_000,
+  pingInterval: 30_000,
+  perMessageDeflate: false,
+  autoPingPong: true
+} as const
+
+/** Long-polling transport options (times in milliseconds). */
+export interface LongPollingEnvOptions {
+  sessionTtl?: number
+  maxBuffer?: number
+  wait?: number
+}
+
+export interface EnvConfig {
+  websocket: Required<Pick<WebSocketOptions, 'maxMessageSize' | 'idleTimeout' | 'pingInterval' | 'perMessageDeflate' | 'autoPingPong'>>
+  longPolling: Required<LongPollingEnvOptions>
+}
+
+type Env = Record<string, string | undefined>
+
+function readInteger (env: Env, name: string, fallback: number, scale = 1): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new InvalidEnvError(name, raw, 'expected a positive integer')
+  return Number(raw) * scale
+}
+
+function readBoolean (env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = raw.trim().toLowerCase()
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true
+  if (['0', 'false', 'no', 'off'].includes(value)) return false
+  throw new InvalidEnvError(name, raw, 'expected true or false')
+}
+
+/**
+ * Map the documented environment variables to plugin options. Durations in
+ * the environment are seconds; options are milliseconds. A bad value throws
+ * `VIX_ERR_INVALID_ENV` naming the variable.
+ *
+ * @example
+ * await app.register(vixRealtime, { ...loadConfigFromEnv(process.env) })
+ */
+export function loadConfigFromEnv (env: Env = process.env): EnvConfig {
+  return {
+    websocket: {
+      maxMessageSize: readInteger(env, 'WEBSOCKET_MAX_MESSAGE_SIZE', websocketDefaults.maxMessageSize),
+      idleTimeout: readInteger(env, 'WEBSOCKET_IDLE_TIMEOUT', websocketDefaults.idleTimeout, 1000),
+      perMessageDeflate: readBoolean(env, 'WEBSOCKET_ENABLE_DEFLATE', websocketDefaults.perMessageDeflate),
+      pingInterval: readInteger(env, 'WEBSOCKET_PING_INTERVAL', websocketDefaults.pingInterval, 1000),
+      autoPingPong: readBoolean(env, 'WEBSOCKET_AUTO_PING_PONG', websocketDefaults.autoPingPong)
+    },
+    longPolling: {
+      sessionTtl: readInteger(env, 'LONGPOLL_SESSION_TTL', 60_000, 1000),
+      maxBuffer: readInteger(env, 'LONGPOLL_MAX_BUFFER', 1024),
+      wait: readInteger(env, 'LONGPOLL_WAIT', 25_000, 1000)
+    }
+  }
+}

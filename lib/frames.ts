@@ -1,0 +1,58 @@
+import { randomUUID } from 'node:crypto'
+import type { MessageKindValue } from '../schemas/message.js'
+import type { ErrorCode } from './errors.js'
+
+/** A message as the server holds and sends it. */
+export interface RealtimeMessage {
+  id?: string
+  kind: MessageKindValue
+  room?: string
+  type: string
+  ts: string
+  payload: Record<string, unknown>
+}
+
+/** A message as code hands it to `publish`: only `type` is required. */
+export interface PublishInput {
+  id?: string
+  room?: string
+  type: string
+  payload?: Record<string, unknown>
+}
+
+/** A server-generated message id: unique across restarts and nodes. */
+export function newMessageId (): string {
+  return randomUUID()
+}
+
+/** Stamp an event: keep a client id, else make one; server time; payload defaults to `{}`. */
+export function stampEvent (input: PublishInput): RealtimeMessage {
+  const msg: RealtimeMessage = {
+    id: input.id ?? newMessageId(),
+    kind: 'event',
+    type: input.type,
+    ts: new Date().toISOString(),
+    payload: input.payload ?? {}
+  }
+  if (input.room !== undefined) msg.room = input.room
+  return msg
+}
+
+export function errorFrame (code: ErrorCode, message: string, extra: { id?: string, path?: string } = {}): RealtimeMessage {
+  const payload: Record<string, unknown> = { code, message }
+  if (extra.path !== undefined) payload.path = extra.path
+  const frame: RealtimeMessage = { kind: 'error', type: 'error', ts: new Date().toISOString(), payload }
+  if (extra.id !== undefined) frame.id = extra.id
+  return frame
+}
+
+export function ackFrame (type: string, fields: { id?: string, room?: string }, payload: Record<string, unknown> = {}): RealtimeMessage {
+  const frame: RealtimeMessage = { kind: 'ack', type, ts: new Date().toISOString(), payload }
+  if (fields.id !== undefined) frame.id = fields.id
+  if (fields.room !== undefined) frame.room = fields.room
+  return frame
+}
+
+export function systemFrame (type: string, payload: Record<string, unknown> = {}): RealtimeMessage {
+  return { kind: 'system', type, ts: new Date().toISOString(), payload }
+}

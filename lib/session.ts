@@ -1,0 +1,85 @@
+import { randomBytes } from 'node:crypto'
+import type { RealtimeMessage } from './frames.js'
+import { CloseCodes } from './errors.js'
+
+/**
+ * What a session needs from its transport. A WebSocket and a long-poll
+ * queue both implement it, so the hub never knows which one it talks to.
+ */
+export interface Transport {
+  readonly name: 'websocket' | 'long-polling' | (string & {})
+  /** Queue one serialized frame. */
+  send (data: string | Buffer): void
+  /** Bytes queued but not yet written to the peer (0 when the transport bounds itself). */
+  bufferedAmount (): number
+  close (code: number, reason: string): void
+  /** Drop the connection without a close handshake. */
+  terminate (): void
+}
+
+/** A session id: 128 bits from a CSPRNG, URL-safe. */
+export function newSessionId (): string {
+  return randomBytes(16).toString('base64url')
+}
+
+export interface SessionOptions {
+  id?: string
+  identity?: unknown
+  /** Close the session 1013 when the transport has more than this many bytes queued. */
+  maxBufferedAmount: number
+  onSlowConsumer?: (session: Session) => void
+}
+
+/**
+ * One connected client, whatever its transport: an id, the identity from
+ * `authenticate`, the rooms it joined and a way to send it frames.
+ */
+export class Session {
+  readonly id: string
+  readonly identity: unknown
+  readonly transport: Transport
+  /** Rooms this session is in. Maintained by the hub; read-only for users. */
+  readonly rooms = new Set<string>()
+  /** Free slot for application state. */
+  data: Record<string, unknown> = {}
+  closed = false
+  closeCode: number | undefined
+  private readonly maxBufferedAmount: number
+  private readonly onSlowConsumer: ((session: Session) => void) | undefined
+
+  constructor (transport: Transport, options: SessionOptions) {
+    this.id = options.id ?? newSessionId()
+    this.identity = options.identity
+    this.transport = transport
+    this.maxBufferedAmount = options.maxBufferedAmount
+    this.onSlowConsumer = options.onSlowConsumer
+  }
+
+  /** Send a frame object (serialized here). */
+  send (frame: RealtimeMessage): boolean {
+    return this.sendSerialized(JSON.stringify(frame))
+  }
+
+  /**
+   * Send an already serialized frame. A broadcast serializes once and calls this
+   * per recipient. A peer that cannot keep up is closed 1013 instead of growing
+   * the server's memory without bound.
+   */
+  sendSerialized (data: string | Buffer): boolean {
+    if (this.closed) return false
+    if (this.transport.bufferedAmount() > this.maxBufferedAmount) {
+      this.onSlowConsumer?.(this)
+      this.close(CloseCodes.OVERLOADED, 'slow consumer')
+      return false
+    }
+    this.transport.send(data)
+    return true
+  }
+
+  close (code: number = CloseCodes.NORMAL, reason = ''): void {
+    if (this.closed) return
+    this.closed = true
+    this.closeCode = code
+    this.transport.close(code, reason)
+  }
+}

@@ -1,0 +1,4 @@
+/** Private state keys shared between lib/ and plugins/, never part of the public API. */
+export const kHub = Symbol.for('vix-realtime.hub')
+export const kSession = Symbol.for('vix-realtime.session')
+export const kShuttingDown = Symbol.for('vix-realtime.shuttingDown')

@@ -1,0 +1,38 @@
+import fp from 'fastify-plugin'
+import type { FastifyPluginAsync } from 'fastify'
+import type { WebSocketOptions } from '../lib/config.js'
+import { ensureHub, type HubPluginOptions } from './hub.js'
+import { websocketPlugin } from './websocket.js'
+
+/** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
+export interface VixRealtimeOptions extends HubPluginOptions {
+  /** The WebSocket transport (default on). */
+  websocket?: WebSocketOptions | false
+}
+
+const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
+  const { websocket: websocketOptions, ...hubOptions } = options
+  await ensureHub(fastify, hubOptions)
+  if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
+}
+
+/**
+ * The whole realtime layer in one register: the hub and the parts its options ask for.
+ *
+ * @example
+ * await app.register(vixRealtime, { relayTypes: ['chat.message'] })
+ * app.realtime.on('ping', (session) => { ... })
+ */
+export const vixRealtime = fp(vixRealtimeImpl, { fastify: '5.x', name: 'vix-realtime' })
+export default vixRealtime
+
+export { hubPlugin, ensureHub } from './hub.js'
+export { websocketPlugin } from './websocket.js'
+export type { WebSocketPluginOptions } from './websocket.js'
+export { Hub } from '../lib/hub.js'
+export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
+export { Session, type Transport } from '../lib/session.js'
+export { loadConfigFromEnv, type WebSocketOptions, type EnvConfig } from '../lib/config.js'
+export { ErrorCodes, CloseCodes } from '../lib/errors.js'
+export { ackFrame, errorFrame, systemFrame, type RealtimeMessage, type PublishInput } from '../lib/frames.js'
+export * from '../schemas/message.js'

@@ -1,0 +1,93 @@
+import fp from 'fastify-plugin'
+import websocket from '@fastify/websocket'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import { websocketDefaults, type WebSocketOptions } from '../lib/config.js'
+import { CloseCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, UpgradeRequiredError } from '../lib/errors.js'
+import { systemFrame } from '../lib/frames.js'
+import { checkBoolean, checkInteger, checkPath, checkStringList } from '../lib/options.js'
+import { WebSocketConnections } from '../lib/websocket/connections.js'
+import { ensureHub, type HubPluginOptions } from './hub.js'
+
+export interface WebSocketPluginOptions extends WebSocketOptions, HubPluginOptions {}
+
+function resolveOptions (options: WebSocketPluginOptions): Required<Omit<WebSocketOptions, 'allowedOrigins'>> & Pick<WebSocketOptions, 'allowedOrigins'> {
+  const resolved = { ...websocketDefaults, ...options }
+  checkPath('path', resolved.path)
+  checkInteger('maxMessageSize', resolved.maxMessageSize, 1)
+  checkInteger('idleTimeout', resolved.idleTimeout, 1)
+  checkInteger('pingInterval', resolved.pingInterval, 1)
+  checkBoolean('perMessageDeflate', resolved.perMessageDeflate)
+  checkBoolean('autoPingPong', resolved.autoPingPong)
+  if (resolved.allowedOrigins !== undefined) checkStringList('allowedOrigins', resolved.allowedOrigins)
+  return resolved
+}
+
+const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (fastify, options) => {
+  const config = resolveOptions(options)
+  const hub = await ensureHub(fastify, options)
+  const connections = new WebSocketConnections(hub, config)
+  const identities = new WeakMap<FastifyRequest, unknown>()
+  const allowedOrigins = config.allowedOrigins === undefined ? undefined : new Set(config.allowedOrigins)
+
+  if (!fastify.hasDecorator('websocketServer')) {
+    await fastify.register(websocket, {
+      options: { maxPayload: config.maxMessageSize, perMessageDeflate: config.perMessageDeflate, autoPong: config.autoPingPong },
+      // Shutdown is ours (going_away, then 1001); the default closes with no code.
+      preClose: (done) => { done() },
+      // Socket errors are logged and reported by the connection's own listener.
+      errorHandler: () => {}
+    })
+  }
+
+  hub.lifecycle.add({
+    name: 'websocket',
+    order: 0,
+    requestStop () {
+      const retryAfterMs = 1000
+      const frame = systemFrame('server.going_away', { retryAfterMs })
+      for (const socket of connections.sockets()) socket.send(JSON.stringify(frame))
+      connections.closeAll(CloseCodes.GOING_AWAY, 'server going away')
+      // A peer that never answers the close handshake must not hold the HTTP server open.
+      setTimeout(() => { connections.terminateAll() }, hub.lifecycle.options.shutdownTimeout).unref()
+    },
+    finalize () {
+      connections.stopTimer()
+      connections.terminateAll()
+    }
+  })
+
+  async function admit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    if (!request.ws) return
+    if (hub.lifecycle.stopping) {
+      reply.header('retry-after', '1')
+      throw new ShuttingDownError()
+    }
+    const origin = request.headers.origin
+    if (allowedOrigins !== undefined && (origin === undefined || !allowedOrigins.has(origin))) {
+      throw new ForbiddenError(`origin ${origin ?? '(none)'} is not allowed`)
+    }
+    try {
+      identities.set(request, await hub.authenticate(request))
+    } catch (error) {
+      hub.report('unauthorized')
+      throw new UnauthorizedError((error as Error).message)
+    }
+  }
+
+  fastify.route({
+    method: 'GET',
+    url: config.path,
+    preValidation: admit,
+    handler: async () => { throw new UpgradeRequiredError() },
+    wsHandler: (socket, request) => { connections.attach(socket, identities.get(request)) }
+  })
+}
+
+/**
+ * The WebSocket transport: `GET /ws` upgrades to a session of the hub.
+ *
+ * @example
+ * await app.register(websocketPlugin, { relayTypes: ['chat.message'], maxMessageSize: 65536 })
+ */
+export const websocketPlugin = fp(websocketPluginImpl, { fastify: '5.x', name: 'vix-realtime-websocket' })
+export default websocketPlugin
