@@ -50,3 +50,26 @@ export const CloseCodes = {
   INTERNAL: 1011,
   OVERLOADED: 1013
 } as const
+
+const statusByCode: Record<ErrorCode, number> = {
+  VIX_ERR_INVALID_MESSAGE: 400,
+  VIX_ERR_FORBIDDEN: 403,
+  VIX_ERR_UNAUTHORIZED: 401,
+  VIX_ERR_NOT_IN_ROOM: 403,
+  VIX_ERR_UNKNOWN_TYPE: 400,
+  VIX_ERR_RATE_LIMITED: 429,
+  VIX_ERR_SESSION_NOT_FOUND: 404,
+  VIX_ERR_SESSION_BUSY: 409,
+  VIX_ERR_PAYLOAD_TOO_LARGE: 413,
+  VIX_ERR_UPGRADE_REQUIRED: 426,
+  VIX_ERR_SHUTTING_DOWN: 503,
+  VIX_ERR_INTERNAL: 500,
+  VIX_ERR_INVALID_OPTION: 500,
+  VIX_ERR_INVALID_ENV: 500,
+  VIX_ERR_STORE_OPEN: 500
+}
+
+/** The HTTP status that goes with an error code (for frames turned into HTTP answers). */
+export function httpStatusOf (code: ErrorCode): number {
+  return statusByCode[code]
+}

@@ -32,6 +32,12 @@ export interface HubObserver {
   messagesOutbound?: (count: number) => void
   error?: (reason: ErrorReason) => void
   published?: (message: RealtimeMessage, seconds: number) => void
+  longPollSessionCreated?: () => void
+  longPollPolled?: () => void
+  longPollEnqueued?: (count: number) => void
+  longPollDrained?: (count: number) => void
+  longPollDropped?: (count: number) => void
+  storeAppended?: (count: number, seconds: number) => void
 }
 
 /** Result of persisting one message. `duplicate` means a message with that id is already stored. */
@@ -130,7 +136,8 @@ export class Hub {
   private readonly openHandlers: OpenHandler[] = []
   private readonly closeHandlers: CloseHandler[] = []
   private readonly errorHandlers: ErrorHandler[] = []
-  private readonly observers: HubObserver[] = []
+  /** Registered observers; parts outside the hub (long-polling, store) notify them too. */
+  readonly observers: readonly HubObserver[] = []
   private readonly inboxes = new WeakMap<Session, Promise<unknown>>()
 
   constructor (options: HubOptions = {}) {
@@ -191,10 +198,11 @@ export class Hub {
   }
 
   addObserver (observer: HubObserver): () => void {
-    this.observers.push(observer)
+    const observers = this.observers as HubObserver[]
+    observers.push(observer)
     return () => {
-      const index = this.observers.indexOf(observer)
-      if (index !== -1) this.observers.splice(index, 1)
+      const index = observers.indexOf(observer)
+      if (index !== -1) observers.splice(index, 1)
     }
   }
 

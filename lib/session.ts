@@ -15,6 +15,8 @@ export interface Transport {
   close (code: number, reason: string): void
   /** Drop the connection without a close handshake. */
   terminate (): void
+  /** Frames held for the peer (long-polling queue length); absent for streaming transports. */
+  queued?: () => number
 }
 
 /** A session id: 128 bits from a CSPRNG, URL-safe. */
