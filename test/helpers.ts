@@ -104,3 +104,14 @@ export async function connect (app: FastifyInstance, path = '/ws', options: WebS
 }
 
 export const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The HTTP status a refused upgrade answered with (fails when the upgrade succeeds). */
+export async function upgradeStatus (app: FastifyInstance, path = '/ws', options: WebSocket.ClientOptions = {}): Promise<number> {
+  try {
+    const client = await connect(app, path, options)
+    client.close()
+  } catch (error) {
+    return (error as { statusCode: number }).statusCode
+  }
+  throw new Error('the upgrade succeeded')
+}

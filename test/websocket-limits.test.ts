@@ -1,0 +1,120 @@
+import t from 'tap'
+import WebSocket from 'ws'
+import { baseUrl, build, connect, delay, upgradeStatus } from './helpers.js'
+
+t.test('an oversized frame closes that client 1009; another client in the room keeps receiving', async (t) => {
+  const app = await build(t, { websocket: { maxMessageSize: 1024 } })
+  const big = await connect(app)
+  const other = await connect(app)
+  await big.join('r')
+  await other.join('r')
+  big.send('x'.repeat(2048))
+  t.equal((await big.closed).code, 1009)
+  await app.realtime.publish({ room: 'r', type: 'after' })
+  t.match(await other.waitFor((f) => f.type === 'after'), { kind: 'event' })
+  t.equal(app.realtime.rooms.size('r'), 1)
+})
+
+t.test('with permessage-deflate the limit applies to the inflated size', async (t) => {
+  const app = await build(t, { websocket: { maxMessageSize: 4096, perMessageDeflate: true } })
+  const c = await connect(app, '/ws', { perMessageDeflate: true })
+  t.match(c.ws.extensions, /permessage-deflate/)
+  await c.join('r')
+  // 64 KiB of one letter compresses to well under 4 KiB on the wire.
+  c.send(JSON.stringify({ type: 'x', payload: { text: 'a'.repeat(65536) } }))
+  t.equal((await c.closed).code, 1009)
+})
+
+t.test('deflate is off by default', async (t) => {
+  const app = await build(t)
+  const c = await connect(app, '/ws', { perMessageDeflate: true })
+  t.equal(c.ws.extensions, '')
+})
+
+t.test('a dead peer that never pongs is terminated after idleTimeout', async (t) => {
+  const app = await build(t, { websocket: { pingInterval: 40, idleTimeout: 120 } })
+  const alive = await connect(app)
+  const dead = await connect(app, '/ws', { autoPong: false })
+  const closed = await dead.closed
+  t.equal(closed.code, 1006, 'terminated without a close frame')
+  t.equal(alive.ws.readyState, WebSocket.OPEN, 'a peer that answers pings stays')
+  await delay(20)
+  t.equal(app.realtime.sessions.size, 1)
+})
+
+t.test('a slow consumer is closed 1013 while others keep receiving', async (t) => {
+  const app = await build(t, { maxBufferedAmount: 256 * 1024 })
+  const slow = await connect(app)
+  const fast = await connect(app)
+  await slow.join('r')
+  await fast.join('r')
+  const slowSession = [...app.realtime.sessions.values()][0]
+  // Stop reading: the kernel buffers fill, then the server's send buffer grows.
+  ;(slow.ws as any)._socket.pause()
+  const payload = { blob: 'z'.repeat(64 * 1024) }
+  let n = 0
+  while (!slowSession.closed && n < 2000) {
+    await app.realtime.publish({ room: 'r', type: 'bulk', payload: { ...payload, n } })
+    n++
+    if (n % 20 === 0) await delay(1)
+  }
+  t.ok(slowSession.closed, `slow session closed after ${n} messages`)
+  t.equal(slowSession.closeCode, 1013)
+  await app.realtime.publish({ room: 'r', type: 'last' })
+  await fast.waitFor((f) => f.type === 'last', 10_000)
+  t.equal(fast.frames.filter((f: any) => f.type === 'bulk').length, n)
+  ;(slow.ws as any)._socket.resume()
+  t.equal((await slow.closed).code, 1013)
+})
+
+t.test('authenticate: rejected upgrade gets 401 and no 101; the identity reaches the session', async (t) => {
+  const app = await build(t, {
+    authenticate: async (request: any) => request.headers.authorization === 'Bearer good' ? { user: 'ann' } : null
+  })
+  t.equal(await upgradeStatus(app), 401)
+  t.equal(await upgradeStatus(app, '/ws', { headers: { authorization: 'Bearer bad' } }), 401)
+  const thrower = await build(t, { authenticate: () => { throw new Error('token expired') } })
+  t.equal(await upgradeStatus(thrower), 401)
+  let identity: unknown
+  app.realtime.onOpen((session) => { identity = session.identity })
+  await connect(app, '/ws', { headers: { authorization: 'Bearer good' } })
+  t.same(identity, { user: 'ann' })
+  t.equal(app.realtime.sessions.size, 1)
+})
+
+t.test('a rejected upgrade answers with a JSON error body', async (t) => {
+  const app = await build(t, { authenticate: () => null })
+  const res = await new Promise<{ status: number, body: string }>((resolve, reject) => {
+    const ws = new WebSocket(`${baseUrl(app, 'ws')}/ws`)
+    ws.on('unexpected-response', (_req, response) => {
+      let body = ''
+      response.on('data', (chunk) => { body += chunk })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
+    })
+    ws.on('error', reject)
+  })
+  t.equal(res.status, 401)
+  t.match(JSON.parse(res.body), { code: 'VIX_ERR_UNAUTHORIZED' })
+})
+
+t.test('allowedOrigins: another Origin gets 403 before the upgrade', async (t) => {
+  const app = await build(t, { websocket: { allowedOrigins: ['https://app.example.com'] } })
+  t.equal(await upgradeStatus(app, '/ws', { origin: 'https://evil.example.com' }), 403)
+  t.equal(await upgradeStatus(app), 403, 'no Origin is not an allowed origin')
+  const ok = await connect(app, '/ws', { origin: 'https://app.example.com' })
+  t.equal(ok.ws.readyState, WebSocket.OPEN)
+})
+
+t.test('app.close(): every socket gets server.going_away then 1001; upgrades during shutdown get 503', async (t) => {
+  const app = await build(t)
+  const clients = await Promise.all(Array.from({ length: 5 }, () => connect(app)))
+  app.realtime.lifecycle.requestStop()
+  t.equal(await upgradeStatus(app), 503)
+  const closing = app.close()
+  for (const c of clients) {
+    const { code } = await c.closed
+    t.equal(code, 1001)
+    t.match(c.frames.at(-1), { kind: 'system', type: 'server.going_away', payload: { retryAfterMs: 1000 } })
+  }
+  await closing
+})
