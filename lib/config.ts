@@ -16,6 +16,8 @@ export interface WebSocketOptions {
   autoPingPong?: boolean
   /** Origins allowed to upgrade (exact match, e.g. `https://app.example.com`); unset allows any. */
   allowedOrigins?: string[]
+  /** `retryAfterMs` told to clients in the `server.going_away` frame on shutdown. */
+  goingAwayRetryAfter?: number
 }
 
 export const websocketDefaults = {
@@ -24,7 +26,8 @@ export const websocketDefaults = {
   idleTimeout: 60_000,
   pingInterval: 30_000,
   perMessageDeflate: false,
-  autoPingPong: true
+  autoPingPong: true,
+  goingAwayRetryAfter: 1000
 } as const
 
 /** Long-polling transport options (times in milliseconds). */

@@ -18,6 +18,7 @@ function resolveOptions (options: WebSocketPluginOptions): Required<Omit<WebSock
   checkInteger('pingInterval', resolved.pingInterval, 1)
   checkBoolean('perMessageDeflate', resolved.perMessageDeflate)
   checkBoolean('autoPingPong', resolved.autoPingPong)
+  checkInteger('goingAwayRetryAfter', resolved.goingAwayRetryAfter, 0)
   if (resolved.allowedOrigins !== undefined) checkStringList('allowedOrigins', resolved.allowedOrigins)
   return resolved
 }
@@ -43,16 +44,16 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
     name: 'websocket',
     order: 0,
     requestStop () {
-      const retryAfterMs = 1000
-      const frame = systemFrame('server.going_away', { retryAfterMs })
-      for (const socket of connections.sockets()) socket.send(JSON.stringify(frame))
+      const frame = JSON.stringify(systemFrame('server.going_away', { retryAfterMs: config.goingAwayRetryAfter }))
+      for (const socket of connections.sockets()) socket.send(frame)
       connections.closeAll(CloseCodes.GOING_AWAY, 'server going away')
-      // A peer that never answers the close handshake must not hold the HTTP server open.
+      // The HTTP server's close waits for upgraded sockets too: a peer that never
+      // answers the close handshake must not hold it past shutdownTimeout.
       setTimeout(() => { connections.terminateAll() }, hub.lifecycle.options.shutdownTimeout).unref()
     },
-    finalize () {
+    async finalize (deadline) {
       connections.stopTimer()
-      connections.terminateAll()
+      if (!await connections.whenClosed(deadline)) connections.terminateAll()
     }
   })
 

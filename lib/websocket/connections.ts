@@ -24,6 +24,7 @@ export class WebSocketConnections {
   private readonly tracked = new Map<WebSocket, Tracked>()
   private readonly now: () => number
   private timer: NodeJS.Timeout | undefined
+  private emptyWaiters: Array<() => void> = []
 
   constructor (private readonly hub: Hub, private readonly options: ConnectionsOptions) {
     this.now = options.now ?? Date.now
@@ -63,6 +64,7 @@ export class WebSocketConnections {
     socket.on('close', (code, reason) => {
       this.tracked.delete(socket)
       this.hub.closeSession(session, code, reason.toString())
+      if (this.tracked.size === 0) this.wakeEmptyWaiters()
     })
     this.ensureTimer()
     return session
@@ -101,6 +103,22 @@ export class WebSocketConnections {
   /** Close every socket with `code` (the close handshake follows). */
   closeAll (code: number = CloseCodes.GOING_AWAY, reason = 'server going away'): void {
     for (const { session } of this.tracked.values()) session.close(code, reason)
+  }
+
+  /** Resolve once every socket has closed, or at `deadline` (ms epoch), whichever comes first. */
+  async whenClosed (deadline: number): Promise<boolean> {
+    if (this.tracked.size === 0) return true
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => { resolve(this.tracked.size === 0) }, Math.max(0, deadline - Date.now()))
+      timer.unref()
+      this.emptyWaiters.push(() => { clearTimeout(timer); resolve(true) })
+    })
+  }
+
+  private wakeEmptyWaiters (): void {
+    const waiters = this.emptyWaiters
+    this.emptyWaiters = []
+    for (const wake of waiters) wake()
   }
 
   /** Drop every socket still open, without a handshake. */

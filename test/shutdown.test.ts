@@ -1,0 +1,68 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { build, connect } from './helpers.js'
+
+t.test('100 sockets with publishes in flight: each gets server.going_away then 1001', async (t) => {
+  const app = await build(t, { relayTypes: ['chat.message'] })
+  const clients = await Promise.all(Array.from({ length: 100 }, () => connect(app)))
+  await Promise.all(clients.map(async (c) => await c.join('r')))
+  for (let i = 0; i < 50; i++) clients[i % 100].send({ type: 'chat.message', room: 'r', payload: { i } })
+  const started = Date.now()
+  await app.close()
+  t.ok(Date.now() - started < 5000, 'close did not wait for the timeout')
+  for (const c of clients) {
+    const { code } = await c.closed
+    t.equal(code, 1001)
+    const last = c.frames.at(-1) as any
+    t.match(last, { kind: 'system', type: 'server.going_away', payload: { retryAfterMs: 1000 } })
+  }
+  t.equal(app.realtime.sessions.size, 0)
+})
+
+t.test('a client that never answers the close handshake does not hold close past shutdownTimeout + 1 s', async (t) => {
+  const app = await build(t, { shutdownTimeout: 500 })
+  const stuck = await connect(app)
+  const polite = await connect(app)
+  ;(stuck.ws as any)._socket.pause()
+  const started = Date.now()
+  await app.close()
+  const elapsed = Date.now() - started
+  t.ok(elapsed < 1500, `closed in ${elapsed} ms`)
+  t.equal((await polite.closed).code, 1001)
+})
+
+t.test('the phases run on their own, twice is harmless', async (t) => {
+  const app = await build(t)
+  const c = await connect(app)
+  app.realtime.lifecycle.requestStop()
+  app.realtime.lifecycle.requestStop()
+  t.equal(app.realtime.lifecycle.stopping, true)
+  t.equal((await c.closed).code, 1001)
+  await Promise.all([app.realtime.lifecycle.finalizeShutdown(), app.realtime.lifecycle.finalizeShutdown()])
+  await app.close()
+  t.equal(c.frames.filter((f: any) => f.type === 'server.going_away').length, 1)
+})
+
+t.test('a failing participant is logged and does not stop the others', async (t) => {
+  const app = await build(t)
+  const ran: string[] = []
+  app.realtime.lifecycle.add({ name: 'broken', order: -1, requestStop () { throw new Error('stop broke') }, finalize () { throw new Error('finalize broke') } })
+  app.realtime.lifecycle.add({ name: 'after', order: 1, requestStop () { ran.push('stop') }, finalize () { ran.push('finalize') } })
+  await app.close()
+  t.same(ran, ['stop', 'finalize'])
+})
+
+t.test('after close no handle keeps the event loop alive (child process exits by itself)', async (t) => {
+  const fixture = fileURLToPath(new URL('./fixtures/close-exits.ts', import.meta.url))
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout.on('data', (chunk) => { output += chunk })
+  child.stderr.on('data', (chunk) => { output += chunk })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
+  clearTimeout(timer)
+  t.equal(signal, null, `exited by itself: ${output}`)
+  t.equal(code, 0)
+  t.match(output, 'closed')
+})
