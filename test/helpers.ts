@@ -115,3 +115,13 @@ export async function upgradeStatus (app: FastifyInstance, path = '/ws', options
   }
   throw new Error('the upgrade succeeded')
 }
+
+/**
+ * Node arguments that run a TypeScript file in a child process with the same
+ * loaders as this test process (under tap: its TypeScript loader and coverage
+ * tracking, so the child's coverage merges with the run's instead of replacing it).
+ */
+export function typescriptChildArgs (file: string, ...args: string[]): string[] {
+  const loaders = process.execArgv.length > 0 ? process.execArgv : ['--import', 'tsx']
+  return [...loaders, file, ...args]
+}
