@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { RealtimeMetrics, checkMetricsOptions, type RealtimeMetricsOptions } from '../lib/metrics.js'
+import { InternalError } from '../lib/errors.js'
 import { checkPath } from '../lib/options.js'
 import { ensureHub, type HubPluginOptions } from './hub.js'
 
@@ -59,18 +60,27 @@ const metricsPluginImpl: FastifyPluginAsync<MetricsPluginOptions & HubPluginOpti
           description: 'The exposition text',
           content: {
             'text/plain': {
-              schema: Type.String({ description: 'Prometheus text format 0.0.4', examples: [exampleExposition] })
+              schema: Type.String({ description: 'Prometheus text format 0.0.4' }),
+              // On the media type, where both OpenAPI 3.0 and 3.1 accept it.
+              example: exampleExposition
             }
           }
         },
         500: {
-          description: 'A metric could not be collected',
+          description: 'A metric could not be collected (e.g. an app metric\'s collect function threw)',
           content: { 'application/json': { schema: { $ref: 'VixErrorResponse#' } } }
         }
       }
     },
-    handler: async (_request, reply) => {
-      const text = await metrics.expose()
+    handler: async (request, reply) => {
+      let text: string
+      try {
+        text = await metrics.expose()
+      } catch (error) {
+        // A shared registry may hold the app's own metrics, whose collect can throw.
+        request.log.error({ err: error }, 'vix-realtime: collecting metrics failed')
+        throw new InternalError()
+      }
       return await reply.type(metrics.contentType).send(text)
     }
   })
