@@ -111,6 +111,16 @@ export class RealtimeMetrics {
       }
     }
     const before = new Set(this.registry.getMetricsAsArray().map((metric) => metric.name))
+    const defaults = options.defaultMetrics ?? false
+    if (defaults !== false) {
+      try {
+        collectDefaultMetrics({ ...(defaults === true ? {} : defaults), register: this.registry })
+      } catch (error) {
+        // Typically a shared registry that already has process metrics: leave it as it was.
+        for (const { name } of this.registry.getMetricsAsArray()) if (!before.has(name)) this.registry.removeSingleMetric(name)
+        throw new InvalidOptionError('defaultMetrics', `cannot add process metrics to this registry (${(error as Error).message})`)
+      }
+    }
     const registers = [this.registry]
     const counter = (name: string, help: string): Counter => new Counter({ name, help, registers })
     const gauge = (name: string, help: string, read: () => number): Gauge => new Gauge({
@@ -183,8 +193,6 @@ export class RealtimeMetrics {
     }
     this.detach = hub.addObserver(observer)
 
-    const defaults = options.defaultMetrics ?? false
-    if (defaults !== false) collectDefaultMetrics({ ...(defaults === true ? {} : defaults), register: this.registry })
     this.added = this.registry.getMetricsAsArray().map((metric) => metric.name).filter((name) => !before.has(name))
   }
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import swagger from '@fastify/swagger'
 import SwaggerParser from '@apidevtools/swagger-parser'
-import { Counter, Gauge, Registry, register as globalRegistry } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics, register as globalRegistry } from 'prom-client'
 import vixRealtime, { MetricNames, errorReasons, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
 import type { Hub } from '../lib/hub.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
@@ -354,6 +354,17 @@ t.test('default process metrics are off unless asked for, and removed with the a
   t.ok((await scrapeMetrics(prefixed)).families.has('app_process_cpu_user_seconds_total'))
   await prefixed.close()
   t.equal(registry.getMetricsAsArray().length, 0, 'default metrics added by the app are removed from a shared registry too')
+
+  // A registry that already collects process metrics (e.g. fastify-metrics' one) cannot take them twice.
+  const collecting = new Registry()
+  collectDefaultMetrics({ register: collecting })
+  const count = collecting.getMetricsAsArray().length
+  const clash = Fastify()
+  t.teardown(() => clash.close())
+  await t.rejects(async () => { await clash.register(vixRealtime, { metrics: { registry: collecting, defaultMetrics: true } }) },
+    { code: 'VIX_ERR_INVALID_OPTION', message: /"defaultMetrics".*already been registered/ })
+  t.equal(collecting.getMetricsAsArray().length, count, 'the registry is left as it was')
+  t.equal(collecting.getSingleMetric('vix_ws_connections_total'), undefined)
 })
 
 t.test('a failing app metric in a shared registry answers 500 with a coded body', async (t) => {
