@@ -4,9 +4,10 @@
  *   npx tsx bench/metrics.ts
  *
  * Three workloads, each run in alternating rounds (off, on, on, off, ...) so
- * drift of the machine hits both sides alike. Reported: the median round of
- * each side and the median of the per-round on/off ratios (each ratio compares
- * two runs made back to back, so it is the figure least moved by other load).
+ * drift of the machine hits both sides alike. Reported: the median wall-time
+ * throughput of each side, and the median of the per-round on/off ratios
+ * (two runs made back to back) by wall time and by this process's CPU time;
+ * the CPU-time ratio is the one least moved by other load on the machine.
  * Sockets go to 127.0.0.1 only; clients run in this process, which dilutes the
  * server-side cost, so the hub-only row measures the hot path alone.
  */
@@ -27,6 +28,19 @@ const HUB_SESSIONS = 1000
 const HUB_MESSAGES = 5000
 
 type Side = 'off' | 'on'
+
+/** Work per second of wall time, and per second of this process's CPU time (less moved by other load on the machine). */
+interface Rate { wall: number, cpu: number }
+
+function measure (): (work: number) => Rate {
+  const wallStart = process.hrtime.bigint()
+  const cpuStart = process.cpuUsage()
+  return (work) => {
+    const wall = Number(process.hrtime.bigint() - wallStart) / 1e9
+    const cpu = process.cpuUsage(cpuStart)
+    return { wall: work / wall, cpu: work / ((cpu.user + cpu.system) / 1e6) }
+  }
+}
 
 async function startApp (metrics: boolean): Promise<FastifyInstance> {
   const app = Fastify()
@@ -60,7 +74,7 @@ function frames (ws: WebSocket, count: number): Promise<void> {
 }
 
 /** Deliveries per second: one server publish loop to FANOUT_CLIENTS room members. */
-async function fanout (app: FastifyInstance): Promise<number> {
+async function fanout (app: FastifyInstance): Promise<Rate> {
   const clients = await Promise.all(Array.from({ length: FANOUT_CLIENTS }, async () => await open(urlOf(app))))
   await Promise.all(clients.map(async (ws) => {
     const acked = frames(ws, 1)
@@ -68,22 +82,22 @@ async function fanout (app: FastifyInstance): Promise<number> {
     await acked
   }))
   const received = Promise.all(clients.map(async (ws) => await frames(ws, FANOUT_MESSAGES)))
-  const started = process.hrtime.bigint()
+  const done = measure()
   for (let i = 0; i < FANOUT_MESSAGES; i++) {
     await app.realtime.publish({ room: 'bench', type: 'tick', payload: { i, text: 'the quick brown fox jumps over the lazy dog' } })
     // Let the sockets drain now and then, as a real producer would.
     if (i % 50 === 49) await new Promise((resolve) => setImmediate(resolve))
   }
   await received
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const rate = done(FANOUT_CLIENTS * FANOUT_MESSAGES)
   for (const ws of clients) ws.terminate()
-  return (FANOUT_CLIENTS * FANOUT_MESSAGES) / seconds
+  return rate
 }
 
 /** Round trips per second: ECHO_CLIENTS clients each send ECHO_PER_CLIENT acked frames, ECHO_WINDOW in flight. */
-async function echo (app: FastifyInstance): Promise<number> {
+async function echo (app: FastifyInstance): Promise<Rate> {
   const clients = await Promise.all(Array.from({ length: ECHO_CLIENTS }, async () => await open(urlOf(app))))
-  const started = process.hrtime.bigint()
+  const finished = measure()
   await Promise.all(clients.map(async (ws, c) => {
     let sent = 0
     const send = (): void => { ws.send(JSON.stringify({ id: `${c}-${sent++}`, type: 'echo', payload: { text: 'ping' } })) }
@@ -92,24 +106,24 @@ async function echo (app: FastifyInstance): Promise<number> {
     for (let i = 0; i < ECHO_WINDOW; i++) send()
     await done
   }))
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const rate = finished(ECHO_CLIENTS * ECHO_PER_CLIENT)
   for (const ws of clients) ws.terminate()
-  return (ECHO_CLIENTS * ECHO_PER_CLIENT) / seconds
+  return rate
 }
 
 /** Deliveries per second of the hub alone, to in-memory transports: the hot path without sockets. */
-async function hubOnly (metrics: boolean): Promise<number> {
+async function hubOnly (metrics: boolean): Promise<Rate> {
   const hub = new Hub()
   const observer = metrics ? new RealtimeMetrics(hub) : undefined
   let sink = 0
   const transport: Transport = { name: 'websocket', send (data) { sink += data.length }, bufferedAmount: () => 0, close () {}, terminate () {} }
   for (let i = 0; i < HUB_SESSIONS; i++) hub.join(hub.openSession(transport), 'bench')
-  const started = process.hrtime.bigint()
+  const done = measure()
   for (let i = 0; i < HUB_MESSAGES; i++) await hub.publish({ room: 'bench', type: 'tick', payload: { i } })
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9
+  const rate = done(HUB_SESSIONS * HUB_MESSAGES)
   observer?.close()
   if (sink === 0) throw new Error('nothing delivered')
-  return (HUB_SESSIONS * HUB_MESSAGES) / seconds
+  return rate
 }
 
 function median (values: number[]): number {
@@ -117,7 +131,7 @@ function median (values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]
 }
 
-interface Workload { name: string, run: (side: Side) => Promise<number> }
+interface Workload { name: string, run: (side: Side) => Promise<Rate> }
 
 async function main (): Promise<void> {
   const apps: Record<Side, FastifyInstance> = { off: await startApp(false), on: await startApp(true) }
@@ -131,15 +145,15 @@ async function main (): Promise<void> {
     // Warm-up, not recorded: JIT and socket buffers.
     await workload.run('off')
     await workload.run('on')
-    const sides: Record<Side, number[]> = { off: [], on: [] }
-    const ratios: number[] = []
+    const sides: Record<Side, Rate[]> = { off: [], on: [] }
     for (let round = 0; round < ROUNDS; round++) {
       const order: Side[] = round % 2 === 0 ? ['off', 'on'] : ['on', 'off']
       for (const side of order) sides[side].push(await workload.run(side))
-      ratios.push(sides.on[round] / sides.off[round])
     }
     const format = (value: number): string => Math.round(value).toLocaleString('en-US')
-    rows.push(`| ${workload.name} | ${format(median(sides.off))} | ${format(median(sides.on))} | ${median(ratios).toFixed(3)}x |`)
+    const ratio = (key: keyof Rate): string => median(sides.on.map((on, round) => on[key] / sides.off[round][key])).toFixed(3) + 'x'
+    const wall = (side: Side): number => median(sides[side].map((rate) => rate.wall))
+    rows.push(`| ${workload.name} | ${format(wall('off'))} | ${format(wall('on'))} | ${ratio('wall')} | ${ratio('cpu')} |`)
   }
   const scrape = await apps.on.inject('/metrics')
   const outbound = /^vix_ws_messages_outbound_total (\d+)/m.exec(scrape.body)?.[1]
@@ -147,8 +161,8 @@ async function main (): Promise<void> {
 
   console.log(`Node ${process.version}, ${ROUNDS} rounds per side (median shown); ${FANOUT_CLIENTS} fan-out clients x ${FANOUT_MESSAGES} messages, ` +
     `${ECHO_CLIENTS} echo clients x ${ECHO_PER_CLIENT} frames (window ${ECHO_WINDOW}), hub: ${HUB_SESSIONS} sessions x ${HUB_MESSAGES} messages\n`)
-  console.log('| workload | metrics off | metrics on | on / off (median of paired rounds) |')
-  console.log('|---|---:|---:|---:|')
+  console.log('| workload | metrics off | metrics on | on / off, wall time | on / off, CPU time |')
+  console.log('|---|---:|---:|---:|---:|')
   for (const row of rows) console.log(row)
   console.log(`\n(the metrics-on app counted ${outbound ?? '?'} outbound frames: the counters were live during the run)`)
 }

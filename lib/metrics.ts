@@ -1,5 +1,6 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type DefaultMetricsCollectorConfiguration, type RegistryContentType } from 'prom-client'
+import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCollectorConfiguration, type RegistryContentType } from 'prom-client'
 import { InvalidOptionError } from './errors.js'
+import { LeanHistogram } from './histogram.js'
 import type { ErrorReason, Hub, HubObserver } from './hub.js'
 
 /** Every value of the `reason` label; a fixed set so the series count stays bounded. */
@@ -151,16 +152,16 @@ export class RealtimeMetrics {
     gauge(MetricNames.longPollSessionsActive, 'Live long-polling sessions', () => this.countSessions('long-polling'))
     gauge(MetricNames.longPollBufferedMessages, 'Frames waiting in long-polling queues', () => this.bufferedFrames())
 
-    const publishDuration = new Histogram({
+    const publishDuration = new LeanHistogram({
       name: MetricNames.publishDurationSeconds,
       help: 'Time to publish one message: stamp, store when persisted, fan out',
-      buckets: [...(options.buckets?.publish ?? publishDurationBuckets)],
+      buckets: options.buckets?.publish ?? publishDurationBuckets,
       registers
     })
-    const storeAppendDuration = new Histogram({
+    const storeAppendDuration = new LeanHistogram({
       name: MetricNames.storeAppendDurationSeconds,
       help: 'Time of one store commit (a group of appends committed together)',
-      buckets: [...(options.buckets?.storeAppend ?? storeAppendDurationBuckets)],
+      buckets: options.buckets?.storeAppend ?? storeAppendDurationBuckets,
       registers
     })
 
