@@ -17,7 +17,7 @@ t.test('LeanHistogram exposes exactly what a prom-client Histogram does', async 
   }
   t.equal(await lean.metrics(), await reference.metrics(), 'after observations')
   const values = async (registry: Registry): Promise<unknown> =>
-    (await registry.getMetricsAsJSON())[0].values.map(({ value, labels, metricName }) => ({ value, labels, metricName }))
+    (await registry.getMetricsAsJSON())[0].values.map((sample) => ({ value: sample.value, labels: sample.labels, metricName: (sample as { metricName?: string }).metricName }))
   t.same(await values(lean), await values(reference), 'same JSON values too')
   // Back to zeros, as a fresh histogram shows (prom-client's own drops the samples until the next observe).
   lean.resetMetrics()
