@@ -29,7 +29,7 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
 }
 
 /** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */
-async function eventually (app: Parameters<typeof scrapeMetrics>[0], check: (m: MetricsScrape) => boolean, timeoutMs = 3000): Promise<MetricsScrape> {
+async function eventually (app: Parameters<typeof scrapeMetrics>[0], check: (m: MetricsScrape) => boolean, timeoutMs = 5000): Promise<MetricsScrape> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const scrape = await scrapeMetrics(app)
