@@ -2,18 +2,22 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocketOptions } from '../lib/config.js'
 import { ensureHub, type HubPluginOptions } from './hub.js'
+import { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
 import { websocketPlugin } from './websocket.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends HubPluginOptions {
   /** The WebSocket transport (default on). */
   websocket?: WebSocketOptions | false
+  /** Prometheus metrics at `GET /metrics` (default on). */
+  metrics?: MetricsPluginOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, ...hubOptions } = options
+  const { websocket: websocketOptions, metrics: metricsOptions, ...hubOptions } = options
   await ensureHub(fastify, hubOptions)
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
+  if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
 }
 
 /**
@@ -29,6 +33,8 @@ export default vixRealtime
 export { hubPlugin, ensureHub } from './hub.js'
 export { websocketPlugin } from './websocket.js'
 export type { WebSocketPluginOptions } from './websocket.js'
+export { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
+export { RealtimeMetrics, MetricNames, errorReasons, type RealtimeMetricsOptions } from '../lib/metrics.js'
 export { Hub } from '../lib/hub.js'
 export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
 export { Session, type Transport } from '../lib/session.js'

@@ -65,6 +65,7 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
     }
     const origin = request.headers.origin
     if (allowedOrigins !== undefined && (origin === undefined || !allowedOrigins.has(origin))) {
+      hub.report('forbidden')
       throw new ForbiddenError(`origin ${origin ?? '(none)'} is not allowed`)
     }
     try {

@@ -1,0 +1,426 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import swagger from '@fastify/swagger'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import { Counter, Gauge, Registry, collectDefaultMetrics, register as globalRegistry } from 'prom-client'
+import vixRealtime, { MetricNames, errorReasons, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
+import type { Hub } from '../lib/hub.js'
+import { RealtimeMetrics } from '../lib/metrics.js'
+import { build, connect, delay, scrapeMetrics, type MetricsScrape } from './helpers.js'
+
+/** Every family and its kind, exactly as DESIGN §5 names them. */
+const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
+  vix_ws_connections_total: 'COUNTER',
+  vix_ws_messages_inbound_total: 'COUNTER',
+  vix_ws_messages_outbound_total: 'COUNTER',
+  vix_ws_errors_total: 'COUNTER',
+  vix_longpoll_sessions_total: 'COUNTER',
+  vix_longpoll_polls_total: 'COUNTER',
+  vix_longpoll_enqueued_total: 'COUNTER',
+  vix_longpoll_drained_total: 'COUNTER',
+  vix_longpoll_dropped_total: 'COUNTER',
+  vix_store_appends_total: 'COUNTER',
+  vix_ws_connections_active: 'GAUGE',
+  vix_ws_rooms_active: 'GAUGE',
+  vix_longpoll_sessions_active: 'GAUGE',
+  vix_longpoll_buffered_messages: 'GAUGE',
+  vix_publish_duration_seconds: 'HISTOGRAM',
+  vix_store_append_duration_seconds: 'HISTOGRAM'
+}
+
+/** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */
+async function eventually (app: Parameters<typeof scrapeMetrics>[0], check: (m: MetricsScrape) => boolean, timeoutMs = 5000): Promise<MetricsScrape> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const scrape = await scrapeMetrics(app)
+    if (check(scrape)) return scrape
+    if (Date.now() > deadline) throw new Error(`metrics never matched:\n${scrape.text}`)
+    await delay(10)
+  }
+}
+
+/** Call one observer hook on every observer, as the long-polling and store parts do. */
+function notify (hub: Hub, call: (observer: HubObserver) => void): void {
+  for (const observer of hub.observers) call(observer)
+}
+
+function fakeTransport (name: string, state: { queued?: number, buffered?: number } = {}): Transport & { sent: number } {
+  const transport = {
+    name,
+    sent: 0,
+    send () { transport.sent++ },
+    bufferedAmount: () => state.buffered ?? 0,
+    close () {},
+    terminate () {},
+    queued: state.queued === undefined ? undefined : () => state.queued as number
+  }
+  return transport
+}
+
+const errorsOf = (m: MetricsScrape): Record<string, number> =>
+  Object.fromEntries(errorReasons.map((reason) => [reason, m.value('vix_ws_errors_total', { reason })]))
+
+t.test('GET /metrics is valid Prometheus text with HELP and TYPE for every family', async (t) => {
+  const app = await build(t)
+  const response = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(response.statusCode, 200)
+  t.match(response.headers['content-type'], /^text\/plain; version=0\.0\.4/)
+  const m = await scrapeMetrics(app)
+  t.same(Object.fromEntries([...m.families.values()].map((f) => [f.name, f.type])), families, 'exactly the DESIGN §5 families and kinds')
+  t.same(Object.values(MetricNames).sort(), Object.keys(families).sort(), 'MetricNames lists them all')
+  for (const [name, type] of Object.entries(families)) {
+    const family = m.families.get(name)
+    t.ok(family !== undefined && family.help.length > 0, `${name} has help text`)
+    t.match(m.text, new RegExp(`^# HELP ${name} \\S`, 'm'), `${name} has a HELP line`)
+    t.match(m.text, new RegExp(`^# TYPE ${name} ${type.toLowerCase()}$`, 'm'), `${name} has a TYPE line`)
+  }
+  t.same(errorsOf(m), Object.fromEntries(errorReasons.map((reason) => [reason, 0])), 'every reason is pre-initialized to 0')
+  t.same(m.families.get('vix_ws_errors_total')?.metrics.map((s) => Object.keys(s.labels ?? {})), errorReasons.map(() => ['reason']), 'reason is the only label')
+  t.equal(globalRegistry.getSingleMetric('vix_ws_connections_total'), undefined, 'nothing leaks into the global registry')
+})
+
+t.test('a WebSocket scenario moves each metric by exactly what happened', async (t) => {
+  const app = await build(t, { relayTypes: ['chat.message'], websocket: { maxMessageSize: 1024 } }, (app) => {
+    app.realtime.on('boom', () => { throw new Error('handler bug') })
+  })
+  const hub = app.realtime
+  let m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_connections_total'), 0)
+  t.equal(m.value('vix_ws_connections_active'), 0)
+
+  const a = await connect(app)
+  const b = await connect(app)
+  const c = await connect(app)
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_connections_total'), 3, 'connect: +1 each')
+  t.equal(m.value('vix_ws_connections_active'), 3)
+  t.equal(m.value('vix_ws_rooms_active'), 0)
+
+  await Promise.all([a.join('general'), b.join('general'), c.join('general')])
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_messages_inbound_total'), 3, 'join: one frame in each')
+  t.equal(m.value('vix_ws_messages_outbound_total'), 3, 'join: one ack out each')
+  t.equal(m.value('vix_ws_rooms_active'), 1)
+
+  await hub.publish({ room: 'general', type: 'news', payload: { n: 1 } })
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_messages_outbound_total'), 6, 'server publish to 3 recipients: +3')
+  t.equal(m.histogram('vix_publish_duration_seconds').count, 1, 'one publish observed')
+  t.equal(m.value('vix_ws_messages_inbound_total'), 3, 'a server publish is not inbound')
+
+  a.send({ id: 'm1', room: 'general', type: 'chat.message', payload: { text: 'hi' } })
+  await a.waitFor((f) => f.kind === 'ack' && f.id === 'm1')
+  await Promise.all([b, c].map((client) => client.waitFor((f) => f.type === 'chat.message')))
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_messages_inbound_total'), 4, 'relayed frame: +1 in')
+  t.equal(m.value('vix_ws_messages_outbound_total'), 10, 'relayed to 3 members + the ack: +4 out')
+  t.equal(m.histogram('vix_publish_duration_seconds').count, 2)
+
+  a.send({ type: 'not a valid type!' })
+  await a.waitFor((f) => f.kind === 'error' && f.payload.code === 'VIX_ERR_INVALID_MESSAGE')
+  a.send({ room: 'elsewhere', type: 'chat.message' })
+  await a.waitFor((f) => f.kind === 'error' && f.payload.code === 'VIX_ERR_NOT_IN_ROOM')
+  a.send({ type: 'boom' })
+  await a.waitFor((f) => f.kind === 'error' && f.payload.code === 'VIX_ERR_INTERNAL')
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_messages_inbound_total'), 7, 'each bad frame is still one frame in')
+  t.equal(m.value('vix_ws_messages_outbound_total'), 13, 'each error frame is one frame out')
+  t.same(errorsOf(m), { invalid_message: 1, too_large: 0, rate_limited: 0, slow_consumer: 0, unauthorized: 0, forbidden: 1, internal: 1 })
+
+  c.send('x'.repeat(2048))
+  t.equal((await c.closed).code, 1009, 'oversize frame closes 1009')
+  m = await eventually(app, (m) => m.value('vix_ws_connections_active') === 2)
+  t.equal(m.value('vix_ws_errors_total', { reason: 'too_large' }), 1, 'oversize close counted as too_large')
+  t.equal(m.value('vix_ws_messages_inbound_total'), 7, 'the oversize frame was never received')
+
+  // A peer whose send buffer is over maxBufferedAmount (1 MiB by default).
+  const slow = fakeTransport('test', { buffered: 2 * 1024 * 1024 })
+  const slowSession = hub.openSession(slow)
+  hub.join(slowSession, 'general')
+  await hub.publish({ room: 'general', type: 'news', payload: { n: 2 } })
+  await Promise.all([a, b].map((client) => client.waitForCount((f) => f.type === 'news', 2)))
+  m = await scrapeMetrics(app)
+  t.equal(slow.sent, 0)
+  t.equal(m.value('vix_ws_errors_total', { reason: 'slow_consumer' }), 1, 'slow consumer counted')
+  t.equal(m.value('vix_ws_messages_outbound_total'), 15, 'only the 2 delivered frames count')
+  t.equal(m.value('vix_ws_connections_total'), 3, 'a non-WebSocket session is not a WebSocket connection')
+  hub.closeSession(slowSession, 1013)
+
+  // b vanishes without a close frame; a closes properly.
+  b.ws.terminate()
+  a.close()
+  m = await eventually(app, (m) => m.value('vix_ws_connections_active') === 0)
+  t.equal(m.value('vix_ws_rooms_active'), 0, 'rooms gauge back to 0')
+  t.equal(m.value('vix_longpoll_sessions_active'), 0)
+  t.equal(m.value('vix_ws_connections_total'), 3, 'totals never go down')
+})
+
+t.test('a rejected upgrade counts unauthorized and opens nothing', async (t) => {
+  const app = await build(t, { authenticate: (request: any) => request.headers.authorization === 'Bearer ok' ? { user: 'u1' } : null })
+  await t.rejects(connect(app), { message: /unexpected response 401/ })
+  let m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_errors_total', { reason: 'unauthorized' }), 1)
+  t.equal(m.value('vix_ws_connections_total'), 0)
+  t.equal(m.value('vix_ws_connections_active'), 0)
+  const client = await connect(app, '/ws', { headers: { authorization: 'Bearer ok' } })
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_connections_total'), 1)
+  t.equal(m.value('vix_ws_errors_total', { reason: 'unauthorized' }), 1)
+  client.close()
+  await eventually(app, (m) => m.value('vix_ws_connections_active') === 0)
+})
+
+t.test('long-polling sessions: live gauges and observer-fed counters', async (t) => {
+  const app = await build(t)
+  const hub = app.realtime
+  const state = { queued: 0 }
+  const transport = fakeTransport('long-polling', state)
+  const session = hub.openSession(transport)
+  notify(hub, (o) => o.longPollSessionCreated?.())
+  let m = await scrapeMetrics(app)
+  t.equal(m.value('vix_longpoll_sessions_total'), 1)
+  t.equal(m.value('vix_longpoll_sessions_active'), 1)
+  t.equal(m.value('vix_longpoll_buffered_messages'), 0)
+  t.equal(m.value('vix_ws_connections_total'), 0, 'a poll session is not a WebSocket connection')
+  t.equal(m.value('vix_ws_connections_active'), 0)
+
+  hub.join(session, 'lobby')
+  await hub.publish({ room: 'lobby', type: 'news', payload: {} })
+  state.queued = 5
+  notify(hub, (o) => o.longPollEnqueued?.(5))
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_longpoll_buffered_messages'), 5, 'read from queued() at scrape time')
+  t.equal(m.value('vix_longpoll_enqueued_total'), 5)
+  t.equal(m.value('vix_ws_rooms_active'), 1, 'poll sessions hold rooms too')
+  t.equal(m.value('vix_ws_messages_outbound_total'), 1, 'a fan-out to a poll session is one frame out')
+
+  notify(hub, (o) => o.longPollDropped?.(2))
+  notify(hub, (o) => o.longPollPolled?.())
+  notify(hub, (o) => o.longPollDrained?.(3))
+  notify(hub, (o) => o.longPollDrained?.(0))
+  state.queued = 0
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_longpoll_dropped_total'), 2)
+  t.equal(m.value('vix_longpoll_polls_total'), 1)
+  t.equal(m.value('vix_longpoll_drained_total'), 3)
+  t.equal(m.value('vix_longpoll_buffered_messages'), 0)
+
+  // An expired session is closed by the manager; the gauges follow with no extra hook.
+  state.queued = 4
+  hub.closeSession(session, 1000)
+  m = await scrapeMetrics(app)
+  t.equal(m.value('vix_longpoll_sessions_active'), 0, 'expired session no longer active')
+  t.equal(m.value('vix_longpoll_buffered_messages'), 0, 'its queue no longer counted')
+  t.equal(m.value('vix_ws_rooms_active'), 0)
+  t.equal(m.value('vix_longpoll_sessions_total'), 1)
+})
+
+t.test('store appends: counter by message, histogram by commit', async (t) => {
+  const app = await build(t)
+  notify(app.realtime, (o) => o.storeAppended?.(3, 0.002))
+  notify(app.realtime, (o) => o.storeAppended?.(1, 0.0004))
+  const m = await scrapeMetrics(app)
+  t.equal(m.value('vix_store_appends_total'), 4)
+  const histogram = m.histogram('vix_store_append_duration_seconds')
+  t.equal(histogram.count, 2, 'two commits')
+  t.ok(Math.abs(histogram.sum - 0.0024) < 1e-9, 'sum of commit times')
+  t.equal(histogram.buckets['0.0005'], 1)
+  t.equal(histogram.buckets['0.0025'], 2)
+  t.equal(histogram.buckets['+Inf'], 2)
+})
+
+t.test('an unknown reason from untyped code is counted as internal, not as a new series', async (t) => {
+  const app = await build(t)
+  app.realtime.report('made_up' as any)
+  const m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_errors_total', { reason: 'internal' }), 1)
+  t.equal(m.families.get('vix_ws_errors_total')?.metrics.length, errorReasons.length)
+})
+
+t.test('two apps in one process each expose their own numbers', async (t) => {
+  const first = await build(t)
+  const second = await build(t)
+  t.not(first.realtimeMetrics.registry, second.realtimeMetrics.registry)
+  const clients = [await connect(first), await connect(first), await connect(second)]
+  await clients[0].join('r1')
+  let [m1, m2] = await Promise.all([scrapeMetrics(first), scrapeMetrics(second)])
+  t.equal(m1.value('vix_ws_connections_active'), 2)
+  t.equal(m2.value('vix_ws_connections_active'), 1)
+  t.equal(m1.value('vix_ws_connections_total'), 2)
+  t.equal(m2.value('vix_ws_connections_total'), 1)
+  t.equal(m1.value('vix_ws_rooms_active'), 1)
+  t.equal(m2.value('vix_ws_rooms_active'), 0)
+  t.equal(m1.value('vix_ws_messages_inbound_total'), 1)
+  t.equal(m2.value('vix_ws_messages_inbound_total'), 0)
+  for (const client of clients) client.close()
+  m1 = await eventually(first, (m) => m.value('vix_ws_connections_active') === 0)
+  m2 = await eventually(second, (m) => m.value('vix_ws_connections_active') === 0)
+  t.equal(m1.value('vix_ws_connections_total'), 2)
+  t.equal(m2.value('vix_ws_connections_total'), 1)
+})
+
+t.test('the metrics path is configurable and the part can be left out', async (t) => {
+  const custom = await build(t, { metrics: { path: '/internal/metrics' } })
+  t.equal((await custom.inject('/internal/metrics')).statusCode, 200)
+  t.equal((await custom.inject('/metrics')).statusCode, 404)
+
+  const without = await build(t, { relayTypes: ['chat.message'], metrics: false })
+  t.equal((await without.inject('/metrics')).statusCode, 404)
+  t.equal(without.hasDecorator('realtimeMetrics'), false)
+  t.equal(without.realtime.observers.length, 0, 'nothing observes the hub')
+  const a = await connect(without)
+  const b = await connect(without)
+  await a.join('general')
+  await b.join('general')
+  a.send({ room: 'general', type: 'chat.message', payload: { text: 'still works' } })
+  t.equal((await b.waitFor((f) => f.type === 'chat.message')).payload.text, 'still works')
+})
+
+t.test('each plugin registers alone, with or without metrics', async (t) => {
+  const metricsOnly = Fastify()
+  t.teardown(() => metricsOnly.close())
+  await metricsOnly.register(metricsPlugin)
+  t.ok(metricsOnly.hasDecorator('realtime'), 'registers the hub it needs')
+  t.equal((await metricsOnly.inject('/metrics')).statusCode, 200)
+
+  const websocketOnly = Fastify()
+  t.teardown(() => websocketOnly.close())
+  await websocketOnly.register(websocketPlugin)
+  await websocketOnly.listen({ host: '127.0.0.1', port: 0 })
+  const client = await connect(websocketOnly)
+  t.ok((await client.join('solo')).kind === 'ack')
+  t.equal(websocketOnly.hasDecorator('realtimeMetrics'), false)
+
+  // Metrics registered after the transport count from then on; gauges read live state anyway.
+  const late = Fastify()
+  t.teardown(() => late.close())
+  await late.register(websocketPlugin)
+  await late.register(metricsPlugin)
+  await late.listen({ host: '127.0.0.1', port: 0 })
+  await connect(late)
+  t.equal((await scrapeMetrics(late)).value('vix_ws_connections_active'), 1)
+})
+
+t.test('an owned registry is cleared on close and the observer detached', async (t) => {
+  const app = Fastify()
+  await app.register(vixRealtime)
+  await app.ready()
+  const { registry } = app.realtimeMetrics
+  const hub = app.realtime
+  t.equal(hub.observers.length, 1)
+  t.ok(registry.getMetricsAsArray().length > 0)
+  await app.close()
+  t.equal(registry.getMetricsAsArray().length, 0, 'registry cleared')
+  t.equal(hub.observers.length, 0, 'observer detached')
+  app.realtimeMetrics.close()
+  t.equal(registry.getMetricsAsArray().length, 0, 'closing twice is harmless')
+})
+
+t.test('a registry passed in is shared, never cleared, and reusable after close', async (t) => {
+  const registry = new Registry()
+  const appCounter = new Counter({ name: 'app_orders_total', help: 'Orders placed', registers: [registry] })
+  appCounter.inc(7)
+
+  const app = await build(t, { metrics: { registry } })
+  t.equal(app.realtimeMetrics.registry, registry)
+  t.equal(app.realtimeMetrics.ownsRegistry, false)
+  const m = await scrapeMetrics(app)
+  t.equal(m.value('app_orders_total'), 7, 'the app\'s own metrics are exposed too')
+  t.equal(m.value('vix_ws_connections_active'), 0)
+
+  // A second app on the same registry while the first is alive would double count.
+  const clash = Fastify()
+  t.teardown(() => clash.close())
+  await t.rejects(async () => { await clash.register(vixRealtime, { metrics: { registry } }) }, { code: 'VIX_ERR_INVALID_OPTION', message: /registry/ })
+
+  await app.close()
+  t.equal(registry.getSingleMetric('vix_ws_connections_active'), undefined, 'vix_ families removed')
+  t.ok(registry.getSingleMetric('app_orders_total'), 'the app\'s metric stays')
+
+  const again = await build(t, { metrics: { registry } })
+  t.equal((await scrapeMetrics(again)).value('vix_ws_connections_total'), 0, 'a new app registers into it again')
+})
+
+t.test('default process metrics are off unless asked for, and removed with the app', async (t) => {
+  const plain = await build(t)
+  t.equal((await scrapeMetrics(plain)).families.has('process_cpu_user_seconds_total'), false)
+
+  const withDefaults = await build(t, { metrics: { defaultMetrics: true } })
+  t.ok((await scrapeMetrics(withDefaults)).families.has('process_cpu_user_seconds_total'))
+
+  const registry = new Registry()
+  const prefixed = Fastify()
+  await prefixed.register(vixRealtime, { metrics: { registry, defaultMetrics: { prefix: 'app_' } } })
+  t.ok((await scrapeMetrics(prefixed)).families.has('app_process_cpu_user_seconds_total'))
+  await prefixed.close()
+  t.equal(registry.getMetricsAsArray().length, 0, 'default metrics added by the app are removed from a shared registry too')
+
+  // A registry that already collects process metrics (e.g. fastify-metrics' one) cannot take them twice.
+  const collecting = new Registry()
+  collectDefaultMetrics({ register: collecting })
+  const count = collecting.getMetricsAsArray().length
+  const clash = Fastify()
+  t.teardown(() => clash.close())
+  await t.rejects(async () => { await clash.register(vixRealtime, { metrics: { registry: collecting, defaultMetrics: true } }) },
+    { code: 'VIX_ERR_INVALID_OPTION', message: /"defaultMetrics".*already been registered/ })
+  t.equal(collecting.getMetricsAsArray().length, count, 'the registry is left as it was')
+  t.equal(collecting.getSingleMetric('vix_ws_connections_total'), undefined)
+})
+
+t.test('a failing app metric in a shared registry answers 500 with a coded body', async (t) => {
+  const registry = new Registry()
+  // eslint-disable-next-line no-new
+  new Gauge({ name: 'app_broken', help: 'Throws on collect', registers: [registry], collect () { throw new Error('backend down') } })
+  const app = await build(t, { metrics: { registry } })
+  const response = await app.inject('/metrics')
+  t.equal(response.statusCode, 500)
+  t.match(response.json(), { statusCode: 500, code: 'VIX_ERR_INTERNAL' })
+})
+
+t.test('custom histogram buckets', async (t) => {
+  const app = await build(t, { metrics: { buckets: { publish: [0.5, 1], storeAppend: [2] } } })
+  await app.realtime.publish({ type: 'news', payload: {} })
+  const m = await scrapeMetrics(app)
+  // Object keys put integer-like "1" first, hence the sort.
+  t.same(Object.keys(m.histogram('vix_publish_duration_seconds').buckets).sort(), ['+Inf', '0.5', '1'])
+  t.equal(m.histogram('vix_publish_duration_seconds').buckets['0.5'], 1)
+  t.same(Object.keys(m.histogram('vix_store_append_duration_seconds').buckets).sort(), ['+Inf', '2'])
+})
+
+t.test('bad options fail boot with a coded error naming the option', async (t) => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['path', { path: 'metrics' }],
+    ['registry', { registry: {} }],
+    ['registry', { registry: null }],
+    ['defaultMetrics', { defaultMetrics: 'yes' }],
+    ['defaultMetrics', { defaultMetrics: null }],
+    ['buckets.publish', { buckets: { publish: [0.1, 0.05] } }],
+    ['buckets.publish', { buckets: { publish: [] } }],
+    ['buckets.storeAppend', { buckets: { storeAppend: [0, 1] } }],
+    ['buckets.storeAppend', { buckets: { storeAppend: 'fast' } }]
+  ]
+  for (const [option, metrics] of cases) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(vixRealtime, { metrics: metrics as any }) }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${option.replace('.', '\\.')}"`) }, option)
+  }
+  t.throws(() => new RealtimeMetrics({} as Hub, { buckets: { publish: [Number.NaN] } }), { code: 'VIX_ERR_INVALID_OPTION' })
+})
+
+t.test('the route is documented for OpenAPI', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(swagger, { openapi: { info: { title: 'test', version: '1.0.0' } } })
+  await app.register(vixRealtime)
+  await app.ready()
+  const document = app.swagger() as any
+  const operation = document.paths['/metrics'].get
+  t.equal(operation.summary, 'Prometheus metrics')
+  t.match(operation.description, /text\/plain; version=0\.0\.4/)
+  t.same(operation.tags, ['realtime'])
+  const ok = operation.responses['200']
+  t.ok(ok.description)
+  t.match(ok.content['text/plain'].example, /# TYPE vix_ws_connections_active gauge/)
+  t.ok(operation.responses['500'].content['application/json'].schema, 'error response documented')
+  await SwaggerParser.validate(structuredClone(document))
+})
