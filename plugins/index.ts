@@ -2,17 +2,22 @@ import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocketOptions } from '../lib/config.js'
 import { ensureHub, type HubPluginOptions } from './hub.js'
+import { openapiPlugin, type OpenApiPluginOptions } from './openapi.js'
 import { websocketPlugin } from './websocket.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends HubPluginOptions {
   /** The WebSocket transport (default on). */
   websocket?: WebSocketOptions | false
+  /** OpenAPI docs and Swagger UI (default on, at `/docs`; `{ routePrefix }` moves them). */
+  docs?: OpenApiPluginOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, ...hubOptions } = options
+  const { websocket: websocketOptions, docs: docsOptions, ...hubOptions } = options
   await ensureHub(fastify, hubOptions)
+  // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
+  if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
 }
 
@@ -29,6 +34,9 @@ export default vixRealtime
 export { hubPlugin, ensureHub } from './hub.js'
 export { websocketPlugin } from './websocket.js'
 export type { WebSocketPluginOptions } from './websocket.js'
+export { openapiPlugin } from './openapi.js'
+export type { OpenApiPluginOptions } from './openapi.js'
+export { documentCatalogue, type DocumentedMessage } from '../lib/openapi/catalogue.js'
 export { Hub } from '../lib/hub.js'
 export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
 export { Session, type Transport } from '../lib/session.js'
