@@ -44,12 +44,16 @@ function payloadComponentName (type: string, taken: Record<string, unknown>): st
   return name
 }
 
-/** A JSON copy of a TypeBox schema whose `$ref`s to shared schemas point at their components. */
-function toComponent (schema: TSchema, components: Record<string, unknown>): Record<string, unknown> {
+/**
+ * A JSON copy of a TypeBox schema for the component `name`: `$ref`s to its own
+ * `$id` (recursive types) or to a component's `$id` point at those components.
+ */
+function toComponent (schema: TSchema, name: string, components: Record<string, unknown>): Record<string, unknown> {
   const copy = JSON.parse(JSON.stringify(schema), (key, value) => {
     if (key === '$ref' && typeof value === 'string') {
-      const name = value.endsWith('#') ? value.slice(0, -1) : value
-      if (Object.hasOwn(components, name)) return componentRef(name).$ref
+      const target = value.endsWith('#') ? value.slice(0, -1) : value
+      if (target === schema.$id) return componentRef(name).$ref
+      if (Object.hasOwn(components, target)) return componentRef(target).$ref
     }
     return value
   })
@@ -83,7 +87,7 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
         message.payload = componentRef(shared)
       } else {
         const name = payloadComponentName(entry.type, components)
-        components[name] = toComponent(entry.schema, components)
+        components[name] = toComponent(entry.schema, name, components)
         message.payload = componentRef(name)
       }
     }
