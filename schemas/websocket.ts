@@ -1,4 +1,5 @@
-import { CloseCodes } from '../lib/errors.js'
+import { STATUS_CODES } from 'node:http'
+import { CloseCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, UpgradeRequiredError } from '../lib/errors.js'
 import { websocketExtensionKey } from '../lib/openapi/catalogue.js'
 import { ErrorFramePayload, ErrorResponse, JsonMessage, ServerMessage } from './message.js'
 
@@ -14,6 +15,16 @@ export const closeCodeReasons: Record<number, string> = {
 
 const componentRef = (id: string | undefined): { $ref: string } => ({ $ref: `#/components/schemas/${id as string}` })
 const errorRef = `${ErrorResponse.$id as string}#`
+
+/** A documented error answer whose example is the error the server really throws. */
+function errorAnswer (description: string, error: Error & { code: string, statusCode?: number }): Record<string, unknown> {
+  const statusCode = error.statusCode as number
+  return {
+    description,
+    $ref: errorRef,
+    examples: [{ statusCode, code: error.code, error: STATUS_CODES[statusCode], message: error.message }]
+  }
+}
 
 /**
  * The `x-vix-websocket` extension of the upgrade operation: which components
@@ -60,10 +71,10 @@ ${closeCodeTable}`,
         'sec-websocket-accept': { type: 'string', description: 'Hash of the client key (RFC 6455 §4.2.2)' }
       }
     },
-    401: { description: 'The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', $ref: errorRef },
-    403: { description: 'The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', $ref: errorRef },
-    426: { description: 'Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', $ref: errorRef },
-    503: { description: 'The server is shutting down; retry after `Retry-After` seconds (VIX_ERR_SHUTTING_DOWN)', $ref: errorRef }
+    401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', new UnauthorizedError('rejected by authenticate')),
+    403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', new ForbiddenError('origin https://elsewhere.example is not allowed')),
+    426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', new UpgradeRequiredError()),
+    503: errorAnswer('The server is shutting down; retry after `Retry-After` seconds (VIX_ERR_SHUTTING_DOWN)', new ShuttingDownError())
   },
   [websocketExtensionKey]: websocketExtension
 }

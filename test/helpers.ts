@@ -107,7 +107,8 @@ export const delay = (ms: number): Promise<void> => new Promise((resolve) => set
 
 interface Reporter {
   fail: (message: string) => unknown
-  skip: (message: string) => unknown
+  comment: (message: string) => unknown
+  skip: (name: string, fn: () => void) => unknown
 }
 
 /**
@@ -121,7 +122,10 @@ interface Reporter {
 export function requireService (t: Reporter, name: string, available: boolean, reason: string): boolean {
   if (available) return true
   if (process.env.VIX_REQUIRE_SERVICES === '1') t.fail(`${name} is required (VIX_REQUIRE_SERVICES=1) but ${reason}`)
-  else t.skip(`${name} unavailable: ${reason}`)
+  else {
+    t.comment(`skipping: ${name} unavailable: ${reason}`)
+    t.skip(`${name} unavailable: ${reason}`, () => {})
+  }
   return false
 }
 
