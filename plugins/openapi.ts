@@ -43,7 +43,8 @@ function swaggerOptions (config: typeof defaults): FastifyDynamicSwaggerOptions 
     },
     // Components are named after the shared schemas' `$id`s, so `VixJsonMessage#` is `#/components/schemas/VixJsonMessage`.
     refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, index) => typeof json.$id === 'string' ? json.$id : `def-${index}`
+      // Called for the shared schemas only, which all have an `$id` (addSchema requires one).
+      buildLocalReference: (json) => String(json.$id)
     }
   }
 }

@@ -45,16 +45,13 @@ function payloadComponentName (type: string, taken: Record<string, unknown>): st
 }
 
 /**
- * A JSON copy of a TypeBox schema for the component `name`: `$ref`s to its own
- * `$id` (recursive types) or to a component's `$id` point at those components.
+ * A JSON copy of a TypeBox schema for the component `name`. The only `$ref`s a
+ * payload schema can hold are to its own `$id` (recursive types: the hub
+ * compiles it without external references); they point at the component.
  */
-function toComponent (schema: TSchema, name: string, components: Record<string, unknown>): Record<string, unknown> {
+function toComponent (schema: TSchema, name: string): Record<string, unknown> {
   const copy = JSON.parse(JSON.stringify(schema), (key, value) => {
-    if (key === '$ref' && typeof value === 'string') {
-      const target = value.endsWith('#') ? value.slice(0, -1) : value
-      if (target === schema.$id) return componentRef(name).$ref
-      if (Object.hasOwn(components, target)) return componentRef(target).$ref
-    }
+    if (key === '$ref' && value === schema.$id) return componentRef(name).$ref
     return value
   })
   delete copy.$id
@@ -87,7 +84,7 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
         message.payload = componentRef(shared)
       } else {
         const name = payloadComponentName(entry.type, components)
-        components[name] = toComponent(entry.schema, name, components)
+        components[name] = toComponent(entry.schema, name)
         message.payload = componentRef(name)
       }
     }
