@@ -314,3 +314,14 @@ t.test('mergeDocuments keeps what the document has and adds what it lacks', asyn
   t.same(document.components.schemas, { A: { type: 'string' } })
   t.same(routesSinceHub(new Hub()), [], 'a hub made outside the plugin has no recorded routes')
 })
+
+t.test('the example app documents its chat.message payload', async (t) => {
+  const { buildExampleApp, ChatMessagePayload } = await import('../example-app/app.js')
+  const app = await buildExampleApp({ env: {} })
+  t.teardown(() => app.close())
+  const document = await documentOf(app)
+  const chat = document.paths['/ws'].get['x-vix-messages'].find((m: { type: string }) => m.type === 'chat.message')
+  t.match(chat, { relay: true, description: 'A chat line, relayed to the room', payload: { $ref: `#/components/schemas/${payloadComponentPrefix}chat.message` } })
+  t.same(document.components.schemas[`${payloadComponentPrefix}chat.message`], asComponent(ChatMessagePayload))
+  await t.resolves(SwaggerParser.validate(structuredClone(document)))
+})
