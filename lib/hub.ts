@@ -84,7 +84,7 @@ export interface HubOptions {
 }
 
 /** A typed-message catalogue entry: what OpenAPI documents. */
-export interface CatalogueEntry { type: string, schema?: TSchema, description?: string }
+export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string }
 
 export interface DispatchOk { ok: true, id?: string }
 export interface DispatchError { ok: false, code: ErrorCode, message: string, path?: string, id?: string }
@@ -190,9 +190,9 @@ export class Hub {
   /** The documented message catalogue: types with a registered schema, and relay types. */
   catalogue (): CatalogueEntry[] {
     const entries = new Map<string, CatalogueEntry>()
-    for (const type of this.relayTypes) entries.set(type, { type })
+    for (const type of this.relayTypes) entries.set(type, { type, relay: true })
     for (const [type, registration] of this.typed) {
-      entries.set(type, { type, schema: registration.schema, description: registration.description })
+      entries.set(type, { type, relay: this.relayTypes.has(type), schema: registration.schema, description: registration.description })
     }
     return [...entries.values()].sort((a, b) => a.type.localeCompare(b.type))
   }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { Hub, type HubOptions } from '../lib/hub.js'
 import { InvalidOptionError } from '../lib/errors.js'
 import { checkInteger, checkOptionalFunction, checkStringList } from '../lib/options.js'
@@ -27,10 +27,26 @@ export function checkHubOptions (options: HubPluginOptions): void {
   checkOptionalFunction('authorizePublish', options.authorizePublish)
 }
 
+/** Routes declared since each hub was registered, whatever plugin declared them. */
+const routesByHub = new WeakMap<Hub, RouteOptions[]>()
+
+/**
+ * The routes declared since `hub` was registered, in order. The docs plugin
+ * documents from it the routes declared before @fastify/swagger's own
+ * `onRoute` hook existed, so the order parts are registered in does not matter.
+ */
+export function routesSinceHub (hub: Hub): readonly RouteOptions[] {
+  return routesByHub.get(hub) ?? []
+}
+
 const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, options) => {
   checkHubOptions(options)
   const hub = new Hub({ ...options, logger: fastify.log })
   fastify.decorate('realtime', hub)
+  const routes: RouteOptions[] = []
+  routesByHub.set(hub, routes)
+  // Keep the very object every onRoute hook sees: later hooks (e.g. @fastify/websocket) edit it in place.
+  fastify.addHook('onRoute', (route) => { routes.push(route) })
   // The envelope that validates frames is the one the HTTP routes and the docs use.
   for (const schema of sharedSchemas) {
     const shared = schema === JsonMessage ? hub.messageSchema : schema

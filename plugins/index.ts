@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocketOptions } from '../lib/config.js'
 import { ensureHub, type HubPluginOptions } from './hub.js'
 import { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
+import { openapiPlugin, type OpenApiPluginOptions } from './openapi.js'
 import { websocketPlugin } from './websocket.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
@@ -11,11 +12,15 @@ export interface VixRealtimeOptions extends HubPluginOptions {
   websocket?: WebSocketOptions | false
   /** Prometheus metrics at `GET /metrics` (default on). */
   metrics?: MetricsPluginOptions | false
+  /** OpenAPI docs and Swagger UI (default on, at `/docs`; `{ routePrefix }` moves them). */
+  docs?: OpenApiPluginOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, metrics: metricsOptions, ...hubOptions } = options
+  const { websocket: websocketOptions, metrics: metricsOptions, docs: docsOptions, ...hubOptions } = options
   await ensureHub(fastify, hubOptions)
+  // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
+  if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
 }
@@ -35,6 +40,9 @@ export { websocketPlugin } from './websocket.js'
 export type { WebSocketPluginOptions } from './websocket.js'
 export { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
 export { RealtimeMetrics, MetricNames, errorReasons, type RealtimeMetricsOptions } from '../lib/metrics.js'
+export { openapiPlugin } from './openapi.js'
+export type { OpenApiPluginOptions } from './openapi.js'
+export { documentCatalogue, type DocumentedMessage } from '../lib/openapi/catalogue.js'
 export { Hub } from '../lib/hub.js'
 export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
 export { Session, type Transport } from '../lib/session.js'

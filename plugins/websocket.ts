@@ -6,6 +6,7 @@ import { CloseCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, Upgra
 import { systemFrame } from '../lib/frames.js'
 import { checkBoolean, checkInteger, checkPath, checkStringList } from '../lib/options.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
+import { websocketRouteSchema } from '../schemas/websocket.js'
 import { ensureHub, type HubPluginOptions } from './hub.js'
 
 export interface WebSocketPluginOptions extends WebSocketOptions, HubPluginOptions {}
@@ -79,6 +80,7 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
   fastify.route({
     method: 'GET',
     url: config.path,
+    schema: websocketRouteSchema,
     preValidation: admit,
     handler: async () => { throw new UpgradeRequiredError() },
     wsHandler: (socket, request) => { connections.attach(socket, identities.get(request)) }

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { loadConfigFromEnv } from '../lib/config.js'
+import { ErrorCodes, httpStatusOf } from '../lib/errors.js'
 
 t.test('defaults when nothing is set', async (t) => {
   t.same(loadConfigFromEnv({}), {
@@ -37,4 +38,10 @@ t.test('a bad value fails with a coded error naming the variable', async (t) => 
   for (const [name, value] of bad) {
     t.throws(() => loadConfigFromEnv({ [name]: value }), { code: 'VIX_ERR_INVALID_ENV', message: new RegExp(name) }, name)
   }
+})
+
+t.test('httpStatusOf maps every code to its HTTP status', async (t) => {
+  t.equal(httpStatusOf(ErrorCodes.UPGRADE_REQUIRED), 426)
+  t.equal(httpStatusOf(ErrorCodes.SESSION_BUSY), 409)
+  for (const code of Object.values(ErrorCodes)) t.ok(httpStatusOf(code) >= 400, `${code} has a status`)
 })

@@ -231,9 +231,9 @@ t.test('catalogue lists schema types and relay types, sorted', async (t) => {
   hub.on('a.typed', { schema, description: 'typed' }, () => {})
   hub.on('c.plain', () => {})
   t.same(hub.catalogue(), [
-    { type: 'a.typed', schema, description: 'typed' },
-    { type: 'b.relay' },
-    { type: 'c.plain', schema: undefined, description: undefined }
+    { type: 'a.typed', schema, description: 'typed', relay: false },
+    { type: 'b.relay', relay: true },
+    { type: 'c.plain', schema: undefined, description: undefined, relay: false }
   ])
 })
 

@@ -1,0 +1,99 @@
+import type { TSchema } from '@sinclair/typebox'
+import type { CatalogueEntry } from '../hub.js'
+import { ErrorFramePayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
+import { componentRef, componentSchemas, type OpenApiDocument } from './document.js'
+
+/** Extension that marks an operation as a WebSocket endpoint (set by its route schema). */
+export const websocketExtensionKey = 'x-vix-websocket'
+/** Extension that lists the message catalogue on every WebSocket operation. */
+export const messagesExtensionKey = 'x-vix-messages'
+/** Prefix of the components that hold typed handlers' payload schemas. */
+export const payloadComponentPrefix = 'VixPayload.'
+
+/** One message type as the document lists it. */
+export interface DocumentedMessage {
+  type: string
+  /** Who sends it: `client` (a frame to the server) or `server`. */
+  direction: 'client' | 'server'
+  /** Part of the protocol, handled by the hub itself. */
+  builtIn: boolean
+  /** Listed in `relayTypes`: published to the room the client names (it must have joined it). */
+  relay: boolean
+  description?: string
+  /** Schema the payload is validated against; absent means any JSON object. */
+  payload?: { $ref: string }
+  /** Payload of the ack, when it has one. */
+  ack?: { $ref: string }
+}
+
+const id = (schema: TSchema): string => schema.$id as string
+
+const builtInMessages: DocumentedMessage[] = [
+  { type: 'room.join', direction: 'client', builtIn: true, relay: false, description: 'Join a room. With `since` (the last id seen there) and a store, every message after it is replayed before any live one.', payload: componentRef(id(RoomJoinPayload)), ack: componentRef(id(RoomJoinAckPayload)) },
+  { type: 'room.leave', direction: 'client', builtIn: true, relay: false, description: 'Leave a room.', payload: componentRef(id(RoomLeavePayload)) },
+  { type: 'error', direction: 'server', builtIn: true, relay: false, description: 'A frame (kind `error`) answering a message that failed; the connection stays open.', payload: componentRef(id(ErrorFramePayload)) },
+  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001; the payload has `retryAfterMs`.' }
+]
+const builtInTypes = new Set(builtInMessages.map((message) => message.type))
+
+/** A component name (OpenAPI allows `[A-Za-z0-9._-]`) for a message type's payload, unique in `taken`. */
+function payloadComponentName (type: string, taken: Record<string, unknown>): string {
+  const base = payloadComponentPrefix + type.replace(/[^A-Za-z0-9._-]/g, '_')
+  let name = base
+  for (let n = 2; Object.hasOwn(taken, name); n++) name = `${base}-${n}`
+  return name
+}
+
+/**
+ * A JSON copy of a TypeBox schema for the component `name`. The only `$ref`s a
+ * payload schema can hold are to its own `$id` (recursive types: the hub
+ * compiles it without external references); they point at the component.
+ */
+function toComponent (schema: TSchema, name: string): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(schema), (key, value) => {
+    if (key === '$ref' && value === schema.$id) return componentRef(name).$ref
+    return value
+  })
+  delete copy.$id
+  return copy
+}
+
+/**
+ * Document the message catalogue: every typed handler's payload schema becomes
+ * a component, and each WebSocket operation (marked `x-vix-websocket`) gets an
+ * `x-vix-messages` list of the built-in types, the typed types and the relay
+ * types. Called each time the document is served, so handlers added late show.
+ *
+ * @example
+ * documentCatalogue(app.swagger(), app.realtime.catalogue())
+ */
+export function documentCatalogue (document: OpenApiDocument, catalogue: CatalogueEntry[]): OpenApiDocument {
+  const components = componentSchemas(document)
+  // Rebuilt from scratch each time: a document served earlier may hold an older catalogue.
+  for (const name of Object.keys(components)) {
+    if (name.startsWith(payloadComponentPrefix)) delete components[name]
+  }
+  const messages = [...builtInMessages]
+  for (const entry of catalogue) {
+    if (builtInTypes.has(entry.type)) continue
+    const message: DocumentedMessage = { type: entry.type, direction: 'client', builtIn: false, relay: entry.relay }
+    if (entry.description !== undefined) message.description = entry.description
+    if (entry.schema !== undefined) {
+      const shared = entry.schema.$id
+      if (shared !== undefined && Object.hasOwn(components, shared)) {
+        message.payload = componentRef(shared)
+      } else {
+        const name = payloadComponentName(entry.type, components)
+        components[name] = toComponent(entry.schema, name)
+        message.payload = componentRef(name)
+      }
+    }
+    messages.push(message)
+  }
+  for (const item of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(item)) {
+      if (operation?.[websocketExtensionKey] !== undefined) operation[messagesExtensionKey] = messages
+    }
+  }
+  return document
+}

@@ -1,0 +1,80 @@
+import { STATUS_CODES } from 'node:http'
+import { CloseCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, UpgradeRequiredError } from '../lib/errors.js'
+import { websocketExtensionKey } from '../lib/openapi/catalogue.js'
+import { ErrorFramePayload, ErrorResponse, JsonMessage, ServerMessage } from './message.js'
+
+/** Why the server closes a socket with each code (RFC 6455 §7.4.1). */
+export const closeCodeReasons: Record<number, string> = {
+  [CloseCodes.NORMAL]: 'Normal closure',
+  [CloseCodes.GOING_AWAY]: 'Server going away (shutdown); preceded by a `system` frame `server.going_away` with `retryAfterMs`',
+  [CloseCodes.POLICY]: 'Policy violation: rate limit, or authentication expired',
+  [CloseCodes.TOO_BIG]: 'Frame larger than `maxMessageSize`',
+  [CloseCodes.INTERNAL]: 'Internal server error',
+  [CloseCodes.OVERLOADED]: 'Slow consumer: more than `maxBufferedAmount` bytes waiting in the send buffer, or server overloaded'
+}
+
+const componentRef = (id: string | undefined): { $ref: string } => ({ $ref: `#/components/schemas/${id as string}` })
+const errorRef = `${ErrorResponse.$id as string}#`
+
+/** A documented error answer whose example is the error the server really throws. */
+function errorAnswer (description: string, error: Error & { code: string, statusCode?: number }): Record<string, unknown> {
+  const statusCode = error.statusCode as number
+  return {
+    description,
+    $ref: errorRef,
+    examples: [{ statusCode, code: error.code, error: STATUS_CODES[statusCode], message: error.message }]
+  }
+}
+
+/**
+ * The `x-vix-websocket` extension of the upgrade operation: which components
+ * describe the frames each way, and the close codes. The docs plugin adds the
+ * message catalogue (`x-vix-messages`) next to it when the document is built.
+ */
+export const websocketExtension = {
+  clientFrame: componentRef(JsonMessage.$id),
+  serverFrame: componentRef(ServerMessage.$id),
+  errorFramePayload: componentRef(ErrorFramePayload.$id),
+  closeCodes: Object.values(CloseCodes).map((code) => ({ code, reason: closeCodeReasons[code] }))
+}
+
+const closeCodeTable = websocketExtension.closeCodes.map(({ code, reason }) => `| ${code} | ${reason} |`).join('\n')
+
+/**
+ * Route schema of the WebSocket upgrade endpoint (`GET /ws`). There is no
+ * `headers` schema on purpose: it would answer a plain GET with 400 instead of 426.
+ */
+export const websocketRouteSchema = {
+  summary: 'Open a realtime WebSocket session',
+  description: `Upgrades the connection to a WebSocket (RFC 6455): send \`Connection: Upgrade\`, \`Upgrade: websocket\`, \`Sec-WebSocket-Version: 13\` and a \`Sec-WebSocket-Key\`. A plain GET is answered \`426 Upgrade Required\`.
+
+**Client → server frames**: UTF-8 JSON text frames matching \`${JsonMessage.$id as string}\`. The built-in types are \`room.join\` \`{room, since?}\` (acked with \`{room, recovered, replayed, latestId}\`) and \`room.leave\` \`{room}\`; a message with an \`id\` is acked once accepted. Text that is not JSON, or JSON without \`type\`, and binary frames go to raw handlers.
+
+**Server → client frames**: JSON text frames matching \`${ServerMessage.$id as string}\`, \`kind\` being \`event\`, \`ack\`, \`error\` (payload \`${ErrorFramePayload.$id as string}\`, e.g. \`VIX_ERR_INVALID_MESSAGE\` with a \`path\`; the connection stays open) or \`system\`.
+
+The message types this server knows, with their payload schemas, are listed in the \`x-vix-messages\` extension of this operation; \`x-vix-websocket\` names the frame schemas and the close codes.
+
+**Close codes**
+
+| code | meaning |
+| --- | --- |
+${closeCodeTable}`,
+  tags: ['realtime'],
+  operationId: 'openWebSocket',
+  response: {
+    101: {
+      description: 'Switching Protocols: the connection is now a WebSocket session carrying the frames described above',
+      type: 'null',
+      headers: {
+        upgrade: { type: 'string', description: 'Always `websocket`' },
+        connection: { type: 'string', description: 'Always `Upgrade`' },
+        'sec-websocket-accept': { type: 'string', description: 'Hash of the client key (RFC 6455 §4.2.2)' }
+      }
+    },
+    401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', new UnauthorizedError('rejected by authenticate')),
+    403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', new ForbiddenError('origin https://elsewhere.example is not allowed')),
+    426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', new UpgradeRequiredError()),
+    503: errorAnswer('The server is shutting down; retry after `Retry-After` seconds (VIX_ERR_SHUTTING_DOWN)', new ShuttingDownError())
+  },
+  [websocketExtensionKey]: websocketExtension
+}

@@ -1,0 +1,72 @@
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+import { baseUrl, build, documentedOperations, requireService } from './helpers.js'
+
+const chromiumPath = '/usr/bin/chromium'
+const chromiumArgs = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
+  '--no-first-run', '--disable-component-update', '--disable-sync'
+]
+
+t.test('Swagger UI in headless Chromium lists every documented operation', async (t) => {
+  if (!requireService(t, 'chromium', existsSync(chromiumPath), `${chromiumPath} is not installed (apt-get install chromium)`)) return
+  const app = await build(t, { relayTypes: ['chat.message'] })
+  const document = (await app.inject('/docs/json')).json()
+  const expected = [...documentedOperations(document).keys()].sort()
+  t.ok(expected.length > 0, 'the document has operations')
+
+  const profile = await mkdtemp(join(tmpdir(), 'vix-chromium-'))
+  t.teardown(() => rm(profile, { recursive: true, force: true }))
+  // A persistent context is how Playwright takes a --user-data-dir of our own: a fresh one per run.
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  const pageErrors: string[] = []
+  page.on('pageerror', (error) => { pageErrors.push(error.message) })
+
+  await page.goto(`${baseUrl(app)}/docs`)
+  await page.waitForSelector('.opblock', { timeout: 15_000 })
+  const listed = await page.$$eval('.opblock', (blocks) => blocks.map((block) => {
+    const method = block.querySelector('.opblock-summary-method')?.textContent ?? ''
+    const path = block.querySelector('.opblock-summary-path')?.getAttribute('data-path') ?? ''
+    return `${method.trim().toUpperCase()} ${path}`
+  }))
+  t.same(listed.sort(), expected, 'Swagger UI shows the operations of /docs/json')
+  t.match(await page.textContent('.info .title'), /Realtime API/)
+
+  // Open GET /ws: its 101 and 426 answers are on the page.
+  await page.click('.opblock-get .opblock-summary')
+  await page.waitForSelector('.responses-table')
+  const statuses = await page.$$eval('.responses-table .response-col_status', (cells) => cells.map((cell) => cell.textContent?.trim()))
+  for (const status of ['101', '401', '403', '426', '503']) t.ok(statuses.includes(status), `response ${status} is shown`)
+  t.same(pageErrors, [], 'no script error on the page')
+})
+
+t.test('requireService: runs when available, skips with the reason, fails when services are required', async (t) => {
+  const calls: string[] = []
+  const reporter = {
+    fail: (message: string) => calls.push(`fail: ${message}`),
+    comment: (message: string) => calls.push(`comment: ${message}`),
+    skip: (name: string) => calls.push(`skip: ${name}`)
+  }
+  const saved = process.env.VIX_REQUIRE_SERVICES
+  t.teardown(() => {
+    if (saved === undefined) delete process.env.VIX_REQUIRE_SERVICES
+    else process.env.VIX_REQUIRE_SERVICES = saved
+  })
+
+  delete process.env.VIX_REQUIRE_SERVICES
+  t.equal(requireService(reporter, 'chromium', true, 'not installed'), true)
+  t.same(calls, [], 'nothing reported when the service is there')
+  t.equal(requireService(reporter, 'chromium', false, 'not installed'), false)
+  t.same(calls, ['comment: skipping: chromium unavailable: not installed', 'skip: chromium unavailable: not installed'])
+
+  calls.length = 0
+  process.env.VIX_REQUIRE_SERVICES = '1'
+  t.equal(requireService(reporter, 'chromium', false, 'not installed'), false)
+  t.same(calls, ['fail: chromium is required (VIX_REQUIRE_SERVICES=1) but not installed'])
+})
