@@ -3,17 +3,21 @@ import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocketOptions } from '../lib/config.js'
 import { ensureHub, type HubPluginOptions } from './hub.js'
 import { websocketPlugin } from './websocket.js'
+import { messageStorePlugin, type MessageStorePluginOptions } from './message-store.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends HubPluginOptions {
   /** The WebSocket transport (default on). */
   websocket?: WebSocketOptions | false
+  /** The durable message store, replay and `GET /ws/history` (off unless given). */
+  store?: MessageStorePluginOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, ...hubOptions } = options
+  const { websocket: websocketOptions, store: storeOptions, ...hubOptions } = options
   await ensureHub(fastify, hubOptions)
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
+  if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
 }
 
 /**
@@ -29,6 +33,13 @@ export default vixRealtime
 export { hubPlugin, ensureHub } from './hub.js'
 export { websocketPlugin } from './websocket.js'
 export type { WebSocketPluginOptions } from './websocket.js'
+export { messageStorePlugin } from './message-store.js'
+export type { MessageStorePluginOptions, MessageStoreOptions } from './message-store.js'
+export { SqliteMessageStore, SCHEMA_VERSION, type SqliteMessageStoreOptions, type SynchronousMode } from '../lib/store/sqlite.js'
+export { MemoryMessageStore } from '../lib/store/memory.js'
+export { StorePersistence, type PersistFilter } from '../lib/store/persistence.js'
+export type { RetentionOptions } from '../lib/store/retention.js'
+export type { MessageStore, StorableMessage, AppendResult, HistoryPage, ListOptions, ReplayResult, RetentionRule, RoomHead, SequencedMessage } from '../lib/store/types.js'
 export { Hub } from '../lib/hub.js'
 export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
 export { Session, type Transport } from '../lib/session.js'
