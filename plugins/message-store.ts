@@ -165,4 +165,3 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
  */
 export const messageStorePlugin = fp(messageStorePluginImpl, { fastify: '5.x', name: 'vix-realtime-message-store' })
 export default messageStorePlugin
-

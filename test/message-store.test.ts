@@ -176,7 +176,7 @@ t.test('boot fails on a bad store', async (t) => {
   writeFileSync(notDb, 'plain text, not SQLite at all. '.repeat(50))
   const app = Fastify()
   app.register(messageStorePlugin, { path: notDb })
-  await t.rejects(app.ready(), { code: 'VIX_ERR_STORE_OPEN', message: /notes\.txt/ })
+  await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_STORE_OPEN', message: /notes\.txt/ })
 
   const locked = join(dir, 'locked.db')
   const holder = new Database(locked)
@@ -184,14 +184,14 @@ t.test('boot fails on a bad store', async (t) => {
   holder.exec('BEGIN EXCLUSIVE')
   const second = Fastify()
   second.register(messageStorePlugin, { path: locked, busyTimeout: 50 })
-  await t.rejects(second.ready(), { code: 'VIX_ERR_STORE_OPEN', message: /locked\.db/ })
+  await t.rejects(async () => { await second.ready() }, { code: 'VIX_ERR_STORE_OPEN', message: /locked\.db/ })
   holder.exec('ROLLBACK')
   holder.close()
 
   const twice = Fastify()
   twice.register(messageStorePlugin, { store: new MemoryMessageStore() })
   twice.register(messageStorePlugin, { store: new MemoryMessageStore() })
-  await t.rejects(twice.ready())
+  await t.rejects(async () => { await twice.ready() })
   await twice.close()
 })
 
@@ -215,7 +215,7 @@ t.test('options are checked at register time', async (t) => {
   for (const [options, name] of bad) {
     const app = Fastify()
     app.register(messageStorePlugin, { store: new MemoryMessageStore(), ...options } as any)
-    await t.rejects(app.ready(), { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${name.replace(/\./g, '\\.')}"`) }, name)
+    await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${name.replace(/\./g, '\\.')}"`) }, name)
   }
 })
 
