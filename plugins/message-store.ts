@@ -77,7 +77,7 @@ function resolveOptions (options: MessageStoreOptions): typeof defaults & Messag
 /** Turn Fastify's schema errors into a coded 400, like an invalid frame. */
 function formatQueryError (errors: FastifySchemaValidationError[], dataVar: string): Error {
   const first = errors[0]
-  return new InvalidMessageError(`${dataVar}${first.instancePath} ${first.message ?? 'is invalid'}`)
+  return new InvalidMessageError(`${dataVar}${first.instancePath} ${String(first.message)}`)
 }
 
 /** Who may read a room's history: whoever may join it. The request is checked as a detached session (not in the hub, sends dropped). */
@@ -99,13 +99,8 @@ async function authorizeRead (hub: Hub, request: unknown, room: string): Promise
   }
 }
 
-const historyTransport: Transport = {
-  name: 'http',
-  send () {},
-  bufferedAmount: () => 0,
-  close () {},
-  terminate () {}
-}
+const ignore = (): void => {}
+const historyTransport: Transport = { name: 'http', send: ignore, bufferedAmount: () => 0, close: ignore, terminate: ignore }
 
 const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = async (fastify, options) => {
   const config = resolveOptions(options)

@@ -97,10 +97,16 @@ t.test('GET /ws/history answers bad parameters with coded errors', async (t) => 
 
 t.test('GET /ws/history: who may not join may not read; authenticate applies', async (t) => {
   const { options } = storeAt(t)
+  const readers: unknown[] = []
   const app = await build(t, {
     ...options,
     authenticate: (request: any) => request.headers['x-user'] ?? null,
-    authorizeJoin: (session, room) => room !== 'secret' || session.identity === 'admin'
+    authorizeJoin: (session, room) => {
+      // A history read is checked as a detached session: not in the hub, and what it is sent goes nowhere.
+      readers.push([session.transport.name, app.realtime.getSession(session.id), session.send({ kind: 'system', type: 'x', ts: '', payload: {} })])
+      session.close()
+      return room !== 'secret' || session.identity === 'admin'
+    }
   })
   await app.realtime.publish({ id: 's1', room: 'secret', type: 'chat.message' })
   const anonymous = await app.inject({ method: 'GET', url: '/ws/history?room=secret' })
@@ -112,6 +118,7 @@ t.test('GET /ws/history: who may not join may not read; authenticate applies', a
   const admin = await app.inject({ method: 'GET', url: '/ws/history?room=secret', headers: { 'x-user': 'admin' } })
   t.equal(admin.statusCode, 200)
   t.same(admin.json().messages.map((m: any) => m.id), ['s1'])
+  t.same(readers, [['http', undefined, true], ['http', undefined, true]])
 })
 
 t.test('an authorizeJoin that throws is a 500, not a crash', async (t) => {
@@ -119,6 +126,12 @@ t.test('an authorizeJoin that throws is a 500, not a crash', async (t) => {
   const app = await build(t, { ...options, authorizeJoin: () => { throw new Error('policy service down') } })
   const res = await app.inject({ method: 'GET', url: '/ws/history?room=general' })
   t.equal(res.statusCode, 500)
+})
+
+t.test('a retention rule without per-room overrides is accepted', async (t) => {
+  const { options } = storeAt(t, { retention: { maxAge: 60_000 } })
+  const app = await build(t, options)
+  t.ok(app.messageStore)
 })
 
 t.test('the persist filter chooses what is stored', async (t) => {

@@ -2,7 +2,7 @@ import t from 'tap'
 import { Hub } from '../lib/hub.js'
 import type { Session, Transport } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
-import { persistPredicate, StorePersistence } from '../lib/store/persistence.js'
+import { persistPredicate, ReplayGate, StorePersistence } from '../lib/store/persistence.js'
 import { RetentionSweeper } from '../lib/store/retention.js'
 import type { MessageStore, ReplayResult } from '../lib/store/types.js'
 import { kSeq } from '../lib/symbols.js'
@@ -168,6 +168,16 @@ t.test('a duplicate client id is acked again but neither stored nor delivered tw
   t.equal((await store.listByRoom('general', { limit: 10 })).messages.length, 1, 'stored once')
   const again = await hub.publish({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'changed' } })
   t.equal(again.payload.text, 'once', 'publish returns the stored message')
+})
+
+t.test('a gate releases once: a second release sends nothing', async (t) => {
+  const { hub } = setup()
+  const client = fakeClient(hub)
+  const gate = new ReplayGate(client.session, 'general')
+  t.equal(gate.admit(undefined, '{"kind":"event","id":"live"}'), false, 'buffered before release')
+  t.equal(gate.release(0), 1)
+  t.equal(gate.release(0), 0)
+  t.same(events(client), ['live'])
 })
 
 t.test('leaving a room drops its replay gate', async (t) => {

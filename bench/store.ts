@@ -1,0 +1,123 @@
+/**
+ * Message store benchmark (run: npx tsx bench/store.ts). Two comparisons, each
+ * against its reference in the same run, alternating rounds so machine noise
+ * hits both sides alike; the best round of each side is reported.
+ *
+ * 1. Append throughput: SqliteMessageStore.append (real schema and indexes,
+ *    group commit, one promise per message) against raw better-sqlite3
+ *    inserting the same rows into the same schema in transactions of 1000.
+ * 2. Fan-out: hub.publish to a room of in-process sessions with the store
+ *    plugged in against the same hub without persistence.
+ */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import { Hub } from '../lib/hub.js'
+import type { Transport } from '../lib/session.js'
+import { StorePersistence } from '../lib/store/persistence.js'
+import { SqliteMessageStore } from '../lib/store/sqlite.js'
+import type { StorableMessage } from '../lib/store/types.js'
+
+const APPEND_ROWS = 50_000
+const BATCH = 1000
+const FANOUT_MESSAGES = 5_000
+const FANOUT_SESSIONS = 100
+const FANOUT_WAVE = 100
+const ROUNDS = 3
+
+const dir = mkdtempSync(join(tmpdir(), 'vix-bench-store-'))
+let fileNo = 0
+const freshPath = (): string => join(dir, `bench-${fileNo++}.db`)
+
+function rows (count: number, tag: string): StorableMessage[] {
+  const ts = new Date().toISOString()
+  return Array.from({ length: count }, (_, i) => ({
+    id: `${tag}-${i}-7f3c2a9e-1b4d-4c8e-9a2f`,
+    kind: 'event',
+    room: `room-${i % 16}`,
+    type: 'chat.message',
+    ts,
+    payload: { text: `message number ${i} with a realistic short chat line`, user: `user-${i % 50}` }
+  }))
+}
+
+function rate (count: number, started: bigint): number {
+  return count / (Number(process.hrtime.bigint() - started) / 1e9)
+}
+
+async function appendStore (messages: StorableMessage[]): Promise<number> {
+  const store = new SqliteMessageStore({ path: freshPath() })
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < messages.length; i += BATCH) {
+    await Promise.all(messages.slice(i, i + BATCH).map((message) => store.append(message)))
+  }
+  const perSecond = rate(messages.length, started)
+  await store.close()
+  return perSecond
+}
+
+async function appendRaw (messages: StorableMessage[]): Promise<number> {
+  // Same file layout: let the store create the schema, then write to it directly.
+  const path = freshPath()
+  await new SqliteMessageStore({ path }).close()
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = NORMAL')
+  const insert = db.prepare('INSERT INTO messages (id, room, kind, type, ts, payload_json) VALUES (?, ?, ?, ?, ?, ?)')
+  const insertMany = db.transaction((batch: StorableMessage[]) => {
+    for (const m of batch) insert.run(m.id, m.room, m.kind, m.type, m.ts, JSON.stringify(m.payload))
+  })
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < messages.length; i += BATCH) insertMany(messages.slice(i, i + BATCH))
+  const perSecond = rate(messages.length, started)
+  db.close()
+  return perSecond
+}
+
+async function fanout (persisted: boolean, tag: string): Promise<number> {
+  const hub = new Hub()
+  const store = persisted ? new SqliteMessageStore({ path: freshPath() }) : undefined
+  if (store !== undefined) hub.persistence = new StorePersistence(hub, store)
+  let bytes = 0
+  const transport: Transport = { name: 'bench', send: (data) => { bytes += data.length }, bufferedAmount: () => 0, close () {}, terminate () {} }
+  for (let i = 0; i < FANOUT_SESSIONS; i++) hub.join(hub.openSession(transport), 'bench')
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < FANOUT_MESSAGES; i += FANOUT_WAVE) {
+    const wave: Array<Promise<unknown>> = []
+    for (let j = i; j < i + FANOUT_WAVE; j++) wave.push(hub.publish({ id: `${tag}-${j}`, room: 'bench', type: 'chat.message', payload: { text: `fan-out message ${j}` } }))
+    await Promise.all(wave)
+  }
+  const perSecond = rate(FANOUT_MESSAGES * FANOUT_SESSIONS, started)
+  await store?.close()
+  if (bytes === 0) throw new Error('nothing was delivered')
+  return perSecond
+}
+
+const best = (values: number[]): number => Math.max(...values)
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US')
+
+try {
+  const raw: number[] = []
+  const stored: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    raw.push(await appendRaw(rows(APPEND_ROWS, `raw${round}`)))
+    stored.push(await appendStore(rows(APPEND_ROWS, `store${round}`)))
+  }
+  const plain: number[] = []
+  const persisted: number[] = []
+  for (let round = 0; round < ROUNDS; round++) {
+    plain.push(await fanout(false, `plain${round}`))
+    persisted.push(await fanout(true, `persisted${round}`))
+  }
+  const appendRatio = best(stored) / best(raw)
+  const fanoutRatio = best(persisted) / best(plain)
+  console.log(`\nNode ${process.version}, ${ROUNDS} alternating rounds, best of each; ${APPEND_ROWS} rows per append round (batches of ${BATCH}); fan-out of ${FANOUT_MESSAGES} messages to ${FANOUT_SESSIONS} sessions, ${FANOUT_WAVE} publishes in flight.\n`)
+  console.log('| benchmark | reference | result | ratio | target |')
+  console.log('|---|---|---|---|---|')
+  console.log(`| append (msg/s) | raw better-sqlite3, txn of ${BATCH}: ${fmt(best(raw))} | SqliteMessageStore: ${fmt(best(stored))} | ${appendRatio.toFixed(2)}x | >= 0.7x ${appendRatio >= 0.7 ? 'met' : 'MISSED'} |`)
+  console.log(`| fan-out (deliveries/s) | no persistence: ${fmt(best(plain))} | with SQLite store: ${fmt(best(persisted))} | ${fanoutRatio.toFixed(2)}x | >= 0.9x ${fanoutRatio >= 0.9 ? 'met' : 'MISSED'} |`)
+  console.log(`\nall rounds (msg/s or deliveries/s): raw ${raw.map(fmt).join(', ')}; store ${stored.map(fmt).join(', ')}; plain ${plain.map(fmt).join(', ')}; persisted ${persisted.map(fmt).join(', ')}`)
+} finally {
+  rmSync(dir, { recursive: true, force: true })
+}
