@@ -14,7 +14,8 @@ export interface ExampleConfig {
 
 /**
  * The example chat app: `chat.message` is relayed to the room the client joined
- * (sender included), messages with an `id` are acked, a raw text frame is
+ * (sender included) and stored in SQLite at `VIX_STORE_PATH` (default
+ * `./data/messages.db`), messages with an `id` are acked, a raw text frame is
  * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`.
  */
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
@@ -23,7 +24,8 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const app = Fastify({ logger: config.logger ?? false })
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
-    websocket: realtimeConfig.websocket
+    websocket: realtimeConfig.websocket,
+    store: { path: env.VIX_STORE_PATH ?? './data/messages.db' }
   })
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })
   app.realtime.onMessage((session, data, info) => {

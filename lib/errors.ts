@@ -20,7 +20,8 @@ export const ErrorCodes = {
   INTERNAL: 'VIX_ERR_INTERNAL',
   INVALID_OPTION: 'VIX_ERR_INVALID_OPTION',
   INVALID_ENV: 'VIX_ERR_INVALID_ENV',
-  STORE_OPEN: 'VIX_ERR_STORE_OPEN'
+  STORE_OPEN: 'VIX_ERR_STORE_OPEN',
+  MESSAGE_NOT_FOUND: 'VIX_ERR_MESSAGE_NOT_FOUND'
 } as const
 
 export type ErrorCode = typeof ErrorCodes[keyof typeof ErrorCodes]
@@ -40,6 +41,7 @@ export const InternalError = createError(ErrorCodes.INTERNAL, 'Internal error', 
 export const InvalidOptionError = createError(ErrorCodes.INVALID_OPTION, 'Invalid option "%s": %s', 500)
 export const InvalidEnvError = createError(ErrorCodes.INVALID_ENV, 'Invalid environment variable %s=%s: %s', 500)
 export const StoreOpenError = createError(ErrorCodes.STORE_OPEN, 'Cannot open message store at "%s": %s', 500)
+export const MessageNotFoundError = createError(ErrorCodes.MESSAGE_NOT_FOUND, 'No message with id "%s" in room "%s" (unknown or pruned)', 404)
 
 /** WebSocket close codes used by the server (RFC 6455 §7.4.1). */
 export const CloseCodes = {
@@ -66,7 +68,8 @@ const statusByCode: Record<ErrorCode, number> = {
   VIX_ERR_INTERNAL: 500,
   VIX_ERR_INVALID_OPTION: 500,
   VIX_ERR_INVALID_ENV: 500,
-  VIX_ERR_STORE_OPEN: 500
+  VIX_ERR_STORE_OPEN: 500,
+  VIX_ERR_MESSAGE_NOT_FOUND: 404
 }
 
 /** The HTTP status that goes with an error code (for frames turned into HTTP answers). */

@@ -6,6 +6,7 @@ import { ackFrame, errorFrame, stampEvent, type PublishInput, type RealtimeMessa
 import { Lifecycle } from './lifecycle.js'
 import { Rooms } from './rooms.js'
 import { Session, type Transport } from './session.js'
+import { kSeq } from './symbols.js'
 
 /** A validated message as handlers receive it: `payload` is always an object. */
 export interface InboundMessage<P = Record<string, unknown>> {
@@ -286,11 +287,13 @@ export class Hub {
    */
   fanout (message: RealtimeMessage, exceptSessionId?: string): number {
     const data = JSON.stringify(message)
+    // A stored message carries its sequence number so a room being replayed can drop what it already sent.
+    const seq = (message as { [kSeq]?: number })[kSeq]
     const targets = message.room === undefined ? this.sessions.values() : this.rooms.sessionsIn(message.room)
     let delivered = 0
     if (targets !== undefined) {
       for (const session of targets) {
-        if (session.id !== exceptSessionId && session.sendSerialized(data)) delivered++
+        if (session.id !== exceptSessionId && session.deliver(message.room, seq, data)) delivered++
       }
     }
     for (const observer of this.observers) observer.messagesOutbound?.(delivered)

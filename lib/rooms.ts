@@ -21,6 +21,7 @@ export class Rooms {
 
   leave (session: Session, room: string): boolean {
     if (!session.rooms.delete(room)) return false
+    session.gates.delete(room)
     const set = this.members.get(room)
     if (set !== undefined) {
       set.delete(session)

@@ -19,6 +19,15 @@ export interface Transport {
   queued?: () => number
 }
 
+/**
+ * Holds back live deliveries of one room to one session while that room is
+ * replayed to it (the message store installs one during `room.join` with
+ * `since`). `admit` returns false for a frame it buffered or dropped.
+ */
+export interface DeliveryGate {
+  admit (seq: number | undefined, data: string | Buffer): boolean
+}
+
 /** A session id: 128 bits from a CSPRNG, URL-safe. */
 export function newSessionId (): string {
   return randomBytes(16).toString('base64url')
@@ -42,6 +51,8 @@ export class Session {
   readonly transport: Transport
   /** Rooms this session is in. Maintained by the hub; read-only for users. */
   readonly rooms = new Set<string>()
+  /** Replay gates by room; a live room delivery passes its room's gate first. */
+  readonly gates = new Map<string, DeliveryGate>()
   /** Free slot for application state. */
   data: Record<string, unknown> = {}
   closed = false
@@ -60,6 +71,18 @@ export class Session {
   /** Send a frame object (serialized here). */
   send (frame: RealtimeMessage): boolean {
     return this.sendSerialized(JSON.stringify(frame))
+  }
+
+  /**
+   * Deliver a serialized live message of `room` (with the store's `seq` when
+   * stored): through the room's replay gate when there is one, else straight on.
+   */
+  deliver (room: string | undefined, seq: number | undefined, data: string | Buffer): boolean {
+    if (room !== undefined && this.gates.size !== 0) {
+      const gate = this.gates.get(room)
+      if (gate !== undefined && !gate.admit(seq, data)) return false
+    }
+    return this.sendSerialized(data)
   }
 
   /**

@@ -5,6 +5,7 @@ import { ensureHub, type HubPluginOptions } from './hub.js'
 import { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
 import { openapiPlugin, type OpenApiPluginOptions } from './openapi.js'
 import { websocketPlugin } from './websocket.js'
+import { messageStorePlugin, type MessageStorePluginOptions } from './message-store.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends HubPluginOptions {
@@ -14,15 +15,18 @@ export interface VixRealtimeOptions extends HubPluginOptions {
   metrics?: MetricsPluginOptions | false
   /** OpenAPI docs and Swagger UI (default on, at `/docs`; `{ routePrefix }` moves them). */
   docs?: OpenApiPluginOptions | false
+  /** The durable message store, replay and `GET /ws/history` (off unless given). */
+  store?: MessageStorePluginOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, metrics: metricsOptions, docs: docsOptions, ...hubOptions } = options
+  const { websocket: websocketOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, ...hubOptions } = options
   await ensureHub(fastify, hubOptions)
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
+  if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
 }
 
 /**
@@ -43,6 +47,13 @@ export { RealtimeMetrics, MetricNames, errorReasons, type RealtimeMetricsOptions
 export { openapiPlugin } from './openapi.js'
 export type { OpenApiPluginOptions } from './openapi.js'
 export { documentCatalogue, type DocumentedMessage } from '../lib/openapi/catalogue.js'
+export { messageStorePlugin } from './message-store.js'
+export type { MessageStorePluginOptions, MessageStoreOptions } from './message-store.js'
+export { SqliteMessageStore, SCHEMA_VERSION, type SqliteMessageStoreOptions, type SynchronousMode } from '../lib/store/sqlite.js'
+export { MemoryMessageStore } from '../lib/store/memory.js'
+export { StorePersistence, type PersistFilter } from '../lib/store/persistence.js'
+export type { RetentionOptions } from '../lib/store/retention.js'
+export type { MessageStore, StorableMessage, AppendResult, HistoryPage, ListOptions, ReplayResult, RetentionRule, RoomHead, SequencedMessage } from '../lib/store/types.js'
 export { Hub } from '../lib/hub.js'
 export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
 export { Session, type Transport } from '../lib/session.js'

@@ -1,0 +1,241 @@
+import t, { type Test } from 'tap'
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import Database from 'better-sqlite3'
+import { build, connect, delay } from './helpers.js'
+import { messageStorePlugin } from '../plugins/message-store.js'
+import { MemoryMessageStore } from '../lib/store/memory.js'
+import type { VixRealtimeOptions } from '../plugins/index.js'
+
+const chat = { relayTypes: ['chat.message'] }
+
+function storeAt (t: Test, extra: Record<string, unknown> = {}): { path: string, options: VixRealtimeOptions } {
+  const path = join(t.testdir(), 'data', 'messages.db')
+  return { path, options: { ...chat, store: { path, ...extra } } }
+}
+
+async function say (client: Awaited<ReturnType<typeof connect>>, room: string, id: string): Promise<void> {
+  client.send({ id, room, type: 'chat.message', payload: { text: id } })
+  await client.waitFor((f) => f.kind === 'ack' && f.id === id)
+}
+
+t.test('room messages are stored before they are acked, and a rejoin with since replays them', async (t) => {
+  const { path, options } = storeAt(t)
+  const app = await build(t, options)
+  t.ok(app.messageStore, 'decorates fastify.messageStore')
+  const a = await connect(app)
+  const b = await connect(app)
+  await a.join('general')
+  await b.join('general')
+  await say(a, 'general', 'c1')
+  const reader = new Database(path, { readonly: true })
+  t.teardown(() => reader.close())
+  t.equal((reader.prepare('SELECT count(*) AS n FROM messages WHERE id = ?').get('c1') as { n: number }).n, 1, 'committed by the time of the ack')
+  await b.waitFor((f) => f.kind === 'event' && f.id === 'c1')
+  b.close()
+  await b.closed
+  await say(a, 'general', 'c2')
+  await say(a, 'general', 'c3')
+  const back = await connect(app)
+  const ack = await back.join('general', 'c1')
+  t.same(ack.payload, { room: 'general', recovered: true, replayed: 2, latestId: 'c3' })
+  t.same(back.frames.filter((f: any) => f.kind === 'event').map((f: any) => f.id), ['c2', 'c3'])
+  const fresh = await connect(app)
+  const freshAck = await fresh.join('general', 'never-seen')
+  t.same(freshAck.payload, { room: 'general', recovered: false, replayed: 0, latestId: 'c3' })
+  t.equal(fresh.frames.filter((f: any) => f.kind === 'event').length, 0, 'no partial replay')
+})
+
+t.test('a resent client id gets the same ack and is not delivered twice', async (t) => {
+  const { options } = storeAt(t)
+  const app = await build(t, options)
+  const a = await connect(app)
+  const b = await connect(app)
+  await a.join('general')
+  await b.join('general')
+  a.send({ id: 'dup', room: 'general', type: 'chat.message', payload: { text: 'one' } })
+  a.send({ id: 'dup', room: 'general', type: 'chat.message', payload: { text: 'two' } })
+  await a.waitForCount((f) => f.kind === 'ack' && f.id === 'dup', 2)
+  await say(a, 'general', 'after')
+  await b.waitFor((f) => f.id === 'after')
+  t.same(b.frames.filter((f: any) => f.kind === 'event').map((f: any) => f.payload.text), ['one', 'after'])
+})
+
+t.test('GET /ws/history pages through a room', async (t) => {
+  const { options } = storeAt(t)
+  const app = await build(t, options)
+  for (let i = 1; i <= 7; i++) await app.realtime.publish({ id: `h${i}`, room: 'general', type: 'chat.message', payload: { n: i } })
+  const get = async (qs: string): Promise<any> => await app.inject({ method: 'GET', url: `/ws/history?${qs}` })
+  const all = await get('room=general')
+  t.equal(all.statusCode, 200)
+  t.same(all.json().messages.map((m: any) => m.id), ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7'])
+  t.match(all.json().messages[0], { id: 'h1', kind: 'event', room: 'general', type: 'chat.message', payload: { n: 1 } })
+  t.equal(all.json().hasMore, false)
+  const last = (await get('room=general&limit=3')).json()
+  t.same([last.messages.map((m: any) => m.id), last.hasMore], [['h5', 'h6', 'h7'], true])
+  const older = (await get('room=general&limit=3&before=h5')).json()
+  t.same(older.messages.map((m: any) => m.id), ['h2', 'h3', 'h4'])
+  const forward = (await get('room=general&after=h5')).json()
+  t.same([forward.messages.map((m: any) => m.id), forward.hasMore], [['h6', 'h7'], false])
+  t.same((await get('room=empty')).json(), { messages: [], hasMore: false })
+})
+
+t.test('GET /ws/history answers bad parameters with coded errors', async (t) => {
+  const { options } = storeAt(t)
+  const app = await build(t, options)
+  await app.realtime.publish({ id: 'x', room: 'general', type: 'chat.message' })
+  for (const qs of ['', 'room=', 'room=general&limit=0', 'room=general&limit=501', 'room=general&limit=abc', 'room=general&after=']) {
+    const res = await app.inject({ method: 'GET', url: `/ws/history?${qs}` })
+    t.equal(res.statusCode, 400, qs)
+    t.equal(res.json().code, 'VIX_ERR_INVALID_MESSAGE', qs)
+  }
+  const unknown = await app.inject({ method: 'GET', url: '/ws/history?room=general&after=nope' })
+  t.equal(unknown.statusCode, 404)
+  t.equal(unknown.json().code, 'VIX_ERR_MESSAGE_NOT_FOUND')
+})
+
+t.test('GET /ws/history: who may not join may not read; authenticate applies', async (t) => {
+  const { options } = storeAt(t)
+  const readers: unknown[] = []
+  const app = await build(t, {
+    ...options,
+    authenticate: (request: any) => request.headers['x-user'] ?? null,
+    authorizeJoin: (session, room) => {
+      // A history read is checked as a detached session: not in the hub, and what it is sent goes nowhere.
+      readers.push([session.transport.name, app.realtime.getSession(session.id), session.send({ kind: 'system', type: 'x', ts: '', payload: {} })])
+      session.close()
+      return room !== 'secret' || session.identity === 'admin'
+    }
+  })
+  await app.realtime.publish({ id: 's1', room: 'secret', type: 'chat.message' })
+  const anonymous = await app.inject({ method: 'GET', url: '/ws/history?room=secret' })
+  t.equal(anonymous.statusCode, 401)
+  t.equal(anonymous.json().code, 'VIX_ERR_UNAUTHORIZED')
+  const user = await app.inject({ method: 'GET', url: '/ws/history?room=secret', headers: { 'x-user': 'bob' } })
+  t.equal(user.statusCode, 403)
+  t.equal(user.json().code, 'VIX_ERR_FORBIDDEN')
+  const admin = await app.inject({ method: 'GET', url: '/ws/history?room=secret', headers: { 'x-user': 'admin' } })
+  t.equal(admin.statusCode, 200)
+  t.same(admin.json().messages.map((m: any) => m.id), ['s1'])
+  t.same(readers, [['http', undefined, true], ['http', undefined, true]])
+})
+
+t.test('an authorizeJoin that throws is a 500, not a crash', async (t) => {
+  const { options } = storeAt(t)
+  const app = await build(t, { ...options, authorizeJoin: () => { throw new Error('policy service down') } })
+  const res = await app.inject({ method: 'GET', url: '/ws/history?room=general' })
+  t.equal(res.statusCode, 500)
+})
+
+t.test('a retention rule without per-room overrides is accepted', async (t) => {
+  const { options } = storeAt(t, { retention: { maxAge: 60_000 } })
+  const app = await build(t, options)
+  t.ok(app.messageStore)
+})
+
+t.test('the persist filter chooses what is stored', async (t) => {
+  const { options } = storeAt(t, { persist: { rooms: ['kept'] } })
+  const app = await build(t, options)
+  await app.realtime.publish({ id: 'k', room: 'kept', type: 'chat.message' })
+  await app.realtime.publish({ id: 'e', room: 'ephemeral', type: 'chat.message' })
+  t.same(await app.messageStore.rooms(), ['kept'])
+})
+
+t.test('retention prunes on its timer', async (t) => {
+  const { options } = storeAt(t, { retention: { maxMessages: 2, interval: 10, rooms: { all: {} } } })
+  const app = await build(t, options)
+  for (let i = 1; i <= 5; i++) {
+    await app.realtime.publish({ id: `r${i}`, room: 'general', type: 'chat.message' })
+    await app.realtime.publish({ id: `a${i}`, room: 'all', type: 'chat.message' })
+  }
+  for (let i = 0; i < 300; i++) {
+    if ((await app.messageStore.listByRoom('general', { limit: 10 })).messages.length === 2) break
+    await delay(10)
+  }
+  t.same((await app.messageStore.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['r4', 'r5'])
+  t.equal((await app.messageStore.listByRoom('all', { limit: 10 })).messages.length, 5)
+})
+
+t.test('close waits for the last commit, then closes the database with the WAL checkpointed', async (t) => {
+  const { path, options } = storeAt(t)
+  const app = Fastify()
+  const { default: vixRealtime } = await import('../plugins/index.js')
+  await app.register(vixRealtime, options)
+  await app.ready()
+  const inFlight = app.realtime.publish({ id: 'last', room: 'general', type: 'chat.message' })
+  await app.close()
+  t.equal((await inFlight).id, 'last')
+  t.notOk(existsSync(`${path}-wal`), 'no -wal file left')
+  const db = new Database(path, { readonly: true })
+  t.equal((db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n, 1)
+  t.equal(db.pragma('integrity_check', { simple: true }), 'ok')
+  db.close()
+})
+
+t.test('a store instance passed in is used, flushed on close, and left open for its owner', async (t) => {
+  const store = new MemoryMessageStore()
+  const app = Fastify()
+  await app.register(messageStorePlugin, { store, relayTypes: ['chat.message'] })
+  t.equal(app.messageStore, store)
+  await app.realtime.publish({ id: 'm', room: 'general', type: 'chat.message' })
+  await app.close()
+  t.equal((await store.append({ id: 'n', kind: 'event', room: 'general', type: 'x', ts: '', payload: {} })).duplicate, false, 'still open')
+})
+
+t.test('boot fails on a bad store', async (t) => {
+  const dir = t.testdir()
+  const notDb = join(dir, 'notes.txt')
+  writeFileSync(notDb, 'plain text, not SQLite at all. '.repeat(50))
+  const app = Fastify()
+  app.register(messageStorePlugin, { path: notDb })
+  await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_STORE_OPEN', message: /notes\.txt/ })
+
+  const locked = join(dir, 'locked.db')
+  const holder = new Database(locked)
+  holder.pragma('journal_mode = WAL')
+  holder.exec('BEGIN EXCLUSIVE')
+  const second = Fastify()
+  second.register(messageStorePlugin, { path: locked, busyTimeout: 50 })
+  await t.rejects(async () => { await second.ready() }, { code: 'VIX_ERR_STORE_OPEN', message: /locked\.db/ })
+  holder.exec('ROLLBACK')
+  holder.close()
+
+  const twice = Fastify()
+  twice.register(messageStorePlugin, { store: new MemoryMessageStore() })
+  twice.register(messageStorePlugin, { store: new MemoryMessageStore() })
+  await t.rejects(async () => { await twice.ready() })
+  await twice.close()
+})
+
+t.test('options are checked at register time', async (t) => {
+  const bad: Array<[Record<string, unknown>, string]> = [
+    [{ path: '' }, 'path'],
+    [{ synchronous: 'OFF' }, 'synchronous'],
+    [{ busyTimeout: -1 }, 'busyTimeout'],
+    [{ replayLimit: 0 }, 'replayLimit'],
+    [{ historyPath: 'history' }, 'historyPath'],
+    [{ store: {} }, 'store'],
+    [{ persist: 'all' }, 'persist'],
+    [{ persist: { rooms: [1] } }, 'persist.rooms'],
+    [{ persist: { types: 'x' } }, 'persist.types'],
+    [{ retention: { maxMessages: 0 } }, 'retention.maxMessages'],
+    [{ retention: { maxAge: 1.5 } }, 'retention.maxAge'],
+    [{ retention: { interval: 0 } }, 'retention.interval'],
+    [{ retention: { batchSize: 0 } }, 'retention.batchSize'],
+    [{ retention: { rooms: { x: { maxMessages: -2 } } } }, 'retention.rooms.x.maxMessages']
+  ]
+  for (const [options, name] of bad) {
+    const app = Fastify()
+    app.register(messageStorePlugin, { store: new MemoryMessageStore(), ...options } as any)
+    await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${name.replace(/\./g, '\\.')}"`) }, name)
+  }
+})
+
+t.test('without the store option the umbrella stores nothing', async (t) => {
+  const app = await build(t, chat)
+  t.equal(app.hasDecorator('messageStore'), false)
+  t.equal(app.realtime.persistence, null)
+  const off = await build(t, { ...chat, store: false })
+  t.equal(off.hasDecorator('messageStore'), false)
+})

@@ -1,0 +1,257 @@
+import t from 'tap'
+import { Hub } from '../lib/hub.js'
+import type { Session, Transport } from '../lib/session.js'
+import { MemoryMessageStore } from '../lib/store/memory.js'
+import { persistPredicate, ReplayGate, StorePersistence } from '../lib/store/persistence.js'
+import { RetentionSweeper } from '../lib/store/retention.js'
+import type { MessageStore, ReplayResult } from '../lib/store/types.js'
+import { kSeq } from '../lib/symbols.js'
+import type { RealtimeMessage } from '../lib/frames.js'
+
+interface FakeClient { session: Session, frames: any[] }
+
+function fakeClient (hub: Hub): FakeClient {
+  const frames: any[] = []
+  const transport: Transport = {
+    name: 'fake',
+    send: (data) => { frames.push(JSON.parse(String(data))) },
+    bufferedAmount: () => 0,
+    close () {},
+    terminate () {}
+  }
+  return { session: hub.openSession(transport), frames }
+}
+
+function setup (store: MessageStore = new MemoryMessageStore(), options: ConstructorParameters<typeof StorePersistence>[2] = {}): { hub: Hub, store: MessageStore, outbound: number[] } {
+  const hub = new Hub({ relayTypes: ['chat.message', 'chat.typing'] })
+  hub.persistence = new StorePersistence(hub, store, options)
+  const outbound: number[] = []
+  hub.addObserver({ messagesOutbound: (count) => { outbound.push(count) } })
+  return { hub, store, outbound }
+}
+
+const events = (client: FakeClient): string[] => client.frames.filter((f) => f.kind === 'event').map((f) => f.id)
+const joinAck = (client: FakeClient): any => client.frames.find((f) => f.kind === 'ack' && f.type === 'room.join')
+
+async function publishMany (hub: Hub, room: string, ids: string[]): Promise<void> {
+  for (const id of ids) await hub.publish({ id, room, type: 'chat.message', payload: { text: id } })
+}
+
+/** A store whose replay read can be held open, to publish while a join is replaying. */
+class HeldReplayStore extends MemoryMessageStore {
+  hold: Promise<void> | undefined
+  reading: (() => void) | undefined
+  override async replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult> {
+    const result = await super.replayFrom(room, afterId, limit)
+    this.reading?.()
+    await this.hold
+    return result
+  }
+}
+
+t.test('join with since replays what was missed, in order, then the ack', async (t) => {
+  const { hub } = setup()
+  await publishMany(hub, 'general', ['m1', 'm2', 'm3', 'm4'])
+  const client = fakeClient(hub)
+  await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm2' } }), false)
+  t.same(events(client), ['m3', 'm4'])
+  t.same(client.frames.map((f) => f.kind), ['event', 'event', 'ack'])
+  t.same(joinAck(client).payload, { room: 'general', recovered: true, replayed: 2, latestId: 'm4' })
+  await publishMany(hub, 'general', ['m5'])
+  t.same(events(client), ['m3', 'm4', 'm5'], 'then live messages')
+
+  const upToDate = fakeClient(hub)
+  await hub.receive(upToDate.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm5' } }), false)
+  t.same(joinAck(upToDate).payload, { room: 'general', recovered: true, replayed: 0, latestId: 'm5' })
+})
+
+t.test('a message published while the join is replaying arrives once, after the replayed ones', async (t) => {
+  const store = new HeldReplayStore()
+  const { hub, outbound } = setup(store)
+  await publishMany(hub, 'general', ['m1', 'm2', 'm3'])
+  let release!: () => void
+  store.hold = new Promise((resolve) => { release = resolve })
+  const read = new Promise<void>((resolve) => { store.reading = resolve })
+  const client = fakeClient(hub)
+  const joined = hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  await read
+  // The replay snapshot is taken; these two are live deliveries to a session already in the room.
+  await publishMany(hub, 'general', ['m4', 'm5'])
+  t.same(events(client), [], 'held back while replaying')
+  release()
+  await joined
+  t.same(events(client), ['m2', 'm3', 'm4', 'm5'])
+  t.ok(outbound.includes(4), 'replayed and released frames are counted as outbound')
+  t.equal(client.session.gates.size, 0, 'the gate is gone once newer live traffic passed')
+})
+
+t.test('a stored message fanned out after the replay that carried it is dropped', async (t) => {
+  const { hub, store } = setup()
+  await publishMany(hub, 'general', ['m1'])
+  // m2 is committed (so the replay reads it) but its fan-out has not run yet.
+  const m2: RealtimeMessage & { [kSeq]?: number } = { id: 'm2', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} }
+  const stored = await store.append({ ...m2, id: 'm2', room: 'general' })
+  m2[kSeq] = stored.seq
+  const client = fakeClient(hub)
+  await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  t.same(events(client), ['m2'])
+  t.equal(hub.fanout(m2), 0, 'the late fan-out of m2 is not delivered again')
+  hub.fanout({ id: 'note', kind: 'event', room: 'general', type: 'chat.typing', ts: new Date().toISOString(), payload: {} })
+  t.same(events(client), ['m2', 'note'], 'an unstored message still passes')
+  t.equal(client.session.gates.size, 1, 'the gate stays until newer stored traffic')
+  await publishMany(hub, 'general', ['m3'])
+  t.same(events(client), ['m2', 'note', 'm3'])
+  t.equal(client.session.gates.size, 0)
+})
+
+t.test('recovered:false sends nothing when since is unknown or too far back; live traffic follows', async (t) => {
+  const { hub } = setup(undefined, { replayLimit: 2 })
+  await publishMany(hub, 'general', ['m1', 'm2', 'm3', 'm4'])
+  for (const since of ['unknown-id', 'm1']) {
+    const client = fakeClient(hub)
+    await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since } }), false)
+    t.same(events(client), [], `no partial replay for since=${since}`)
+    t.same(joinAck(client).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' })
+    t.ok(client.session.rooms.has('general'), 'still joined')
+  }
+  const fresh = fakeClient(hub)
+  await hub.receive(fresh.session, JSON.stringify({ type: 'room.join', payload: { room: 'general' } }), false)
+  t.same(joinAck(fresh).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' }, 'no since: the head of the room')
+  await publishMany(hub, 'general', ['m5'])
+  t.same(events(fresh), ['m5'])
+  const empty = fakeClient(hub)
+  await hub.receive(empty.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet', since: 'x' } }), false)
+  t.same(joinAck(empty).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
+  const emptyNoSince = fakeClient(hub)
+  await hub.receive(emptyNoSince.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet' } }), false)
+  t.same(joinAck(emptyNoSince).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
+})
+
+t.test('unstored messages published during a replay are delivered after it', async (t) => {
+  const store = new HeldReplayStore()
+  const { hub } = setup(store, { persist: { types: ['chat.message'] } })
+  await publishMany(hub, 'general', ['m1', 'm2'])
+  let release!: () => void
+  store.hold = new Promise((resolve) => { release = resolve })
+  const client = fakeClient(hub)
+  const joined = hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  await new Promise((resolve) => setImmediate(resolve))
+  await hub.publish({ id: 't1', room: 'general', type: 'chat.typing' })
+  release()
+  await joined
+  t.same(events(client), ['m2', 't1'])
+  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['m1', 'm2'], 'chat.typing was not stored')
+})
+
+t.test('a store failure during join answers VIX_ERR_INTERNAL and leaves the session out of the room', async (t) => {
+  const store = new MemoryMessageStore()
+  store.replayFrom = async () => { throw new Error('disk on fire') }
+  const { hub } = setup(store)
+  const client = fakeClient(hub)
+  const result = await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'x' } }), false)
+  t.match(result, { ok: false, code: 'VIX_ERR_INTERNAL' })
+  t.equal(client.session.rooms.size, 0)
+  t.equal(client.session.gates.size, 0)
+})
+
+t.test('a duplicate client id is acked again but neither stored nor delivered twice', async (t) => {
+  const { hub, store } = setup()
+  const sender = fakeClient(hub)
+  const member = fakeClient(hub)
+  hub.join(sender.session, 'general')
+  hub.join(member.session, 'general')
+  const frame = JSON.stringify({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'once' } })
+  await hub.receive(sender.session, frame, false)
+  await hub.receive(sender.session, frame, false)
+  t.same(sender.frames.filter((f) => f.kind === 'ack').map((f) => f.id), ['c-1', 'c-1'], 'the sender gets the same ack twice')
+  t.same(events(member), ['c-1'], 'delivered once')
+  t.equal((await store.listByRoom('general', { limit: 10 })).messages.length, 1, 'stored once')
+  const again = await hub.publish({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'changed' } })
+  t.equal(again.payload.text, 'once', 'publish returns the stored message')
+})
+
+t.test('a gate releases once: a second release sends nothing', async (t) => {
+  const { hub } = setup()
+  const client = fakeClient(hub)
+  const gate = new ReplayGate(client.session, 'general')
+  t.equal(gate.admit(undefined, '{"kind":"event","id":"live"}'), false, 'buffered before release')
+  t.equal(gate.release(0), 1)
+  t.equal(gate.release(0), 0)
+  t.same(events(client), ['live'])
+})
+
+t.test('leaving a room drops its replay gate', async (t) => {
+  const { hub } = setup()
+  await publishMany(hub, 'general', ['m1'])
+  const client = fakeClient(hub)
+  await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  t.equal(client.session.gates.size, 1)
+  hub.leave(client.session, 'general')
+  t.equal(client.session.gates.size, 0)
+})
+
+t.test('persistPredicate: default every room message; lists and functions narrow it; never room-less', async (t) => {
+  const m = (room: string | undefined, type: string): RealtimeMessage => ({ kind: 'event', type, ts: '', payload: {}, ...(room === undefined ? {} : { room }) })
+  const all = persistPredicate(undefined)
+  t.equal(all(m('a', 'x')), true)
+  t.equal(all(m(undefined, 'x')), false)
+  const lists = persistPredicate({ rooms: ['a'], types: ['x'] })
+  t.same([lists(m('a', 'x')), lists(m('b', 'x')), lists(m('a', 'y'))], [true, false, false])
+  const fn = persistPredicate((message) => message.type.startsWith('chat.'))
+  t.same([fn(m('a', 'chat.message')), fn(m('a', 'presence')), fn(m(undefined, 'chat.message'))], [true, false, false])
+})
+
+t.test('the hub reports each stored append to observers', async (t) => {
+  const { hub } = setup()
+  const appended: number[] = []
+  hub.addObserver({ storeAppended: (count, seconds) => { appended.push(count); t.ok(seconds >= 0) } })
+  await publishMany(hub, 'general', ['a', 'b'])
+  await hub.publish({ type: 'broadcast' })
+  t.same(appended, [1, 1], 'room-less broadcasts are not stored')
+})
+
+t.test('RetentionSweeper', async (t) => {
+  t.test('applies the default rule and per-room overrides, in batches', async (t) => {
+    const store = new MemoryMessageStore()
+    for (const room of ['a', 'b', 'keep']) {
+      for (let i = 1; i <= 10; i++) await store.append({ id: `${room}${i}`, kind: 'event', room, type: 'x', ts: new Date().toISOString(), payload: {} })
+    }
+    const sweeper = new RetentionSweeper(store, { maxMessages: 3, batchSize: 2, rooms: { b: { maxMessages: 8 }, keep: {} } })
+    t.same(sweeper.ruleFor('a'), { maxMessages: 3, batchSize: 2, rooms: { b: { maxMessages: 8 }, keep: {} } })
+    t.equal(sweeper.ruleFor('keep'), undefined, 'an empty rule keeps everything')
+    const first = sweeper.sweep()
+    t.equal(sweeper.sweep(), first, 'a second call joins the pass in progress')
+    t.equal(await first, 7 + 2)
+    t.same((await store.listByRoom('a', { limit: 50 })).messages.map((m) => m.id), ['a8', 'a9', 'a10'])
+    t.equal((await store.listByRoom('b', { limit: 50 })).messages.length, 8)
+    t.equal((await store.listByRoom('keep', { limit: 50 })).messages.length, 10)
+    await sweeper.stop()
+  })
+
+  t.test('runs on its timer, logs a failed pass, and stop waits for a pass in progress', async (t) => {
+    const store = new MemoryMessageStore()
+    await store.append({ id: 'old', kind: 'event', room: 'r', type: 'x', ts: new Date(0).toISOString(), payload: {} })
+    const errors: unknown[] = []
+    const logger = { debug () {}, warn () {}, error: (obj: unknown) => { errors.push(obj) } }
+    const sweeper = new RetentionSweeper(store, { maxAge: 1000, interval: 5 }, logger)
+    sweeper.start()
+    sweeper.start()
+    for (let i = 0; i < 200 && (await store.rooms()).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    t.same(await store.rooms(), [], 'the timer pruned the old message')
+    store.rooms = async () => { throw new Error('boom') }
+    for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+    t.match(errors[0], { err: { message: 'boom' } })
+    await sweeper.stop()
+    sweeper.start()
+    t.equal(await sweeper.sweep(), 0, 'a stopped sweeper does not restart')
+  })
+
+  t.test('stop interrupts a pass between batches', async (t) => {
+    const store = new MemoryMessageStore()
+    for (let i = 0; i < 10; i++) await store.append({ id: `m${i}`, kind: 'event', room: 'r', type: 'x', ts: new Date().toISOString(), payload: {} })
+    const sweeper = new RetentionSweeper(store, { maxMessages: 1, batchSize: 1 })
+    const pass = sweeper.sweep()
+    await sweeper.stop()
+    t.ok(await pass < 9, 'stopped before pruning everything')
+  })
+})
