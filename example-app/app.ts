@@ -23,7 +23,8 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const app = Fastify({ logger: config.logger ?? false })
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
-    websocket: realtimeConfig.websocket
+    websocket: realtimeConfig.websocket,
+    longPolling: realtimeConfig.longPolling
   })
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })
   app.realtime.onMessage((session, data, info) => {
