@@ -98,7 +98,12 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     reply.raw.once('close', onClose)
     const body = await outcome.done
     reply.raw.off('close', onClose)
-    if (body === null) return reply
+    if (body === null) {
+      // The connection is gone: nothing to answer, and nothing was taken from the queue.
+      reply.hijack()
+      reply.raw.destroy()
+      return reply
+    }
     return reply.header('content-type', JSON_TYPE).send(body)
   }
 

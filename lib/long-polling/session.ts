@@ -17,6 +17,8 @@ export interface PollBatch {
   dropped: number
 }
 
+const INITIAL_SLOTS = 8
+
 export interface PollSessionOptions {
   id: string
   /** Comparable form of the identity that created the session (undefined when auth is off). */
@@ -32,8 +34,8 @@ export interface PollSessionOptions {
  * poll response) is the sequence after the last frame returned; a client
  * sends it back as `ack`, which confirms and frees everything before it.
  * Frames not confirmed stay queued and are returned again, so a response
- * lost in transit loses nothing. The FIFO is a ring of `maxBuffer` slots:
- * when it is full the oldest frame is dropped and `dropped` reports the loss.
+ * lost in transit loses nothing. The FIFO is a ring that grows up to
+ * `maxBuffer` slots; when it is full the oldest frame is dropped and `dropped` reports the loss.
  */
 export class PollSession {
   readonly id: string
@@ -44,7 +46,7 @@ export class PollSession {
   session!: Session
   /** The held poll, if any; a second one gets 409. */
   waiter: PollWaiter | null = null
-  private readonly ring: Array<string | undefined>
+  private ring: Array<string | undefined>
   private head = 0
   private count = 0
   /** Sequence number of the oldest queued frame (of the next one when empty). */
@@ -59,7 +61,7 @@ export class PollSession {
     this.identityKey = options.identityKey
     this.capacity = options.maxBuffer
     this.lastActivity = options.now
-    this.ring = new Array<string | undefined>(options.maxBuffer)
+    this.ring = new Array<string | undefined>(Math.min(options.maxBuffer, INITIAL_SLOTS))
   }
 
   /** Frames currently queued. */
@@ -80,14 +82,25 @@ export class PollSession {
     let dropped = 0
     if (this.count === this.capacity) {
       this.ring[this.head] = undefined
-      this.head = (this.head + 1) % this.capacity
+      this.head = (this.head + 1) % this.ring.length
       this.firstSeq++
       this.count--
       dropped = 1
+    } else if (this.count === this.ring.length) {
+      this.grow()
     }
-    this.ring[(this.head + this.count) % this.capacity] = frame
+    this.ring[(this.head + this.count) % this.ring.length] = frame
     this.count++
     return dropped
+  }
+
+  /** Double the ring (up to `capacity`): an idle session costs a few slots, not `maxBuffer`. */
+  private grow (): void {
+    const size = Math.min(this.capacity, this.ring.length * 2)
+    const ring = new Array<string | undefined>(size)
+    for (let i = 0; i < this.count; i++) ring[i] = this.ring[(this.head + i) % this.ring.length]
+    this.ring = ring
+    this.head = 0
   }
 
   /**
@@ -103,7 +116,7 @@ export class PollSession {
     let freed = 0
     while (this.count > 0 && this.firstSeq < this.confirmed) {
       this.ring[this.head] = undefined
-      this.head = (this.head + 1) % this.capacity
+      this.head = (this.head + 1) % this.ring.length
       this.firstSeq++
       this.count--
       freed++
@@ -118,7 +131,7 @@ export class PollSession {
   take (max: number): PollBatch {
     const n = Math.min(max, this.count)
     const frames = new Array<string>(n)
-    for (let i = 0; i < n; i++) frames[i] = this.ring[(this.head + i) % this.capacity] as string
+    for (let i = 0; i < n; i++) frames[i] = this.ring[(this.head + i) % this.ring.length] as string
     const next = this.firstSeq + n
     if (next > this.sentUpTo) this.sentUpTo = next
     return { frames, next, dropped: this.firstSeq - this.confirmed }
