@@ -401,7 +401,7 @@ export class Hub {
   private async dispatchTyped (session: Session, message: InboundMessage): Promise<DispatchResult> {
     try {
       if (message.type === 'room.join') return await this.clientJoin(session, message)
-      if (message.type === 'room.leave') return this.clientLeave(session, message)
+      if (message.type === 'room.leave') return await this.clientLeave(session, message)
       const registration = this.typed.get(message.type)
       const relay = this.relayTypes.has(message.type)
       if (registration === undefined && !relay) {

@@ -105,6 +105,7 @@ t.test('httpErrorOf maps every error to a VIX_ERR answer', async (t) => {
   t.same(httpErrorOf({ code: 'FST_ERR_VALIDATION', validation: [{ instancePath: '', message: 'bad' }], validationContext: 'querystring' }, limits),
     { statusCode: 400, code: ErrorCodes.INVALID_REQUEST, error: 'Bad Request', message: 'querystring/: bad', path: '/' })
   t.same(httpErrorOf({ code: 'FST_ERR_VALIDATION', validation: [] }, limits).message, 'request/: invalid')
+  t.same(httpErrorOf({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: 'Unsupported Media Type' }, limits), { statusCode: 400, code: ErrorCodes.INVALID_MESSAGE, error: 'Bad Request', message: 'Unsupported Media Type' })
   t.same(httpErrorOf(new Error('secret'), limits), { statusCode: 500, code: ErrorCodes.INTERNAL, error: 'Internal Server Error', message: 'Internal error' })
   t.same(httpErrorOf('not an error', limits).code, ErrorCodes.INTERNAL)
   t.same(httpErrorOf({ code: 'VIX_ERR_TEAPOT', statusCode: 418, message: 'x' }, limits).error, "I'm a Teapot")

@@ -137,8 +137,11 @@ t.test('POST /ws/send without session_id is a server-side publish', async (t) =>
   const response = await app.inject({ method: 'POST', url: '/ws/send', payload: { room: 'news', type: 'headline', payload: { title: 'hi' } } })
   t.equal(response.statusCode, 202)
   const event = await ws.waitFor((f) => f.kind === 'event')
-  t.equal(event.id, response.json().id)
+  t.equal(event.id, response.json().id, 'the stamped id')
   t.equal(event.payload.title, 'hi')
+  const withId = await app.inject({ method: 'POST', url: '/ws/send', payload: { id: 'srv-1', room: 'news', type: 'headline' } })
+  t.same(withId.json(), { id: 'srv-1' }, 'a given id is kept')
+  t.equal((await ws.waitFor((f) => f.kind === 'event' && f.id === 'srv-1')).type, 'headline')
 })
 
 t.test('server-side publish obeys authorizePublish(null, message)', async (t) => {
@@ -472,6 +475,11 @@ t.test('resolveRecipients adds long-poll recipients besides the room members, ne
   await ws.waitForCount((f) => f.kind === 'event', 1)
   await delay(20)
   t.equal(ws.frames.filter((f: any) => f.kind === 'event').length, 1, 'WebSocket sessions are not resolved by this option')
+
+  extra = undefined as unknown as string[]
+  await app.inject({ method: 'POST', url: '/ws/send', payload: { room: 'general', type: 'quiet' } })
+  t.same((await outsider.poll()).body.messages, [], 'a resolver may name nobody')
+  t.same((await member.poll()).body.messages.map((f: any) => f.type), ['quiet'])
 })
 
 t.test('a resolver that throws is logged and ignored', async (t) => {

@@ -185,7 +185,7 @@ export class LongPollManager {
    * Remove a session: release its held poll with what it has, and close its
    * hub session (it leaves every room). Safe to call twice.
    */
-  expire (poll: PollSession, code: number = CloseCodes.GOING_AWAY): void {
+  expire (poll: PollSession, code: number): void {
     if (!this.polls.delete(poll.id)) return
     poll.wake('released')
     this.hub.closeSession(poll.session, code, 'long-poll session ended')
