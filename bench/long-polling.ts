@@ -146,7 +146,7 @@ async function load (address: string, request: (i: number) => Request): Promise<
     duration: DURATION_SECONDS,
     headers: { 'content-type': 'application/json' },
     setupClient: (client) => {
-      client.setRequest(request(next++ % CONNECTIONS))
+      client.setRequests([request(next++ % CONNECTIONS)])
     }
   })
   const failures = result.errors + result.timeouts + result.non2xx

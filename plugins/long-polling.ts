@@ -23,7 +23,7 @@ const JSON_TYPE = 'application/json; charset=utf-8'
 const RETRY_AFTER_SECONDS = '1'
 
 const errorResponses = {
-  400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
+  400: { $ref: 'VixErrorResponse#', description: 'Malformed querystring (`VIX_ERR_INVALID_REQUEST`, with `path`)' },
   401: { $ref: 'VixErrorResponse#', description: '`authenticate` rejected the request (`VIX_ERR_UNAUTHORIZED`)' },
   404: { $ref: 'VixErrorResponse#', description: 'Unknown or expired session, or one bound to another identity (`VIX_ERR_SESSION_NOT_FOUND`): create a new one and rejoin with `since`' },
   500: { $ref: 'VixErrorResponse#', description: 'Internal error (`VIX_ERR_INTERNAL`)' }
@@ -32,8 +32,8 @@ const errorResponses = {
 const sendErrorResponses = {
   ...errorResponses,
   403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` (`VIX_ERR_FORBIDDEN`) or not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
-  413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' },
-  429: { $ref: 'VixErrorResponse#', description: 'Rate limited (`VIX_ERR_RATE_LIMITED`)' }
+  400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`: the same message and path as the WebSocket error frame), unknown type (`VIX_ERR_UNKNOWN_TYPE`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
+  413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' }
 }
 
 /** Query strings are checked by TypeBox (coerced, VIX_ERR answers); bodies by the hub, exactly as WebSocket frames. */

@@ -64,6 +64,8 @@ t.test('LongPollManager: the sweeper runs on its own timer with an injected cloc
   now += 1000
   t.equal(manager.sweep(), 1)
   t.equal(manager.size, 0)
+  manager.expire(busy, 1000)
+  t.same(closed, [1001, 1001], 'expiring twice closes once')
 })
 
 t.test('LongPollManager: identities are compared by value; unserializable ones by string', async (t) => {
