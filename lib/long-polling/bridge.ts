@@ -84,12 +84,12 @@ export class LongPollBridge {
 
   /**
    * Over WebSocket, text that is not a typed message goes to raw handlers;
-   * over HTTP the body must be a typed message, so it is refused here.
+   * over HTTP the body must be a typed message, so it is refused here. Only
+   * the shape is looked at: validation is the hub's, so errors match WebSocket.
    */
   private rejectRaw (text: string): DispatchResult | undefined {
-    const decoded = decodeFrame(text, false, this.envelope)
-    if (decoded.kind !== 'raw') return undefined
-    return this.invalid(this.rawReason(text))
+    const reason = this.rawReason(text)
+    return reason === undefined ? undefined : this.invalid(reason)
   }
 
   private decode (text: string): DecodedBody {
@@ -97,7 +97,7 @@ export class LongPollBridge {
     if (decoded.kind === 'invalid') {
       return { ok: false, result: this.invalid({ message: decoded.message, path: decoded.path, id: decoded.id }) }
     }
-    if (decoded.kind === 'raw') return { ok: false, result: this.invalid(this.rawReason(text)) }
+    if (decoded.kind === 'raw') return { ok: false, result: this.invalid(this.rawReason(text) as { message: string, path: string }) }
     const input = decoded.message
     const message: InboundMessage = { type: input.type, payload: input.payload ?? {} }
     if (input.id !== undefined) message.id = input.id
@@ -105,16 +105,17 @@ export class LongPollBridge {
     return { ok: true, message }
   }
 
-  /** Explain why a body is not a typed message (the failure path only, so parsing again is fine). */
-  private rawReason (text: string): { message: string, path: string } {
+  /** Why a body is not a typed message (a JSON object with a `type`), or undefined when it is one. */
+  private rawReason (text: string): { message: string, path: string } | undefined {
     let value: unknown
     try {
       value = sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' })
     } catch {
       return { message: '/: the body is not valid JSON', path: '/' }
     }
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return { message: '/type: Expected required property', path: '/type' }
-    return { message: '/: Expected a JSON object with a type', path: '/' }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { message: '/: Expected a JSON object with a type', path: '/' }
+    if (!Object.hasOwn(value, 'type')) return { message: '/type: Expected required property', path: '/type' }
+    return undefined
   }
 
   private invalid (reason: { message: string, path: string, id?: string }): DispatchResult {
