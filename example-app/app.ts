@@ -25,6 +25,7 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
     websocket: realtimeConfig.websocket,
+    longPolling: realtimeConfig.longPolling,
     store: { path: env.VIX_STORE_PATH ?? './data/messages.db' }
   })
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })

@@ -7,6 +7,7 @@ import createError from '@fastify/error'
  */
 export const ErrorCodes = {
   INVALID_MESSAGE: 'VIX_ERR_INVALID_MESSAGE',
+  INVALID_REQUEST: 'VIX_ERR_INVALID_REQUEST',
   FORBIDDEN: 'VIX_ERR_FORBIDDEN',
   UNAUTHORIZED: 'VIX_ERR_UNAUTHORIZED',
   NOT_IN_ROOM: 'VIX_ERR_NOT_IN_ROOM',
@@ -27,6 +28,7 @@ export const ErrorCodes = {
 export type ErrorCode = typeof ErrorCodes[keyof typeof ErrorCodes]
 
 export const InvalidMessageError = createError(ErrorCodes.INVALID_MESSAGE, 'Invalid message: %s', 400)
+export const InvalidRequestError = createError(ErrorCodes.INVALID_REQUEST, 'Invalid request: %s', 400)
 export const ForbiddenError = createError(ErrorCodes.FORBIDDEN, 'Forbidden: %s', 403)
 export const UnauthorizedError = createError(ErrorCodes.UNAUTHORIZED, 'Authentication failed: %s', 401)
 export const NotInRoomError = createError(ErrorCodes.NOT_IN_ROOM, 'Not in room "%s": join it before publishing to it', 403)
@@ -55,6 +57,7 @@ export const CloseCodes = {
 
 const statusByCode: Record<ErrorCode, number> = {
   VIX_ERR_INVALID_MESSAGE: 400,
+  VIX_ERR_INVALID_REQUEST: 400,
   VIX_ERR_FORBIDDEN: 403,
   VIX_ERR_UNAUTHORIZED: 401,
   VIX_ERR_NOT_IN_ROOM: 403,

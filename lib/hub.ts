@@ -21,6 +21,8 @@ export type RawHandler = (session: Session, data: string | Buffer, info: { binar
 export type OpenHandler = (session: Session) => unknown
 export type CloseHandler = (session: Session, code: number, reason: string) => unknown
 export type ErrorHandler = (session: Session | null, error: Error) => unknown
+/** Sessions that should get a room message besides the room's members (see `Hub.addRecipientResolver`). */
+export type RecipientResolver = (message: RealtimeMessage) => Iterable<Session> | undefined
 
 /** Reasons counted by observers; a small fixed set so metric labels stay bounded. */
 export type ErrorReason = 'invalid_message' | 'too_large' | 'rate_limited' | 'slow_consumer' | 'unauthorized' | 'forbidden' | 'internal'
@@ -140,6 +142,7 @@ export class Hub {
   /** Registered observers; parts outside the hub (long-polling, store) notify them too. */
   readonly observers: readonly HubObserver[] = []
   private readonly inboxes = new WeakMap<Session, Promise<unknown>>()
+  private readonly recipientResolvers: RecipientResolver[] = []
 
   constructor (options: HubOptions = {}) {
     this.options = options
@@ -204,6 +207,24 @@ export class Hub {
     return () => {
       const index = observers.indexOf(observer)
       if (index !== -1) observers.splice(index, 1)
+    }
+  }
+
+  /**
+   * Deliver room messages to more sessions than the room's members: `resolve`
+   * names extra recipients per message (the long-polling `resolveRecipients`
+   * option hangs here). Members, the excepted session and sessions already
+   * named are skipped, so nobody gets a message twice. Room-less messages
+   * reach every session already and are not resolved.
+   *
+   * @example
+   * hub.addRecipientResolver((msg) => sessionsOfUser(msg.payload.to))
+   */
+  addRecipientResolver (resolve: RecipientResolver): () => void {
+    this.recipientResolvers.push(resolve)
+    return () => {
+      const index = this.recipientResolvers.indexOf(resolve)
+      if (index !== -1) this.recipientResolvers.splice(index, 1)
     }
   }
 
@@ -296,7 +317,29 @@ export class Hub {
         if (session.id !== exceptSessionId && session.deliver(message.room, seq, data)) delivered++
       }
     }
+    if (this.recipientResolvers.length > 0 && message.room !== undefined) delivered += this.deliverResolved(message, message.room, data, exceptSessionId)
     for (const observer of this.observers) observer.messagesOutbound?.(delivered)
+    return delivered
+  }
+
+  private deliverResolved (message: RealtimeMessage, room: string, data: string, exceptSessionId: string | undefined): number {
+    const reached = new Set<Session>()
+    let delivered = 0
+    for (const resolve of this.recipientResolvers) {
+      let extra: Iterable<Session> | undefined
+      try {
+        extra = resolve(message)
+      } catch (error) {
+        this.logger.error({ err: error }, 'vix-realtime: recipient resolver failed')
+        continue
+      }
+      if (extra === undefined) continue
+      for (const session of extra) {
+        if (session.id === exceptSessionId || session.rooms.has(room) || reached.has(session)) continue
+        reached.add(session)
+        if (session.sendSerialized(data)) delivered++
+      }
+    }
     return delivered
   }
 

@@ -6,11 +6,15 @@ import { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
 import { openapiPlugin, type OpenApiPluginOptions } from './openapi.js'
 import { websocketPlugin } from './websocket.js'
 import { messageStorePlugin, type MessageStorePluginOptions } from './message-store.js'
+import type { LongPollingOptions } from '../lib/long-polling/options.js'
+import { longPollingPlugin } from './long-polling.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends HubPluginOptions {
   /** The WebSocket transport (default on). */
   websocket?: WebSocketOptions | false
+  /** The long-polling transport, `GET /ws/poll` and `POST /ws/send` (default on). */
+  longPolling?: LongPollingOptions | false
   /** Prometheus metrics at `GET /metrics` (default on). */
   metrics?: MetricsPluginOptions | false
   /** OpenAPI docs and Swagger UI (default on, at `/docs`; `{ routePrefix }` moves them). */
@@ -20,11 +24,12 @@ export interface VixRealtimeOptions extends HubPluginOptions {
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, ...hubOptions } = options
+  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, ...hubOptions } = options
   await ensureHub(fastify, hubOptions)
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
+  if (longPollingOptions !== false) await fastify.register(longPollingPlugin, { ...longPollingOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
   if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
 }
@@ -54,8 +59,13 @@ export { MemoryMessageStore } from '../lib/store/memory.js'
 export { StorePersistence, type PersistFilter } from '../lib/store/persistence.js'
 export type { RetentionOptions } from '../lib/store/retention.js'
 export type { MessageStore, StorableMessage, AppendResult, HistoryPage, ListOptions, ReplayResult, RetentionRule, RoomHead, SequencedMessage } from '../lib/store/types.js'
+export { longPollingPlugin } from './long-polling.js'
+export type { LongPollingPluginOptions } from './long-polling.js'
+export { LongPollManager } from '../lib/long-polling/manager.js'
+export type { LongPollingOptions } from '../lib/long-polling/options.js'
+export type { RecipientIdResolver } from '../lib/long-polling/bridge.js'
 export { Hub } from '../lib/hub.js'
-export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult } from '../lib/hub.js'
+export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult, RecipientResolver } from '../lib/hub.js'
 export { Session, type Transport } from '../lib/session.js'
 export { loadConfigFromEnv, type WebSocketOptions, type EnvConfig } from '../lib/config.js'
 export { ErrorCodes, CloseCodes } from '../lib/errors.js'

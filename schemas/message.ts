@@ -85,7 +85,8 @@ export const ErrorResponse = Type.Object({
   statusCode: Type.Integer(),
   code: Type.String({ examples: ['VIX_ERR_SESSION_NOT_FOUND'] }),
   error: Type.String(),
-  message: Type.String()
+  message: Type.String(),
+  path: Type.Optional(Type.String({ description: 'JSON pointer to the offending field, when one is to blame', examples: ['/payload/text'] }))
 }, { $id: 'VixErrorResponse', title: 'ErrorResponse' })
 
 /** Every shared schema, for `addSchema` and the OpenAPI components. */

@@ -1,10 +1,11 @@
 import t from 'tap'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildExampleApp } from '../example-app/app.js'
 import { connect, delay } from './helpers.js'
 
-async function start (t: { teardown: (fn: () => unknown) => void }, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildExampleApp({ env })
+async function start (t: { teardown: (fn: () => unknown) => void, testdir: () => string }, env: Record<string, string> = {}): Promise<FastifyInstance> {
+  const app = await buildExampleApp({ env: { VIX_STORE_PATH: join(t.testdir(), 'messages.db'), ...env } })
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
   return app

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import SwaggerParser from '@apidevtools/swagger-parser'
@@ -20,6 +21,8 @@ import { assertFullyDocumented, baseUrl, build, connect, documentedOperations } 
  */
 const expectedOperations = [
   'GET /ws',
+  'GET /ws/poll',
+  'POST /ws/send',
   'GET /metrics'
 ]
 
@@ -223,7 +226,7 @@ t.test('registration order does not matter', async (t) => {
     'websocket, then the umbrella': async (app) => {
       await app.register(websocketPlugin, { relayTypes: ['chat.message'] })
       withRoute(app)
-      await app.register(vixRealtime, { websocket: false, metrics: false })
+      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false })
     }
   }
   for (const [name, register] of Object.entries(orders)) {
@@ -318,7 +321,7 @@ t.test('mergeDocuments keeps what the document has and adds what it lacks', asyn
 
 t.test('the example app documents its chat.message payload', async (t) => {
   const { buildExampleApp, ChatMessagePayload } = await import('../example-app/app.js')
-  const app = await buildExampleApp({ env: {} })
+  const app = await buildExampleApp({ env: { VIX_STORE_PATH: join(t.testdir(), 'messages.db') } })
   t.teardown(() => app.close())
   const document = await documentOf(app)
   const chat = document.paths['/ws'].get['x-vix-messages'].find((m: { type: string }) => m.type === 'chat.message')

@@ -1,0 +1,183 @@
+import fp from 'fastify-plugin'
+import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
+import { SessionBusyError, SessionNotFoundError, ShuttingDownError, UnauthorizedError } from '../lib/errors.js'
+import { systemFrame } from '../lib/frames.js'
+import { HttpError, httpErrorOf } from '../lib/http-errors.js'
+import { LongPollBridge } from '../lib/long-polling/bridge.js'
+import { LongPollManager } from '../lib/long-polling/manager.js'
+import { resolveLongPollingOptions, type LongPollingOptions } from '../lib/long-polling/options.js'
+import { longPollingSchemas, PollQuery, SendQuery, type PollQueryValue, type SendQueryValue } from '../schemas/long-polling.js'
+import { ensureHub, type HubPluginOptions } from './hub.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The long-poll sessions of this server (size, buffered frames, sweep). */
+    realtimeLongPolling: LongPollManager
+  }
+}
+
+export interface LongPollingPluginOptions extends LongPollingOptions, HubPluginOptions {}
+
+const JSON_TYPE = 'application/json; charset=utf-8'
+const RETRY_AFTER_SECONDS = '1'
+
+const errorResponses = {
+  400: { $ref: 'VixErrorResponse#', description: 'Malformed querystring (`VIX_ERR_INVALID_REQUEST`, with `path`)' },
+  401: { $ref: 'VixErrorResponse#', description: '`authenticate` rejected the request (`VIX_ERR_UNAUTHORIZED`)' },
+  404: { $ref: 'VixErrorResponse#', description: 'Unknown or expired session, or one bound to another identity (`VIX_ERR_SESSION_NOT_FOUND`): create a new one and rejoin with `since`' },
+  500: { $ref: 'VixErrorResponse#', description: 'Internal error (`VIX_ERR_INTERNAL`)' }
+}
+
+const sendErrorResponses = {
+  ...errorResponses,
+  403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` (`VIX_ERR_FORBIDDEN`) or not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
+  400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`: the same message and path as the WebSocket error frame), unknown type (`VIX_ERR_UNKNOWN_TYPE`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
+  413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' }
+}
+
+/** Query strings are checked by TypeBox (coerced, VIX_ERR answers); bodies by the hub, exactly as WebSocket frames. */
+const validatorCompiler: FastifySchemaCompiler<any> = (route) => {
+  if (route.httpPart === 'body') return () => true
+  return TypeBoxValidatorCompiler(route)
+}
+
+const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = async (fastify, options) => {
+  const config = resolveLongPollingOptions(options)
+  const hub = await ensureHub(fastify, options)
+  const manager = new LongPollManager(hub, { sessionTtl: config.sessionTtl, maxBuffer: config.maxBuffer, identityKey: config.identityKey })
+  const bridge = new LongPollBridge(hub, { resolveRecipients: config.resolveRecipients })
+  fastify.decorate('realtimeLongPolling', manager)
+  for (const schema of longPollingSchemas) {
+    if (fastify.getSchema(schema.$id as string) === undefined) fastify.addSchema(schema)
+  }
+
+  hub.lifecycle.add({
+    name: 'long-polling',
+    order: 0,
+    requestStop () {
+      manager.requestStop(JSON.stringify(systemFrame('server.going_away', { retryAfterMs: 1000 })))
+    },
+    finalize () {
+      manager.close()
+      bridge.close()
+    }
+  })
+
+  async function authenticate (request: FastifyRequest): Promise<unknown> {
+    try {
+      return await hub.authenticate(request)
+    } catch (error) {
+      hub.report('unauthorized')
+      throw new UnauthorizedError((error as Error).message)
+    }
+  }
+
+  async function poll (request: FastifyRequest<{ Querystring: PollQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
+    const identity = await authenticate(request)
+    const query = request.query
+    if (query.session_id === undefined) {
+      if (hub.lifecycle.stopping) {
+        reply.header('retry-after', RETRY_AFTER_SECONDS)
+        throw new ShuttingDownError()
+      }
+      const { poll } = manager.create(identity)
+      return reply.header('content-type', JSON_TYPE).send(`{"session_id":"${poll.id}","messages":[],"next":${poll.nextSeq}}`)
+    }
+    const session = manager.get(query.session_id, identity)
+    if (session === undefined) throw new SessionNotFoundError()
+    const outcome = manager.poll(session, {
+      ack: query.ack,
+      wait: Math.min(query.wait ?? config.wait, config.maxWait),
+      max: query.max ?? config.maxBuffer
+    })
+    if (outcome === 'busy') throw new SessionBusyError()
+    if (typeof outcome === 'string') return reply.header('content-type', JSON_TYPE).send(outcome)
+    // A client that hangs up frees the session at once: nothing is taken from its queue.
+    const onClose = (): void => { outcome.cancel() }
+    reply.raw.once('close', onClose)
+    const body = await outcome.done
+    reply.raw.off('close', onClose)
+    if (body === null) {
+      // The connection is gone: nothing to answer, and nothing was taken from the queue.
+      reply.hijack()
+      reply.raw.destroy()
+      return reply
+    }
+    return reply.header('content-type', JSON_TYPE).send(body)
+  }
+
+  async function send (request: FastifyRequest<{ Querystring: SendQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
+    const identity = await authenticate(request)
+    const text = request.body as string
+    const id = request.query.session_id
+    let result
+    if (id === undefined) {
+      result = await bridge.publish(text)
+    } else {
+      const session = manager.get(id, identity)
+      if (session === undefined) throw new SessionNotFoundError()
+      result = await bridge.send(session, text)
+    }
+    if (!result.ok) throw HttpError.fromDispatch(result)
+    return reply.code(202).send(result.id === undefined ? {} : { id: result.id })
+  }
+
+  // Routes in their own context: the raw-text JSON parser, the validator and
+  // the error handler below must not leak into the application's routes.
+  await fastify.register(async (scope: FastifyInstance) => {
+    scope.setValidatorCompiler(validatorCompiler)
+    scope.setErrorHandler((error, request, reply) => {
+      const answer = httpErrorOf(error, { bodyLimit: config.maxMessageSize })
+      if (answer.statusCode >= 500) request.log.error({ err: error }, 'vix-realtime: long-polling request failed')
+      return reply.code(answer.statusCode).send(answer)
+    })
+    // The body goes to the hub as the exact text a WebSocket frame would carry.
+    scope.removeContentTypeParser('application/json')
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
+
+    scope.get(`${config.prefix}/poll`, {
+      schema: {
+        summary: 'Create or poll a long-poll session',
+        description: 'Without `session_id`: create a session bound to the caller\'s identity and answer `{session_id, messages: [], next}`. ' +
+          'With it: hold the request until at least one frame is queued or `wait` passes, then answer the frames in order ' +
+          '(exactly what a WebSocket session would have received). Send the `next` of each answer back as `ack`: ' +
+          'frames not confirmed are sent again, so a lost response loses nothing. Only one poll per session at a time.',
+        tags: ['realtime'],
+        querystring: PollQuery,
+        response: {
+          200: { $ref: 'VixPollResponse#' },
+          ...errorResponses,
+          409: { $ref: 'VixErrorResponse#', description: 'Another poll is already held on this session (`VIX_ERR_SESSION_BUSY`)' },
+          503: { $ref: 'VixErrorResponse#', description: 'Shutting down: no new sessions (`VIX_ERR_SHUTTING_DOWN`, with `Retry-After`)' }
+        }
+      }
+    }, poll)
+
+    scope.post(`${config.prefix}/send`, {
+      bodyLimit: config.maxMessageSize,
+      schema: {
+        summary: 'Send a typed message',
+        description: 'With `session_id`: processed exactly like that frame on a WebSocket of this session (`room.join` joins it, relay rules and auth hooks apply; acks and events arrive through `GET /poll`). ' +
+          'Without it: a server-side publish, subject to `authorizePublish(null, message)`. Answers 202 once the message is accepted (and stored, when its room is persisted).',
+        tags: ['realtime'],
+        querystring: SendQuery,
+        body: { $ref: 'VixJsonMessage#' },
+        response: {
+          202: { $ref: 'VixSendAccepted#' },
+          ...sendErrorResponses
+        }
+      }
+    }, send)
+  })
+}
+
+/**
+ * The long-polling transport: the WebSocket protocol over plain HTTP
+ * (`GET /ws/poll`, `POST /ws/send`), for clients whose WebSocket is blocked.
+ *
+ * @example
+ * await app.register(longPollingPlugin, { sessionTtl: 60_000, maxBuffer: 1024, wait: 25_000 })
+ */
+export const longPollingPlugin = fp(longPollingPluginImpl, { fastify: '5.x', name: 'vix-realtime-long-polling' })
+export default longPollingPlugin

@@ -1,0 +1,37 @@
+import t from 'tap'
+import { join } from 'node:path'
+import Fastify from 'fastify'
+import SwaggerParser from '@apidevtools/swagger-parser'
+import vixRealtime from '../plugins/index.js'
+import { buildExampleApp } from '../example-app/app.js'
+
+t.test('the long-polling routes are fully documented in a valid OpenAPI document', async (t) => {
+  const app = Fastify()
+  await app.register(vixRealtime, { websocket: false })
+  t.teardown(() => app.close())
+  await app.ready()
+  const document = app.swagger() as any
+  await SwaggerParser.validate(structuredClone(document))
+  for (const [path, method, success] of [['/ws/poll', 'get', '200'], ['/ws/send', 'post', '202']] as const) {
+    const operation = document.paths[path][method]
+    t.ok(operation.summary, `${path} has a summary`)
+    t.ok(operation.description, `${path} has a description`)
+    t.same(operation.tags, ['realtime'])
+    t.ok(operation.responses[success], `${path} documents ${success}`)
+    for (const status of ['400', '401', '404', '500']) {
+      t.ok(operation.responses[status], `${path} documents ${status}`)
+    }
+  }
+  t.ok(document.paths['/ws/send'].post.requestBody, 'the body is documented')
+  t.ok(document.paths['/ws/poll'].get.responses['409'])
+  t.ok(document.paths['/ws/poll'].get.responses['503'])
+  t.ok(document.paths['/ws/send'].post.responses['413'])
+  t.same(document.paths['/ws/poll'].get.parameters.map((p: any) => p.name).sort(), ['ack', 'max', 'session_id', 'wait'])
+})
+
+t.test('the example app passes LONGPOLL_* through', async (t) => {
+  const app = await buildExampleApp({ env: { LONGPOLL_MAX_BUFFER: '2', LONGPOLL_WAIT: '1', VIX_STORE_PATH: join(t.testdir(), 'messages.db') } })
+  t.teardown(() => app.close())
+  const { poll } = app.realtimeLongPolling.create(undefined)
+  t.equal(poll.capacity, 2)
+})
