@@ -329,3 +329,16 @@ t.test('the example app documents its chat.message payload', async (t) => {
   t.same(document.components.schemas[`${payloadComponentPrefix}chat.message`], asComponent(ChatMessagePayload))
   await t.resolves(SwaggerParser.validate(structuredClone(document)))
 })
+
+t.test('with every part on, every route is present, fully documented and valid', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(vixRealtime, { store: { path: join(t.testdir(), 'messages.db') } })
+  const document = await documentOf(app)
+  t.same([...documentedOperations(document).keys()].sort(), [...expectedOperations, 'GET /ws/history'].sort())
+  const history = document.paths['/ws/history'].get
+  t.same(Object.keys(history.responses).sort(), ['200', '400', '401', '403', '404'])
+  t.ok(history.parameters.some((p: { name: string }) => p.name === 'room'), 'room is a documented parameter')
+  assertFullyDocumented(t, document)
+  await t.resolves(SwaggerParser.validate(structuredClone(document)))
+})
