@@ -1,6 +1,6 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import vixRealtime, { errorFrame, ErrorCodes, loadConfigFromEnv } from '../plugins/index.js'
+import vixRealtime, { errorFrame, ErrorCodes, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
 export const ChatMessagePayload = Type.Object({
@@ -10,6 +10,19 @@ export const ChatMessagePayload = Type.Object({
 export interface ExampleConfig {
   env?: Record<string, string | undefined>
   logger?: boolean
+  /** Where log lines go (default stdout); tests read them from here. */
+  logStream?: { write: (line: string) => void }
+}
+
+/** Log requests without the long-poll session secret in the URL. */
+function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
+  if (config.logger !== true) return false
+  return {
+    stream: config.logStream,
+    serializers: {
+      req: (request) => ({ method: request.method, url: redactSessionId(request.url), remoteAddress: request.ip })
+    }
+  }
 }
 
 /**
@@ -21,7 +34,7 @@ export interface ExampleConfig {
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
   const env = config.env ?? process.env
   const realtimeConfig = loadConfigFromEnv(env)
-  const app = Fastify({ logger: config.logger ?? false })
+  const app = Fastify({ logger: loggerOptions(config) })
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
     websocket: realtimeConfig.websocket,

@@ -69,5 +69,6 @@ export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver,
 export { Session, type Transport } from '../lib/session.js'
 export { loadConfigFromEnv, type WebSocketOptions, type EnvConfig } from '../lib/config.js'
 export { ErrorCodes, CloseCodes } from '../lib/errors.js'
+export { redactSessionId } from '../lib/redact.js'
 export { ackFrame, errorFrame, systemFrame, type RealtimeMessage, type PublishInput } from '../lib/frames.js'
 export * from '../schemas/message.js'

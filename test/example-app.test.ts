@@ -50,3 +50,22 @@ t.test('the environment configures the transport', async (t) => {
   t.equal((await a.closed).code, 1009)
   await t.rejects(buildExampleApp({ env: { WEBSOCKET_PING_INTERVAL: 'soon' } }), { code: 'VIX_ERR_INVALID_ENV' })
 })
+
+t.test('request logs never show a long-poll session id', async (t) => {
+  const lines: string[] = []
+  const app = await buildExampleApp({ logger: true, logStream: { write: (line) => { lines.push(line) } }, env: { VIX_STORE_PATH: join(t.testdir(), 'messages.db') } })
+  t.teardown(() => app.close())
+  const created = (await app.inject('/ws/poll')).json()
+  await app.inject(`/ws/poll?session_id=${created.session_id as string}&wait=0`)
+  await app.inject({ method: 'POST', url: `/ws/send?session_id=${created.session_id as string}`, payload: { type: 'room.join', payload: { room: 'r' } } })
+  const log = lines.join('')
+  t.match(log, 'session_id=[redacted]')
+  t.notMatch(log, created.session_id)
+})
+
+t.test('redactSessionId leaves other parameters alone', async (t) => {
+  const { redactSessionId } = await import('../plugins/index.js')
+  t.equal(redactSessionId('/ws/poll?ack=3&session_id=abc&wait=10'), '/ws/poll?ack=3&session_id=[redacted]&wait=10')
+  t.equal(redactSessionId('/ws/send?session_id=abc'), '/ws/send?session_id=[redacted]')
+  t.equal(redactSessionId('/ws/history?room=r'), '/ws/history?room=r')
+})
