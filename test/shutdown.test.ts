@@ -1,7 +1,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { build, connect, typescriptChildArgs } from './helpers.js'
+import { build, bundleForChild, connect } from './helpers.js'
 
 t.test('100 sockets with publishes in flight: each gets server.going_away then 1001', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] })
@@ -55,11 +55,12 @@ t.test('a failing participant is logged and does not stop the others', async (t)
 
 t.test('after close no handle keeps the event loop alive (child process exits by itself)', async (t) => {
   const fixture = fileURLToPath(new URL('./fixtures/close-exits.ts', import.meta.url))
-  const child = spawn(process.execPath, typescriptChildArgs(fixture), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const script = await bundleForChild(fixture, t.testdir())
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })
   child.stderr.on('data', (chunk) => { output += chunk })
-  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000)
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
   const [code, signal] = await new Promise<[number | null, string | null]>((resolve) => child.on('exit', (c, s) => resolve([c, s])))
   clearTimeout(timer)
   t.equal(signal, null, `exited by itself: ${output}`)

@@ -4,9 +4,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { build } from 'esbuild'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
-import { delay } from './helpers.js'
+import { bundleForChild, delay } from './helpers.js'
 
 const ROUNDS = 10
 const publisher = fileURLToPath(new URL('./fixtures/crash-publisher.ts', import.meta.url))
@@ -14,12 +13,6 @@ const publisher = fileURLToPath(new URL('./fixtures/crash-publisher.ts', import.
 interface Child { process: ChildProcess, firstAck: Promise<void>, exited: Promise<NodeJS.Signals | null> }
 
 /** Bundle the publisher to plain JS once: a child then starts in a fraction of tsx's time. */
-async function bundlePublisher (dir: string): Promise<string> {
-  const outfile = join(dir, 'crash-publisher.mjs')
-  await build({ entryPoints: [publisher], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'silent' })
-  return outfile
-}
-
 function startPublisher (script: string, dbPath: string, ackLog: string, round: number): Child {
   const child = spawn(process.execPath, [script, dbPath, ackLog, String(round)], { stdio: ['pipe', 'pipe', 'inherit'] })
   const firstAck = new Promise<void>((resolve, reject) => {
@@ -37,7 +30,7 @@ t.test(`SIGKILL at random moments (${ROUNDS} rounds): every acked message is sto
   const ackLog = join(dir, 'acks.log')
   // Load every publisher up front; each waits for "go" before touching the database.
   // The test dir sits inside the project, so the bundle's external packages resolve from node_modules.
-  const script = await bundlePublisher(dir)
+  const script = await bundleForChild(publisher, dir)
   const publishers = Array.from({ length: ROUNDS }, (_, i) => startPublisher(script, dbPath, ackLog, i + 1))
   t.teardown(() => { for (const child of publishers) child.process.kill('SIGKILL') })
   for (let round = 1; round <= ROUNDS; round++) {
