@@ -104,6 +104,9 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
       reply.raw.destroy()
       return reply
     }
+    // Released by shutdown: the server's close has already closed the idle
+    // connections, so one kept alive after this answer would hold it for keepAliveTimeout.
+    if (hub.lifecycle.stopping && request.raw.httpVersionMajor < 2) reply.header('connection', 'close')
     return reply.header('content-type', JSON_TYPE).send(body)
   }
 

@@ -96,7 +96,12 @@ export class TestClient {
 
 /** Open a real WebSocket to the app and wait for it to be open. */
 export async function connect (app: FastifyInstance, path = '/ws', options: WebSocket.ClientOptions = {}): Promise<TestClient> {
-  const ws = new WebSocket(`${baseUrl(app, 'ws')}${path}`, options)
+  return await connectUrl(`${baseUrl(app, 'ws')}${path}`, options)
+}
+
+/** Open a real WebSocket to any URL (e.g. a server in a child process) and wait for it to be open. */
+export async function connectUrl (url: string, options: WebSocket.ClientOptions = {}): Promise<TestClient> {
+  const ws = new WebSocket(url, options)
   const client = new TestClient(ws)
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve())
