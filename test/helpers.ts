@@ -115,3 +115,16 @@ export async function upgradeStatus (app: FastifyInstance, path = '/ws', options
   }
   throw new Error('the upgrade succeeded')
 }
+
+/** Resolve with the arguments of the next `event` (matching `predicate`) of an emitter whose `on` returns an unsubscribe function. */
+export async function nextEvent (emitter: { on: (event: any, listener: (...args: any[]) => void) => () => void }, event: string, predicate: (...args: any[]) => boolean = () => true, timeoutMs = 3000): Promise<any[]> {
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`no "${event}" event within ${timeoutMs} ms`)) }, timeoutMs)
+    const off = emitter.on(event, (...args: any[]) => {
+      if (!predicate(...args)) return
+      clearTimeout(timer)
+      off()
+      resolve(args)
+    })
+  })
+}
