@@ -114,12 +114,14 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
 
   function deliver (body: PollBody): void {
     if (typeof body.next === 'number') ack = body.next
+    // Before the frames: the client rejoins with the last id it saw before the gap,
+    // so the replay covers what was dropped (and duplicates of this batch are dropped).
+    if (typeof body.dropped === 'number' && body.dropped > 0) handlers.dropped(body.dropped)
     const messages = Array.isArray(body.messages) ? body.messages : []
     for (const message of messages) {
       if (done) return
       handlers.frame(JSON.stringify(message))
     }
-    if (!done && typeof body.dropped === 'number' && body.dropped > 0) handlers.dropped(body.dropped)
   }
 
   async function create (): Promise<void> {
