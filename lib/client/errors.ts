@@ -48,10 +48,10 @@ export interface VixClientErrorDetails {
  */
 export class VixClientError extends Error {
   readonly code: string
-  readonly path?: string
-  readonly status?: number
-  readonly id?: string
-  readonly room?: string
+  declare readonly path?: string
+  declare readonly status?: number
+  declare readonly id?: string
+  declare readonly room?: string
 
   constructor (code: string, message: string, details: VixClientErrorDetails = {}) {
     super(message)
