@@ -118,3 +118,15 @@ test('VixClientError carries its details', async (t) => {
   const bare = new VixClientError('X', 'y')
   t.notOk('path' in bare || 'status' in bare || 'id' in bare || 'room' in bare, 'absent details are not set')
 })
+
+test('the browser path imports nothing outside lib/client (no Node module, no Fastify, no TypeBox)', async (t) => {
+  const { readdir, readFile } = await import('node:fs/promises')
+  const dir = new URL('../lib/client/', import.meta.url)
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.ts'))
+  t.ok(files.length > 5)
+  for (const file of files) {
+    const source = await readFile(new URL(file, dir), 'utf8')
+    const specifiers = [...source.matchAll(/^(?:import|export)[^'"]*from\s+'([^']+)'/gm)].map((m) => m[1])
+    t.ok(specifiers.every((specifier) => specifier.startsWith('./')), `${file} imports only siblings: ${specifiers.join(', ')}`)
+  }
+})

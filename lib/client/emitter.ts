@@ -38,8 +38,4 @@ export class Emitter {
       }
     }
   }
-
-  has (name: string): boolean {
-    return this.listeners.has(name)
-  }
 }
