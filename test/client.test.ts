@@ -320,3 +320,20 @@ test('a WebSocket that stays connecting is abandoned after connectTimeout', asyn
   t.match(error.message, /connect timeout/)
   t.equal(vix.state, 'reconnecting')
 })
+
+test('Node: webSocketOptions carry headers; a 401 upgrade is reported with its status and retried, not a fallback', async (t) => {
+  const app = await build(t, { authenticate: (request: any) => request.headers['x-token'] === 'ok' ? { user: 'ann' } : null })
+  const clock = new FakeClock()
+  const refused = client(t, app, { timers: clock, longPolling: { afterFailures: 5 }, fetch: async () => { throw new Error('unused') } })
+  const failure = nextEvent(refused, 'error')
+  refused.connect().catch(() => {})
+  const [error] = await failure
+  t.equal(error.code, 'VIX_ERR_CLIENT_CONNECT')
+  t.equal(error.status, 401)
+  t.equal(refused.transport, 'websocket', 'auth failures do not switch transport')
+  t.equal(refused.state, 'reconnecting')
+
+  const allowed = client(t, app, { webSocketOptions: { headers: { 'x-token': 'ok' } } })
+  await allowed.connect()
+  t.same([...app.realtime.sessions.values()][0].identity, { user: 'ann' })
+})
