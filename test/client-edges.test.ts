@@ -206,3 +206,19 @@ test('long polling: 503 on a poll, 404 and network failure on a send', async (t)
   t.match((await failed)[0], { reason: 'long-polling send failed', willReconnect: true })
   t.match(fetch2.calls, [/^GET .*\/ws\/poll$/, /session_id=s1/, /^POST .*\/ws\/send\?session_id=s1$/, /^GET .*\/ws\/poll$/, /session_id=s2/, /^POST .*session_id=s2$/])
 })
+
+test('a publish larger than maxMessageSize (UTF-8 bytes) is refused before it is sent', async (t) => {
+  const { vix, socket } = scripted(t, { maxMessageSize: 200 })
+  const connecting = vix.connect()
+  socket().open()
+  await connecting
+  const ascii = await vix.publish('r', 'big', { text: 'x'.repeat(300) }).catch((e: unknown) => e) as VixClientError
+  t.equal(ascii.code, 'VIX_ERR_PAYLOAD_TOO_LARGE')
+  const accented = await vix.publish('r', 'big', { text: 'é'.repeat(100) }).catch((e: unknown) => e) as VixClientError
+  t.equal(accented.code, 'VIX_ERR_PAYLOAD_TOO_LARGE', 'fewer than 200 characters but more than 200 bytes')
+  t.equal(socket().sent.length, 0)
+  const fits = vix.publish('r', 'big', { text: 'é'.repeat(20) })
+  t.equal(socket().sent.length, 1, 'characters * 3 > max but bytes <= max: sent')
+  socket().receive({ kind: 'ack', type: 'big', id: socket().sent[0].id, room: 'r', payload: {} })
+  t.same(await fits, { id: socket().sent[0].id, type: 'big', room: 'r' })
+})

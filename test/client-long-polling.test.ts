@@ -317,3 +317,10 @@ test('falls back after N WebSocket failures even when the browser says nothing a
   t.same(failures, ['VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT'])
   t.equal(vix.transport, 'long-polling')
 })
+
+test('a refused upgrade falls back even with reconnect off (falling back is part of connecting)', async (t) => {
+  const { vix } = await setup(t, { reconnect: false })
+  await vix.connect()
+  t.equal(vix.transport, 'long-polling')
+  t.equal(vix.state, 'open')
+})

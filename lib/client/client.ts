@@ -70,6 +70,15 @@ type RoomRequest =
 
 interface PendingPublish extends Waiter<PublishAck> { id: string, type: string, room?: string, text: string }
 
+const encoder = new TextEncoder()
+
+/** Is `text` longer than `max` bytes in UTF-8? (At most 3 bytes per UTF-16 unit: encode only when that can matter.) */
+function tooLarge (text: string, max: number): boolean {
+  if (text.length > max) return true
+  if (text.length * 3 <= max) return false
+  return encoder.encode(text).length > max
+}
+
 function joinAckOf (frame: VixMessage, room: string): JoinAck {
   const payload = frame.payload as Partial<JoinAck>
   return {
@@ -330,6 +339,10 @@ export class VixClient {
     const message: OutgoingMessage = { id, type, payload }
     if (room !== null) message.room = room
     const text = JSON.stringify(message)
+    // Resending a frame the server refuses as too big would close every new connection (1009) forever.
+    if (tooLarge(text, this.options.maxMessageSize)) {
+      throw new VixClientError('VIX_ERR_PAYLOAD_TOO_LARGE', `Message larger than ${this.options.maxMessageSize} bytes`, { id, room: room ?? undefined })
+    }
     const timeout = options.timeout ?? this.options.timeout
     return await new Promise<PublishAck>((resolve, reject) => {
       const publish: PendingPublish = { id, type, text, resolve, reject, timer: undefined }
@@ -429,14 +442,24 @@ export class VixClient {
     const transport = this.currentTransport
     this.settleRoomRequests()
     const reconnect = this.options.reconnect
+    if (transport === 'websocket' && !info.opened) {
+      this.webSocketFailures++
+      if (this.shouldFallBack(info)) {
+        this.reportFailedAttempt(transport, info)
+        this.currentTransport = 'long-polling'
+        this.events.emit('transport', 'long-polling', 'websocket')
+        // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
+        this.timers.set(() => { this.openConnection() }, 0)
+        return
+      }
+    }
     // The server closing an open connection normally means "go away and stay away" (a kick).
     const kicked = info.opened && info.code === 1000
     const willReconnect = reconnect !== false && !kicked
     if (info.opened) {
       this.events.emit('close', { code: info.code, reason: info.reason, transport, willReconnect })
     } else {
-      const status = info.status === undefined ? '' : ` (HTTP ${info.status})`
-      this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${info.reason || info.error?.message || 'connection failed'}`, { status: info.status }))
+      this.reportFailedAttempt(transport, info)
     }
     if (!willReconnect) {
       // A kick is not an error: the `close` event above says it all.
@@ -444,18 +467,16 @@ export class VixClient {
       return
     }
     let delay: number | undefined
-    if (transport === 'websocket' && !info.opened) {
-      this.webSocketFailures++
-      if (this.shouldFallBack(info)) {
-        this.currentTransport = 'long-polling'
-        this.events.emit('transport', 'long-polling', 'websocket')
-        delay = 0
-      }
-    }
     if (retryAfterMs !== undefined) delay = goingAwayDelay(retryAfterMs, reconnect.jitter, this.options.random)
     else if (info.sessionLost === true) delay = 0
     else if (info.retryAfterMs !== undefined) delay = goingAwayDelay(info.retryAfterMs, reconnect.jitter, this.options.random)
     this.scheduleReconnect(delay)
+  }
+
+  private reportFailedAttempt (transport: TransportName, info: ConnectionClosed): void {
+    const status = info.status === undefined ? '' : ` (HTTP ${info.status})`
+    const why = info.reason !== '' ? info.reason : (info.error?.message ?? 'connection failed')
+    this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${why}`, { status: info.status }))
   }
 
   /** A refused upgrade (an HTTP answer that is not about auth or load) or N failed attempts: WebSocket is blocked. */

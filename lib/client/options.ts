@@ -40,6 +40,8 @@ export interface VixClientOptions {
   timeout?: number
   /** How long a WebSocket may stay connecting, ms (default 10000). */
   connectTimeout?: number
+  /** Largest publish in UTF-8 bytes, as the server's `maxMessageSize` (default 65536): larger ones reject with `VIX_ERR_PAYLOAD_TOO_LARGE` instead of being sent. */
+  maxMessageSize?: number
   /** Message ids remembered per room to drop duplicates (default 1000). */
   dedupeWindow?: number
   /** Node only: `unref()` the client's timers so they do not keep the process alive (default false). */
@@ -61,6 +63,7 @@ export interface ResolvedOptions {
   timeout: number
   connectTimeout: number
   dedupeWindow: number
+  maxMessageSize: number
   autoUnref: boolean
   timers: Timers
   random: () => number
@@ -145,6 +148,7 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     timeout: checkNumber('timeout', options.timeout ?? 10_000, 1),
     connectTimeout: checkNumber('connectTimeout', options.connectTimeout ?? 10_000, 1),
     dedupeWindow: checkNumber('dedupeWindow', options.dedupeWindow ?? 1000, 1, true),
+    maxMessageSize: checkNumber('maxMessageSize', options.maxMessageSize ?? 65_536, 1, true),
     autoUnref: options.autoUnref ?? false,
     timers: options.timers ?? defaultTimers(),
     random: options.random ?? Math.random
