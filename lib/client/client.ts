@@ -149,17 +149,32 @@ export class VixClient {
     this.currentTransport = this.initialTransport()
   }
 
-  /** `connecting`, `open`, `reconnecting` or `closed`. */
+  /**
+   * `connecting`, `open`, `reconnecting` or `closed`.
+   *
+   * @example
+   * if (client.state !== 'open') showOfflineBanner()
+   */
   get state (): ClientState {
     return this.currentState
   }
 
-  /** The transport in use (or to be tried next). */
+  /**
+   * The transport in use (or to be tried next): `websocket` or `long-polling`.
+   *
+   * @example
+   * client.on('open', () => console.log('connected over', client.transport))
+   */
   get transport (): TransportName {
     return this.currentTransport
   }
 
-  /** Rooms the client is in or joining; they are rejoined after every reconnect. */
+  /**
+   * Rooms the client is in or joining; they are rejoined after every reconnect.
+   *
+   * @example
+   * client.rooms // ['general']
+   */
   get rooms (): string[] {
     return [...this.roomStates.keys()]
   }
@@ -167,6 +182,9 @@ export class VixClient {
   /**
    * Id of the last event delivered in `room`: persist it to resume after a page
    * reload with `join(room, { since })`.
+   *
+   * @example
+   * localStorage.setItem('general:last', client.lastEventId('general') ?? '')
    */
   lastEventId (room: string): string | undefined {
     return this.roomStates.get(room)?.lastSeen
@@ -199,7 +217,12 @@ export class VixClient {
     return this.typed.add(type, listener)
   }
 
-  /** Remove a listener added with `on`. */
+  /**
+   * Remove a listener added with `on` (or call the function `on` returned).
+   *
+   * @example
+   * client.off('chat.message', render)
+   */
   off (name: string, listener: (...args: any[]) => void): void {
     if (lifecycleEvents.has(name)) this.events.remove(name, listener)
     else this.typed.remove(name, listener)
