@@ -3,6 +3,9 @@
  * travel unchanged from error frames and HTTP error bodies; these name what
  * only the client can observe. They live here, not in `lib/errors.ts`, because
  * that module builds Fastify errors and must stay out of the browser bundle.
+ *
+ * @example
+ * if (error.code === ClientErrorCodes.TIMEOUT) retryLater()
  */
 export const ClientErrorCodes = {
   /** No ack (or error frame) arrived within the request timeout. */
