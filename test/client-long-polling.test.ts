@@ -4,7 +4,7 @@ import { test } from 'tap'
 import WebSocket from 'ws'
 import { VixClient, type VixClientError, type VixClientOptions, type VixMessage } from '../lib/client/index.js'
 import { CountingTimers } from './fake-clock.js'
-import { baseUrl, delay, nextEvent } from './helpers.js'
+import { baseUrl, delay, nextEvent, waitUntil } from './helpers.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -233,9 +233,11 @@ test('poll failures are retried on the same session, then the client reconnects'
   const { fake, vix } = await setup(t)
   await vix.connect()
   fake.failPolls = 1
-  await delay(50)
-  fake.publish('general', 'noop')
+  const polls = fake.polls.length
+  // The failed poll, then at least one more on the same session.
+  await waitUntil(() => fake.failPolls === 0 && fake.polls.length >= polls + 2)
   t.equal(fake.created, 1, 'one failed poll: same session')
+  t.equal(vix.state, 'open')
 
   fake.failPolls = 3
   const [info] = await nextEvent(vix, 'close')

@@ -2,7 +2,7 @@ import { test } from 'tap'
 import WebSocket from 'ws'
 import { VixClient, VixClientError, type VixClientOptions, type VixMessage } from '../lib/client/index.js'
 import { CountingTimers, FakeClock } from './fake-clock.js'
-import { baseUrl, build, connect, delay, nextEvent } from './helpers.js'
+import { baseUrl, build, connect, nextEvent, waitUntil } from './helpers.js'
 import type { FastifyInstance } from 'fastify'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
@@ -233,8 +233,8 @@ test('close() stops everything: no timer left, waiting requests rejected, no rec
   t.same(closes, [{ code: 1000, reason: 'client closed', transport: 'websocket', willReconnect: false }])
   t.equal((await waiting.catch((e: unknown) => e) as VixClientError).code, 'VIX_ERR_CLIENT_CLOSED')
   t.equal((await joining.catch((e: unknown) => e) as VixClientError).code, 'VIX_ERR_CLIENT_CLOSED')
-  await delay(50)
-  t.equal(app.realtime.sessions.size, 0, 'the socket is closed')
+  await waitUntil(() => app.realtime.sessions.size === 0)
+  t.pass('the socket is closed')
   t.equal(vix.state, 'closed', 'and it stays closed')
   t.equal(vix.send('x'), false)
   vix.close() // twice is harmless

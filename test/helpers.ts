@@ -128,3 +128,12 @@ export async function nextEvent (emitter: { on: (event: any, listener: (...args:
     })
   })
 }
+
+/** Poll `predicate` until it holds (fails after `timeoutMs`): for state that changes without an event. */
+export async function waitUntil (predicate: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await delay(5)
+  }
+}
