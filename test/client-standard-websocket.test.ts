@@ -8,7 +8,11 @@ test('works with a standard (browser API) global WebSocket, and exits by itself 
     app.realtime.onMessage((session, data, info) => { if (info.binary) session.transport.send(data as Buffer) })
   })
   const fixture = fileURLToPath(new URL('./fixtures/client-standard-websocket.ts', import.meta.url))
-  const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', fixture, `${baseUrl(app, 'ws')}/ws`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  // The child compiles the client with tsx, not tap's loader: keep tap's coverage hook
+  // (processinfo, carried in NODE_OPTIONS) out of it so its maps are not merged with the tests'.
+  const env = { ...process.env }
+  delete env.NODE_OPTIONS
+  const child = spawn(process.execPath, ['--experimental-websocket', '--no-warnings', '--import', 'tsx', fixture, `${baseUrl(app, 'ws')}/ws`], { stdio: ['ignore', 'pipe', 'pipe'], env })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => { stdout += chunk })
