@@ -299,3 +299,25 @@ export class PollClient {
     return ack
   }
 }
+
+/** Resolve with the arguments of the next `event` (matching `predicate`) of an emitter whose `on` returns an unsubscribe function. */
+export async function nextEvent (emitter: { on: (event: any, listener: (...args: any[]) => void) => () => void }, event: string, predicate: (...args: any[]) => boolean = () => true, timeoutMs = 3000): Promise<any[]> {
+  return await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { off(); reject(new Error(`no "${event}" event within ${timeoutMs} ms`)) }, timeoutMs)
+    const off = emitter.on(event, (...args: any[]) => {
+      if (!predicate(...args)) return
+      clearTimeout(timer)
+      off()
+      resolve(args)
+    })
+  })
+}
+
+/** Poll `predicate` until it holds (fails after `timeoutMs`): for state that changes without an event. */
+export async function waitUntil (predicate: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`)
+    await delay(5)
+  }
+}

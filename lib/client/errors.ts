@@ -1,0 +1,68 @@
+/**
+ * Codes the client produces itself. Server codes (`VIX_ERR_FORBIDDEN`, ...)
+ * travel unchanged from error frames and HTTP error bodies; these name what
+ * only the client can observe. They live here, not in `lib/errors.ts`, because
+ * that module builds Fastify errors and must stay out of the browser bundle.
+ *
+ * @example
+ * if (error.code === ClientErrorCodes.TIMEOUT) retryLater()
+ */
+export const ClientErrorCodes = {
+  /** No ack (or error frame) arrived within the request timeout. */
+  TIMEOUT: 'VIX_ERR_CLIENT_TIMEOUT',
+  /** `close()` was called while the request waited. */
+  CLOSED: 'VIX_ERR_CLIENT_CLOSED',
+  /** `leave()` was called while the join waited. */
+  ABORTED: 'VIX_ERR_CLIENT_ABORTED',
+  /** `reconnect.maxAttempts` reconnection attempts failed. */
+  RECONNECT_FAILED: 'VIX_ERR_CLIENT_RECONNECT_FAILED',
+  /** The transport cannot carry this (binary frames over long polling). */
+  UNSUPPORTED: 'VIX_ERR_CLIENT_UNSUPPORTED',
+  /** An HTTP answer without a `VIX_ERR_*` code, or a network failure. */
+  HTTP: 'VIX_ERR_CLIENT_HTTP',
+  /** The server refused the WebSocket upgrade or the connection failed. */
+  CONNECT: 'VIX_ERR_CLIENT_CONNECT'
+} as const
+
+export type ClientErrorCode = typeof ClientErrorCodes[keyof typeof ClientErrorCodes]
+
+/** Details an error may carry. */
+export interface VixClientErrorDetails {
+  /** JSON pointer to the offending field (from the server's error frame). */
+  path?: string
+  /** HTTP status, for long-polling and refused upgrades. */
+  status?: number
+  /** The request's message id. */
+  id?: string
+  /** The room the request was about. */
+  room?: string
+}
+
+/**
+ * Every error the client rejects with or emits: a `VIX_ERR_*` `code` (the
+ * server's, or one of {@link ClientErrorCodes}) and what else is known.
+ *
+ * @example
+ * try {
+ *   await client.publish('general', 'chat.message', { text: 'hi' })
+ * } catch (error) {
+ *   if (error instanceof VixClientError && error.code === 'VIX_ERR_NOT_IN_ROOM') await client.join('general')
+ * }
+ */
+export class VixClientError extends Error {
+  readonly code: string
+  declare readonly path?: string
+  declare readonly status?: number
+  declare readonly id?: string
+  declare readonly room?: string
+
+  constructor (code: string, message: string, details: VixClientErrorDetails = {}) {
+    super(message)
+    this.name = 'VixClientError'
+    this.code = code
+    if (details.path !== undefined) this.path = details.path
+    if (details.status !== undefined) this.status = details.status
+    if (details.id !== undefined) this.id = details.id
+    if (details.room !== undefined) this.room = details.room
+  }
+}

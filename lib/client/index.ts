@@ -1,0 +1,13 @@
+/**
+ * vix-realtime's client (`import { VixClient } from 'vix-realtime/client'`).
+ * Browser-safe: no Node import; in Node 20 pass the `ws` package's WebSocket.
+ */
+export { VixClient, type ClientState, type ClientEventName, type VixClientEvents } from './client.js'
+export type { VixClientOptions, LongPollingClientOptions } from './options.js'
+export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorDetails } from './errors.js'
+export { backoffDelay, goingAwayDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js'
+export type { VixMessage, JoinAck, PublishAck, OutgoingMessage, FrameKind } from './protocol.js'
+export type { TransportName } from './connection.js'
+export type { WebSocketLike, WebSocketConstructor } from './websocket-connection.js'
+export type { FetchLike, ResponseLike, HeadersOption } from './long-polling-connection.js'
+export type { Timers } from './timers.js'

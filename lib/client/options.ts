@@ -1,0 +1,156 @@
+import { reconnectDefaults, type ReconnectOptions } from './backoff.js'
+import { VixClientError } from './errors.js'
+import type { FetchLike, HeadersOption } from './long-polling-connection.js'
+import { defaultTimers, type Timers } from './timers.js'
+import type { WebSocketConstructor } from './websocket-connection.js'
+
+/** Where and how to long-poll when the WebSocket cannot connect. */
+export interface LongPollingClientOptions {
+  /** `http(s)://host:port` of the server (default: the origin of `url`). */
+  baseUrl?: string
+  /** Path of the poll endpoint (default `/ws/poll`). */
+  pollPath?: string
+  /** Path of the send endpoint (default `/ws/send`). */
+  sendPath?: string
+  /** How long the server may hold one poll, ms (default 25000). */
+  wait?: number
+  /** Fall back after this many WebSocket attempts in a row that never opened (default 2). */
+  afterFailures?: number
+}
+
+/** Options of {@link VixClient}. Only `url` is required. */
+export interface VixClientOptions {
+  /** The WebSocket endpoint, e.g. `wss://example.com/ws` (`http(s)` is turned into `ws(s)`). */
+  url: string
+  /** WebSocket class: default `globalThis.WebSocket`; in Node 20 pass `WebSocket` from `ws`. */
+  WebSocket?: WebSocketConstructor
+  /** Third argument to the WebSocket constructor (for `ws`: `{ headers }`, an agent...). */
+  webSocketOptions?: unknown
+  /** fetch implementation for long polling (default `globalThis.fetch`). */
+  fetch?: FetchLike
+  /** Headers for every long-polling request (e.g. `authorization`); a function is called per request. */
+  headers?: HeadersOption
+  /** Query parameters added to every URL (e.g. a token, since browsers cannot set WebSocket headers). */
+  query?: Record<string, string>
+  /** Long-polling fallback, or `false` for WebSocket only. */
+  longPolling?: LongPollingClientOptions | false
+  /** Reconnection timing, or `false` to never reconnect. */
+  reconnect?: Partial<ReconnectOptions> | false
+  /** How long `join`, `leave` and `publish` wait for the server's ack, ms (default 10000). */
+  timeout?: number
+  /** How long a WebSocket may stay connecting, ms (default 10000). */
+  connectTimeout?: number
+  /** Largest publish in UTF-8 bytes, as the server's `maxMessageSize` (default 65536): larger ones reject with `VIX_ERR_PAYLOAD_TOO_LARGE` instead of being sent. */
+  maxMessageSize?: number
+  /** Message ids remembered per room to drop duplicates (default 1000). */
+  dedupeWindow?: number
+  /** Node only: `unref()` the client's timers so they do not keep the process alive (default false). */
+  autoUnref?: boolean
+  /** Timer functions (a fake clock in tests). */
+  timers?: Timers
+  /** Random source for jitter, 0 <= x < 1 (default `Math.random`). */
+  random?: () => number
+}
+
+export interface ResolvedOptions {
+  url: string
+  WebSocket: WebSocketConstructor | undefined
+  webSocketOptions: unknown
+  fetch: FetchLike | undefined
+  headers: HeadersOption | undefined
+  longPolling: { pollUrl: string, sendUrl: string, wait: number, afterFailures: number } | false
+  reconnect: ReconnectOptions | false
+  timeout: number
+  connectTimeout: number
+  dedupeWindow: number
+  maxMessageSize: number
+  autoUnref: boolean
+  timers: Timers
+  random: () => number
+}
+
+function invalid (name: string, why: string): VixClientError {
+  return new VixClientError('VIX_ERR_INVALID_OPTION', `Invalid option "${name}": ${why}`)
+}
+
+function checkNumber (name: string, value: number, min: number, integer = false): number {
+  if (typeof value !== 'number' || Number.isNaN(value) || value < min || (integer && !Number.isInteger(value) && value !== Infinity)) {
+    throw invalid(name, `expected a${integer ? 'n integer' : ' number'} >= ${min}, got ${String(value)}`)
+  }
+  return value
+}
+
+function withQuery (url: URL, query: Record<string, string> | undefined): string {
+  for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value)
+  return url.toString()
+}
+
+/** Resolve defaults once and check every option, so a mistake fails at construction, not at the first reconnect. */
+export function resolveOptions (options: VixClientOptions): ResolvedOptions {
+  if (options === null || typeof options !== 'object') throw invalid('options', 'expected an object')
+  let url: URL
+  try {
+    url = new URL(options.url)
+  } catch {
+    throw invalid('url', `not a URL: ${String(options.url)}`)
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:'
+  else if (url.protocol === 'https:') url.protocol = 'wss:'
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw invalid('url', 'expected ws:, wss:, http: or https:')
+  const httpOrigin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`
+
+  const globals = globalThis as { WebSocket?: WebSocketConstructor, fetch?: FetchLike }
+  const WebSocketClass = options.WebSocket ?? globals.WebSocket
+  if (WebSocketClass !== undefined && typeof WebSocketClass !== 'function') throw invalid('WebSocket', 'expected a WebSocket class')
+  const fetchFn = options.fetch ?? (typeof globals.fetch === 'function' ? globals.fetch.bind(globalThis) : undefined)
+  if (fetchFn !== undefined && typeof fetchFn !== 'function') throw invalid('fetch', 'expected a function')
+
+  let longPolling: ResolvedOptions['longPolling'] = false
+  if (options.longPolling !== false) {
+    const polling = options.longPolling ?? {}
+    let base: URL
+    try {
+      base = new URL(polling.baseUrl ?? httpOrigin)
+    } catch {
+      throw invalid('longPolling.baseUrl', `not a URL: ${String(polling.baseUrl)}`)
+    }
+    if (fetchFn === undefined) throw invalid('fetch', 'long polling needs fetch: pass one or set longPolling: false')
+    const origin = base.origin
+    longPolling = {
+      pollUrl: withQuery(new URL(polling.pollPath ?? '/ws/poll', origin), options.query),
+      sendUrl: withQuery(new URL(polling.sendPath ?? '/ws/send', origin), options.query),
+      wait: checkNumber('longPolling.wait', polling.wait ?? 25_000, 0, true),
+      afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true)
+    }
+  }
+  if (WebSocketClass === undefined && longPolling === false) {
+    throw invalid('WebSocket', 'no WebSocket class (Node 20 has none: pass `WebSocket` from the ws package) and long polling is off')
+  }
+
+  let reconnect: ReconnectOptions | false = false
+  if (options.reconnect !== false) {
+    reconnect = { ...reconnectDefaults, ...options.reconnect }
+    checkNumber('reconnect.minDelay', reconnect.minDelay, 0)
+    checkNumber('reconnect.maxDelay', reconnect.maxDelay, reconnect.minDelay)
+    checkNumber('reconnect.factor', reconnect.factor, 1)
+    if (checkNumber('reconnect.jitter', reconnect.jitter, 0) > 1) throw invalid('reconnect.jitter', 'expected 0..1')
+    checkNumber('reconnect.maxAttempts', reconnect.maxAttempts, 1, true)
+  }
+
+  return {
+    url: withQuery(url, options.query),
+    WebSocket: WebSocketClass,
+    webSocketOptions: options.webSocketOptions,
+    fetch: fetchFn,
+    headers: options.headers,
+    longPolling,
+    reconnect,
+    timeout: checkNumber('timeout', options.timeout ?? 10_000, 1),
+    connectTimeout: checkNumber('connectTimeout', options.connectTimeout ?? 10_000, 1),
+    dedupeWindow: checkNumber('dedupeWindow', options.dedupeWindow ?? 1000, 1, true),
+    maxMessageSize: checkNumber('maxMessageSize', options.maxMessageSize ?? 65_536, 1, true),
+    autoUnref: options.autoUnref ?? false,
+    timers: options.timers ?? defaultTimers(),
+    random: options.random ?? Math.random
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * The wire shapes as the client sees them (DESIGN §2). Declared here rather
+ * than imported from `schemas/` so the browser bundle needs no TypeBox.
+ */
+
+export type FrameKind = 'event' | 'ack' | 'error' | 'system'
+
+/** A frame from the server: an event, an ack, an error or a system notice. */
+export interface VixMessage<P = Record<string, unknown>> {
+  id?: string
+  kind: FrameKind
+  room?: string
+  type: string
+  ts: string
+  payload: P
+}
+
+/** What the server answers a `room.join` with. */
+export interface JoinAck {
+  room: string
+  /** True when everything after `since` was replayed; false: fetch `/ws/history` if you need the gap. */
+  recovered: boolean
+  replayed: number
+  /** The room's latest stored message id (null without a store or when empty). */
+  latestId: string | null
+}
+
+/** What a `publish()` resolves with once the server acknowledged the message. */
+export interface PublishAck {
+  id: string
+  type: string
+  room?: string
+}
+
+/** A typed message as the client sends it. */
+export interface OutgoingMessage {
+  id?: string
+  room?: string
+  type: string
+  payload?: Record<string, unknown>
+}
+
+/** Parse a text frame: a typed frame when it is a JSON object with a string `type`, else null (a raw frame). */
+export function parseFrame (text: string): VixMessage | null {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return null
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return null
+  const frame = value as Partial<VixMessage>
+  if (typeof frame.type !== 'string') return null
+  if (frame.payload === null || typeof frame.payload !== 'object') frame.payload = {}
+  return frame as VixMessage
+}
