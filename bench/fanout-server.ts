@@ -1,5 +1,8 @@
 // One server for bench/fanout.ts, started in its own process so that the
 // server and the load generator each get a core. argv[2] picks the system.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import { Server as SocketIOServer } from 'socket.io'
@@ -12,6 +15,10 @@ async function start (): Promise<number> {
   const app = Fastify()
   if (system === 'vix') {
     await app.register(vixRealtime, { relayTypes: ['chat.message'] })
+  } else if (system === 'vix+sqlite') {
+    // Every relayed message is stored (group commit) before it is fanned out and acked.
+    const dir = mkdtempSync(join(tmpdir(), 'vix-bench-fanout-'))
+    await app.register(vixRealtime, { relayTypes: ['chat.message'], store: { path: join(dir, 'messages.db') } })
   } else if (system === 'fastify-websocket') {
     // The hand-rolled baseline: rooms as a Map of Sets, JSON in, JSON out, no validation.
     const rooms = new Map<string, Set<WebSocket>>()

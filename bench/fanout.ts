@@ -1,6 +1,7 @@
 // Fan-out throughput: one publisher sends chat messages to a room of N
-// subscribers; vix-realtime against a hand-rolled @fastify/websocket room and
-// Socket.IO, in one run, each server in its own process on 127.0.0.1.
+// subscribers; vix-realtime (without and with its SQLite store) against a
+// hand-rolled @fastify/websocket room and Socket.IO, in one run, each server in
+// its own process on 127.0.0.1.
 // Run: npx tsx bench/fanout.ts [subscribers] [messages]
 import { fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
@@ -73,8 +74,8 @@ async function run (system: string): Promise<{ system: string, deliveriesPerSec:
 }
 
 const results = []
-for (const system of ['vix', 'fastify-websocket', 'socket.io']) results.push(await run(system))
-const baseline = results[1].deliveriesPerSec
+for (const system of ['vix', 'vix+sqlite', 'fastify-websocket', 'socket.io']) results.push(await run(system))
+const baseline = results[2].deliveriesPerSec
 console.log(`\nFan-out: 1 publisher, ${subscribers} subscribers in one room, ${messages} messages (${os.cpus().length} cores, Node ${process.version})\n`)
 console.log('| system | messages/s | deliveries/s | vs hand-rolled |')
 console.log('|---|---:|---:|---:|')

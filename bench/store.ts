@@ -30,9 +30,9 @@ const BATCH = 1000
 const FANOUT_MESSAGES = 3_000
 const FANOUT_SESSIONS = 100
 const FANOUT_WAVE = 100
-const ROUNDS = 5
+const ROUNDS = 7
 const WS_CLIENTS = 50
-const WS_MESSAGES = 1_000
+const WS_MESSAGES = 3_000
 
 const dir = mkdtempSync(join(tmpdir(), 'vix-bench-store-'))
 let fileNo = 0

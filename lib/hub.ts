@@ -360,14 +360,19 @@ export class Hub {
    */
   receive (session: Session, data: string | Buffer, binary: boolean, replyErrors = true): Promise<DispatchResult> {
     const previous = this.inboxes.get(session) ?? Promise.resolve()
-    const next = previous
-      .then(() => this.dispatch(session, data, binary, replyErrors))
+    let handedOff!: () => void
+    const inPipeline = new Promise<void>((resolve) => { handedOff = resolve })
+    const result = previous
+      .then(() => this.dispatch(session, data, binary, replyErrors, handedOff))
       .catch((error: unknown) => this.handlerFailed(session, error))
-    this.inboxes.set(session, next)
-    return next
+    // The next frame waits until this one is done, or (for a relayed message) only
+    // until it is in the publish pipeline: the store appends and commits in call
+    // order, so order holds while a client's messages share one group commit.
+    this.inboxes.set(session, Promise.race([result, inPipeline]))
+    return result
   }
 
-  private async dispatch (session: Session, data: string | Buffer, binary: boolean, replyErrors: boolean): Promise<DispatchResult> {
+  private async dispatch (session: Session, data: string | Buffer, binary: boolean, replyErrors: boolean, handedOff: () => void): Promise<DispatchResult> {
     for (const observer of this.observers) observer.messageInbound?.(session)
     const decoded = decodeFrame(data, binary, this.envelope)
     let result: DispatchResult
@@ -381,7 +386,7 @@ export class Hub {
       const message: InboundMessage = { type: input.type, payload: input.payload ?? {} }
       if (input.id !== undefined) message.id = input.id
       if (input.room !== undefined) message.room = input.room
-      result = raw.ok ? await this.dispatchTyped(session, message) : { ...raw, id: message.id }
+      result = raw.ok ? await this.dispatchTyped(session, message, handedOff) : { ...raw, id: message.id }
     }
     if (!result.ok) {
       this.report(reasonByCode[result.code] ?? 'internal')
@@ -401,7 +406,7 @@ export class Hub {
     return { ok: true }
   }
 
-  private async dispatchTyped (session: Session, message: InboundMessage): Promise<DispatchResult> {
+  private async dispatchTyped (session: Session, message: InboundMessage, handedOff: () => void): Promise<DispatchResult> {
     try {
       if (message.type === 'room.join') return await this.clientJoin(session, message)
       if (message.type === 'room.leave') return await this.clientLeave(session, message)
@@ -417,7 +422,7 @@ export class Hub {
         throw new DispatchFailure(ErrorCodes.INVALID_MESSAGE, `${fullPath}: ${why}`, fullPath)
       }
       let id = message.id
-      if (relay) id = (await this.relay(session, message)).id
+      if (relay) id = (await this.relay(session, message, handedOff)).id
       if (registration !== undefined) {
         for (const handler of registration.handlers) await handler(session, message)
       }
@@ -433,11 +438,13 @@ export class Hub {
    * Publish a client's message to a room it has joined, after `authorizePublish`.
    * Used for `relayTypes`; handlers may call it for their own types.
    */
-  async relay (session: Session, message: InboundMessage): Promise<RealtimeMessage> {
+  async relay (session: Session, message: InboundMessage, handedOff?: () => void): Promise<RealtimeMessage> {
     if (message.room === undefined) throw new DispatchFailure(ErrorCodes.INVALID_MESSAGE, '/room: a relayed message needs a room', '/room')
     if (!session.rooms.has(message.room)) throw new DispatchFailure(ErrorCodes.NOT_IN_ROOM, `Not in room "${message.room}": join it before publishing to it`)
     await this.authorizePublish(session, message)
-    return await this.publish(message)
+    const published = this.publish(message)
+    handedOff?.()
+    return await published
   }
 
   /** Throws a `VIX_ERR_FORBIDDEN` failure when `authorizePublish` denies. */
