@@ -1,7 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { JsonMessage, RoomJoinPayload, RoomLeavePayload } from '../schemas/message.js'
 import { compileValidator, decodeFrame, type Validator } from './codec.js'
-import { ErrorCodes, type ErrorCode } from './errors.js'
+import { ErrorCodes, UnauthorizedError, type ErrorCode } from './errors.js'
 import { ackFrame, errorFrame, stampEvent, type PublishInput, type RealtimeMessage } from './frames.js'
 import { Lifecycle } from './lifecycle.js'
 import { Rooms } from './rooms.js'
@@ -230,11 +230,24 @@ export class Hub {
 
   // ---- sessions -----------------------------------------------------------
 
-  /** Resolve a connecting client's identity; throws when `authenticate` rejects it. */
+  /**
+   * Resolve a client's identity for any transport or route. A rejection (a
+   * throw, or `null` / `undefined` / `false`) is counted as `unauthorized` and
+   * thrown as the coded 401 `VIX_ERR_UNAUTHORIZED`.
+   */
   async authenticate (request: unknown): Promise<unknown> {
     if (this.options.authenticate === undefined) return undefined
-    const identity = await this.options.authenticate(request)
-    if (identity === null || identity === undefined || identity === false) throw new Error('rejected by authenticate')
+    let identity: unknown
+    try {
+      identity = await this.options.authenticate(request)
+    } catch (error) {
+      this.report('unauthorized')
+      throw new UnauthorizedError((error as Error).message)
+    }
+    if (identity === null || identity === undefined || identity === false) {
+      this.report('unauthorized')
+      throw new UnauthorizedError('rejected by authenticate')
+    }
     return identity
   }
 

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import { SessionBusyError, SessionNotFoundError, ShuttingDownError, UnauthorizedError } from '../lib/errors.js'
+import { SessionBusyError, SessionNotFoundError, ShuttingDownError } from '../lib/errors.js'
 import { systemFrame } from '../lib/frames.js'
 import { HttpError, httpErrorOf } from '../lib/http-errors.js'
 import { LongPollBridge } from '../lib/long-polling/bridge.js'
@@ -64,17 +64,8 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     }
   })
 
-  async function authenticate (request: FastifyRequest): Promise<unknown> {
-    try {
-      return await hub.authenticate(request)
-    } catch (error) {
-      hub.report('unauthorized')
-      throw new UnauthorizedError((error as Error).message)
-    }
-  }
-
   async function poll (request: FastifyRequest<{ Querystring: PollQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
-    const identity = await authenticate(request)
+    const identity = await hub.authenticate(request)
     const query = request.query
     if (query.session_id === undefined) {
       if (hub.lifecycle.stopping) {
@@ -111,7 +102,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
   }
 
   async function send (request: FastifyRequest<{ Querystring: SendQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
-    const identity = await authenticate(request)
+    const identity = await hub.authenticate(request)
     const text = request.body as string
     const id = request.query.session_id
     let result

@@ -1,8 +1,9 @@
 import fp from 'fastify-plugin'
 // Brings in the FastifySchema fields the docs read (summary, description, tags).
 import type {} from '@fastify/swagger'
-import type { FastifyPluginAsync, FastifySchemaValidationError } from 'fastify'
-import { ErrorCodes, ForbiddenError, InvalidMessageError, InvalidOptionError, UnauthorizedError } from '../lib/errors.js'
+import type { FastifyPluginAsync } from 'fastify'
+import { ErrorCodes, ForbiddenError, InvalidOptionError } from '../lib/errors.js'
+import { httpErrorOf } from '../lib/http-errors.js'
 import type { Hub } from '../lib/hub.js'
 import { checkInteger, checkPath, checkStringList } from '../lib/options.js'
 import { Session, type Transport } from '../lib/session.js'
@@ -74,21 +75,9 @@ function resolveOptions (options: MessageStoreOptions): typeof defaults & Messag
   return resolved
 }
 
-/** Turn Fastify's schema errors into a coded 400, like an invalid frame. */
-function formatQueryError (errors: FastifySchemaValidationError[], dataVar: string): Error {
-  const first = errors[0]
-  return new InvalidMessageError(`${dataVar}${first.instancePath} ${String(first.message)}`)
-}
-
 /** Who may read a room's history: whoever may join it. The request is checked as a detached session (not in the hub, sends dropped). */
 async function authorizeRead (hub: Hub, request: unknown, room: string): Promise<void> {
-  let identity: unknown
-  try {
-    identity = await hub.authenticate(request)
-  } catch (error) {
-    hub.report('unauthorized')
-    throw new UnauthorizedError((error as Error).message)
-  }
+  const identity = await hub.authenticate(request)
   const reader = new Session(historyTransport, { identity, maxBufferedAmount: Number.MAX_SAFE_INTEGER })
   try {
     await hub.authorizeJoin(reader, room)
@@ -135,13 +124,18 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
       querystring: HistoryQuery,
       response: {
         200: HistoryPageResponse,
-        400: { $ref: 'VixErrorResponse#', description: 'Bad query parameter (VIX_ERR_INVALID_MESSAGE)' },
+        400: { $ref: 'VixErrorResponse#', description: 'Bad query parameter (VIX_ERR_INVALID_REQUEST, `path` names it)' },
         401: { $ref: 'VixErrorResponse#', description: 'Rejected by authenticate (VIX_ERR_UNAUTHORIZED)' },
         403: { $ref: 'VixErrorResponse#', description: 'Not allowed to join, so not to read, this room (VIX_ERR_FORBIDDEN)' },
         404: { $ref: 'VixErrorResponse#', description: 'No stored message with the `before` or `after` id in this room: unknown or pruned (VIX_ERR_MESSAGE_NOT_FOUND)' }
       }
     },
-    schemaErrorFormatter: formatQueryError,
+    // The same coded answers as the long-polling routes: a bad parameter is VIX_ERR_INVALID_REQUEST with its path.
+    errorHandler: (error, request, reply) => {
+      const answer = httpErrorOf(error, { bodyLimit: 0 })
+      if (answer.statusCode >= 500) request.log.error({ err: error }, 'vix-realtime: history request failed')
+      return reply.code(answer.statusCode).send(answer)
+    },
     handler: async (request) => {
       const { room, before, after, limit } = request.query
       await authorizeRead(hub, request, room)

@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { websocketDefaults, type WebSocketOptions } from '../lib/config.js'
-import { CloseCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, UpgradeRequiredError } from '../lib/errors.js'
+import { CloseCodes, ForbiddenError, ShuttingDownError, UpgradeRequiredError } from '../lib/errors.js'
 import { systemFrame } from '../lib/frames.js'
 import { checkBoolean, checkInteger, checkPath, checkStringList } from '../lib/options.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
@@ -69,12 +69,7 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
       hub.report('forbidden')
       throw new ForbiddenError(`origin ${origin ?? '(none)'} is not allowed`)
     }
-    try {
-      identities.set(request, await hub.authenticate(request))
-    } catch (error) {
-      hub.report('unauthorized')
-      throw new UnauthorizedError((error as Error).message)
-    }
+    identities.set(request, await hub.authenticate(request))
   }
 
   fastify.route({

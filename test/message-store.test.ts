@@ -88,7 +88,8 @@ t.test('GET /ws/history answers bad parameters with coded errors', async (t) => 
   for (const qs of ['', 'room=', 'room=general&limit=0', 'room=general&limit=501', 'room=general&limit=abc', 'room=general&after=']) {
     const res = await app.inject({ method: 'GET', url: `/ws/history?${qs}` })
     t.equal(res.statusCode, 400, qs)
-    t.equal(res.json().code, 'VIX_ERR_INVALID_MESSAGE', qs)
+    t.equal(res.json().code, 'VIX_ERR_INVALID_REQUEST', qs)
+    t.match(res.json().path, /^\//, `${qs}: the path names the parameter`)
   }
   const unknown = await app.inject({ method: 'GET', url: '/ws/history?room=general&after=nope' })
   t.equal(unknown.statusCode, 404)
