@@ -5,9 +5,16 @@ import type { JsonMessageInput } from '../schemas/message.js'
 
 /** Result of decoding one incoming frame, per the dispatch rules of the wire protocol. */
 export type Decoded =
-  | { kind: 'raw', data: string | Buffer }
+  | { kind: 'raw', data: string | Buffer, notTyped?: NotTyped }
   | { kind: 'typed', data: string, message: JsonMessageInput }
   | { kind: 'invalid', data: string, id?: string, message: string, path: string }
+
+/** Why a text frame is not a typed message: what an HTTP transport, where raw frames have no place, answers. */
+export interface NotTyped { message: string, path: string }
+
+const NOT_JSON: NotTyped = { message: '/: the body is not valid JSON', path: '/' }
+const NOT_OBJECT: NotTyped = { message: '/: Expected a JSON object with a type', path: '/' }
+const NO_TYPE: NotTyped = { message: '/type: Expected required property', path: '/type' }
 
 /** First schema violation as `{ path, message }`, or null when the value is valid. */
 export interface Validator {
@@ -44,9 +51,10 @@ export function decodeFrame (data: string | Buffer, isBinary: boolean, validator
   try {
     value = sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' })
   } catch {
-    return { kind: 'raw', data: text }
+    return { kind: 'raw', data: text, notTyped: NOT_JSON }
   }
-  if (!isPlainObject(value) || !Object.hasOwn(value, 'type')) return { kind: 'raw', data: text }
+  if (!isPlainObject(value)) return { kind: 'raw', data: text, notTyped: NOT_OBJECT }
+  if (!Object.hasOwn(value, 'type')) return { kind: 'raw', data: text, notTyped: NO_TYPE }
   if (!validator.check(value)) {
     const { path, message } = validator.firstError(value)
     const id = typeof value.id === 'string' && value.id.length <= 128 ? value.id : undefined

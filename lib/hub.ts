@@ -1,5 +1,5 @@
 import type { Static, TSchema } from '@sinclair/typebox'
-import { JsonMessage, RoomJoinPayload, RoomLeavePayload } from '../schemas/message.js'
+import { JsonMessage, RoomJoinPayload, RoomLeavePayload, type JsonMessageInput } from '../schemas/message.js'
 import { compileValidator, decodeFrame, type Validator } from './codec.js'
 import { ErrorCodes, UnauthorizedError, type ErrorCode } from './errors.js'
 import { ackFrame, errorFrame, stampEvent, type PublishInput, type RealtimeMessage } from './frames.js'
@@ -94,6 +94,14 @@ export interface DispatchError { ok: false, code: ErrorCode, message: string, pa
 export type DispatchResult = DispatchOk | DispatchError
 
 interface TypedRegistration { handlers: TypedHandler<any>[], validator?: Validator, schema?: TSchema, description?: string }
+
+/** A validated envelope as handlers receive it: `payload` defaulted, `kind` and `ts` dropped. */
+export function inboundMessageOf (input: JsonMessageInput): InboundMessage {
+  const message: InboundMessage = { type: input.type, payload: input.payload ?? {} }
+  if (input.id !== undefined) message.id = input.id
+  if (input.room !== undefined) message.room = input.room
+  return message
+}
 
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
 
@@ -370,13 +378,15 @@ export class Hub {
    * processed in arrival order, one at a time. With `replyErrors` (the
    * WebSocket case) failures are sent back as error frames; either way the
    * result says what happened (the long-polling transport maps it to HTTP).
+   * With `typedOnly` (HTTP, where raw frames have no place) text that is not a
+   * typed message is an invalid message instead of going to raw handlers.
    */
-  receive (session: Session, data: string | Buffer, binary: boolean, replyErrors = true): Promise<DispatchResult> {
+  receive (session: Session, data: string | Buffer, binary: boolean, replyErrors = true, typedOnly = false): Promise<DispatchResult> {
     const previous = this.inboxes.get(session) ?? Promise.resolve()
     let handedOff!: () => void
     const inPipeline = new Promise<void>((resolve) => { handedOff = resolve })
     const result = previous
-      .then(() => this.dispatch(session, data, binary, replyErrors, handedOff))
+      .then(() => this.dispatch(session, data, binary, replyErrors, typedOnly, handedOff))
       .catch((error: unknown) => this.handlerFailed(session, error))
     // The next frame waits until this one is done, or (for a relayed message) only
     // until it is in the publish pipeline: the store appends and commits in call
@@ -385,20 +395,19 @@ export class Hub {
     return result
   }
 
-  private async dispatch (session: Session, data: string | Buffer, binary: boolean, replyErrors: boolean, handedOff: () => void): Promise<DispatchResult> {
+  private async dispatch (session: Session, data: string | Buffer, binary: boolean, replyErrors: boolean, typedOnly: boolean, handedOff: () => void): Promise<DispatchResult> {
     for (const observer of this.observers) observer.messageInbound?.(session)
     const decoded = decodeFrame(data, binary, this.envelope)
     let result: DispatchResult
     if (decoded.kind === 'raw') {
-      result = await this.runRaw(session, decoded.data, binary, false)
+      result = typedOnly && decoded.notTyped !== undefined
+        ? { ok: false, code: ErrorCodes.INVALID_MESSAGE, ...decoded.notTyped }
+        : await this.runRaw(session, decoded.data, binary, false)
     } else if (decoded.kind === 'invalid') {
       result = { ok: false, code: ErrorCodes.INVALID_MESSAGE, message: decoded.message, path: decoded.path, id: decoded.id }
     } else {
       const raw = await this.runRaw(session, decoded.data, false, true)
-      const input = decoded.message
-      const message: InboundMessage = { type: input.type, payload: input.payload ?? {} }
-      if (input.id !== undefined) message.id = input.id
-      if (input.room !== undefined) message.room = input.room
+      const message = inboundMessageOf(decoded.message)
       result = raw.ok ? await this.dispatchTyped(session, message, handedOff) : { ...raw, id: message.id }
     }
     if (!result.ok) {

@@ -5,13 +5,16 @@ import { compileValidator, decodeFrame } from '../lib/codec.js'
 const validator = compileValidator(JsonMessage)
 const decode = (text: string): ReturnType<typeof decodeFrame> => decodeFrame(text, false, validator)
 
-t.test('text that is not JSON, or JSON without type, is raw', async (t) => {
-  t.same(decode('hello'), { kind: 'raw', data: 'hello' })
-  t.same(decode('{"broken":'), { kind: 'raw', data: '{"broken":' })
-  t.same(decode('{"no":"type"}'), { kind: 'raw', data: '{"no":"type"}' })
-  t.same(decode('[1,2]'), { kind: 'raw', data: '[1,2]' })
-  t.same(decode('"type"'), { kind: 'raw', data: '"type"' })
-  t.same(decode('null'), { kind: 'raw', data: 'null' })
+t.test('text that is not JSON, or JSON without type, is raw, with the reason it is not typed', async (t) => {
+  const notJson = { message: '/: the body is not valid JSON', path: '/' }
+  const notObject = { message: '/: Expected a JSON object with a type', path: '/' }
+  const noType = { message: '/type: Expected required property', path: '/type' }
+  t.same(decode('hello'), { kind: 'raw', data: 'hello', notTyped: notJson })
+  t.same(decode('{"broken":'), { kind: 'raw', data: '{"broken":', notTyped: notJson })
+  t.same(decode('{"no":"type"}'), { kind: 'raw', data: '{"no":"type"}', notTyped: noType })
+  t.same(decode('[1,2]'), { kind: 'raw', data: '[1,2]', notTyped: notObject })
+  t.same(decode('"type"'), { kind: 'raw', data: '"type"', notTyped: notObject })
+  t.same(decode('null'), { kind: 'raw', data: 'null', notTyped: notObject })
 })
 
 t.test('binary frames are raw buffers', async (t) => {

@@ -1,8 +1,7 @@
-import sjson from 'secure-json-parse'
-import { compileValidator, decodeFrame, type Validator } from '../codec.js'
+import { compileValidator, decodeFrame, type NotTyped, type Validator } from '../codec.js'
 import { ErrorCodes } from '../errors.js'
 import type { RealtimeMessage } from '../frames.js'
-import type { DispatchResult, Hub, InboundMessage } from '../hub.js'
+import { inboundMessageOf, type DispatchResult, type Hub, type InboundMessage } from '../hub.js'
 import type { Session } from '../session.js'
 import type { PollSession } from './session.js'
 
@@ -53,9 +52,7 @@ export class LongPollBridge {
    * failure is returned for an HTTP answer instead of queued as an error frame.
    */
   async send (poll: PollSession, text: string): Promise<DispatchResult> {
-    const rejected = this.rejectRaw(text)
-    if (rejected !== undefined) return rejected
-    return await this.hub.receive(poll.session, text, false, false)
+    return await this.hub.receive(poll.session, text, false, false, true)
   }
 
   /** A server-side publish of `text` (no session), after `authorizePublish(null, message)`. */
@@ -82,40 +79,14 @@ export class LongPollBridge {
     this.removeResolver?.()
   }
 
-  /**
-   * Over WebSocket, text that is not a typed message goes to raw handlers;
-   * over HTTP the body must be a typed message, so it is refused here. Only
-   * the shape is looked at: validation is the hub's, so errors match WebSocket.
-   */
-  private rejectRaw (text: string): DispatchResult | undefined {
-    const reason = this.rawReason(text)
-    return reason === undefined ? undefined : this.invalid(reason)
-  }
-
   private decode (text: string): DecodedBody {
     const decoded = decodeFrame(text, false, this.envelope)
     if (decoded.kind === 'invalid') {
       return { ok: false, result: this.invalid({ message: decoded.message, path: decoded.path, id: decoded.id }) }
     }
-    if (decoded.kind === 'raw') return { ok: false, result: this.invalid(this.rawReason(text) as { message: string, path: string }) }
-    const input = decoded.message
-    const message: InboundMessage = { type: input.type, payload: input.payload ?? {} }
-    if (input.id !== undefined) message.id = input.id
-    if (input.room !== undefined) message.room = input.room
-    return { ok: true, message }
-  }
-
-  /** Why a body is not a typed message (a JSON object with a `type`), or undefined when it is one. */
-  private rawReason (text: string): { message: string, path: string } | undefined {
-    let value: unknown
-    try {
-      value = sjson.parse(text, undefined, { protoAction: 'remove', constructorAction: 'remove' })
-    } catch {
-      return { message: '/: the body is not valid JSON', path: '/' }
-    }
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return { message: '/: Expected a JSON object with a type', path: '/' }
-    if (!Object.hasOwn(value, 'type')) return { message: '/type: Expected required property', path: '/type' }
-    return undefined
+    // decodeFrame says why a text frame is not a typed message.
+    if (decoded.kind === 'raw') return { ok: false, result: this.invalid(decoded.notTyped as NotTyped) }
+    return { ok: true, message: inboundMessageOf(decoded.message) }
   }
 
   private invalid (reason: { message: string, path: string, id?: string }): DispatchResult {
