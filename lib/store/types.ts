@@ -6,34 +6,50 @@ export interface StorableMessage extends RealtimeMessage {
   room: string
 }
 
-/** Result of one append. `duplicate`: a message with that id was already stored in that room; `message` is the stored one. */
+/**
+ * Where a stored message sits in its room's history. This pair, not the
+ * message id, is what replay and cross-node delivery order by.
+ */
+export interface RoomPosition {
+  /** 1 for a room's first message in its epoch, then +1 per message, in commit order. */
+  offset: number
+  /** The generation of the room's history; a new epoch means the offsets started again. */
+  epoch: string
+}
+
+/** Result of one append. `duplicate`: a message with that id was already stored in that room; `message` and `position` are the stored one's. */
 export interface AppendResult {
   duplicate: boolean
   message: StorableMessage
-  /** The store's monotonic sequence number of the stored message (orders replay). */
-  seq: number
+  position: RoomPosition
 }
 
-/** A stored message with its sequence number. */
-export interface SequencedMessage {
-  seq: number
+/** A stored message with its offset in its room. */
+export interface PositionedMessage {
+  offset: number
   message: StorableMessage
 }
 
-/** Where a room's history ends: its latest stored message, or null when it has none. */
-export interface RoomHead {
+/** Where a room's history ends: its latest stored message and its position, or null when the room has none. */
+export interface RoomHead extends RoomPosition {
   id: string
-  seq: number
 }
 
 /**
  * Result of a replay request. `recovered: true` carries every message after
- * `afterId`, in order. `recovered: false` carries none: `afterId` is unknown
- * (or pruned), or more than `limit` messages follow it — never a partial replay.
+ * `afterId`, in offset order, and the position of `afterId` itself.
+ * `recovered: false` carries none: `afterId` is unknown (or pruned), or more
+ * than `limit` messages follow it — never a partial replay.
  */
 export type ReplayResult =
-  | { recovered: true, messages: SequencedMessage[], afterSeq: number, head: RoomHead | null }
+  | { recovered: true, messages: PositionedMessage[], after: RoomPosition, head: RoomHead | null }
   | { recovered: false, reason: 'unknown' | 'too_many', head: RoomHead | null }
+
+/** Messages of one room after an offset (`readAfter`), with the epoch they belong to (null: the room has no history). */
+export interface RoomRange {
+  epoch: string | null
+  messages: PositionedMessage[]
+}
 
 export interface ListOptions {
   /** Only messages stored before this id. */
@@ -56,24 +72,45 @@ export interface RetentionRule {
 }
 
 /**
- * Durable room history. Appends are idempotent by (room, id); every stored
- * message gets a sequence number that grows with each append and orders
- * replay. Pruning only ever removes the oldest messages of a room, so a
- * replay from a surviving id never has a hole.
+ * Durable room history, shared by every node that uses the same database.
+ *
+ * The contract every implementation keeps (and `test/store-interface.test.ts`
+ * checks for each of them):
+ * - **Offsets are dense and in commit order per room.** The n-th message
+ *   committed to a room (in its epoch) has offset n. An offset is assigned in
+ *   the transaction that inserts the message, so a reader that has seen offset
+ *   n has seen, or can read, every offset below it: no gap, ever, whatever
+ *   number of writers (connections, processes, nodes) append concurrently.
+ * - **Appends of one caller commit in call order.** If `append(a)` is called
+ *   before `append(b)`, `a` is committed no later than `b` (and, in one room,
+ *   gets the lower offset), even when neither was awaited. The hub relies on
+ *   this to let a client's next frame start before its previous message committed.
+ * - **Idempotent by client id within a room.** Appending a message whose
+ *   (room, id) is stored returns `duplicate: true` with the stored message
+ *   and its position, and stores nothing.
+ * - **The epoch of a room is stable** until its history is reset (a new
+ *   database, a restore): then offsets start again at 1 under a new epoch.
+ *   Pruning by retention does not reset: offsets keep growing.
+ * - **Pruning only removes a room's oldest messages**, so a replay from a
+ *   surviving id never has a hole.
+ * - **An append resolves only once it is durable** (committed); a failed
+ *   commit rejects every append it carried, and nothing of it is stored.
  *
  * @example
  * const store: MessageStore = new SqliteMessageStore({ path: './data/messages.db' })
- * const { duplicate } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} })
+ * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} })
  * const page = await store.listByRoom('general', { limit: 50 })
  */
 export interface MessageStore {
-  /** Store a message; resolves once it is durable (committed). */
+  /** Store a message; resolves once it is durable (committed), with its room position. */
   append (message: StorableMessage): Promise<AppendResult>
   /** A page of a room's history, oldest first. Without `after` the page ends at `before` (or the newest). Throws `VIX_ERR_MESSAGE_NOT_FOUND` for an unknown `before`/`after`. */
   listByRoom (room: string, options: ListOptions): Promise<HistoryPage>
   /** Every message after `afterId`, when it is known and at most `limit` follow it. */
   replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult>
-  /** The room's latest stored message, or null. */
+  /** Up to `limit` messages of the room with an offset above `afterOffset`, in offset order (gap repair between nodes). */
+  readAfter (room: string, afterOffset: number, limit: number): Promise<RoomRange>
+  /** The room's latest stored message and its position, or null. */
   latest (room: string): Promise<RoomHead | null>
   /** Names of the rooms that have stored messages. */
   rooms (): Promise<string[]>
