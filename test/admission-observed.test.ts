@@ -3,7 +3,9 @@ import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import vixRealtime, { loadConfigFromEnv } from '../plugins/index.js'
 import { httpStatusOf, ErrorCodes } from '../lib/errors.js'
-import { build, connect, scrapeMetrics } from './helpers.js'
+import { build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { scrapeMetrics } from './helpers/metrics.js'
 
 /** Upgrade admission, boot-time option checks and env config, with the metrics they move. */
 

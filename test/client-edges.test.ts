@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import { VixClient, type FetchLike, type ResponseLike, type VixClientError, type VixClientOptions } from '../lib/client/index.js'
-import { FakeClock } from './fake-clock.js'
-import { delay, nextEvent } from './helpers.js'
+import { FakeClock } from './helpers/fake-clock.js'
+import { delay, nextEvent } from './helpers/wait.js'
 
 /** A WebSocket the test drives by hand: open it, make the server "send", read what the client sent. */
 class ScriptedSocket {

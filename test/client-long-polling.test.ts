@@ -3,8 +3,9 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { test } from 'tap'
 import WebSocket from 'ws'
 import { VixClient, type VixClientError, type VixClientOptions, type VixMessage } from '../lib/client/index.js'
-import { CountingTimers } from './fake-clock.js'
-import { baseUrl, delay, nextEvent, waitUntil } from './helpers.js'
+import { CountingTimers } from './helpers/fake-clock.js'
+import { baseUrl } from './helpers/app.js'
+import { delay, nextEvent, waitFor } from './helpers/wait.js'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
 
@@ -235,7 +236,7 @@ test('poll failures are retried on the same session, then the client reconnects'
   fake.failPolls = 1
   const polls = fake.polls.length
   // The failed poll, then at least one more on the same session.
-  await waitUntil(() => fake.failPolls === 0 && fake.polls.length >= polls + 2)
+  await waitFor(() => fake.failPolls === 0 && fake.polls.length >= polls + 2, { message: 'the client to resume polling' })
   t.equal(fake.created, 1, 'one failed poll: same session')
   t.equal(vix.state, 'open')
 

@@ -2,7 +2,8 @@ import t from 'tap'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { VixClient } from '../lib/client/index.js'
-import { baseUrl, build, connect } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
 
 // The client's long-polling path against the real long-polling transport (its own
 // tests use a fake poll server), and its replay against the real store.

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
-import { baseUrl, build, bundleForChild } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { bundleForChild } from './helpers/child.js'
 
 test('works with a standard (browser API) global WebSocket, and exits by itself after close()', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] }, (app) => {

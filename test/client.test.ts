@@ -1,8 +1,10 @@
 import { test } from 'tap'
 import WebSocket from 'ws'
 import { VixClient, VixClientError, type VixClientOptions, type VixMessage } from '../lib/client/index.js'
-import { CountingTimers, FakeClock } from './fake-clock.js'
-import { baseUrl, build, connect, nextEvent, waitUntil } from './helpers.js'
+import { CountingTimers, FakeClock } from './helpers/fake-clock.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { nextEvent, waitFor } from './helpers/wait.js'
 import type { FastifyInstance } from 'fastify'
 
 interface Teardown { teardown: (fn: () => unknown) => void }
@@ -233,7 +235,7 @@ test('close() stops everything: no timer left, waiting requests rejected, no rec
   t.same(closes, [{ code: 1000, reason: 'client closed', transport: 'websocket', willReconnect: false }])
   t.equal((await waiting.catch((e: unknown) => e) as VixClientError).code, 'VIX_ERR_CLIENT_CLOSED')
   t.equal((await joining.catch((e: unknown) => e) as VixClientError).code, 'VIX_ERR_CLIENT_CLOSED')
-  await waitUntil(() => app.realtime.sessions.size === 0)
+  await waitFor(() => app.realtime.sessions.size === 0, { message: 'every session to close' })
   t.pass('the socket is closed')
   t.equal(vix.state, 'closed', 'and it stays closed')
   t.equal(vix.send('x'), false)

@@ -4,7 +4,9 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { baseUrl, build, documentedOperations, requireService } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { documentedOperations } from './helpers/openapi.js'
+import { requireService } from './helpers/services.js'
 
 const chromiumPath = '/usr/bin/chromium'
 const chromiumArgs = [

@@ -5,7 +5,9 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { bundleForChild, connectUrl, delay, type TestClient } from './helpers.js'
+import { connectUrl, type TestClient } from './helpers/ws-client.js'
+import { bundleForChild } from './helpers/child.js'
+import { waitFor } from './helpers/wait.js'
 
 const serverFile = fileURLToPath(new URL('../example-app/server.ts', import.meta.url))
 // The example app's shutdownTimeout (the default): a clean close must fit in it plus 1 s.
@@ -38,15 +40,14 @@ function start (file: string, args: string[], env: Record<string, string> = {}):
  * and routed). The deadline is generous for a loaded machine.
  */
 async function waitListening (base: string, child: Child): Promise<void> {
-  const deadline = Date.now() + 90_000
-  for (;;) {
+  const message = (): string => `the example app did not start: ${child.output()}`
+  await waitFor(async () => {
     try {
-      const response = await fetch(`${base}/ws`)
-      if (response.status === 426) return
+      if ((await fetch(`${base}/ws`)).status === 426) return true
     } catch {}
-    if (child.process.exitCode !== null || Date.now() > deadline) throw new Error(`the example app did not start: ${child.output()}`)
-    await delay(100)
-  }
+    if (child.process.exitCode !== null) throw new Error(message())
+    return false
+  }, { timeout: 90_000, interval: 100, message })
 }
 
 function walSize (dbPath: string): number {

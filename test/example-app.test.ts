@@ -2,7 +2,8 @@ import t from 'tap'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildExampleApp } from '../example-app/app.js'
-import { connect, delay } from './helpers.js'
+import { connect } from './helpers/ws-client.js'
+import { delay } from './helpers/wait.js'
 
 async function start (t: { teardown: (fn: () => unknown) => void, testdir: () => string }, env: Record<string, string> = {}): Promise<FastifyInstance> {
   const app = await buildExampleApp({ env: { VIX_STORE_PATH: join(t.testdir(), 'messages.db'), ...env } })

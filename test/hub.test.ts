@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { Hub, type HubObserver } from '../lib/hub.js'
-import { FakeTransport } from './fake-transport.js'
+import { FakeTransport } from './helpers/fake-transport.js'
 
 function open (hub: Hub, identity?: unknown): { transport: FakeTransport, session: ReturnType<Hub['openSession']> } {
   const transport = new FakeTransport()

@@ -4,7 +4,7 @@ import { Hub } from '../lib/hub.js'
 import { HttpError, httpErrorOf } from '../lib/http-errors.js'
 import { LongPollManager } from '../lib/long-polling/manager.js'
 import { PollSession } from '../lib/long-polling/session.js'
-import { delay } from './helpers.js'
+import { delay } from './helpers/wait.js'
 
 const frame = (n: number): string => `{"n":${n}}`
 

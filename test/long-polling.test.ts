@@ -3,7 +3,10 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { ErrorCodes } from '../lib/errors.js'
 import vixRealtime, { longPollingPlugin } from '../plugins/index.js'
-import { PollClient, baseUrl, build, connect, delay } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { PollClient } from './helpers/poll-client.js'
+import { delay, waitFor } from './helpers/wait.js'
 
 const message = (room: string, text: string, id?: string): Record<string, unknown> =>
   id === undefined ? { room, type: 'chat.message', payload: { text } } : { id, room, type: 'chat.message', payload: { text } }
@@ -12,11 +15,7 @@ const events = (frames: any[]): string[] => frames.filter((f) => f.kind === 'eve
 
 /** Wait until `check` holds (polling a condition the test cannot await directly). */
 async function until (check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await delay(5)
-  }
+  await waitFor(check, { timeout: timeoutMs, message: 'condition not met in time' })
 }
 
 /** A real HTTP GET on its own connection; resolves with status and parsed body. */

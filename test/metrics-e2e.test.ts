@@ -1,6 +1,9 @@
 import t from 'tap'
 import { join } from 'node:path'
-import { build, connect, PollClient, scrapeMetrics } from './helpers.js'
+import { build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { PollClient } from './helpers/poll-client.js'
+import { scrapeMetrics } from './helpers/metrics.js'
 
 const SESSION_TTL = 60_000
 

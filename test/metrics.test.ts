@@ -5,7 +5,10 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, register as globalRegi
 import vixRealtime, { MetricNames, errorReasons, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
 import type { Hub } from '../lib/hub.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
-import { build, connect, delay, scrapeMetrics, type MetricsScrape } from './helpers.js'
+import { build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { scrapeMetrics, type MetricsScrape } from './helpers/metrics.js'
+import { waitFor } from './helpers/wait.js'
 
 /** Every family and its kind, exactly as DESIGN §5 names them. */
 const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
@@ -29,13 +32,11 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
 
 /** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */
 async function eventually (app: Parameters<typeof scrapeMetrics>[0], check: (m: MetricsScrape) => boolean, timeoutMs = 5000): Promise<MetricsScrape> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const scrape = await scrapeMetrics(app)
-    if (check(scrape)) return scrape
-    if (Date.now() > deadline) throw new Error(`metrics never matched:\n${scrape.text}`)
-    await delay(10)
-  }
+  let scrape: MetricsScrape | undefined
+  return await waitFor(async () => {
+    scrape = await scrapeMetrics(app)
+    return check(scrape) && scrape
+  }, { timeout: timeoutMs, interval: 10, message: () => `metrics never matched:\n${scrape?.text}` })
 }
 
 /** Call one observer hook on every observer, as the long-polling and store parts do. */

@@ -12,7 +12,9 @@ import { mergeDocuments } from '../lib/openapi/document.js'
 import { routesSinceHub } from '../plugins/hub.js'
 import { openapiPlugin, vixRealtime, websocketPlugin } from '../plugins/index.js'
 import { ErrorResponse, JsonMessage, sharedSchemas } from '../schemas/message.js'
-import { assertFullyDocumented, baseUrl, build, connect, documentedOperations } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { assertFullyDocumented, documentedOperations } from './helpers/openapi.js'
 
 /**
  * Every operation the default umbrella documents. After merging the other parts,

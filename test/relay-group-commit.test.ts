@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { Hub } from '../lib/hub.js'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
 import { StorePersistence } from '../lib/store/persistence.js'
-import { FakeTransport } from './fake-transport.js'
+import { FakeTransport } from './helpers/fake-transport.js'
 
 t.test('a burst of relayed frames from one client shares one group commit and keeps its order', async (t) => {
   const hub = new Hub({ relayTypes: ['chat'] })

@@ -3,7 +3,10 @@ import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { FastifyInstance } from 'fastify'
-import { baseUrl, build, connect, delay, scrapeMetrics, upgradeStatus, type TestClient } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect, upgradeStatus, type TestClient } from './helpers/ws-client.js'
+import { scrapeMetrics } from './helpers/metrics.js'
+import { waitFor } from './helpers/wait.js'
 
 const ROOMS = 5
 const SOCKETS = 100
@@ -15,14 +18,6 @@ interface PollAnswer { status: number, body: any, retryAfter: string | null, at:
 async function httpPoll (app: FastifyInstance, query: Record<string, string> = {}): Promise<PollAnswer> {
   const response = await fetch(`${baseUrl(app)}/ws/poll?${new URLSearchParams(query).toString()}`)
   return { status: response.status, body: await response.json(), retryAfter: response.headers.get('retry-after'), at: Date.now() }
-}
-
-async function waitUntil (check: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!await check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await delay(20)
-  }
 }
 
 /** The full app: every transport, metrics, and a real SQLite store in the test's directory. */
@@ -40,7 +35,7 @@ async function holdPolls (app: FastifyInstance, count: number): Promise<Array<Pr
   const sessions = await Promise.all(Array.from({ length: count }, async () => await httpPoll(app)))
   const held = sessions.map(async (created) => await httpPoll(app, { session_id: created.body.session_id, wait: '20000' }))
   // A poll is counted when the server takes it; with nothing queued and no stop requested, it is then held.
-  await waitUntil(async () => (await scrapeMetrics(app)).value('vix_longpoll_polls_total') === before + count, 'the polls to be held')
+  await waitFor(async () => (await scrapeMetrics(app)).value('vix_longpoll_polls_total') === before + count, { timeout: 5000, interval: 20, message: 'timed out waiting for the polls to be held' })
   return held
 }
 

@@ -3,7 +3,9 @@ import { spawn } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build, bundleForChild, connect } from './helpers.js'
+import { build } from './helpers/app.js'
+import { connect } from './helpers/ws-client.js'
+import { bundleForChild } from './helpers/child.js'
 
 t.test('100 sockets with publishes in flight: each gets server.going_away then 1001', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] })

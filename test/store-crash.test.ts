@@ -5,7 +5,8 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
-import { bundleForChild, delay } from './helpers.js'
+import { bundleForChild } from './helpers/child.js'
+import { delay } from './helpers/wait.js'
 
 const ROUNDS = 10
 const publisher = fileURLToPath(new URL('./fixtures/crash-publisher.ts', import.meta.url))

@@ -3,7 +3,9 @@ import { join } from 'node:path'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
 import type { ReplayResult } from '../lib/store/types.js'
 import type { MessageStorePluginOptions } from '../plugins/message-store.js'
-import { build, connect, delay, type TestClient } from './helpers.js'
+import { build } from './helpers/app.js'
+import { connect, type TestClient } from './helpers/ws-client.js'
+import { delay } from './helpers/wait.js'
 
 const REJOINS = 6
 

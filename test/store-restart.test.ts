@@ -2,7 +2,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildExampleApp } from '../example-app/app.js'
-import { connect, type TestClient } from './helpers.js'
+import { connect, type TestClient } from './helpers/ws-client.js'
 
 async function startExample (storePath: string): Promise<FastifyInstance> {
   const app = await buildExampleApp({ env: { VIX_STORE_PATH: storePath } })

@@ -1,6 +1,8 @@
 import t from 'tap'
 import WebSocket from 'ws'
-import { baseUrl, build, connect, delay, upgradeStatus } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect, upgradeStatus } from './helpers/ws-client.js'
+import { delay } from './helpers/wait.js'
 
 t.test('an oversized frame closes that client 1009; another client in the room keeps receiving', async (t) => {
   const app = await build(t, { websocket: { maxMessageSize: 1024 } })

@@ -4,7 +4,9 @@ import WebSocket from 'ws'
 import { Type } from '@sinclair/typebox'
 import { websocketPlugin } from '../plugins/websocket.js'
 import vixRealtime from '../plugins/index.js'
-import { baseUrl, build, connect, delay, TestClient } from './helpers.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect, TestClient } from './helpers/ws-client.js'
+import { delay } from './helpers/wait.js'
 
 t.test('a plain GET /ws gets 426 with a coded JSON error', async (t) => {
   const app = await build(t)

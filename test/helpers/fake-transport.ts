@@ -1,4 +1,4 @@
-import type { Transport } from '../lib/session.js'
+import type { Transport } from '../../lib/session.js'
 
 /** An in-memory transport for hub unit tests: records what was sent and how it closed. */
 export class FakeTransport implements Transport {

@@ -1,4 +1,4 @@
-import type { Timers } from '../lib/client/timers.js'
+import type { Timers } from '../../lib/client/timers.js'
 
 interface Scheduled { id: number, at: number, callback: () => void }
 
