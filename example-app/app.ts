@@ -29,16 +29,20 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * The example chat app: `chat.message` is relayed to the room the client joined
  * (sender included) and stored in SQLite at `VIX_STORE_PATH` (default
  * `./data/messages.db`), messages with an `id` are acked, a raw text frame is
- * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`.
+ * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`. With `VIX_PUBLISH_KEY`
+ * set, `POST /ws/send` without a session publishes for whoever sends
+ * `Authorization: Bearer <key>`; without it, server-side publish is off.
  */
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
   const env = config.env ?? process.env
   const realtimeConfig = loadConfigFromEnv(env)
   const app = Fastify({ logger: loggerOptions(config) })
+  const publishKey = env.VIX_PUBLISH_KEY
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
     websocket: realtimeConfig.websocket,
-    longPolling: realtimeConfig.longPolling,
+    // Server-side publish (POST /ws/send without a session) only with the bearer key.
+    longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined || publishKey === '' ? undefined : { key: publishKey } },
     store: { path: env.VIX_STORE_PATH ?? './data/messages.db' }
   })
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })

@@ -1,34 +1,6 @@
 import { InvalidEnvError } from './errors.js'
-
-/** WebSocket transport options (times in milliseconds). */
-export interface WebSocketOptions {
-  /** Route of the upgrade endpoint. */
-  path?: string
-  /** Largest frame accepted, in bytes, after inflation when deflate is on; larger closes the client 1009. */
-  maxMessageSize?: number
-  /** A peer silent (no pong, no frame) for this long is terminated. */
-  idleTimeout?: number
-  /** Interval between server pings. */
-  pingInterval?: number
-  /** Negotiate permessage-deflate. */
-  perMessageDeflate?: boolean
-  /** Answer client pings automatically. */
-  autoPingPong?: boolean
-  /** Origins allowed to upgrade (exact match, e.g. `https://app.example.com`); unset allows any. */
-  allowedOrigins?: string[]
-  /** `retryAfterMs` told to clients in the `server.going_away` frame on shutdown. */
-  goingAwayRetryAfter?: number
-}
-
-export const websocketDefaults = {
-  path: '/ws',
-  maxMessageSize: 65536,
-  idleTimeout: 60_000,
-  pingInterval: 30_000,
-  perMessageDeflate: false,
-  autoPingPong: true,
-  goingAwayRetryAfter: 1000
-} as const
+import { longPollingDefaults } from './long-polling/options.js'
+import { websocketDefaults, type WebSocketOptions } from './websocket/options.js'
 
 /** Long-polling transport options (times in milliseconds). */
 export interface LongPollingEnvOptions {
@@ -78,9 +50,9 @@ export function loadConfigFromEnv (env: Env = process.env): EnvConfig {
       autoPingPong: readBoolean(env, 'WEBSOCKET_AUTO_PING_PONG', websocketDefaults.autoPingPong)
     },
     longPolling: {
-      sessionTtl: readInteger(env, 'LONGPOLL_SESSION_TTL', 60_000, 1000),
-      maxBuffer: readInteger(env, 'LONGPOLL_MAX_BUFFER', 1024),
-      wait: readInteger(env, 'LONGPOLL_WAIT', 25_000, 1000)
+      sessionTtl: readInteger(env, 'LONGPOLL_SESSION_TTL', longPollingDefaults.sessionTtl, 1000),
+      maxBuffer: readInteger(env, 'LONGPOLL_MAX_BUFFER', longPollingDefaults.maxBuffer),
+      wait: readInteger(env, 'LONGPOLL_WAIT', longPollingDefaults.wait, 1000)
     }
   }
 }

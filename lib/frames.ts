@@ -56,3 +56,8 @@ export function ackFrame (type: string, fields: { id?: string, room?: string }, 
 export function systemFrame (type: string, payload: Record<string, unknown> = {}): RealtimeMessage {
   return { kind: 'system', type, ts: new Date().toISOString(), payload }
 }
+
+/** The frame every client gets on shutdown, whatever its transport: reconnect after `retryAfterMs` (plus jitter). */
+export function goingAwayFrame (retryAfterMs: number): RealtimeMessage {
+  return systemFrame('server.going_away', { retryAfterMs })
+}

@@ -1,5 +1,5 @@
 import { STATUS_CODES } from 'node:http'
-import { ErrorCodes, httpStatusOf, type ErrorCode } from './errors.js'
+import { ErrorCodes, codedError, httpStatusOf, isVixError, type VixError } from './errors.js'
 import type { DispatchError } from './hub.js'
 
 /** The JSON body of every error answer of vix-realtime's HTTP routes (`VixErrorResponse`). */
@@ -11,16 +11,9 @@ export interface ErrorBody {
   path?: string
 }
 
-/** An error that carries its HTTP answer; thrown by route handlers, rendered by `httpErrorOf`. */
-export class HttpError extends Error {
-  constructor (readonly statusCode: number, readonly code: ErrorCode, message: string, readonly path?: string) {
-    super(message)
-  }
-
-  /** The HTTP form of a failed dispatch (the same code an error frame would carry). */
-  static fromDispatch (result: DispatchError): HttpError {
-    return new HttpError(httpStatusOf(result.code), result.code, result.message, result.path)
-  }
+/** The coded error of a failed dispatch, to throw from a route (the same code an error frame would carry). */
+export function errorOfDispatch (result: DispatchError): VixError {
+  return codedError(result.code, result.message, { path: result.path })
 }
 
 interface MaybeCoded {
@@ -64,10 +57,7 @@ export function httpErrorOf (error: unknown, limits: { bodyLimit: number }): Err
   const coded = (typeof error === 'object' && error !== null ? error : {}) as MaybeCoded
   const code = typeof coded.code === 'string' ? coded.code : ''
   const message = typeof coded.message === 'string' ? coded.message : ''
-  if (code.startsWith('VIX_ERR_')) {
-    const status = typeof coded.statusCode === 'number' ? coded.statusCode : httpStatusOf(code as ErrorCode)
-    return body(status, code, message, typeof coded.path === 'string' ? coded.path : undefined)
-  }
+  if (isVixError(error)) return body(httpStatusOf(error.code), error.code, error.message, error.path)
   if (code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
     return body(413, ErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${limits.bodyLimit} bytes`)
   }

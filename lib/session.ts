@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import type { Envelope } from './broker/types.js'
 import type { RealtimeMessage } from './frames.js'
 import { CloseCodes } from './errors.js'
 
@@ -20,12 +21,13 @@ export interface Transport {
 }
 
 /**
- * Holds back live deliveries of one room to one session while that room is
- * replayed to it (the message store installs one during `room.join` with
- * `since`). `admit` returns false for a frame it buffered or dropped.
+ * Sits between a room's live deliveries and one member (the message store
+ * installs one per membership of a stored room): holds them back while the
+ * room is replayed to the member, then drops what it already has.
+ * `admit` returns false for a frame it buffered or dropped.
  */
 export interface DeliveryGate {
-  admit (seq: number | undefined, data: string | Buffer): boolean
+  admit (envelope: Envelope, data: string): boolean
 }
 
 /** A session id: 128 bits from a CSPRNG, URL-safe. */
@@ -36,6 +38,7 @@ export function newSessionId (): string {
 export interface SessionOptions {
   id?: string
   identity?: unknown
+  identityKey?: string
   /** Close the session 1013 when the transport has more than this many bytes queued. */
   maxBufferedAmount: number
   onSlowConsumer?: (session: Session) => void
@@ -51,8 +54,10 @@ export class Session {
   readonly transport: Transport
   /** Rooms this session is in. Maintained by the hub; read-only for users. */
   readonly rooms = new Set<string>()
-  /** Replay gates by room; a live room delivery passes its room's gate first. */
+  /** Delivery gates by room; a live room delivery passes its room's gate first. */
   readonly gates = new Map<string, DeliveryGate>()
+  /** Comparable form of `identity` (the hub's `identityKey`): who is the same client across sessions. */
+  readonly identityKey: string | undefined
   /** Free slot for application state. */
   data: Record<string, unknown> = {}
   closed = false
@@ -63,6 +68,7 @@ export class Session {
   constructor (transport: Transport, options: SessionOptions) {
     this.id = options.id ?? newSessionId()
     this.identity = options.identity
+    this.identityKey = options.identityKey
     this.transport = transport
     this.maxBufferedAmount = options.maxBufferedAmount
     this.onSlowConsumer = options.onSlowConsumer
@@ -74,13 +80,13 @@ export class Session {
   }
 
   /**
-   * Deliver a serialized live message of `room` (with the store's `seq` when
-   * stored): through the room's replay gate when there is one, else straight on.
+   * Deliver a live message (`data` is its envelope's message, serialized once
+   * for every recipient): through its room's gate when there is one, else straight on.
    */
-  deliver (room: string | undefined, seq: number | undefined, data: string | Buffer): boolean {
-    if (room !== undefined && this.gates.size !== 0) {
-      const gate = this.gates.get(room)
-      if (gate !== undefined && !gate.admit(seq, data)) return false
+  deliver (envelope: Envelope, data: string): boolean {
+    if (envelope.room !== undefined && this.gates.size !== 0) {
+      const gate = this.gates.get(envelope.room)
+      if (gate !== undefined && !gate.admit(envelope, data)) return false
     }
     return this.sendSerialized(data)
   }

@@ -1,8 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
-import { Hub, type HubOptions } from '../lib/hub.js'
 import { InvalidOptionError } from '../lib/errors.js'
-import { checkInteger, checkOptionalFunction, checkStringList } from '../lib/options.js'
+import { Hub } from '../lib/hub.js'
+import { conflictingHubOption, hubOptionNames, type HubOptions } from '../lib/hub/options.js'
 import { JsonMessage, sharedSchemas } from '../schemas/message.js'
 
 declare module 'fastify' {
@@ -13,19 +13,6 @@ declare module 'fastify' {
 }
 
 export type HubPluginOptions = Omit<HubOptions, 'logger'>
-
-/** Check the hub's options at register time; a bad one fails boot. */
-export function checkHubOptions (options: HubPluginOptions): void {
-  if (options.relayTypes !== undefined) checkStringList('relayTypes', options.relayTypes)
-  if (options.maxBufferedAmount !== undefined) checkInteger('maxBufferedAmount', options.maxBufferedAmount, 1)
-  if (options.shutdownTimeout !== undefined) checkInteger('shutdownTimeout', options.shutdownTimeout, 0)
-  if (options.messageSchema !== undefined && options.messageSchema.$id !== JsonMessage.$id) {
-    throw new InvalidOptionError('messageSchema', `must keep $id "${JsonMessage.$id as string}" so HTTP routes and docs use it`)
-  }
-  checkOptionalFunction('authenticate', options.authenticate)
-  checkOptionalFunction('authorizeJoin', options.authorizeJoin)
-  checkOptionalFunction('authorizePublish', options.authorizePublish)
-}
 
 /** Routes declared since each hub was registered, whatever plugin declared them. */
 const routesByHub = new WeakMap<Hub, RouteOptions[]>()
@@ -39,9 +26,25 @@ export function routesSinceHub (hub: Hub): readonly RouteOptions[] {
   return routesByHub.get(hub) ?? []
 }
 
+/** The options each hub was registered with: hub options are taken once. */
+const optionsByHub = new WeakMap<Hub, HubPluginOptions>()
+
+/** Hub options given to a part are refused: they belong to the hub, registered once. */
+export function refuseHubOptions (part: string, options: object): void {
+  const name = hubOptionNames.find((key) => (options as Record<string, unknown>)[key] !== undefined)
+  if (name !== undefined) throw new InvalidOptionError(name, `is a hub option, not one of ${part}: give it to hubPlugin (or vixRealtime), registered before ${part}`)
+}
+
 const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, options) => {
-  checkHubOptions(options)
+  if (fastify.hasDecorator('realtime')) {
+    // A second registration with the same options is harmless; a different set would be silently dropped: fail instead.
+    const conflict = conflictingHubOption(optionsByHub.get(fastify.realtime) ?? {}, options as Record<string, unknown>)
+    if (conflict !== undefined) throw new InvalidOptionError(conflict, 'the hub is already registered with another value: hub options are taken once')
+    return
+  }
   const hub = new Hub({ ...options, logger: fastify.log })
+  optionsByHub.set(hub, options)
+  await hub.started
   fastify.decorate('realtime', hub)
   const routes: RouteOptions[] = []
   routesByHub.set(hub, routes)
@@ -62,14 +65,24 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
 }
 
 /**
- * The transport-agnostic core: decorates `fastify.realtime`. Every transport
- * plugin registers it when it is not there yet, so it rarely needs registering by hand.
+ * The transport-agnostic core: decorates `fastify.realtime`. Register it
+ * first, with the hub options, when composing parts by hand; every part
+ * declares it as a dependency. The umbrella `vixRealtime` registers it for you.
+ *
+ * @example
+ * await app.register(hubPlugin, { relayTypes: ['chat.message'] })
+ * await app.register(websocketPlugin, { path: '/live' })
  */
 export const hubPlugin = fp(hubPluginImpl, { fastify: '5.x', name: 'vix-realtime-hub' })
 export default hubPlugin
 
-/** Register the hub with `options` unless an earlier plugin did. */
+/** Register the hub with `options` unless an earlier plugin did (then the options must agree). */
 export async function ensureHub (fastify: FastifyInstance, options: HubPluginOptions): Promise<Hub> {
-  if (!fastify.hasDecorator('realtime')) await fastify.register(hubPlugin, options)
+  await fastify.register(hubPlugin, options)
   return fastify.realtime
+}
+
+/** The `fastify-plugin` metadata of a part: Fastify 5, and the hub registered before it. */
+export function partMeta (name: string): { fastify: '5.x', name: string, dependencies: string[], decorators: { fastify: string[] } } {
+  return { fastify: '5.x', name, dependencies: ['vix-realtime-hub'], decorators: { fastify: ['realtime'] } }
 }

@@ -1,14 +1,15 @@
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import { SessionBusyError, SessionNotFoundError, ShuttingDownError } from '../lib/errors.js'
-import { systemFrame } from '../lib/frames.js'
-import { HttpError, httpErrorOf } from '../lib/http-errors.js'
+import { SessionBusyError, SessionNotFoundError } from '../lib/errors.js'
+import { goingAwayFrame } from '../lib/frames.js'
+import { errorOfDispatch } from '../lib/http-errors.js'
 import { LongPollBridge } from '../lib/long-polling/bridge.js'
 import { LongPollManager } from '../lib/long-polling/manager.js'
 import { resolveLongPollingOptions, type LongPollingOptions } from '../lib/long-polling/options.js'
 import { longPollingSchemas, PollQuery, SendQuery, type PollQueryValue, type SendQueryValue } from '../schemas/long-polling.js'
-import { ensureHub, type HubPluginOptions } from './hub.js'
+import { partMeta, refuseHubOptions } from './hub.js'
+import { codedErrorHandler, withRetryAfter } from './http.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -17,10 +18,9 @@ declare module 'fastify' {
   }
 }
 
-export interface LongPollingPluginOptions extends LongPollingOptions, HubPluginOptions {}
+export type LongPollingPluginOptions = LongPollingOptions
 
 const JSON_TYPE = 'application/json; charset=utf-8'
-const RETRY_AFTER_SECONDS = '1'
 
 const errorResponses = {
   400: { $ref: 'VixErrorResponse#', description: 'Malformed querystring (`VIX_ERR_INVALID_REQUEST`, with `path`)' },
@@ -31,7 +31,9 @@ const errorResponses = {
 
 const sendErrorResponses = {
   ...errorResponses,
-  403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` (`VIX_ERR_FORBIDDEN`) or not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
+  401: { $ref: 'VixErrorResponse#', description: '`authenticate` rejected the request, or a server-side publish without the `serverPublish` key (`VIX_ERR_UNAUTHORIZED`, with `WWW-Authenticate: Bearer`)' },
+  403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` / `serverPublish.authorize`, or a server-side publish while it is off (`VIX_ERR_FORBIDDEN`); not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
+  429: { $ref: 'VixErrorResponse#', description: 'More than `maxQueuedFrames` frames of this session are waiting (`VIX_ERR_RATE_LIMITED`)' },
   400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`: the same message and path as the WebSocket error frame), unknown type (`VIX_ERR_UNKNOWN_TYPE`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
   413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' }
 }
@@ -43,10 +45,11 @@ const validatorCompiler: FastifySchemaCompiler<any> = (route) => {
 }
 
 const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = async (fastify, options) => {
+  refuseHubOptions('longPollingPlugin', options)
   const config = resolveLongPollingOptions(options)
-  const hub = await ensureHub(fastify, options)
-  const manager = new LongPollManager(hub, { sessionTtl: config.sessionTtl, maxBuffer: config.maxBuffer, identityKey: config.identityKey })
-  const bridge = new LongPollBridge(hub, { resolveRecipients: config.resolveRecipients })
+  const hub = fastify.realtime
+  const manager = new LongPollManager(hub, { sessionTtl: config.sessionTtl, maxBuffer: config.maxBuffer })
+  const bridge = new LongPollBridge(hub, { resolveRecipients: config.resolveRecipients, serverPublish: config.serverPublish })
   fastify.decorate('realtimeLongPolling', manager)
   for (const schema of longPollingSchemas) {
     if (fastify.getSchema(schema.$id as string) === undefined) fastify.addSchema(schema)
@@ -56,7 +59,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     name: 'long-polling',
     order: 0,
     requestStop () {
-      manager.requestStop(JSON.stringify(systemFrame('server.going_away', { retryAfterMs: 1000 })))
+      manager.requestStop(JSON.stringify(goingAwayFrame(hub.options.goingAwayRetryAfter)))
     },
     finalize () {
       manager.close()
@@ -65,16 +68,19 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
   })
 
   async function poll (request: FastifyRequest<{ Querystring: PollQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
-    const identity = await hub.authenticate(request)
     const query = request.query
     if (query.session_id === undefined) {
-      if (hub.lifecycle.stopping) {
-        reply.header('retry-after', RETRY_AFTER_SECONDS)
-        throw new ShuttingDownError()
+      let admitted
+      try {
+        admitted = await hub.admit(request, { transport: 'long-polling' })
+      } catch (error) {
+        withRetryAfter(reply, error)
+        throw error
       }
-      const { poll } = manager.create(identity)
-      return reply.header('content-type', JSON_TYPE).send(`{"session_id":"${poll.id}","messages":[],"next":${poll.nextSeq}}`)
+      const { poll } = manager.create(admitted.identity)
+      return reply.header('content-type', JSON_TYPE).send(manager.respondCreated(poll))
     }
+    const identity = await hub.authenticate(request)
     const session = manager.get(query.session_id, identity)
     if (session === undefined) throw new SessionNotFoundError()
     const outcome = manager.poll(session, {
@@ -102,18 +108,20 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
   }
 
   async function send (request: FastifyRequest<{ Querystring: SendQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
-    const identity = await hub.authenticate(request)
     const text = request.body as string
     const id = request.query.session_id
     let result
     if (id === undefined) {
-      result = await bridge.publish(text)
+      // serverPublish is this path's authentication (a key or a callback); it is off by default.
+      result = await bridge.publish(text, request)
+      if (!result.ok && result.code === 'VIX_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer')
     } else {
+      const identity = await hub.authenticate(request)
       const session = manager.get(id, identity)
       if (session === undefined) throw new SessionNotFoundError()
       result = await bridge.send(session, text)
     }
-    if (!result.ok) throw HttpError.fromDispatch(result)
+    if (!result.ok) throw errorOfDispatch(result)
     return reply.code(202).send(result.id === undefined ? {} : { id: result.id })
   }
 
@@ -121,11 +129,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
   // the error handler below must not leak into the application's routes.
   await fastify.register(async (scope: FastifyInstance) => {
     scope.setValidatorCompiler(validatorCompiler)
-    scope.setErrorHandler((error, request, reply) => {
-      const answer = httpErrorOf(error, { bodyLimit: config.maxMessageSize })
-      if (answer.statusCode >= 500) request.log.error({ err: error }, 'vix-realtime: long-polling request failed')
-      return reply.code(answer.statusCode).send(answer)
-    })
+    scope.setErrorHandler(codedErrorHandler({ bodyLimit: config.maxMessageSize }, 'long-polling request'))
     // The body goes to the hub as the exact text a WebSocket frame would carry.
     scope.removeContentTypeParser('application/json')
     scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => { done(null, body) })
@@ -153,7 +157,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
       schema: {
         summary: 'Send a typed message',
         description: 'With `session_id`: processed exactly like that frame on a WebSocket of this session (`room.join` joins it, relay rules and auth hooks apply; acks and events arrive through `GET /poll`). ' +
-          'Without it: a server-side publish, subject to `authorizePublish(null, message)`. Answers 202 once the message is accepted (and stored, when its room is persisted).',
+          'Without it: a server-side publish, **off unless `longPolling.serverPublish` is configured** (a bearer key and/or an `authorize(request, message)` callback; 403 when off, 401 without the key); when on, the message must be of a known type (a relay type or one registered with `on`), pass its payload schema and `authorizePublish(null, message)`. Answers 202 `{id}` once the message is accepted (and stored, when its room is persisted).',
         tags: ['realtime'],
         querystring: SendQuery,
         body: { $ref: 'VixJsonMessage#' },
@@ -173,5 +177,5 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
  * @example
  * await app.register(longPollingPlugin, { sessionTtl: 60_000, maxBuffer: 1024, wait: 25_000 })
  */
-export const longPollingPlugin = fp(longPollingPluginImpl, { fastify: '5.x', name: 'vix-realtime-long-polling' })
+export const longPollingPlugin = fp(longPollingPluginImpl, partMeta('vix-realtime-long-polling'))
 export default longPollingPlugin

@@ -2,17 +2,18 @@ import fp from 'fastify-plugin'
 // Brings in the FastifySchema fields the docs read (summary, description, tags).
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
-import { ErrorCodes, ForbiddenError, InvalidOptionError } from '../lib/errors.js'
-import { httpErrorOf } from '../lib/http-errors.js'
-import type { Hub } from '../lib/hub.js'
-import { checkInteger, checkPath, checkStringList } from '../lib/options.js'
-import { Session, type Transport } from '../lib/session.js'
-import { StorePersistence, type PersistFilter } from '../lib/store/persistence.js'
-import { RetentionSweeper, type RetentionOptions } from '../lib/store/retention.js'
-import { SqliteMessageStore, type SynchronousMode } from '../lib/store/sqlite.js'
-import type { MessageStore, RetentionRule } from '../lib/store/types.js'
+import { InvalidOptionError } from '../lib/errors.js'
+import { authorizeRead } from '../lib/admission.js'
+import { StorePersistence } from '../lib/store/persistence.js'
+import { resolveMessageStoreOptions, type MessageStoreOptions } from '../lib/store/options.js'
+import { RetentionSweeper } from '../lib/store/retention.js'
+import { SqliteMessageStore } from '../lib/store/sqlite.js'
+import type { MessageStore } from '../lib/store/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
-import { ensureHub, type HubPluginOptions } from './hub.js'
+import { codedErrorHandler } from './http.js'
+import { partMeta, refuseHubOptions } from './hub.js'
+
+export type { MessageStoreOptions }
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -21,79 +22,12 @@ declare module 'fastify' {
   }
 }
 
-export interface MessageStoreOptions {
-  /** SQLite database file (default `./data/messages.db`); its directory is created when missing. */
-  path?: string
-  /** A store instance to use instead of opening `path`; the app keeps ownership and closes it. */
-  store?: MessageStore
-  /** SQLite durability: NORMAL (default) survives a process crash, FULL also power loss. */
-  synchronous?: SynchronousMode
-  /** How long opening waits for a lock held by another connection, in ms (default 5000). */
-  busyTimeout?: number
-  /** Most messages one `room.join` replays (default 1000); further back answers `recovered: false`. */
-  replayLimit?: number
-  /** Retention per room; default keeps everything. */
-  retention?: RetentionOptions
-  /** Which messages are stored (default every room message). */
-  persist?: PersistFilter
-  /** Route of the history endpoint (default `/ws/history`). */
-  historyPath?: string
-}
-
-export interface MessageStorePluginOptions extends MessageStoreOptions, HubPluginOptions {}
-
-const defaults = { path: './data/messages.db', synchronous: 'NORMAL' as SynchronousMode, busyTimeout: 5000, replayLimit: 1000, historyPath: '/ws/history' }
-
-function checkRule (name: string, rule: RetentionRule): void {
-  if (rule.maxMessages !== undefined) checkInteger(`${name}.maxMessages`, rule.maxMessages, 1)
-  if (rule.maxAge !== undefined) checkInteger(`${name}.maxAge`, rule.maxAge, 1)
-}
-
-function resolveOptions (options: MessageStoreOptions): typeof defaults & MessageStoreOptions {
-  const resolved = { ...defaults, ...options }
-  if (typeof resolved.path !== 'string' || resolved.path.length === 0) throw new InvalidOptionError('path', 'expected a non-empty file path')
-  if (resolved.synchronous !== 'NORMAL' && resolved.synchronous !== 'FULL') throw new InvalidOptionError('synchronous', `expected "NORMAL" or "FULL", got ${JSON.stringify(resolved.synchronous)}`)
-  checkInteger('busyTimeout', resolved.busyTimeout, 0)
-  checkInteger('replayLimit', resolved.replayLimit, 1)
-  checkPath('historyPath', resolved.historyPath)
-  if (resolved.store !== undefined && (typeof resolved.store !== 'object' || typeof resolved.store.append !== 'function')) {
-    throw new InvalidOptionError('store', 'expected a MessageStore instance')
-  }
-  const persist = resolved.persist
-  if (persist !== undefined && typeof persist !== 'function') {
-    if (typeof persist !== 'object' || persist === null) throw new InvalidOptionError('persist', 'expected a function or { rooms?, types? }')
-    if (persist.rooms !== undefined) checkStringList('persist.rooms', persist.rooms)
-    if (persist.types !== undefined) checkStringList('persist.types', persist.types)
-  }
-  const retention = resolved.retention
-  if (retention !== undefined) {
-    checkRule('retention', retention)
-    if (retention.interval !== undefined) checkInteger('retention.interval', retention.interval, 1)
-    if (retention.batchSize !== undefined) checkInteger('retention.batchSize', retention.batchSize, 1)
-    for (const [room, rule] of Object.entries(retention.rooms ?? {})) checkRule(`retention.rooms.${room}`, rule)
-  }
-  return resolved
-}
-
-/** Who may read a room's history: whoever may join it. The request is checked as a detached session (not in the hub, sends dropped). */
-async function authorizeRead (hub: Hub, request: unknown, room: string): Promise<void> {
-  const identity = await hub.authenticate(request)
-  const reader = new Session(historyTransport, { identity, maxBufferedAmount: Number.MAX_SAFE_INTEGER })
-  try {
-    await hub.authorizeJoin(reader, room)
-  } catch (error) {
-    if ((error as { code?: unknown }).code !== ErrorCodes.FORBIDDEN) throw error
-    hub.report('forbidden')
-    throw new ForbiddenError(`may not read room "${room}"`)
-  }
-}
-
-const ignore = (): void => {}
-const historyTransport: Transport = { name: 'http', send: ignore, bufferedAmount: () => 0, close: ignore, terminate: ignore }
+export type MessageStorePluginOptions = MessageStoreOptions
 
 const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = async (fastify, options) => {
-  const config = resolveOptions(options)
-  const hub = await ensureHub(fastify, options)
+  refuseHubOptions('messageStorePlugin', options)
+  const config = resolveMessageStoreOptions(options)
+  const hub = fastify.realtime
   if (hub.persistence !== null) throw new InvalidOptionError('store', 'a message store is already plugged into this hub')
   const owned = config.store === undefined
   const store: MessageStore = config.store ?? new SqliteMessageStore({ path: config.path, synchronous: config.synchronous, busyTimeout: config.busyTimeout })
@@ -131,11 +65,7 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
       }
     },
     // The same coded answers as the long-polling routes: a bad parameter is VIX_ERR_INVALID_REQUEST with its path.
-    errorHandler: (error, request, reply) => {
-      const answer = httpErrorOf(error, { bodyLimit: 0 })
-      if (answer.statusCode >= 500) request.log.error({ err: error }, 'vix-realtime: history request failed')
-      return reply.code(answer.statusCode).send(answer)
-    },
+    errorHandler: codedErrorHandler({ bodyLimit: 0 }, 'history request'),
     handler: async (request) => {
       const { room, before, after, limit } = request.query
       await authorizeRead(hub, request, room)
@@ -152,5 +82,5 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
  * @example
  * await app.register(messageStorePlugin, { path: './data/messages.db', retention: { maxMessages: 10000 } })
  */
-export const messageStorePlugin = fp(messageStorePluginImpl, { fastify: '5.x', name: 'vix-realtime-message-store' })
+export const messageStorePlugin = fp(messageStorePluginImpl, partMeta('vix-realtime-message-store'))
 export default messageStorePlugin

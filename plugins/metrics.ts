@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { RealtimeMetrics, checkMetricsOptions, type RealtimeMetricsOptions } from '../lib/metrics.js'
 import { InternalError } from '../lib/errors.js'
 import { checkPath } from '../lib/options.js'
-import { ensureHub, type HubPluginOptions } from './hub.js'
+import { partMeta, refuseHubOptions } from './hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,12 +34,13 @@ const exampleExposition = [
   ''
 ].join('\n')
 
-const metricsPluginImpl: FastifyPluginAsync<MetricsPluginOptions & HubPluginOptions> = async (fastify, options) => {
-  const { path, registry, defaultMetrics, buckets, ...hubOptions } = { ...metricsDefaults, ...options }
+const metricsPluginImpl: FastifyPluginAsync<MetricsPluginOptions> = async (fastify, options) => {
+  refuseHubOptions('metricsPlugin', options)
+  const { path, registry, defaultMetrics, buckets } = { ...metricsDefaults, ...options }
   checkPath('path', path)
   const metricsOptions: RealtimeMetricsOptions = { registry, defaultMetrics, buckets }
   checkMetricsOptions(metricsOptions)
-  const hub = await ensureHub(fastify, hubOptions)
+  const hub = fastify.realtime
   const metrics = new RealtimeMetrics(hub, metricsOptions)
   fastify.decorate('realtimeMetrics', metrics)
 
@@ -95,5 +96,5 @@ const metricsPluginImpl: FastifyPluginAsync<MetricsPluginOptions & HubPluginOpti
  * await app.register(metricsPlugin, { path: '/metrics', defaultMetrics: true })
  * app.realtimeMetrics.registry // add the app's own metrics here
  */
-export const metricsPlugin = fp(metricsPluginImpl, { fastify: '5.x', name: 'vix-realtime-metrics' })
+export const metricsPlugin = fp(metricsPluginImpl, partMeta('vix-realtime-metrics'))
 export default metricsPlugin

@@ -2,38 +2,14 @@ import fp from 'fastify-plugin'
 import Fastify, { type FastifyPluginAsync, type RouteOptions } from 'fastify'
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import { InvalidOptionError } from '../lib/errors.js'
 import { documentCatalogue } from '../lib/openapi/catalogue.js'
 import { mergeDocuments, type OpenApiDocument } from '../lib/openapi/document.js'
-import { checkPath } from '../lib/options.js'
+import { resolveOpenApiOptions, type OpenApiPluginOptions, type openapiDefaults } from '../lib/openapi/options.js'
 import { routesSinceHub } from './hub.js'
 
-/** Options of the docs plugin. */
-export interface OpenApiPluginOptions {
-  /** Where Swagger UI is served; the document is at `<routePrefix>/json` and `<routePrefix>/yaml` (default `/docs`). */
-  routePrefix?: string
-  /** The document's `info` (default title `Realtime API`, version `1.0.0`). */
-  info?: { title?: string, version?: string, description?: string }
-}
+export type { OpenApiPluginOptions }
 
-const defaults = {
-  routePrefix: '/docs',
-  info: {
-    title: 'Realtime API',
-    version: '1.0.0',
-    description: 'WebSocket and HTTP endpoints of the realtime layer (vix-realtime). Every schema here is the one that validates the traffic.'
-  }
-}
-
-function resolveOptions (options: OpenApiPluginOptions): typeof defaults {
-  const routePrefix = checkPath('routePrefix', options.routePrefix ?? defaults.routePrefix)
-  if (options.info !== undefined && (typeof options.info !== 'object' || options.info === null)) {
-    throw new InvalidOptionError('info', `expected an object, got ${JSON.stringify(options.info)}`)
-  }
-  return { routePrefix, info: { ...defaults.info, ...options.info } }
-}
-
-function swaggerOptions (config: typeof defaults): FastifyDynamicSwaggerOptions {
+function swaggerOptions (config: typeof openapiDefaults): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       // 3.1 schemas are JSON Schema: the TypeBox shapes go into the document as they are.
@@ -59,7 +35,7 @@ function documentedMethods (route: RouteOptions): string[] {
  * only declares them: the same conversion as the live document, for routes
  * declared before its `onRoute` hook existed. Nothing is compiled or served.
  */
-async function documentRoutes (routes: RouteOptions[], schemas: Record<string, unknown>, config: typeof defaults): Promise<OpenApiDocument> {
+async function documentRoutes (routes: RouteOptions[], schemas: Record<string, unknown>, config: typeof openapiDefaults): Promise<OpenApiDocument> {
   const shadow = Fastify({ exposeHeadRoutes: false })
   shadow.setValidatorCompiler(() => () => true)
   shadow.setSerializerCompiler(() => (data) => JSON.stringify(data))
@@ -75,7 +51,7 @@ async function documentRoutes (routes: RouteOptions[], schemas: Record<string, u
 }
 
 const openapiPluginImpl: FastifyPluginAsync<OpenApiPluginOptions> = async (fastify, options) => {
-  const config = resolveOptions(options)
+  const config = resolveOpenApiOptions(options)
   // Routes declared since the hub and before this point never reach @fastify/swagger's onRoute hook.
   const missed = fastify.hasDecorator('realtime')
     ? routesSinceHub(fastify.realtime).filter((route) => documentedMethods(route).length > 0)

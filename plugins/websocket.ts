@@ -1,35 +1,22 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { websocketDefaults, type WebSocketOptions } from '../lib/config.js'
-import { CloseCodes, ForbiddenError, ShuttingDownError, UpgradeRequiredError } from '../lib/errors.js'
-import { systemFrame } from '../lib/frames.js'
-import { checkBoolean, checkInteger, checkPath, checkStringList } from '../lib/options.js'
+import { CloseCodes, UpgradeRequiredError } from '../lib/errors.js'
+import { goingAwayFrame } from '../lib/frames.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
+import { resolveWebSocketOptions, type WebSocketOptions } from '../lib/websocket/options.js'
 import { websocketRouteSchema } from '../schemas/websocket.js'
-import { ensureHub, type HubPluginOptions } from './hub.js'
+import { partMeta, refuseHubOptions } from './hub.js'
+import { withRetryAfter } from './http.js'
 
-export interface WebSocketPluginOptions extends WebSocketOptions, HubPluginOptions {}
-
-function resolveOptions (options: WebSocketPluginOptions): Required<Omit<WebSocketOptions, 'allowedOrigins'>> & Pick<WebSocketOptions, 'allowedOrigins'> {
-  const resolved = { ...websocketDefaults, ...options }
-  checkPath('path', resolved.path)
-  checkInteger('maxMessageSize', resolved.maxMessageSize, 1)
-  checkInteger('idleTimeout', resolved.idleTimeout, 1)
-  checkInteger('pingInterval', resolved.pingInterval, 1)
-  checkBoolean('perMessageDeflate', resolved.perMessageDeflate)
-  checkBoolean('autoPingPong', resolved.autoPingPong)
-  checkInteger('goingAwayRetryAfter', resolved.goingAwayRetryAfter, 0)
-  if (resolved.allowedOrigins !== undefined) checkStringList('allowedOrigins', resolved.allowedOrigins)
-  return resolved
-}
+export type WebSocketPluginOptions = WebSocketOptions
 
 const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (fastify, options) => {
-  const config = resolveOptions(options)
-  const hub = await ensureHub(fastify, options)
+  refuseHubOptions('websocketPlugin', options)
+  const config = resolveWebSocketOptions(options)
+  const hub = fastify.realtime
   const connections = new WebSocketConnections(hub, config)
   const identities = new WeakMap<FastifyRequest, unknown>()
-  const allowedOrigins = config.allowedOrigins === undefined ? undefined : new Set(config.allowedOrigins)
 
   if (!fastify.hasDecorator('websocketServer')) {
     await fastify.register(websocket, {
@@ -41,35 +28,35 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
     })
   }
 
+  let terminateTimer: NodeJS.Timeout | undefined
   hub.lifecycle.add({
     name: 'websocket',
     order: 0,
     requestStop () {
-      const frame = JSON.stringify(systemFrame('server.going_away', { retryAfterMs: config.goingAwayRetryAfter }))
+      const frame = JSON.stringify(goingAwayFrame(hub.options.goingAwayRetryAfter))
       for (const socket of connections.sockets()) socket.send(frame)
       connections.closeAll(CloseCodes.GOING_AWAY, 'server going away')
       // The HTTP server's close waits for upgraded sockets too: a peer that never
       // answers the close handshake must not hold it past shutdownTimeout.
-      setTimeout(() => { connections.terminateAll() }, hub.lifecycle.options.shutdownTimeout).unref()
+      terminateTimer = setTimeout(() => { connections.terminateAll() }, hub.lifecycle.options.shutdownTimeout).unref()
     },
     async finalize (deadline) {
       connections.stopTimer()
       if (!await connections.whenClosed(deadline)) connections.terminateAll()
+      clearTimeout(terminateTimer)
     }
   })
 
+  // Before the 101: the one admission step of every transport.
   async function admit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (!request.ws) return
-    if (hub.lifecycle.stopping) {
-      reply.header('retry-after', '1')
-      throw new ShuttingDownError()
+    try {
+      const { identity } = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin })
+      identities.set(request, identity)
+    } catch (error) {
+      withRetryAfter(reply, error)
+      throw error
     }
-    const origin = request.headers.origin
-    if (allowedOrigins !== undefined && (origin === undefined || !allowedOrigins.has(origin))) {
-      hub.report('forbidden')
-      throw new ForbiddenError(`origin ${origin ?? '(none)'} is not allowed`)
-    }
-    identities.set(request, await hub.authenticate(request))
   }
 
   fastify.route({
@@ -83,10 +70,12 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
 }
 
 /**
- * The WebSocket transport: `GET /ws` upgrades to a session of the hub.
+ * The WebSocket transport: `GET /ws` upgrades to a session of the hub
+ * (registered before it, with the hub options).
  *
  * @example
- * await app.register(websocketPlugin, { relayTypes: ['chat.message'], maxMessageSize: 65536 })
+ * await app.register(hubPlugin, { relayTypes: ['chat.message'] })
+ * await app.register(websocketPlugin, { maxMessageSize: 65536 })
  */
-export const websocketPlugin = fp(websocketPluginImpl, { fastify: '5.x', name: 'vix-realtime-websocket' })
+export const websocketPlugin = fp(websocketPluginImpl, partMeta('vix-realtime-websocket'))
 export default websocketPlugin

@@ -1,8 +1,10 @@
-import { compileValidator, decodeFrame, type NotTyped, type Validator } from '../codec.js'
-import { ErrorCodes } from '../errors.js'
+import { compileValidator, decodeFrame, type Validator } from '../codec.js'
+import { ErrorCodes, isVixError, type ErrorCode } from '../errors.js'
 import type { RealtimeMessage } from '../frames.js'
-import { inboundMessageOf, type DispatchResult, type Hub, type InboundMessage } from '../hub.js'
+import { inboundMessageOf, type DispatchResult, type Hub } from '../hub.js'
 import type { Session } from '../session.js'
+import type { ServerPublishOptions } from './options.js'
+import { ServerPublishPolicy, type PublishRequest } from './server-publish.js'
 import type { PollSession } from './session.js'
 
 /**
@@ -12,13 +14,11 @@ import type { PollSession } from './session.js'
  */
 export type RecipientIdResolver = (message: RealtimeMessage) => Iterable<string> | undefined
 
-type DecodedBody = { ok: true, message: InboundMessage } | { ok: false, result: DispatchResult }
-
 /**
  * Joins HTTP and the hub. Hub deliveries reach poll sessions by room
  * membership on their own (a poll session is a hub session); the optional
  * resolver adds recipients. HTTP-sent bodies go into the hub as frames of
- * the poll session, or as a server-side publish.
+ * the poll session, or through the accept stage as a server-side publish.
  *
  * @example
  * const bridge = new LongPollBridge(hub, { resolveRecipients: (msg) => idsOfUser(msg.payload.to) })
@@ -27,9 +27,11 @@ type DecodedBody = { ok: true, message: InboundMessage } | { ok: false, result: 
 export class LongPollBridge {
   private readonly envelope: Validator
   private readonly removeResolver: (() => void) | undefined
+  private readonly serverPublish: ServerPublishPolicy
 
-  constructor (private readonly hub: Hub, options: { resolveRecipients?: RecipientIdResolver } = {}) {
+  constructor (private readonly hub: Hub, options: { resolveRecipients?: RecipientIdResolver, serverPublish?: ServerPublishOptions } = {}) {
     this.envelope = compileValidator(hub.messageSchema)
+    this.serverPublish = new ServerPublishPolicy(options.serverPublish)
     const resolveIds = options.resolveRecipients
     if (resolveIds !== undefined) {
       this.removeResolver = hub.addRecipientResolver((message) => {
@@ -48,30 +50,44 @@ export class LongPollBridge {
 
   /**
    * Process `text` exactly as a WebSocket text frame of this poll session
-   * (the hub's ordering, validation, relay and auth hooks), except that a
+   * (the session's inbox, validation, relay and auth hooks), except that a
    * failure is returned for an HTTP answer instead of queued as an error frame.
    */
   async send (poll: PollSession, text: string): Promise<DispatchResult> {
-    return await this.hub.receive(poll.session, text, false, false, true)
+    return await this.hub.receiveRequest(poll.session, text)
   }
 
-  /** A server-side publish of `text` (no session), after `authorizePublish(null, message)`. */
-  async publish (text: string): Promise<DispatchResult> {
-    const decoded = this.decode(text)
-    if (!decoded.ok) return decoded.result
+  /**
+   * A server-side publish of `text` (no session), when `serverPublish` lets
+   * `request` make one (else 403, or 401 for a missing key); then the same
+   * accept stage as a client's frame: the envelope, a known type, its
+   * payload schema and `authorizePublish(null, message)`.
+   */
+  async publish (text: string, request: PublishRequest): Promise<DispatchResult> {
     try {
-      await this.hub.authorizePublish(null, decoded.message)
-      const published = await this.hub.publish(decoded.message)
+      this.serverPublish.checkKey(request)
+    } catch (error) {
+      return this.failed(error)
+    }
+    const decoded = decodeFrame(text, false, this.envelope)
+    if (decoded.kind === 'invalid') return this.refused(ErrorCodes.INVALID_MESSAGE, decoded.message, decoded.path, decoded.id)
+    // decodeFrame says why a text frame is not a typed message.
+    if (decoded.kind === 'raw') return this.refused(ErrorCodes.INVALID_MESSAGE, decoded.notTyped?.message ?? 'not a typed message', decoded.notTyped?.path ?? '/')
+    const message = inboundMessageOf(decoded.message)
+    try {
+      await this.serverPublish.checkMessage(request, message)
+      const published = await this.hub.publishFrom(message, 'http')
       return { ok: true, id: published.id }
     } catch (error) {
-      const failure = error as { code?: unknown, message: string, path?: string }
-      if (typeof failure.code === 'string' && failure.code.startsWith('VIX_ERR_')) {
-        return { ok: false, code: failure.code as typeof ErrorCodes.FORBIDDEN, message: failure.message, path: failure.path, id: decoded.message.id }
-      }
-      this.hub.logger.error({ err: error }, 'vix-realtime: server-side publish failed')
-      this.hub.report('internal')
-      return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while publishing the message', id: decoded.message.id }
+      return this.failed(error, message.id)
     }
+  }
+
+  private failed (error: unknown, id?: string): DispatchResult {
+    if (isVixError(error)) return this.refused(error.code, error.message, error.path, id)
+    this.hub.logger.error({ err: error }, 'vix-realtime: server-side publish failed')
+    this.hub.report('internal')
+    return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while publishing the message', id }
   }
 
   /** Stop resolving recipients. */
@@ -79,18 +95,8 @@ export class LongPollBridge {
     this.removeResolver?.()
   }
 
-  private decode (text: string): DecodedBody {
-    const decoded = decodeFrame(text, false, this.envelope)
-    if (decoded.kind === 'invalid') {
-      return { ok: false, result: this.invalid({ message: decoded.message, path: decoded.path, id: decoded.id }) }
-    }
-    // decodeFrame says why a text frame is not a typed message.
-    if (decoded.kind === 'raw') return { ok: false, result: this.invalid(decoded.notTyped as NotTyped) }
-    return { ok: true, message: inboundMessageOf(decoded.message) }
-  }
-
-  private invalid (reason: { message: string, path: string, id?: string }): DispatchResult {
-    this.hub.report('invalid_message')
-    return { ok: false, code: ErrorCodes.INVALID_MESSAGE, ...reason }
+  private refused (code: ErrorCode, message: string, path?: string, id?: string): DispatchResult {
+    this.hub.report(code === ErrorCodes.FORBIDDEN ? 'forbidden' : code === ErrorCodes.UNAUTHORIZED ? 'unauthorized' : 'invalid_message')
+    return { ok: false, code, message, path, id }
   }
 }

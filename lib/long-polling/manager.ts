@@ -10,8 +10,6 @@ export interface LongPollManagerOptions {
   maxBuffer: number
   /** How often the sweeper runs (ms; default a quarter of the TTL, at most 5 s). */
   sweepInterval?: number
-  /** Comparable form of an identity (default: `JSON.stringify`, or the value itself when that fails). */
-  identityKey?: (identity: unknown) => string | undefined
   /** Clock, replaceable in tests. */
   now?: () => number
 }
@@ -35,15 +33,6 @@ export interface HeldPoll {
 /** Why a session could not be polled. */
 export type PollRefusal = 'busy'
 
-function defaultIdentityKey (identity: unknown): string | undefined {
-  if (identity === undefined) return undefined
-  try {
-    return JSON.stringify(identity)
-  } catch {
-    return String(identity)
-  }
-}
-
 /**
  * Long-poll sessions of one server. Each one is a hub session whose
  * transport queues frames in a `PollSession` instead of writing to a socket,
@@ -57,14 +46,12 @@ function defaultIdentityKey (identity: unknown): string | undefined {
 export class LongPollManager {
   private readonly polls = new Map<string, PollSession>()
   private readonly now: () => number
-  private readonly identityKey: (identity: unknown) => string | undefined
   private readonly sweepInterval: number
   private timer: NodeJS.Timeout | undefined
   private stopping = false
 
   constructor (private readonly hub: Hub, private readonly options: LongPollManagerOptions) {
     this.now = options.now ?? Date.now
-    this.identityKey = options.identityKey ?? defaultIdentityKey
     this.sweepInterval = options.sweepInterval ?? Math.max(1, Math.min(5000, Math.floor(options.sessionTtl / 4)))
   }
 
@@ -87,7 +74,7 @@ export class LongPollManager {
   create (identity: unknown): { poll: PollSession, session: Session } {
     const poll = new PollSession({
       id: newSessionId(),
-      identityKey: this.identityKey(identity),
+      identityKey: this.hub.identityKey(identity),
       maxBuffer: this.options.maxBuffer,
       now: this.now()
     })
@@ -114,7 +101,7 @@ export class LongPollManager {
    */
   get (id: string, identity: unknown): PollSession | undefined {
     const poll = this.polls.get(id)
-    if (poll === undefined || poll.identityKey !== this.identityKey(identity)) return undefined
+    if (poll === undefined || poll.identityKey !== this.hub.identityKey(identity)) return undefined
     return poll
   }
 
@@ -173,6 +160,11 @@ export class LongPollManager {
       cancel = () => { if (poll.waiter === waiter) poll.wake('aborted') }
     })
     return { done, cancel }
+  }
+
+  /** The body answering a session's creation: its id, nothing yet, and the cursor to poll from. */
+  respondCreated (poll: PollSession): string {
+    return `{"session_id":"${poll.id}","messages":[],"next":${poll.nextSeq}}`
   }
 
   /** The poll response body: the stored JSON frames joined, never re-serialized. */

@@ -1,7 +1,21 @@
 import type { LongPollingEnvOptions } from '../config.js'
 import { InvalidOptionError } from '../errors.js'
+import type { InboundMessage } from '../hub/types.js'
 import { checkInteger, checkOptionalFunction, checkPath } from '../options.js'
+import { websocketDefaults } from '../websocket/options.js'
 import type { RecipientIdResolver } from './bridge.js'
+
+/**
+ * Who may publish over `POST /ws/send` without a `session_id` (a server-side
+ * publish): a bearer `key` (`Authorization: Bearer <key>`), an `authorize`
+ * callback, or both (then both must agree). Unset: nobody, the route answers 403.
+ */
+export interface ServerPublishOptions {
+  /** The shared secret of `Authorization: Bearer <key>` (at least 16 characters). */
+  key?: string
+  /** Decide from the request and the decoded message; false or a throw refuses (403). */
+  authorize?: (request: unknown, message: InboundMessage) => boolean | Promise<boolean>
+}
 
 /** Long-polling transport options (times in milliseconds). */
 export interface LongPollingOptions extends LongPollingEnvOptions {
@@ -19,18 +33,18 @@ export interface LongPollingOptions extends LongPollingEnvOptions {
   maxMessageSize?: number
   /** Extra long-poll recipients of a room message, besides its members (see `RecipientIdResolver`). */
   resolveRecipients?: RecipientIdResolver
-  /** Comparable form of an identity, to bind sessions to it (default `JSON.stringify`). */
-  identityKey?: (identity: unknown) => string | undefined
+  /** Server-side publish over `POST /send` without `session_id`: off unless given. */
+  serverPublish?: ServerPublishOptions
 }
 
-export type ResolvedLongPollingOptions = Required<Omit<LongPollingOptions, 'resolveRecipients' | 'identityKey'>> & Pick<LongPollingOptions, 'resolveRecipients' | 'identityKey'>
+export type ResolvedLongPollingOptions = Required<Omit<LongPollingOptions, 'resolveRecipients' | 'serverPublish'>> & Pick<LongPollingOptions, 'resolveRecipients' | 'serverPublish'>
 
 export const longPollingDefaults = {
   prefix: '/ws',
   sessionTtl: 60_000,
   maxBuffer: 1024,
   wait: 25_000,
-  maxMessageSize: 65536
+  maxMessageSize: websocketDefaults.maxMessageSize
 } as const
 
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
@@ -45,6 +59,16 @@ export function resolveLongPollingOptions (options: LongPollingOptions): Resolve
   checkInteger('maxWait', resolved.maxWait, resolved.wait)
   checkInteger('maxMessageSize', resolved.maxMessageSize, 1)
   checkOptionalFunction('resolveRecipients', resolved.resolveRecipients)
-  checkOptionalFunction('identityKey', resolved.identityKey)
+  checkServerPublish(resolved.serverPublish)
   return resolved
+}
+
+function checkServerPublish (value: ServerPublishOptions | undefined): void {
+  if (value === undefined) return
+  if (typeof value !== 'object' || value === null) throw new InvalidOptionError('serverPublish', 'expected { key?, authorize? }')
+  if (value.key !== undefined && (typeof value.key !== 'string' || value.key.length < 16)) {
+    throw new InvalidOptionError('serverPublish.key', 'expected a string of at least 16 characters')
+  }
+  checkOptionalFunction('serverPublish.authorize', value.authorize)
+  if (value.key === undefined && value.authorize === undefined) throw new InvalidOptionError('serverPublish', 'give a key, an authorize callback, or both')
 }

@@ -1,8 +1,9 @@
+import type { Envelope } from '../broker/types.js'
 import type { Hub, PersistResult, Persistence, RecoveryResult } from '../hub.js'
 import type { RealtimeMessage } from '../frames.js'
 import type { DeliveryGate, Session } from '../session.js'
-import { kSeq } from '../symbols.js'
-import type { MessageStore, StorableMessage } from './types.js'
+import { RoomSequencer } from './sequencer.js'
+import type { MessageStore, RoomPosition, StorableMessage } from './types.js'
 
 /** Which messages are stored: a predicate, or lists of rooms and/or types (a message must match every list given). */
 export type PersistFilter = ((message: RealtimeMessage) => boolean) | { rooms?: string[], types?: string[] }
@@ -25,55 +26,59 @@ export function persistPredicate (filter: PersistFilter | undefined): (message: 
 }
 
 /**
- * Holds back live deliveries of one room to one session while the room is
- * replayed to it, then lets through only what the replay did not carry.
- *
- * Fan-out reaches a session in sequence order (appends commit in order and
- * each publish fans out right after its commit), so once a live message newer
- * than the replay has passed, nothing older can follow and the gate removes itself.
+ * The gate of one session's membership of a stored room. While the room is
+ * replayed to the session it holds live deliveries back; then, for as long
+ * as the membership lasts, it keeps a watermark (the highest offset the
+ * session has) and drops anything at or below it, in whatever order it
+ * arrives. Messages that are not stored carry no offset and always pass.
  */
 export class ReplayGate implements DeliveryGate {
-  private buffered: Array<{ seq: number | undefined, data: string | Buffer }> | null = []
+  private held: Array<{ envelope: Envelope, data: string }> | null = []
   private watermark = 0
+  private epoch: string | null = null
 
-  constructor (private readonly session: Session, private readonly room: string) {}
+  constructor (private readonly session: Session) {}
 
-  admit (seq: number | undefined, data: string | Buffer): boolean {
-    if (this.buffered !== null) {
-      this.buffered.push({ seq, data })
+  admit (envelope: Envelope, data: string): boolean {
+    if (this.held !== null) {
+      this.held.push({ envelope, data })
       return false
     }
-    // Unstored messages were never replayed: always deliver them.
-    if (seq === undefined) return true
-    if (seq <= this.watermark) return false
-    this.remove()
+    return this.passes(envelope)
+  }
+
+  private passes (envelope: Envelope): boolean {
+    if (envelope.offset === undefined) return true
+    if (this.epoch !== envelope.epoch) {
+      // The room's history was reset: the old watermark means nothing in the new epoch.
+      if (this.epoch !== null) this.watermark = 0
+      this.epoch = envelope.epoch ?? null
+    }
+    if (envelope.offset <= this.watermark) return false
+    this.watermark = envelope.offset
     return true
   }
 
-  /** The replay is sent, up to `watermark`: deliver what was held back and is newer. Returns how many were sent. */
-  release (watermark: number): number {
-    const held = this.buffered ?? []
-    this.buffered = null
-    this.watermark = watermark
-    let sent = 0
-    let passedWatermark = false
-    for (const { seq, data } of held) {
-      if (seq !== undefined && seq <= watermark) continue
-      if (seq !== undefined) passedWatermark = true
-      if (this.session.sendSerialized(data)) sent++
+  /** The replay is sent, up to `position` (null: the room has no history): deliver what was held back and is newer. Returns how many were sent. */
+  release (position: RoomPosition | null): number {
+    const held = this.held ?? []
+    this.held = null
+    if (position !== null) {
+      this.watermark = position.offset
+      this.epoch = position.epoch
     }
-    if (passedWatermark) this.remove()
+    let sent = 0
+    for (const { envelope, data } of held) {
+      if (this.passes(envelope) && this.session.sendSerialized(data)) sent++
+    }
     return sent
-  }
-
-  remove (): void {
-    if (this.session.gates.get(this.room) === this) this.session.gates.delete(this.room)
   }
 }
 
 /**
  * Plugs a `MessageStore` into the hub's publish pipeline (`hub.persistence`):
- * room messages are stored before they are fanned out or acked, and
+ * room messages are stored before they are delivered or acked, stored
+ * messages reach local sessions in offset order (`RoomSequencer`), and
  * `room.join` with `since` replays what the client missed, with no gap and
  * no duplicate.
  *
@@ -83,48 +88,56 @@ export class ReplayGate implements DeliveryGate {
 export class StorePersistence implements Persistence {
   readonly shouldPersist: (message: RealtimeMessage) => boolean
   readonly replayLimit: number
+  private readonly sequencer: RoomSequencer
 
   constructor (private readonly hub: Hub, readonly store: MessageStore, options: StorePersistenceOptions = {}) {
     this.shouldPersist = persistPredicate(options.persist)
     this.replayLimit = options.replayLimit ?? 1000
+    this.sequencer = new RoomSequencer(store, hub.logger)
+    hub.rooms.on('created', (room) => { this.sequencer.open(room) })
+    hub.rooms.on('deleted', (room) => { this.sequencer.close(room) })
+    // A gate lives as long as the membership.
+    hub.rooms.on('left', (room, session) => { session.gates.delete(room) })
   }
 
   async persist (message: RealtimeMessage): Promise<PersistResult> {
-    const started = process.hrtime.bigint()
+    const started = performance.now()
     const result = await this.store.append(message as StorableMessage)
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9
+    const seconds = (performance.now() - started) / 1000
     for (const observer of this.hub.observers) observer.storeAppended?.(1, seconds)
-    // The fan-out reads the sequence number from here; a symbol key is never serialized.
-    const stored: RealtimeMessage & { [kSeq]?: number } = result.message
-    stored[kSeq] = result.seq
-    return { duplicate: result.duplicate, message: stored }
+    return { duplicate: result.duplicate, message: result.message, position: result.position }
+  }
+
+  sequence (envelope: Envelope, deliver: (envelope: Envelope) => void): void {
+    this.sequencer.sequence(envelope, deliver)
   }
 
   async joinWithRecovery (session: Session, room: string, since: string | undefined, join: () => void): Promise<RecoveryResult> {
-    const gate = new ReplayGate(session, room)
+    const gate = new ReplayGate(session)
     session.gates.set(room, gate)
     // Join first, then read: a message committed after the read reaches the
-    // gate as a live delivery, one committed before it is in the read.
+    // gate as a live delivery, one committed before it is in the read. The
+    // node's order of the room is known first, so the read is never older than it.
     join()
     try {
+      await this.sequencer.ready(room)
       if (since === undefined) {
         const head = await this.store.latest(room)
-        this.countOutbound(gate.release(head?.seq ?? 0))
+        this.countOutbound(gate.release(head))
         return { recovered: false, replayed: 0, latestId: head?.id ?? null }
       }
       const replay = await this.store.replayFrom(room, since, this.replayLimit)
       if (!replay.recovered) {
-        this.countOutbound(gate.release(replay.head?.seq ?? 0))
+        this.countOutbound(gate.release(replay.head))
         return { recovered: false, replayed: 0, latestId: replay.head?.id ?? null }
       }
       let sent = 0
       for (const { message } of replay.messages) if (session.send(message)) sent++
       const last = replay.messages[replay.messages.length - 1]
-      sent += gate.release(last?.seq ?? replay.afterSeq)
+      sent += gate.release(last === undefined ? replay.after : { offset: last.offset, epoch: replay.after.epoch })
       this.countOutbound(sent)
       return { recovered: true, replayed: replay.messages.length, latestId: last?.message.id ?? since }
     } catch (error) {
-      gate.remove()
       this.hub.leave(session, room)
       throw error
     }

@@ -1,0 +1,102 @@
+import { ErrorCodes, ForbiddenError, UnauthorizedError, codedError, isVixError, type VixError } from './errors.js'
+import type { Hub } from './hub.js'
+import type { ErrorReason } from './hub/types.js'
+import { Session, type Transport } from './session.js'
+
+/** What admission needs from the hub. */
+export interface AdmissionParts {
+  stopping: () => boolean
+  goingAwayRetryAfter: number
+  authenticate: ((request: unknown) => unknown) | undefined
+  identityKey: (identity: unknown) => string | undefined
+  report: (reason: ErrorReason) => void
+}
+
+/** Per-transport policy of one admission. */
+export interface AdmissionPolicy {
+  /** Transport asking: `websocket` (before the 101) or `long-polling` (a new session). */
+  transport: 'websocket' | 'long-polling' | 'http'
+  /** Allowed `Origin` values (WebSocket): unset allows any. */
+  allowedOrigins?: ReadonlySet<string>
+  /** The request's `Origin` header. */
+  origin?: string
+}
+
+/** Who was let in. */
+export interface Admitted {
+  identity: unknown
+  identityKey: string | undefined
+}
+
+/**
+ * The one door of every transport, in order: shutting down → 503 with
+ * `Retry-After`; the origin policy → 403; `authenticate` → 401. A WebSocket
+ * is refused before its `101`, a long-poll client before it gets a session.
+ * Connection caps go here too, so every transport gets them at once.
+ *
+ * @example
+ * const { identity } = await admission.admit(request, { transport: 'long-polling' })
+ */
+export class Admission {
+  constructor (private readonly parts: AdmissionParts) {}
+
+  /** Throws the coded refusal (with `retryAfter` in seconds for a 503). */
+  async admit (request: unknown, policy: AdmissionPolicy): Promise<Admitted> {
+    if (this.parts.stopping()) throw this.shuttingDown()
+    if (policy.allowedOrigins !== undefined && (policy.origin === undefined || !policy.allowedOrigins.has(policy.origin))) {
+      this.parts.report('forbidden')
+      throw new ForbiddenError(`origin ${policy.origin ?? '(none)'} is not allowed`)
+    }
+    const identity = await this.authenticate(request)
+    return { identity, identityKey: this.parts.identityKey(identity) }
+  }
+
+  /** The 503 of a stopping server; clients retry after the same delay `server.going_away` tells them. */
+  shuttingDown (): VixError {
+    const error = codedError(ErrorCodes.SHUTTING_DOWN, 'Server is shutting down, retry on another node or later')
+    error.retryAfter = Math.max(1, Math.ceil(this.parts.goingAwayRetryAfter / 1000))
+    return error
+  }
+
+  /**
+   * Resolve a client's identity for any transport or route. A rejection (a
+   * throw, or `null` / `undefined` / `false`) is counted as `unauthorized` and
+   * thrown as the coded 401 `VIX_ERR_UNAUTHORIZED`.
+   */
+  async authenticate (request: unknown): Promise<unknown> {
+    const authenticate = this.parts.authenticate
+    if (authenticate === undefined) return undefined
+    let identity: unknown
+    try {
+      identity = await authenticate(request)
+    } catch (error) {
+      this.parts.report('unauthorized')
+      throw new UnauthorizedError((error as Error).message)
+    }
+    if (identity === null || identity === undefined || identity === false) {
+      this.parts.report('unauthorized')
+      throw new UnauthorizedError('rejected by authenticate')
+    }
+    return identity
+  }
+}
+
+const ignore = (): void => {}
+const detachedTransport: Transport = { name: 'http', send: ignore, bufferedAmount: () => 0, close: ignore, terminate: ignore }
+
+/**
+ * Who may read a room over HTTP (its history, later its presence): whoever
+ * may join it. The request is checked as a detached session (not in the
+ * hub, sends dropped) against `authenticate` (401) and `authorizeJoin` (403).
+ */
+export async function authorizeRead (hub: Hub, request: unknown, room: string): Promise<void> {
+  const identity = await hub.authenticate(request)
+  const reader = new Session(detachedTransport, { identity, identityKey: hub.identityKey(identity), maxBufferedAmount: Number.MAX_SAFE_INTEGER })
+  try {
+    await hub.authorizeJoin(reader, room)
+  } catch (error) {
+    if (!isVixError(error) || error.code !== ErrorCodes.FORBIDDEN) throw error
+    hub.report('forbidden')
+    throw new ForbiddenError(`may not read room "${room}"`)
+  }
+}

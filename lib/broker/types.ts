@@ -1,0 +1,41 @@
+import type { RealtimeMessage } from '../frames.js'
+
+/**
+ * What travels between the stages of the publish pipeline, and between
+ * nodes: the message and where it sits in its room's history, as explicit
+ * fields (never hidden properties, which vanish in JSON).
+ */
+export interface Envelope {
+  /** The node that accepted the message; a node ignores its own envelopes coming back. */
+  node: string
+  /** The room (absent: a broadcast to every session). */
+  room?: string
+  /** The room position assigned by the store (absent: the message is not stored). */
+  offset?: number
+  epoch?: string
+  /** Session id on the origin node that must not receive it. */
+  except?: string
+  message: RealtimeMessage
+}
+
+/**
+ * The distribute stage's seam: hands envelopes to other nodes and delivers
+ * theirs to this one. The in-process default distributes nothing; a Redis
+ * broker publishes per room. Every method may be sync or async; the hub
+ * never lets a broker failure block local delivery.
+ *
+ * @example
+ * const hub = new Hub({ broker: new InProcessBroker() })
+ */
+export interface Broker {
+  /** Called once by the hub: envelopes from other nodes go to `deliver`. */
+  start: (deliver: (envelope: Envelope) => void) => void | Promise<void>
+  /** Stage 4: hand an envelope that was accepted, stored and delivered locally to the other nodes. */
+  publish: (envelope: Envelope) => void | Promise<void>
+  /** A room got its first local member: receive its envelopes from now on. A `room.join` is acked once this resolves. */
+  subscribe: (room: string) => void | Promise<void>
+  /** A room lost its last local member. */
+  unsubscribe: (room: string) => void | Promise<void>
+  /** Release connections (shutdown, after the transports and before the store). */
+  close: () => void | Promise<void>
+}

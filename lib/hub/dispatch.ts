@@ -1,0 +1,156 @@
+import type { Static } from '@sinclair/typebox'
+import { RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
+import { compileValidator, decodeFrame, type Decoded, type Validator } from '../codec.js'
+import { ErrorCodes, UnknownTypeError, codedError, isVixError, type ErrorCode } from '../errors.js'
+import { ackFrame, errorFrame, type RealtimeMessage } from '../frames.js'
+import type { Hub } from '../hub.js'
+import type { Session } from '../session.js'
+import { InFlight, type FrameProcessor, type InboundFrame, type Step } from './inbox.js'
+import { chain, each, type Maybe } from './maybe.js'
+import { payloadError } from './router.js'
+import { inboundMessageOf, type DispatchError, type DispatchResult, type ErrorReason, type InboundMessage, type RecoveryResult } from './types.js'
+
+const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
+  [ErrorCodes.INVALID_MESSAGE]: 'invalid_message',
+  [ErrorCodes.FORBIDDEN]: 'forbidden',
+  [ErrorCodes.NOT_IN_ROOM]: 'forbidden',
+  [ErrorCodes.UNKNOWN_TYPE]: 'invalid_message',
+  [ErrorCodes.RATE_LIMITED]: 'rate_limited',
+  [ErrorCodes.INTERNAL]: 'internal'
+}
+
+const OK: DispatchResult = { ok: true }
+const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: null }
+
+/**
+ * What a session's frames go through once they leave its inbox, per the
+ * wire protocol's dispatch rules: raw handlers, built-in `room.join` /
+ * `room.leave`, relay types (through the publish pipeline) and typed
+ * handlers. Synchronous unless a handler, a hook or the store is not.
+ */
+export class Dispatcher implements FrameProcessor<Decoded> {
+  private readonly joinValidator = compileValidator(RoomJoinPayload)
+  private readonly leaveValidator = compileValidator(RoomLeavePayload)
+
+  constructor (private readonly hub: Hub, private readonly envelope: Validator) {}
+
+  decode (frame: InboundFrame): Decoded {
+    for (const observer of this.hub.observers) observer.messageInbound?.(frame.session)
+    return decodeFrame(frame.data, frame.binary, this.envelope)
+  }
+
+  overlaps (decoded: Decoded): boolean {
+    return decoded.kind === 'typed' && this.hub.relayTypes.has(decoded.message.type)
+  }
+
+  process (frame: InboundFrame, decoded: Decoded): Step {
+    const { session } = frame
+    if (decoded.kind === 'invalid') {
+      return this.fail(frame, codedError(ErrorCodes.INVALID_MESSAGE, decoded.message, { path: decoded.path }), decoded.id)
+    }
+    if (decoded.kind === 'raw') {
+      // Over HTTP a body must be a typed message: raw frames have no place there.
+      if (frame.settle !== undefined && decoded.notTyped !== undefined) {
+        return this.fail(frame, codedError(ErrorCodes.INVALID_MESSAGE, decoded.notTyped.message, { path: decoded.notTyped.path }))
+      }
+      return this.guard(frame, undefined, () => chain(this.runRaw(session, decoded.data, frame.binary, false), () => OK))
+    }
+    const message = inboundMessageOf(decoded.message)
+    return this.guard(frame, message.id, () => chain(this.runRaw(session, decoded.data, false, true), () => this.typed(frame, message)))
+  }
+
+  /** Run `fn`; a throw or rejection becomes the frame's failure (an error frame, or the HTTP caller's answer). */
+  private guard (frame: InboundFrame, id: string | undefined, fn: () => Step): Step {
+    let step: Step
+    try {
+      step = fn()
+    } catch (error) {
+      return this.fail(frame, error, id)
+    }
+    const failed = (error: unknown): DispatchError => this.fail(frame, error, id)
+    const guarded = (ready: DispatchResult | InFlight): DispatchResult | InFlight =>
+      ready instanceof InFlight ? new InFlight(ready.done.then(undefined, failed)) : ready
+    return step instanceof Promise ? step.then(guarded, failed) : guarded(step)
+  }
+
+  /** Turn an error into the frame's failure: coded errors keep their code; anything else is an internal error, logged. */
+  private fail (frame: InboundFrame, error: unknown, id?: string): DispatchError {
+    const failure: DispatchError = isVixError(error)
+      ? { ok: false, code: error.code, message: error.message, path: error.path, id }
+      : { ...this.hub.handlerFailed(frame.session, error), id }
+    this.hub.report(reasonByCode[failure.code] ?? 'internal')
+    if (frame.settle === undefined) this.hub.send(frame.session, errorFrame(failure.code, failure.message, { id: failure.id, path: failure.path }))
+    return failure
+  }
+
+  private runRaw (session: Session, data: string | Buffer, binary: boolean, typed: boolean): Maybe<void> {
+    const handlers = this.hub.router.raw
+    if (handlers.length === 0) return
+    const info = { binary, typed }
+    return each(handlers, (handler) => handler(session, data, info))
+  }
+
+  private typed (frame: InboundFrame, message: InboundMessage): Step {
+    const { session } = frame
+    if (message.type === 'room.join') return this.join(session, message)
+    if (message.type === 'room.leave') return this.leave(session, message)
+    const handlers = this.hub.router.handlersOf(message.type)
+    if (this.hub.relayTypes.has(message.type)) {
+      return chain(this.hub.pipeline.accept(message, { session }), (accepted): Step => {
+        const published = this.hub.pipeline.publishAccepted(accepted)
+        if (published instanceof Promise) return new InFlight(published.then((stored) => this.afterRelay(session, message, stored)))
+        return this.afterRelay(session, message, published)
+      })
+    }
+    if (handlers === undefined) {
+      if (!this.hub.rejectUnknownTypes) return OK
+      throw new UnknownTypeError(message.type)
+    }
+    this.hub.router.checkPayload(message.type, message.payload)
+    return chain(this.runHandlers(session, message), () => this.acked(session, message, message.id))
+  }
+
+  private afterRelay (session: Session, message: InboundMessage, published: RealtimeMessage): Maybe<DispatchResult> {
+    return chain(this.runHandlers(session, message), () => this.acked(session, message, published.id))
+  }
+
+  private acked (session: Session, message: InboundMessage, id: string | undefined): DispatchResult {
+    if (message.id !== undefined) this.hub.send(session, ackFrame(message.type, { id: message.id, room: message.room }))
+    return id === undefined ? OK : { ok: true, id }
+  }
+
+  private runHandlers (session: Session, message: InboundMessage): Maybe<void> {
+    const handlers = this.hub.router.handlersOf(message.type)
+    if (handlers === undefined) return
+    return each(handlers, (handler) => handler(session, message))
+  }
+
+  private join (session: Session, message: InboundMessage): Maybe<DispatchResult> {
+    const { room, since } = this.builtin(this.joinValidator, message.payload) as Static<typeof RoomJoinPayload>
+    return chain(this.hub.authorizeJoin(session, room), () => {
+      const join = (): void => { this.hub.rooms.join(session, room) }
+      const persistence = this.hub.pipeline.persistence
+      let recovery: Maybe<RecoveryResult> = NO_RECOVERY
+      if (persistence === null) join()
+      else recovery = persistence.joinWithRecovery(session, room, since, join)
+      return chain(recovery, (recovered) => chain(this.hub.roomReady(room), () => chain(this.runHandlers(session, message), () => {
+        this.hub.send(session, ackFrame('room.join', { id: message.id, room }, { room, ...recovered }))
+        return message.id === undefined ? OK : { ok: true, id: message.id }
+      })))
+    })
+  }
+
+  private leave (session: Session, message: InboundMessage): Maybe<DispatchResult> {
+    const { room } = this.builtin(this.leaveValidator, message.payload) as Static<typeof RoomLeavePayload>
+    this.hub.rooms.leave(session, room)
+    return chain(this.runHandlers(session, message), () => {
+      this.hub.send(session, ackFrame('room.leave', { id: message.id, room }, { room }))
+      return message.id === undefined ? OK : { ok: true, id: message.id }
+    })
+  }
+
+  private builtin (validator: Validator, payload: Record<string, unknown>): unknown {
+    if (!validator.check(payload)) throw payloadError(validator, payload)
+    return payload
+  }
+}

@@ -1,0 +1,15 @@
+/** A value now or later: the hot path stays synchronous until a handler really returns a promise. */
+export type Maybe<T> = T | Promise<T>
+
+/** `fn(value)`, now when `value` is ready, after it resolves when it is a promise. */
+export function chain<T, R> (value: Maybe<T>, fn: (value: T) => Maybe<R>): Maybe<R> {
+  return value instanceof Promise ? value.then(fn) : fn(value)
+}
+
+/** Run `fn` for each item in order, awaiting only the calls that return a promise. */
+export function each<T> (items: readonly T[], fn: (item: T) => unknown, from = 0): Maybe<void> {
+  for (let i = from; i < items.length; i++) {
+    const result = fn(items[i])
+    if (result instanceof Promise) return result.then(() => each(items, fn, i + 1))
+  }
+}

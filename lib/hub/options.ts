@@ -1,0 +1,115 @@
+import { randomBytes } from 'node:crypto'
+import type { TSchema } from '@sinclair/typebox'
+import { JsonMessage } from '../../schemas/message.js'
+import type { Broker } from '../broker/types.js'
+import { InvalidOptionError } from '../errors.js'
+import { defaultIdentityKey } from '../identity.js'
+import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
+import type { Session } from '../session.js'
+import type { InboundMessage, Logger } from './types.js'
+
+export interface HubOptions {
+  /** Types a client may publish to a room it has joined (relayed to every member, sender included). */
+  relayTypes?: string[]
+  /** Answer typed messages nobody handles with `VIX_ERR_UNKNOWN_TYPE` (default true). */
+  rejectUnknownTypes?: boolean
+  /** Close a session 1013 when more than this many bytes wait in its send buffer (default 1 MiB). */
+  maxBufferedAmount?: number
+  /**
+   * Frames of one session waiting to be processed, or in the publish pipeline, at most
+   * (default 1024). Past it a WebSocket is closed 1008 and an HTTP send answers 429.
+   */
+  maxQueuedFrames?: number
+  /** Resolve the identity of a connecting client; `null`, `undefined`, `false` or a throw rejects it (401). */
+  authenticate?: (request: unknown) => unknown
+  /** Who is the same client: sessions with one key share a long-poll binding (and, later, caps and presence). Default: the identity's JSON. */
+  identityKey?: (identity: unknown) => string | undefined
+  /** May this session join this room? (default: yes) */
+  authorizeJoin?: (session: Session, room: string) => boolean | Promise<boolean>
+  /** May this session (null: server-side HTTP publish) publish this message? (default: yes) */
+  authorizePublish?: (session: Session | null, message: InboundMessage) => boolean | Promise<boolean>
+  /** The envelope schema every typed frame is validated against (default `JsonMessage`). */
+  messageSchema?: TSchema
+  /** How long shutdown waits for peers before forcing them, in ms (default 10000). */
+  shutdownTimeout?: number
+  /** `retryAfterMs` told to every client (WebSocket and long polling) in `server.going_away` on shutdown (default 1000). */
+  goingAwayRetryAfter?: number
+  /** Distributes messages to other nodes (default: an in-process broker, which distributes nothing). */
+  broker?: Broker
+  /** This node's id in envelopes (default: random). */
+  nodeId?: string
+  logger?: Logger
+}
+
+/** The hub's options with every default filled in. */
+export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger'>> &
+  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger'>
+
+/** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
+export const hubOptionNames = [
+  'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
+  'authorizeJoin', 'authorizePublish', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId'
+] as const satisfies ReadonlyArray<keyof HubOptions>
+
+/** Types the server itself speaks: never a relay type, never published from outside. */
+export function isReservedType (type: string): boolean {
+  return type === 'room.join' || type === 'room.leave' || type === 'error' || type.startsWith('server.') || type.startsWith('presence.')
+}
+
+const defaults = {
+  relayTypes: [] as string[],
+  rejectUnknownTypes: true,
+  maxBufferedAmount: 1024 * 1024,
+  maxQueuedFrames: 1024,
+  identityKey: defaultIdentityKey,
+  messageSchema: JsonMessage as TSchema,
+  shutdownTimeout: 10_000,
+  goingAwayRetryAfter: 1000
+}
+
+/** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
+export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions {
+  const resolved = { ...defaults, nodeId: randomBytes(8).toString('hex'), ...options }
+  checkStringList('relayTypes', resolved.relayTypes)
+  const reserved = resolved.relayTypes.find(isReservedType)
+  if (reserved !== undefined) throw new InvalidOptionError('relayTypes', `"${reserved}" is a type the server itself sends`)
+  if (typeof resolved.rejectUnknownTypes !== 'boolean') throw new InvalidOptionError('rejectUnknownTypes', 'expected a boolean')
+  checkInteger('maxBufferedAmount', resolved.maxBufferedAmount, 1)
+  checkInteger('maxQueuedFrames', resolved.maxQueuedFrames, 1)
+  checkInteger('shutdownTimeout', resolved.shutdownTimeout, 0)
+  checkInteger('goingAwayRetryAfter', resolved.goingAwayRetryAfter, 0)
+  if (resolved.messageSchema.$id !== JsonMessage.$id) {
+    throw new InvalidOptionError('messageSchema', `must keep $id "${JsonMessage.$id as string}" so HTTP routes and docs use it`)
+  }
+  checkOptionalFunction('authenticate', resolved.authenticate)
+  checkOptionalFunction('identityKey', resolved.identityKey)
+  checkOptionalFunction('authorizeJoin', resolved.authorizeJoin)
+  checkOptionalFunction('authorizePublish', resolved.authorizePublish)
+  if (typeof resolved.nodeId !== 'string' || resolved.nodeId.length === 0) throw new InvalidOptionError('nodeId', 'expected a non-empty string')
+  const broker = resolved.broker as unknown
+  if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as { publish?: unknown }).publish !== 'function')) {
+    throw new InvalidOptionError('broker', 'expected a Broker (start, publish, subscribe, unsubscribe, close)')
+  }
+  return resolved
+}
+
+function same (a: unknown, b: unknown): boolean {
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((item, i) => item === b[i])
+  return a === b
+}
+
+/**
+ * The name of the first hub option in `options` that differs from the hub's
+ * (given at its registration), or undefined when they agree. Hub options are
+ * taken once: a second, different set fails boot instead of being dropped.
+ */
+export function conflictingHubOption (registered: HubOptions, options: Record<string, unknown>): string | undefined {
+  return hubOptionNames.find((name) => options[name] !== undefined && !same(options[name], registered[name]))
+}
+
+/** The hub options among `options` (the rest belongs to a part). */
+export function pickHubOptions (options: Record<string, unknown>): HubOptions {
+  const picked: Record<string, unknown> = {}
+  for (const name of hubOptionNames) if (options[name] !== undefined) picked[name] = options[name]
+  return picked as HubOptions
+}

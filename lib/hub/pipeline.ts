@@ -1,0 +1,218 @@
+import type { Broker, Envelope } from '../broker/types.js'
+import type { Validator } from '../codec.js'
+import { ErrorCodes, ForbiddenError, NotInRoomError, UnknownTypeError, codedError } from '../errors.js'
+import { stampEvent, type PublishInput, type RealtimeMessage } from '../frames.js'
+import type { Rooms } from '../rooms.js'
+import type { Session } from '../session.js'
+import type { ResolvedHubOptions } from './options.js'
+import type { Router } from './router.js'
+import type { HubObserver, InboundMessage, Logger, RecipientResolver } from './types.js'
+
+/** Result of persisting one message: the stored message and its room position; `duplicate`: already stored under that id. */
+export interface PersistResult {
+  duplicate: boolean
+  message: RealtimeMessage
+  position: { offset: number, epoch: string }
+}
+
+/** Result of joining a room with recovery. */
+export interface RecoveryResult { recovered: boolean, replayed: number, latestId: string | null }
+
+/**
+ * Stage 2 of the pipeline and the replay side of `room.join`, set by the
+ * message-store plugin.
+ */
+export interface Persistence {
+  shouldPersist: (message: RealtimeMessage) => boolean
+  /** Commit the message; resolves with its room position once it is durable. */
+  persist: (message: RealtimeMessage) => Promise<PersistResult>
+  /** Join `session` to `room` (by calling `join`) and bring it up to date from `since` with no gap and no duplicate. */
+  joinWithRecovery: (session: Session, room: string, since: string | undefined, join: () => void) => Promise<RecoveryResult>
+  /**
+   * Hand a positioned envelope to `deliver` in offset order, exactly once per
+   * offset, whatever order envelopes arrive in (reading a gap from the store).
+   */
+  sequence: (envelope: Envelope, deliver: (envelope: Envelope) => void) => void
+}
+
+/**
+ * Where a message comes from. `session`: a client's frame (WebSocket, or
+ * `POST /ws/send` of a poll session); `http`: a server-side HTTP publish;
+ * `server`: application code calling `publish()`.
+ */
+export type PublishSource = { session: Session } | 'http' | 'server'
+
+export interface PipelineParts {
+  options: ResolvedHubOptions
+  router: Router
+  rooms: Rooms
+  sessions: ReadonlyMap<string, Session>
+  envelope: Validator
+  broker: Broker
+  observers: readonly HubObserver[]
+  recipientResolvers: readonly RecipientResolver[]
+  logger: Logger
+}
+
+/**
+ * The one path of every message, in four named stages:
+ * 1. `accept`: the envelope, for messages from outside the process the
+ *    type (known, not reserved) and its payload schema, room membership and
+ *    `authorizePublish`; then the id and time stamp;
+ * 2. `persist`: the store commits it (when its room is stored) and returns its room position;
+ * 3. `deliverLocal`: serialized once, handed to every local recipient;
+ * 4. `distribute`: the envelope goes to the broker for the other nodes.
+ * A broker failure is logged, never allowed to block local delivery.
+ */
+export class PublishPipeline {
+  persistence: Persistence | null = null
+  private readonly node: string
+  private brokerFailures = 0
+
+  constructor (private readonly parts: PipelineParts) {
+    this.node = parts.options.nodeId
+  }
+
+  // ---- 1. accept ----------------------------------------------------------
+
+  /**
+   * Check a message against what its source may publish; throws the coded
+   * error a client gets. Synchronous unless `authorizePublish` is async.
+   */
+  accept (message: InboundMessage, source: PublishSource): InboundMessage | Promise<InboundMessage> {
+    if (source === 'server') {
+      this.checkEnvelope(message)
+      return message
+    }
+    const { router } = this.parts
+    if (typeof source === 'object') {
+      if (message.room === undefined) throw codedError(ErrorCodes.INVALID_MESSAGE, '/room: a relayed message needs a room', { path: '/room' })
+      if (!source.session.rooms.has(message.room)) throw new NotInRoomError(message.room)
+    } else if (!router.isKnown(message.type)) {
+      throw new UnknownTypeError(message.type)
+    }
+    router.checkPayload(message.type, message.payload)
+    const authorize = this.parts.options.authorizePublish
+    if (authorize === undefined) return message
+    const session = typeof source === 'object' ? source.session : null
+    const allowed = authorize(session, message)
+    if (allowed instanceof Promise) return allowed.then((ok) => this.authorized(ok, message))
+    return this.authorized(allowed, message)
+  }
+
+  private authorized (allowed: boolean, message: InboundMessage): InboundMessage {
+    if (!allowed) throw new ForbiddenError(`may not publish "${message.type}"${message.room === undefined ? '' : ` to room "${message.room}"`}`)
+    return message
+  }
+
+  /** Code's own publishes are trusted with their type, but not with a malformed envelope (a 1000-char room would reach the store). */
+  private checkEnvelope (message: PublishInput): void {
+    const { envelope } = this.parts
+    if (envelope.check(message)) return
+    const { path, message: why } = envelope.firstError(message)
+    throw codedError(ErrorCodes.INVALID_MESSAGE, `${path}: ${why}`, { path })
+  }
+
+  // ---- the whole path -----------------------------------------------------
+
+  /**
+   * Run stages 2-4 for an accepted message. Resolves (or returns, when
+   * nothing is stored) once it is committed and delivered locally.
+   */
+  publishAccepted (input: PublishInput, except?: string): RealtimeMessage | Promise<RealtimeMessage> {
+    const started = performance.now()
+    const message = stampEvent(input)
+    const persistence = this.persistence
+    if (persistence === null || !persistence.shouldPersist(message)) {
+      return this.deliver({ node: this.node, room: message.room, except, message }, started)
+    }
+    return persistence.persist(message).then((stored) => {
+      if (stored.duplicate) return stored.message
+      const envelope: Envelope = { node: this.node, room: message.room, offset: stored.position.offset, epoch: stored.position.epoch, except, message: stored.message }
+      return this.deliver(envelope, started)
+    })
+  }
+
+  private deliver (envelope: Envelope, started: number): RealtimeMessage {
+    this.sequenced(envelope)
+    this.distribute(envelope)
+    const seconds = (performance.now() - started) / 1000
+    for (const observer of this.parts.observers) observer.published?.(envelope.message, seconds)
+    return envelope.message
+  }
+
+  /** Stored messages reach local sessions in offset order (the persistence's sequencer), others straight away. */
+  private sequenced (envelope: Envelope): void {
+    if (envelope.offset !== undefined && this.persistence !== null) {
+      this.persistence.sequence(envelope, (ordered) => { this.deliverLocal(ordered) })
+    } else {
+      this.deliverLocal(envelope)
+    }
+  }
+
+  // ---- 3. deliver locally -------------------------------------------------
+
+  /**
+   * Hand an envelope's message to the local sessions: the room's members
+   * (through their gates), or everyone for a room-less message, plus what
+   * the recipient resolvers add. Serialized once. Returns how many got it.
+   */
+  deliverLocal (envelope: Envelope): number {
+    const { message } = envelope
+    const data = JSON.stringify(message)
+    const except = envelope.node === this.node ? envelope.except : undefined
+    const targets = message.room === undefined ? this.parts.sessions.values() : this.parts.rooms.sessionsIn(message.room)
+    let delivered = 0
+    if (targets !== undefined) {
+      for (const session of targets) {
+        if (session.id !== except && session.deliver(envelope, data)) delivered++
+      }
+    }
+    if (this.parts.recipientResolvers.length > 0 && message.room !== undefined) delivered += this.deliverResolved(message, message.room, data, except)
+    for (const observer of this.parts.observers) observer.messagesOutbound?.(delivered)
+    return delivered
+  }
+
+  private deliverResolved (message: RealtimeMessage, room: string, data: string, except: string | undefined): number {
+    const reached = new Set<Session>()
+    let delivered = 0
+    for (const resolve of this.parts.recipientResolvers) {
+      let extra: Iterable<Session> | undefined
+      try {
+        extra = resolve(message)
+      } catch (error) {
+        this.parts.logger.error({ err: error }, 'vix-realtime: recipient resolver failed')
+        continue
+      }
+      if (extra === undefined) continue
+      for (const session of extra) {
+        if (session.id === except || session.rooms.has(room) || reached.has(session)) continue
+        reached.add(session)
+        if (session.sendSerialized(data)) delivered++
+      }
+    }
+    return delivered
+  }
+
+  // ---- 4. distribute ------------------------------------------------------
+
+  /** Hand the envelope to the broker; a failure is logged (once per outage) and never reaches the publisher. */
+  distribute (envelope: Envelope): void {
+    try {
+      const sent = this.parts.broker.publish(envelope)
+      if (sent instanceof Promise) sent.then(() => { this.brokerFailures = 0 }, (error: unknown) => { this.brokerFailed(error) })
+    } catch (error) {
+      this.brokerFailed(error)
+    }
+  }
+
+  private brokerFailed (error: unknown): void {
+    if (this.brokerFailures++ === 0) this.parts.logger.error({ err: error }, 'vix-realtime: broker publish failed; local delivery goes on')
+  }
+
+  /** An envelope from another node: ignored when it is this node's own, else ordered and delivered locally. */
+  receiveRemote (envelope: Envelope): void {
+    if (envelope.node === this.node) return
+    this.sequenced(envelope)
+  }
+}

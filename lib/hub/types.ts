@@ -1,0 +1,74 @@
+import type { Static, TSchema } from '@sinclair/typebox'
+import type { JsonMessageInput } from '../../schemas/message.js'
+import type { ErrorCode } from '../errors.js'
+import type { RealtimeMessage } from '../frames.js'
+import type { Session } from '../session.js'
+
+/** A validated message as handlers receive it: `payload` is always an object. */
+export interface InboundMessage<P = Record<string, unknown>> {
+  id?: string
+  room?: string
+  type: string
+  payload: P
+}
+
+export type TypedHandler<P = Record<string, unknown>> = (session: Session, message: InboundMessage<P>) => unknown
+export type RawHandler = (session: Session, data: string | Buffer, info: { binary: boolean, typed: boolean }) => unknown
+export type OpenHandler = (session: Session) => unknown
+export type CloseHandler = (session: Session, code: number, reason: string) => unknown
+export type ErrorHandler = (session: Session | null, error: Error) => unknown
+/** Sessions that should get a room message besides the room's members (see `Hub.addRecipientResolver`). */
+export type RecipientResolver = (message: RealtimeMessage) => Iterable<Session> | undefined
+
+/** Options of `Hub.on`: the payload schema (validated, documented) and a description for the docs. */
+export interface TypeOptions<S extends TSchema = TSchema> {
+  schema?: S
+  description?: string
+}
+
+/** Reasons counted by observers; a small fixed set so metric labels stay bounded. */
+export type ErrorReason = 'invalid_message' | 'too_large' | 'rate_limited' | 'slow_consumer' | 'unauthorized' | 'forbidden' | 'internal'
+
+/** Hooks for metrics and other passive watchers. Every method is optional and must not throw. */
+export interface HubObserver {
+  sessionOpened?: (session: Session) => void
+  sessionClosed?: (session: Session, code: number) => void
+  messageInbound?: (session: Session) => void
+  messagesOutbound?: (count: number) => void
+  error?: (reason: ErrorReason) => void
+  published?: (message: RealtimeMessage, seconds: number) => void
+  longPollSessionCreated?: () => void
+  longPollPolled?: () => void
+  longPollEnqueued?: (count: number) => void
+  longPollDrained?: (count: number) => void
+  longPollDropped?: (count: number) => void
+  storeAppended?: (count: number, seconds: number) => void
+}
+
+export interface Logger {
+  debug: (obj: unknown, msg?: string) => void
+  info?: (obj: unknown, msg?: string) => void
+  warn: (obj: unknown, msg?: string) => void
+  error: (obj: unknown, msg?: string) => void
+}
+
+/** A typed-message catalogue entry: what OpenAPI documents. */
+export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string }
+
+export interface DispatchOk { ok: true, id?: string }
+/** A refused or failed frame: the code and message of its error frame (or HTTP answer). */
+export interface DispatchError { ok: false, code: ErrorCode, message: string, path?: string, id?: string }
+export type DispatchResult = DispatchOk | DispatchError
+
+/** Result of joining a room with recovery (the `room.join` ack's payload). */
+export interface RecoveryResult { recovered: boolean, replayed: number, latestId: string | null }
+
+/** A validated envelope as handlers receive it: `payload` defaulted, `kind` and `ts` dropped. */
+export function inboundMessageOf (input: JsonMessageInput): InboundMessage {
+  const message: InboundMessage = { type: input.type, payload: input.payload ?? {} }
+  if (input.id !== undefined) message.id = input.id
+  if (input.room !== undefined) message.room = input.room
+  return message
+}
+
+export type PayloadOf<S extends TSchema> = Static<S>

@@ -1,0 +1,27 @@
+import { InvalidOptionError } from '../errors.js'
+import { checkPath } from '../options.js'
+
+/** Options of the docs plugin. */
+export interface OpenApiPluginOptions {
+  /** Where Swagger UI is served; the document is at `<routePrefix>/json` and `<routePrefix>/yaml` (default `/docs`). */
+  routePrefix?: string
+  /** The document's `info` (default title `Realtime API`, version `1.0.0`). */
+  info?: { title?: string, version?: string, description?: string }
+}
+
+export const openapiDefaults = {
+  routePrefix: '/docs',
+  info: {
+    title: 'Realtime API',
+    version: '1.0.0',
+    description: 'WebSocket and HTTP endpoints of the realtime layer (vix-realtime). Every schema here is the one that validates the traffic.'
+  }
+}
+
+export function resolveOpenApiOptions (options: OpenApiPluginOptions): typeof openapiDefaults {
+  const routePrefix = checkPath('routePrefix', options.routePrefix ?? openapiDefaults.routePrefix)
+  if (options.info !== undefined && (typeof options.info !== 'object' || options.info === null)) {
+    throw new InvalidOptionError('info', `expected an object, got ${JSON.stringify(options.info)}`)
+  }
+  return { routePrefix, info: { ...openapiDefaults.info, ...options.info } }
+}

@@ -1,0 +1,58 @@
+import { InvalidOptionError } from '../errors.js'
+import { checkInteger, checkPath, checkStringList } from '../options.js'
+import type { PersistFilter } from './persistence.js'
+import type { RetentionOptions } from './retention.js'
+import type { SynchronousMode } from './sqlite.js'
+import type { MessageStore, RetentionRule } from './types.js'
+
+export interface MessageStoreOptions {
+  /** SQLite database file (default `./data/messages.db`); its directory is created when missing. */
+  path?: string
+  /** A store instance to use instead of opening `path`; the app keeps ownership and closes it. */
+  store?: MessageStore
+  /** SQLite durability: NORMAL (default) survives a process crash, FULL also power loss. */
+  synchronous?: SynchronousMode
+  /** How long opening waits for a lock held by another connection, in ms (default 5000). */
+  busyTimeout?: number
+  /** Most messages one `room.join` replays (default 1000); further back answers `recovered: false`. */
+  replayLimit?: number
+  /** Retention per room; default keeps everything. */
+  retention?: RetentionOptions
+  /** Which messages are stored (default every room message). */
+  persist?: PersistFilter
+  /** Route of the history endpoint (default `/ws/history`). */
+  historyPath?: string
+}
+
+export const messageStoreDefaults = { path: './data/messages.db', synchronous: 'NORMAL' as SynchronousMode, busyTimeout: 5000, replayLimit: 1000, historyPath: '/ws/history' }
+
+function checkRule (name: string, rule: RetentionRule): void {
+  if (rule.maxMessages !== undefined) checkInteger(`${name}.maxMessages`, rule.maxMessages, 1)
+  if (rule.maxAge !== undefined) checkInteger(`${name}.maxAge`, rule.maxAge, 1)
+}
+
+export function resolveMessageStoreOptions (options: MessageStoreOptions): typeof messageStoreDefaults & MessageStoreOptions {
+  const resolved = { ...messageStoreDefaults, ...options }
+  if (typeof resolved.path !== 'string' || resolved.path.length === 0) throw new InvalidOptionError('path', 'expected a non-empty file path')
+  if (resolved.synchronous !== 'NORMAL' && resolved.synchronous !== 'FULL') throw new InvalidOptionError('synchronous', `expected "NORMAL" or "FULL", got ${JSON.stringify(resolved.synchronous)}`)
+  checkInteger('busyTimeout', resolved.busyTimeout, 0)
+  checkInteger('replayLimit', resolved.replayLimit, 1)
+  checkPath('historyPath', resolved.historyPath)
+  if (resolved.store !== undefined && (typeof resolved.store !== 'object' || typeof resolved.store.append !== 'function')) {
+    throw new InvalidOptionError('store', 'expected a MessageStore instance')
+  }
+  const persist = resolved.persist
+  if (persist !== undefined && typeof persist !== 'function') {
+    if (typeof persist !== 'object' || persist === null) throw new InvalidOptionError('persist', 'expected a function or { rooms?, types? }')
+    if (persist.rooms !== undefined) checkStringList('persist.rooms', persist.rooms)
+    if (persist.types !== undefined) checkStringList('persist.types', persist.types)
+  }
+  const retention = resolved.retention
+  if (retention !== undefined) {
+    checkRule('retention', retention)
+    if (retention.interval !== undefined) checkInteger('retention.interval', retention.interval, 1)
+    if (retention.batchSize !== undefined) checkInteger('retention.batchSize', retention.batchSize, 1)
+    for (const [room, rule] of Object.entries(retention.rooms ?? {})) checkRule(`retention.rooms.${room}`, rule)
+  }
+  return resolved
+}
