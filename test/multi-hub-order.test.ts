@@ -1,0 +1,117 @@
+import t from 'tap'
+import { Hub } from '../lib/hub.js'
+import type { Session } from '../lib/session.js'
+import { MemoryMessageStore } from '../lib/store/memory.js'
+import { StorePersistence } from '../lib/store/persistence.js'
+import type { MessageStore } from '../lib/store/types.js'
+import { FakeTransport } from './helpers/fake-transport.js'
+import { seeded, ShuffleBus } from './helpers/shuffle-broker.js'
+import { delay, waitFor } from './helpers/wait.js'
+
+interface Client { hub: Hub, session: Session, transport: FakeTransport }
+
+function node (bus: ShuffleBus, store: MessageStore, name: string): Hub {
+  const hub = new Hub({ relayTypes: ['chat'], nodeId: name, broker: bus.broker(name) })
+  hub.persistence = new StorePersistence(hub, store)
+  return hub
+}
+
+async function client (hub: Hub, room: string, since?: string): Promise<Client> {
+  const transport = new FakeTransport()
+  const session = hub.openSession(transport)
+  const joined = await hub.receiveRequest(session, JSON.stringify({ id: `join-${session.id}`, type: 'room.join', payload: since === undefined ? { room } : { room, since } }))
+  if (!joined.ok) throw new Error(`join failed: ${joined.message}`)
+  return { hub, session, transport }
+}
+
+/** The ids of the room events a client received, in arrival order. */
+const eventIds = (c: Client): string[] => c.transport.frames().filter((f) => f.kind === 'event').map((f) => f.id)
+
+for (const seed of [1, 2, 3]) {
+  t.test(`two hubs, one store, a bus that reorders and duplicates (seed ${seed}): every client gets every message once, in offset order`, async (t) => {
+    const random = seeded(seed)
+    const bus = new ShuffleBus(random)
+    const store = new MemoryMessageStore()
+    const a = node(bus, store, 'node-a')
+    const b = node(bus, store, 'node-b')
+    const clients = [await client(a, 'r'), await client(a, 'r'), await client(b, 'r'), await client(b, 'r')]
+    const publishers = [clients[0], clients[2]]
+
+    // Interleaved relays from both nodes, and server publishes on each, with random pauses.
+    const perPublisher = 40
+    const sends: Array<Promise<unknown>> = []
+    for (const [p, publisher] of publishers.entries()) {
+      sends.push((async () => {
+        for (let i = 0; i < perPublisher; i++) {
+          publisher.hub.receive(publisher.session, JSON.stringify({ id: `p${p}-${i}`, room: 'r', type: 'chat', payload: { i } }), false)
+          if (random() < 0.3) await delay(Math.floor(random() * 5))
+        }
+      })())
+    }
+    for (const [h, hub] of [a, b].entries()) {
+      sends.push((async () => {
+        for (let i = 0; i < 10; i++) {
+          await hub.publish({ id: `s${h}-${i}`, room: 'r', type: 'chat', payload: { i } })
+          await delay(Math.floor(random() * 5))
+        }
+      })())
+    }
+    // A client that joins on node B mid-stream, resuming from what it last saw.
+    let late: Client | undefined
+    sends.push((async () => {
+      await delay(20)
+      const seen = await store.listByRoom('r', { limit: 5 })
+      const since = seen.messages[seen.messages.length - 1]?.id
+      late = await client(b, 'r', since)
+      t.ok(since !== undefined, 'the late client resumes from a stored id')
+      late.transport.sent.unshift(JSON.stringify({ kind: 'since', id: since }))
+    })())
+    await Promise.all(sends)
+
+    const total = publishers.length * perPublisher + 2 * 10
+    await waitFor(async () => (await store.listByRoom('r', { limit: 1000 })).messages.length === total, { message: 'every message stored' })
+    const history = (await store.listByRoom('r', { limit: 1000 })).messages.map((m) => m.id)
+    t.equal(new Set(history).size, total, 'stored once each')
+    await waitFor(() => clients.every((c) => eventIds(c).length >= total), { timeout: 5000, message: () => `deliveries: ${clients.map((c) => eventIds(c).length).join(', ')} of ${total}` })
+    await bus.idle()
+    await delay(20)
+
+    for (const [i, c] of clients.entries()) {
+      t.same(eventIds(c), history, `client ${i} (node ${c.hub.nodeId}): each message once, in offset order, no gap`)
+    }
+    const lateClient = late as Client
+    const since = lateClient.transport.frames()[0].id as string
+    const expected = history.slice(history.indexOf(since) + 1)
+    t.same(eventIds(lateClient), expected, 'the late client: exactly what followed its since, once, in order')
+    t.ok(bus.duplicated > 0, `the bus did duplicate (${bus.duplicated} times)`)
+  })
+}
+
+t.test('a message lost by the bus is read from the store before anything newer is delivered', async (t) => {
+  const store = new MemoryMessageStore()
+  const deliveries: Array<(envelope: any) => void> = []
+  let drop = false
+  const lossy = (name: string): any => ({
+    start: (deliver: (envelope: any) => void) => { deliveries.push(deliver) },
+    publish: (envelope: any) => {
+      if (drop) return
+      for (const deliver of deliveries) deliver({ ...JSON.parse(JSON.stringify(envelope)), node: envelope.node })
+    },
+    subscribe: () => {},
+    unsubscribe: () => {},
+    close: () => {},
+    name
+  })
+  const a = new Hub({ nodeId: 'a', broker: lossy('a') })
+  const b = new Hub({ nodeId: 'b', broker: lossy('b') })
+  a.persistence = new StorePersistence(a, store)
+  b.persistence = new StorePersistence(b, store)
+  const reader = await client(b, 'r')
+  await a.publish({ id: 'one', room: 'r', type: 'chat' })
+  drop = true
+  await a.publish({ id: 'two', room: 'r', type: 'chat' })
+  drop = false
+  await a.publish({ id: 'three', room: 'r', type: 'chat' })
+  await waitFor(() => eventIds(reader).length === 3, { message: () => `got ${eventIds(reader).join(',')}` })
+  t.same(eventIds(reader), ['one', 'two', 'three'], 'the lost one was repaired, in order')
+})
