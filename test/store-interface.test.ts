@@ -2,13 +2,22 @@ import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
-import type { MessageStore, StorableMessage } from '../lib/store/types.js'
+import type { AppendResult, MessageStore, PositionedMessage, StorableMessage } from '../lib/store/types.js'
 
-/** One contract, two implementations: every test below runs against both. */
-const implementations: Array<[string, (dir: string) => MessageStore]> = [
-  ['SqliteMessageStore', (dir) => new SqliteMessageStore({ path: join(dir, 'messages.db') })],
-  ['MemoryMessageStore', () => new MemoryMessageStore()]
-]
+/**
+ * Opens a store on the storage named by `dir`, a directory unique to the test
+ * (a database-backed store can derive a schema or database name from it).
+ */
+type OpenStore = (dir: string) => MessageStore | Promise<MessageStore>
+
+interface ContractOptions {
+  /**
+   * Stores opened on the same `dir` share one history, at the same time (as
+   * nodes on one database do) and one after the other (a restart). False for
+   * the memory store, whose history ends with the instance.
+   */
+  shared: boolean
+}
 
 function msg (room: string, id: string, text = id, ts = new Date().toISOString()): StorableMessage {
   return { id, kind: 'event', room, type: 'chat.message', ts, payload: { text } }
@@ -20,42 +29,80 @@ async function fill (store: MessageStore, room: string, count: number, prefix = 
   return ids
 }
 
-for (const [name, open] of implementations) {
+const offsets = (entries: PositionedMessage[]): number[] => entries.map((e) => e.offset)
+const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i)
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+/** A fixed pseudo-random sequence, so a failing interleaving can be replayed. */
+function lcg (seed: number): () => number {
+  let state = seed
+  return () => {
+    state = (state * 1103515245 + 12345) % 2 ** 31
+    return state / 2 ** 31
+  }
+}
+
+/**
+ * Every case of the `MessageStore` contract (see `lib/store/types.ts`) for one
+ * implementation. A new implementation is one more call at the bottom of this file.
+ */
+function messageStoreContract (name: string, open: OpenStore, options: ContractOptions): void {
   t.test(name, async (t) => {
-    const setup = (t: Test): MessageStore => {
-      const store = open(t.testdir())
+    const setup = async (t: Test, dir = t.testdir()): Promise<MessageStore> => {
+      const store = await open(dir)
       t.teardown(() => store.close())
       return store
     }
 
-    t.test('append stores a message and gives it a growing sequence number', async (t) => {
-      const store = setup(t)
+    t.test('offsets are dense from 1 per room, independent between rooms, under one epoch', async (t) => {
+      const store = await setup(t)
       const a = await store.append(msg('general', 'a'))
       const b = await store.append(msg('general', 'b'))
       const c = await store.append(msg('other', 'c'))
+      const d = await store.append(msg('general', 'd'))
+      t.same([a, b, d].map((r) => r.position.offset), [1, 2, 3], 'general counts 1, 2, 3')
+      t.equal(c.position.offset, 1, 'another room has its own counter')
       t.equal(a.duplicate, false)
-      t.ok(b.seq > a.seq && c.seq > b.seq, 'seq grows with each append, across rooms')
+      t.ok(typeof a.position.epoch === 'string' && a.position.epoch.length > 0, 'an epoch names the history')
+      t.same([b, d].map((r) => r.position.epoch), [a.position.epoch, a.position.epoch], 'the epoch is stable across appends')
+      t.same(await store.latest('general'), { id: 'd', offset: 3, epoch: a.position.epoch })
       const page = await store.listByRoom('general', { limit: 10 })
-      t.same(page.messages.map((m) => m.payload.text), ['a', 'b'])
+      t.same(page.messages.map((m) => m.payload.text), ['a', 'b', 'd'])
       t.same(page.messages[0], msg('general', 'a', 'a', page.messages[0].ts))
     })
 
-    t.test('a client id already stored in the room is a duplicate: not stored again, the stored message comes back', async (t) => {
-      const store = setup(t)
+    t.test('a client id already stored in the room is a duplicate: not stored again, the stored message and position come back', async (t) => {
+      const store = await setup(t)
       const first = await store.append(msg('general', 'x', 'first'))
+      await store.append(msg('general', 'z'))
       const again = await store.append(msg('general', 'x', 'second'))
       t.equal(again.duplicate, true)
-      t.equal(again.seq, first.seq)
+      t.same(again.position, first.position, 'the position of the stored one')
       t.equal(again.message.payload.text, 'first')
       const sameTick = await Promise.all([store.append(msg('general', 'y', '1')), store.append(msg('general', 'y', '2'))])
-      t.same(sameTick.map((r) => r.duplicate), [false, true], 'a duplicate within one batch is caught too')
+      t.same(sameTick.map((r) => [r.duplicate, r.position.offset, r.message.payload.text]), [[false, 3, '1'], [true, 3, '1']], 'a duplicate within one batch is caught too')
+      t.equal((await store.append(msg('general', 'w'))).position.offset, 4, 'a duplicate takes no offset')
       const elsewhere = await store.append(msg('other', 'x'))
-      t.equal(elsewhere.duplicate, false, 'ids are per room')
-      t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['x', 'y'])
+      t.same([elsewhere.duplicate, elsewhere.position.offset], [false, 1], 'ids are per room')
+      t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['x', 'z', 'y', 'w'])
+    })
+
+    t.test('many appends in one tick across rooms keep call order and dense offsets', async (t) => {
+      const store = await setup(t)
+      const random = lcg(7)
+      const calls = Array.from({ length: 300 }, (_, i) => msg(`room-${Math.floor(random() * 3)}`, `c${i}`))
+      const results = await Promise.all(calls.map((m) => store.append(m)))
+      for (const room of ['room-0', 'room-1', 'room-2']) {
+        const called = calls.filter((m) => m.room === room).map((m) => m.id)
+        const got = results.filter((r) => r.message.room === room)
+        t.same(got.map((r) => r.message.id), called)
+        t.same(got.map((r) => r.position.offset), range(1, called.length), `${room}: offsets 1..${called.length} in call order`)
+        t.same((await store.listByRoom(room, { limit: 1000 })).messages.map((m) => m.id), called, `${room}: history in call order`)
+      }
     })
 
     t.test('listByRoom pages backward from the newest and forward from after', async (t) => {
-      const store = setup(t)
+      const store = await setup(t)
       await fill(store, 'general', 10)
       await fill(store, 'other', 3, 'o')
       const newest = await store.listByRoom('general', { limit: 4 })
@@ -81,27 +128,28 @@ for (const [name, open] of implementations) {
     })
 
     t.test('listByRoom with an id not stored in that room fails with VIX_ERR_MESSAGE_NOT_FOUND', async (t) => {
-      const store = setup(t)
+      const store = await setup(t)
       await fill(store, 'general', 2)
       await t.rejects(store.listByRoom('general', { after: 'nope', limit: 5 }), { code: 'VIX_ERR_MESSAGE_NOT_FOUND', statusCode: 404 })
       await t.rejects(store.listByRoom('other', { before: 'm1', limit: 5 }), { code: 'VIX_ERR_MESSAGE_NOT_FOUND' })
     })
 
-    t.test('replayFrom returns every message after the id, or nothing when it cannot be complete', async (t) => {
-      const store = setup(t)
+    t.test('replayFrom returns every message after the id and the id\'s position, or nothing when it cannot be complete', async (t) => {
+      const store = await setup(t)
       const ids = await fill(store, 'general', 6)
+      await fill(store, 'other', 2)
       const head = await store.latest('general')
-      t.equal(head?.id, 'm6')
+      t.same(head && [head.id, head.offset], ['m6', 6])
       const replay = await store.replayFrom('general', 'm2', 10)
       t.equal(replay.recovered, true)
       if (replay.recovered) {
         t.same(replay.messages.map((e) => e.message.id), ids.slice(2))
-        t.ok(replay.messages.every((e, i, all) => i === 0 || e.seq > all[i - 1].seq), 'in sequence order')
-        t.ok(replay.afterSeq < replay.messages[0].seq)
+        t.same(offsets(replay.messages), [3, 4, 5, 6], 'in offset order, right after the since id')
+        t.same(replay.after, { offset: 2, epoch: head?.epoch }, 'after: the position of the since id')
         t.same(replay.head, head)
       }
       const upToDate = await store.replayFrom('general', 'm6', 10)
-      t.same(upToDate.recovered && upToDate.messages, [], 'nothing missed: recovered with no messages')
+      t.same(upToDate.recovered && [upToDate.messages, upToDate.after.offset], [[], 6], 'nothing missed: recovered with no messages')
       t.same(await store.replayFrom('general', 'm2', 4).then((r) => r.recovered), true, 'exactly the limit is fine')
       t.same(await store.replayFrom('general', 'm1', 4), { recovered: false, reason: 'too_many', head })
       t.same(await store.replayFrom('general', 'zzz', 4), { recovered: false, reason: 'unknown', head })
@@ -109,8 +157,64 @@ for (const [name, open] of implementations) {
       t.equal(await store.latest('empty'), null)
     })
 
+    t.test('readAfter returns up to limit messages above an offset, with the room\'s epoch', async (t) => {
+      const store = await setup(t)
+      const ids = await fill(store, 'general', 8)
+      await fill(store, 'other', 3, 'o')
+      const { epoch } = (await store.latest('general')) as { epoch: string }
+      const from3 = await store.readAfter('general', 3, 10)
+      t.same(from3.epoch, epoch)
+      t.same(offsets(from3.messages), [4, 5, 6, 7, 8])
+      t.same(from3.messages.map((e) => e.message), (await store.listByRoom('general', { after: 'm3', limit: 10 })).messages, 'the stored messages themselves')
+      t.same(offsets((await store.readAfter('general', 0, 3)).messages), [1, 2, 3], 'limit caps the range, from the start')
+      t.same((await store.readAfter('general', 6, 1)).messages.map((e) => e.message.id), [ids[6]])
+      t.same(await store.readAfter('general', 8, 10), { epoch, messages: [] }, 'at the head: nothing yet')
+      t.same(await store.readAfter('general', 50, 10), { epoch, messages: [] }, 'past the head: nothing, same epoch')
+      t.same(await store.readAfter('nobody', 0, 10), { epoch: null, messages: [] }, 'a room with no history has no epoch')
+      t.same(offsets((await store.readAfter('other', 1, 10)).messages), [2, 3], 'rooms do not mix')
+    })
+
+    t.test('a reader repairing with readAfter while a writer appends sees strictly consecutive offsets', async (t) => {
+      const dir = t.testdir()
+      const writer = await setup(t, dir)
+      const reader = options.shared ? await setup(t, dir) : writer
+      const random = lcg(11)
+      const total = 400
+      const writing = (async () => {
+        const inFlight: Array<Promise<AppendResult>> = []
+        for (let sent = 0; sent < total;) {
+          for (let burst = 1 + Math.floor(random() * 6); burst > 0 && sent < total; burst--) inFlight.push(writer.append(msg('live', `w${++sent}`)))
+          await nextTurn()
+        }
+        return await Promise.all(inFlight)
+      })()
+      let writerDone = false
+      writing.finally(() => { writerDone = true }).catch(() => {})
+      const seen: string[] = []
+      const breaks: string[] = []
+      let epoch: string | null = null
+      let lastSeen = 0
+      for (;;) {
+        const batch = await reader.readAfter('live', lastSeen, 1 + Math.floor(random() * 7))
+        if (batch.epoch !== null && epoch !== null && batch.epoch !== epoch) breaks.push(`epoch changed to ${batch.epoch}`)
+        epoch = batch.epoch ?? epoch
+        for (const entry of batch.messages) {
+          if (entry.offset !== lastSeen + 1) breaks.push(`${entry.offset} after ${lastSeen}`)
+          lastSeen = entry.offset
+          seen.push(entry.message.id)
+        }
+        // Read on until the writer is done and nothing is left, so a missing message shows as a failure, not a hang.
+        if (writerDone && batch.messages.length === 0) break
+        await nextTurn()
+      }
+      const written = await writing
+      t.same(breaks, [], 'no gap, no step back, one epoch')
+      t.same(seen, range(1, total).map((i) => `w${i}`), 'every message once, in call order')
+      t.same(written.map((r) => r.position.offset), range(1, total))
+    })
+
     t.test('rooms lists every room with stored messages', async (t) => {
-      const store = setup(t)
+      const store = await setup(t)
       t.same(await store.rooms(), [])
       await fill(store, 'b', 1)
       await fill(store, 'a', 2)
@@ -118,24 +222,31 @@ for (const [name, open] of implementations) {
       t.same(await store.rooms(), ['a', 'b', 'c'])
     })
 
-    t.test('prune by count deletes the oldest beyond the limit, in batches', async (t) => {
-      const store = setup(t)
+    t.test('prune by count deletes the oldest beyond the limit, in batches; offsets keep growing', async (t) => {
+      const store = await setup(t)
       await fill(store, 'general', 10)
       await fill(store, 'other', 10, 'o')
+      const before = (await store.latest('general')) as { epoch: string }
       t.equal(await store.prune('general', { maxMessages: 4 }, Date.now(), 4), 4, 'one batch at most')
       t.equal(await store.prune('general', { maxMessages: 4 }, Date.now(), 4), 2)
       t.equal(await store.prune('general', { maxMessages: 4 }, Date.now(), 4), 0)
       t.same((await store.listByRoom('general', { limit: 50 })).messages.map((m) => m.id), ['m7', 'm8', 'm9', 'm10'])
       t.equal((await store.listByRoom('other', { limit: 50 })).messages.length, 10, 'other rooms untouched')
       t.same(await store.replayFrom('general', 'm3', 100).then((r) => r.recovered), false, 'a pruned id is unknown')
+      const afterPruning = await store.readAfter('general', 2, 10)
+      t.same(offsets(afterPruning.messages), [7, 8, 9, 10], 'readAfter starts at the oldest survivor: 3..6 are gone')
+      const next = await store.append(msg('general', 'm11'))
+      t.same(next.position, { offset: 11, epoch: before.epoch }, 'the next offset follows the last one, same epoch')
+      const replay = await store.replayFrom('general', 'm8', 10)
+      t.same(replay.recovered && offsets(replay.messages), [9, 10, 11])
       t.equal(await store.prune('nobody', { maxMessages: 1 }, Date.now(), 10), 0)
     })
 
-    t.test('prune by age deletes only a prefix of old messages', async (t) => {
-      const store = setup(t)
+    t.test('prune by age deletes only a prefix of old messages; an emptied room keeps its counter and epoch', async (t) => {
+      const store = await setup(t)
       const now = Date.parse('2026-05-17T10:00:00.000Z')
       const at = (minutesAgo: number): string => new Date(now - minutesAgo * 60_000).toISOString()
-      await store.append(msg('general', 'old1', 'old1', at(30)))
+      const { position } = await store.append(msg('general', 'old1', 'old1', at(30)))
       await store.append(msg('general', 'old2', 'old2', at(20)))
       await store.append(msg('general', 'new1', 'new1', at(1)))
       // A clock step back: older ts after a newer one. Pruning stops at the first young message.
@@ -145,16 +256,93 @@ for (const [name, open] of implementations) {
       t.equal(await store.prune('general', { maxAge: 1000 * 60_000, maxMessages: 1 }, now, 100), 1, 'either limit triggers')
       t.same((await store.listByRoom('general', { limit: 50 })).messages.map((m) => m.id), ['skewed'])
       t.equal(await store.prune('general', { maxAge: 1 }, now, 100), 1)
-      t.same(await store.rooms(), [], 'an emptied room is gone')
+      t.same(await store.rooms(), [], 'an emptied room is not listed')
+      t.equal(await store.latest('general'), null, 'and has no head')
+      t.same(await store.readAfter('general', 0, 10), { epoch: position.epoch, messages: [] }, 'but it still has its epoch')
+      t.same((await store.append(msg('general', 'again'))).position, { offset: 5, epoch: position.epoch }, 'and its counter')
+      t.equal((await store.append(msg('general', 'old1'))).duplicate, false, 'a pruned id can be stored again, as a new message')
+    })
+
+    t.test('a new store has new epochs: offsets from another history are not comparable', async (t) => {
+      const dir = t.testdir()
+      const first = await setup(t, join(dir, 'one'))
+      const second = await setup(t, join(dir, 'two'))
+      const a = await first.append(msg('general', 'a'))
+      const b = await second.append(msg('general', 'a'))
+      t.equal(b.position.offset, a.position.offset, 'both start at 1')
+      t.not(b.position.epoch, a.position.epoch, 'under different epochs')
     })
 
     t.test('close commits what is pending, then later appends reject', async (t) => {
-      const store = open(t.testdir())
+      const store = await open(t.testdir())
       const pending = store.append(msg('general', 'last'))
       await store.close()
       t.equal((await pending).duplicate, false)
       await t.rejects(store.append(msg('general', 'late')), /closed/)
       await store.close()
     })
+
+    if (!options.shared) return
+
+    t.test('shared storage: a store opened again keeps offsets and epochs', async (t) => {
+      const dir = t.testdir()
+      const first = await open(dir)
+      const a = await first.append(msg('general', 'a'))
+      await first.append(msg('general', 'b'))
+      await first.close()
+      const reopened = await setup(t, dir)
+      t.same(await reopened.latest('general'), { id: 'b', offset: 2, epoch: a.position.epoch })
+      t.same((await reopened.append(msg('general', 'c'))).position, { offset: 3, epoch: a.position.epoch })
+      t.same((await reopened.append(msg('general', 'a'))).position, a.position, 'a duplicate across the restart')
+    })
+
+    t.test('shared storage: two stores appending interleaved share one dense sequence per room, in commit order', async (t) => {
+      const dir = t.testdir()
+      const stores = [await setup(t, dir), await setup(t, dir)]
+      const a = await stores[0].append(msg('general', 'a'))
+      const b = await stores[1].append(msg('general', 'b'))
+      t.same(b.position, { offset: 2, epoch: a.position.epoch }, 'the second store continues the first one\'s counter, same epoch')
+      t.same((await stores[1].append(msg('general', 'a'))).position, a.position, 'a duplicate of a message the other store wrote')
+
+      const random = lcg(3)
+      const rounds: Array<Array<{ store: number, result: AppendResult }>> = []
+      let n = 0
+      for (let round = 0; round < 30; round++) {
+        // Both stores get appends in the same turn: their commits race for the database.
+        const calls = Array.from({ length: 1 + Math.floor(random() * 10) }, () => {
+          const store = Math.floor(random() * 2)
+          return { store, message: msg(random() < 0.7 ? 'general' : 'side', `s${store}-${++n}`) }
+        })
+        const results = await Promise.all(calls.map((call) => stores[call.store].append(call.message)))
+        rounds.push(calls.map((call, i) => ({ store: call.store, result: results[i] })))
+      }
+      for (const room of ['general', 'side']) {
+        const inRoom = rounds.map((round) => round.filter((e) => e.result.message.room === room))
+        const all = inRoom.flat()
+        const first = room === 'general' ? 3 : 1
+        t.same(all.map((e) => e.result.position.offset).sort((x, y) => x - y), range(first, first + all.length - 1), `${room}: dense, no offset twice`)
+        t.ok(all.every((e) => e.result.position.epoch === all[0].result.position.epoch), `${room}: one epoch`)
+        let highest = 0
+        let ordered = true
+        for (const round of inRoom) {
+          const offsetsOfRound = round.map((e) => e.result.position.offset)
+          if (offsetsOfRound.some((offset) => offset <= highest)) ordered = false
+          highest = Math.max(highest, ...offsetsOfRound)
+        }
+        t.ok(ordered, `${room}: an append made after another resolved has a higher offset`)
+        for (const store of [0, 1]) {
+          const own = all.filter((e) => e.store === store).map((e) => e.result.position.offset)
+          t.same(own, [...own].sort((x, y) => x - y), `${room}: store ${store}'s appends in its call order`)
+        }
+        const byOffset = [...all].sort((x, y) => x.result.position.offset - y.result.position.offset).map((e) => e.result.message.id)
+        for (const store of [0, 1]) {
+          const read = await stores[store].readAfter(room, first - 1, 1000)
+          t.same(read.messages.map((e) => e.message.id), byOffset, `${room}: store ${store} reads the same history in that order`)
+        }
+      }
+    })
   })
 }
+
+messageStoreContract('SqliteMessageStore', (dir) => new SqliteMessageStore({ path: join(dir, 'messages.db') }), { shared: true })
+messageStoreContract('MemoryMessageStore', () => new MemoryMessageStore(), { shared: false })

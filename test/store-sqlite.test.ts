@@ -9,6 +9,44 @@ function msg (id: string, room = 'general'): StorableMessage {
   return { id, kind: 'event', room, type: 'chat.message', ts: new Date().toISOString(), payload: { text: id } }
 }
 
+function indexNames (db: Database.Database): string[] {
+  return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name).sort()
+}
+
+/** The schema the version-1 code wrote, verbatim, so the migration is tested against real old files. */
+const VERSION_1_DDL = `CREATE TABLE IF NOT EXISTS messages (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     id TEXT NOT NULL,
+     room TEXT NOT NULL,
+     kind TEXT NOT NULL,
+     type TEXT NOT NULL,
+     ts TEXT NOT NULL,
+     payload_json TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX IF NOT EXISTS messages_room_id ON messages (room, id);
+   CREATE INDEX IF NOT EXISTS messages_room_seq ON messages (room, seq);`
+
+/** A version-1 database: rows in two rooms, interleaved, the oldest of one room pruned, timestamps out of order. */
+function createVersion1 (path: string): void {
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.exec(VERSION_1_DDL)
+  const insert = db.prepare('INSERT INTO messages (id, room, kind, type, ts, payload_json) VALUES (?, ?, ?, ?, ?, ?)')
+  const rows: Array<[string, string, string]> = [
+    ['g0', 'general', '2026-01-01T10:00:00.000Z'],
+    ['g1', 'general', '2026-01-01T10:01:00.000Z'],
+    ['o1', 'other', '2026-01-01T10:02:00.000Z'],
+    ['g2', 'general', '2026-01-01T09:00:00.000Z'],
+    ['same', 'other', '2026-01-01T10:04:00.000Z'],
+    ['same', 'general', '2026-01-01T10:05:00.000Z'],
+    ['g3', 'general', '2026-01-01T10:06:00.000Z']
+  ]
+  for (const [id, room, ts] of rows) insert.run(id, room, 'event', 'chat.message', ts, JSON.stringify({ text: `${room}/${id}` }))
+  db.prepare("DELETE FROM messages WHERE id = 'g0'").run()
+  db.pragma('user_version = 1')
+  db.close()
+}
+
 t.test('appends of one tick commit in one transaction, and each resolves only once committed', async (t) => {
   const path = join(t.testdir(), 'messages.db')
   const store = new SqliteMessageStore({ path })
@@ -33,15 +71,19 @@ t.test('appends of one tick commit in one transaction, and each resolves only on
   t.equal(store.commits - before, 2, 'a later tick is a new transaction')
 })
 
-t.test('a failing commit rejects every append of its batch', async (t) => {
+t.test('a failing commit rejects every append of its batch, stores none of it and takes no offset', async (t) => {
   const path = join(t.testdir(), 'messages.db')
   const store = new SqliteMessageStore({ path })
   t.teardown(() => store.close())
+  t.equal((await store.append(msg('first'))).position.offset, 1)
   const other = new Database(path)
-  other.exec('DROP TABLE messages')
+  other.exec("CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.id = 'bad' BEGIN SELECT RAISE(ABORT, 'refused by trigger'); END")
+  const results = await Promise.allSettled([store.append(msg('a')), store.append(msg('bad')), store.append(msg('c'))])
+  t.same(results.map((r) => r.status), ['rejected', 'rejected', 'rejected'])
+  other.exec('DROP TRIGGER refuse')
   other.close()
-  const results = await Promise.allSettled([store.append(msg('a')), store.append(msg('b'))])
-  t.same(results.map((r) => r.status), ['rejected', 'rejected'])
+  t.same((await store.readAfter('general', 0, 10)).messages.map((e) => e.message.id), ['first'], 'nothing of the batch is stored')
+  t.equal((await store.append(msg('c'))).position.offset, 2, 'the next append takes the next offset: the failed batch left no hole')
 })
 
 t.test('creates the directory, the table and indexes, WAL, and records the schema version', async (t) => {
@@ -52,8 +94,8 @@ t.test('creates the directory, the table and indexes, WAL, and records the schem
   const peek = new Database(path, { readonly: true })
   t.equal(peek.pragma('user_version', { simple: true }), SCHEMA_VERSION)
   t.equal(peek.pragma('journal_mode', { simple: true }), 'wal')
-  const indexes = (peek.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'messages' AND name NOT LIKE 'sqlite_%'").all() as Array<{ name: string }>).map((r) => r.name).sort()
-  t.same(indexes, ['messages_room_id', 'messages_room_seq'])
+  t.same(indexNames(peek), ['messages_room_id', 'messages_room_offset'])
+  t.same(peek.prepare('SELECT room, last_offset FROM rooms').all(), [{ room: 'general', last_offset: 1 }], 'a rooms row carries the counter')
   peek.close()
   await store.close()
   t.notOk(existsSync(`${path}-wal`), 'the WAL is checkpointed away on close')
@@ -94,6 +136,53 @@ t.test('a database from a newer schema version is refused', async (t) => {
   db.pragma(`user_version = ${SCHEMA_VERSION + 1}`)
   db.close()
   t.throws(() => new SqliteMessageStore({ path }), { code: 'VIX_ERR_STORE_OPEN', message: /newer than this build/ })
+})
+
+t.test('a version-1 database is migrated: offsets backfilled per room in insertion order, a fresh epoch per room', async (t) => {
+  const path = join(t.testdir(), 'v1.db')
+  createVersion1(path)
+  const store = new SqliteMessageStore({ path })
+  t.teardown(() => store.close())
+  const general = await store.readAfter('general', 0, 10)
+  t.same(general.messages.map((e) => [e.offset, e.message.id]), [[1, 'g1'], [2, 'g2'], [3, 'same'], [4, 'g3']], 'general: dense from 1, in the old seq order (not ts order), the pruned row gone')
+  t.same(general.messages[1].message, { id: 'g2', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-01-01T09:00:00.000Z', payload: { text: 'general/g2' } })
+  const other = await store.readAfter('other', 0, 10)
+  t.same(other.messages.map((e) => [e.offset, e.message.id]), [[1, 'o1'], [2, 'same']], 'other: its own count')
+  t.ok(general.epoch !== null && other.epoch !== null, 'every migrated room has an epoch')
+  t.same(await store.latest('general'), { id: 'g3', offset: 4, epoch: general.epoch })
+  const replay = await store.replayFrom('general', 'g1', 10)
+  t.same(replay.recovered && replay.after, { offset: 1, epoch: general.epoch }, 'since ids from before the migration still replay')
+  t.same((await store.append(msg('g1'))).position, { offset: 1, epoch: general.epoch }, 'idempotency survives the migration')
+  t.same((await store.append(msg('g4'))).position, { offset: 5, epoch: general.epoch }, 'new appends continue the backfilled count')
+  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['g1', 'g2', 'same', 'g3', 'g4'])
+  t.equal(store.integrityCheck(), 'ok')
+  await store.close()
+
+  const peek = new Database(path, { readonly: true })
+  t.teardown(() => peek.close())
+  t.equal(peek.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.same(indexNames(peek), ['messages_room_id', 'messages_room_offset'])
+  t.notOk((peek.prepare('PRAGMA table_info(messages)').all() as Array<{ name: string }>).some((c) => c.name === 'seq'), 'the API speaks offsets only; seq is gone')
+  t.same(peek.prepare('SELECT room, last_offset FROM rooms ORDER BY room').all(), [{ room: 'general', last_offset: 5 }, { room: 'other', last_offset: 2 }])
+
+  const reopened = new SqliteMessageStore({ path })
+  t.teardown(() => reopened.close())
+  t.same(await reopened.latest('general'), { id: 'g4', offset: 5, epoch: general.epoch }, 'reopening does not migrate again: same offsets, same epoch')
+})
+
+t.test('a migration that fails leaves the version-1 database as it was', async (t) => {
+  const path = join(t.testdir(), 'v1-clash.db')
+  createVersion1(path)
+  // A table of the name the migration creates makes it fail halfway, after the messages table was rebuilt.
+  const db = new Database(path)
+  db.exec('CREATE TABLE rooms (name TEXT)')
+  db.close()
+  t.throws(() => new SqliteMessageStore({ path }), { code: 'VIX_ERR_STORE_OPEN', message: /v1-clash\.db.*rooms already exists/ })
+  const peek = new Database(path, { readonly: true })
+  t.teardown(() => peek.close())
+  t.equal(peek.pragma('user_version', { simple: true }), 1)
+  t.same(peek.prepare('SELECT seq, id, room FROM messages ORDER BY seq').all().map((r: any) => r.id), ['g1', 'o1', 'g2', 'same', 'same', 'g3'], 'the old rows, with their seq')
+  t.same(indexNames(peek), ['messages_room_id', 'messages_room_seq'])
 })
 
 t.test('a directory that cannot be created fails with VIX_ERR_STORE_OPEN', async (t) => {

@@ -1,11 +1,12 @@
+import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { MessageNotFoundError, StoreOpenError } from '../errors.js'
-import type { AppendResult, HistoryPage, ListOptions, MessageStore, ReplayResult, RetentionRule, RoomHead, StorableMessage } from './types.js'
+import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 
 /** The schema version this build writes; recorded in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1
+export const SCHEMA_VERSION = 2
 
 /** Durability of a commit: NORMAL survives a process crash, FULL also survives power loss (one fsync per commit). */
 export type SynchronousMode = 'NORMAL' | 'FULL'
@@ -20,13 +21,18 @@ export interface SqliteMessageStoreOptions {
 }
 
 interface Row {
-  seq: number
   id: string
   room: string
+  offset: number
   kind: string
   type: string
   ts: string
   payload_json: string
+}
+
+interface RoomRow {
+  epoch: string
+  last_offset: number
 }
 
 interface PendingAppend {
@@ -35,9 +41,16 @@ interface PendingAppend {
   reject: (error: Error) => void
 }
 
+/** A room's counter while a batch is being committed: read once, written back once. */
+interface RoomCounter {
+  epoch: string
+  last: number
+  stored: number
+}
+
 /** Version-by-version migrations; index i upgrades a database from version i to i + 1. */
-const migrations: string[] = [
-  `CREATE TABLE IF NOT EXISTS messages (
+const migrations: Array<(db: Database.Database) => void> = [
+  (db) => db.exec(`CREATE TABLE IF NOT EXISTS messages (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
      id TEXT NOT NULL,
      room TEXT NOT NULL,
@@ -47,23 +60,55 @@ const migrations: string[] = [
      payload_json TEXT NOT NULL
    );
    CREATE UNIQUE INDEX IF NOT EXISTS messages_room_id ON messages (room, id);
-   CREATE INDEX IF NOT EXISTS messages_room_seq ON messages (room, seq);`
+   CREATE INDEX IF NOT EXISTS messages_room_seq ON messages (room, seq);`),
+  // Room positions. The table is rebuilt rather than altered so that "offset"
+  // has no default: an insert that forgot it fails instead of storing 0.
+  (db) => {
+    db.exec(`CREATE TABLE messages_v2 (
+       id TEXT NOT NULL,
+       room TEXT NOT NULL,
+       "offset" INTEGER NOT NULL,
+       kind TEXT NOT NULL,
+       type TEXT NOT NULL,
+       ts TEXT NOT NULL,
+       payload_json TEXT NOT NULL
+     );
+     INSERT INTO messages_v2 (id, room, "offset", kind, type, ts, payload_json)
+       SELECT id, room, ROW_NUMBER() OVER (PARTITION BY room ORDER BY seq), kind, type, ts, payload_json FROM messages ORDER BY seq;
+     DROP TABLE messages;
+     DELETE FROM sqlite_sequence WHERE name = 'messages';
+     ALTER TABLE messages_v2 RENAME TO messages;
+     CREATE UNIQUE INDEX messages_room_id ON messages (room, id);
+     CREATE UNIQUE INDEX messages_room_offset ON messages (room, "offset");
+     CREATE TABLE rooms (room TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_offset INTEGER NOT NULL) WITHOUT ROWID;`)
+    // A fresh epoch: these offsets are new, no client or node can hold one of them yet.
+    const insertRoom = db.prepare('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?)')
+    const heads = db.prepare<[], { room: string, last: number }>('SELECT room, MAX("offset") AS last FROM messages GROUP BY room').all()
+    for (const { room, last } of heads) insertRoom.run(room, randomUUID(), last)
+  }
 ]
 
-const COLUMNS = 'seq, id, room, kind, type, ts, payload_json'
+const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json'
 
 function toMessage (row: Row): StorableMessage {
   return { id: row.id, kind: row.kind as StorableMessage['kind'], room: row.room, type: row.type, ts: row.ts, payload: JSON.parse(row.payload_json) }
 }
 
+function toPositioned (row: Row): PositionedMessage {
+  return { offset: row.offset, message: toMessage(row) }
+}
+
 /**
  * The message store on SQLite (better-sqlite3, WAL). Appends that arrive in
  * the same turn of the event loop are committed in one transaction (group
- * commit) and each append resolves only after that commit.
+ * commit) and each append resolves only after that commit. Room offsets come
+ * from the `rooms` table, read and advanced inside that write transaction, so
+ * several stores (connections, processes) on one file share one dense sequence
+ * per room.
  *
  * @example
  * const store = new SqliteMessageStore({ path: './data/messages.db', synchronous: 'FULL' })
- * await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } })
+ * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } })
  * await store.close()
  */
 export class SqliteMessageStore implements MessageStore {
@@ -75,31 +120,63 @@ export class SqliteMessageStore implements MessageStore {
   private scheduled: NodeJS.Immediate | undefined
   private closed = false
   private readonly statements
-  private readonly commitBatch: (batch: PendingAppend[]) => AppendResult[]
+  private readonly commitBatch: Database.Transaction<(batch: PendingAppend[]) => AppendResult[]>
+  /** Reads of several statements run in one read transaction, so they see one snapshot even while other connections commit. */
+  private readonly snapshot: <T>(read: () => T) => T
 
   constructor (options: SqliteMessageStoreOptions) {
     this.path = options.path
     this.db = openDatabase(options)
     const db = this.db
     this.statements = {
-      insert: db.prepare('INSERT OR IGNORE INTO messages (id, room, kind, type, ts, payload_json) VALUES (?, ?, ?, ?, ?, ?)'),
-      byId: db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND id = ?`),
-      head: db.prepare<[string], RoomHead>('SELECT seq, id FROM messages WHERE room = ? ORDER BY seq DESC LIMIT 1'),
-      forward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?`),
-      backward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND seq > ? AND seq < ? ORDER BY seq DESC LIMIT ?`),
+      insert: db.prepare<[string, string, number, string, string, string, string]>(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id) DO NOTHING`),
+      room: db.prepare<[string], RoomRow>('SELECT epoch, last_offset FROM rooms WHERE room = ?'),
+      saveRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset'),
+      byId: db.prepare<[string, string], Row & { epoch: string }>('SELECT m.id, m.room, m."offset", m.kind, m.type, m.ts, m.payload_json, r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ?'),
+      head: db.prepare<[string], RoomHead>('SELECT m.id, m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? ORDER BY m."offset" DESC LIMIT 1'),
+      forward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" LIMIT ?`),
+      backward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?`),
       // Walks room names through the index one at a time instead of scanning the table.
       nextRoom: db.prepare<[string], { room: string }>('SELECT room FROM messages WHERE room > ? ORDER BY room LIMIT 1'),
-      oldest: db.prepare<[string, number], { seq: number, ts: string }>('SELECT seq, ts FROM messages WHERE room = ? ORDER BY seq LIMIT ?'),
-      countCutoff: db.prepare<[string, number], { seq: number }>('SELECT seq FROM messages WHERE room = ? ORDER BY seq DESC LIMIT 1 OFFSET ?'),
-      deleteUpTo: db.prepare('DELETE FROM messages WHERE room = ? AND seq <= ?')
+      oldest: db.prepare<[string, number], { offset: number, ts: string }>('SELECT "offset", ts FROM messages WHERE room = ? ORDER BY "offset" LIMIT ?'),
+      countCutoff: db.prepare<[string, number], { offset: number }>('SELECT "offset" FROM messages WHERE room = ? ORDER BY "offset" DESC LIMIT 1 OFFSET ?'),
+      // The rooms row stays: offsets keep growing after the room is emptied.
+      deleteUpTo: db.prepare<[string, number]>('DELETE FROM messages WHERE room = ? AND "offset" <= ?')
     }
-    const { insert, byId } = this.statements
-    this.commitBatch = db.transaction((batch: PendingAppend[]) => batch.map(({ message }): AppendResult => {
-      const info = insert.run(message.id, message.room, message.kind, message.type, message.ts, JSON.stringify(message.payload))
-      if (info.changes === 1) return { duplicate: false, message, seq: Number(info.lastInsertRowid) }
-      const row = byId.get(message.room, message.id) as Row
-      return { duplicate: true, message: toMessage(row), seq: row.seq }
-    }))
+    this.commitBatch = db.transaction((batch: PendingAppend[]) => this.storeBatch(batch))
+    const read = db.transaction((run: () => unknown) => run())
+    this.snapshot = <T>(run: () => T): T => read(run) as T
+  }
+
+  /**
+   * Runs inside the write transaction (BEGIN IMMEDIATE, so the database write
+   * lock is held from the first read): a room's counter is read once per
+   * batch, advanced in memory per stored message, and written back once. No
+   * other writer can commit in between, so offsets follow commit order.
+   */
+  private storeBatch (batch: PendingAppend[]): AppendResult[] {
+    const { insert, room: roomRow, saveRoom, byId } = this.statements
+    const counters = new Map<string, RoomCounter>()
+    const results = batch.map(({ message }): AppendResult => {
+      let counter = counters.get(message.room)
+      if (counter === undefined) {
+        const row = roomRow.get(message.room)
+        counter = row === undefined ? { epoch: randomUUID(), last: 0, stored: 0 } : { epoch: row.epoch, last: row.last_offset, stored: row.last_offset }
+        counters.set(message.room, counter)
+      }
+      const offset = counter.last + 1
+      // ON CONFLICT names (room, id) only: a clash on (room, offset) would be a bug and must fail the batch, not vanish.
+      if (insert.run(message.id, message.room, offset, message.kind, message.type, message.ts, JSON.stringify(message.payload)).changes === 1) {
+        counter.last = offset
+        return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
+      }
+      const row = byId.get(message.room, message.id) as Row & { epoch: string }
+      return { duplicate: true, message: toMessage(row), position: { offset: row.offset, epoch: row.epoch } }
+    })
+    for (const [room, counter] of counters) {
+      if (counter.last !== counter.stored) saveRoom.run(room, counter.epoch, counter.last)
+    }
+    return results
   }
 
   append (message: StorableMessage): Promise<AppendResult> {
@@ -120,7 +197,9 @@ export class SqliteMessageStore implements MessageStore {
     this.pending = []
     let results: AppendResult[]
     try {
-      results = this.commitBatch(batch)
+      // IMMEDIATE: a deferred transaction starts as a read, and cannot become a write once another
+      // connection has committed since (SQLITE_BUSY at once, the busy timeout does not apply).
+      results = this.commitBatch.immediate(batch)
       this.commits++
     } catch (error) {
       for (const entry of batch) entry.reject(error as Error)
@@ -130,29 +209,41 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {
-    const afterSeq = options.after === undefined ? 0 : this.seqOf(room, options.after)
-    const beforeSeq = options.before === undefined ? Number.MAX_SAFE_INTEGER : this.seqOf(room, options.before)
-    if (options.after !== undefined) {
-      const rows = this.statements.forward.all(room, afterSeq, beforeSeq, options.limit + 1)
-      return { messages: rows.slice(0, options.limit).map(toMessage), hasMore: rows.length > options.limit }
-    }
-    const rows = this.statements.backward.all(room, afterSeq, beforeSeq, options.limit + 1)
-    return { messages: rows.slice(0, options.limit).reverse().map(toMessage), hasMore: rows.length > options.limit }
+    return this.snapshot(() => {
+      const afterOffset = options.after === undefined ? 0 : this.offsetOf(room, options.after)
+      const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : this.offsetOf(room, options.before)
+      if (options.after !== undefined) {
+        const rows = this.statements.forward.all(room, afterOffset, beforeOffset, options.limit + 1)
+        return { messages: rows.slice(0, options.limit).map(toMessage), hasMore: rows.length > options.limit }
+      }
+      const rows = this.statements.backward.all(room, afterOffset, beforeOffset, options.limit + 1)
+      return { messages: rows.slice(0, options.limit).reverse().map(toMessage), hasMore: rows.length > options.limit }
+    })
   }
 
-  private seqOf (room: string, id: string): number {
+  private offsetOf (room: string, id: string): number {
     const row = this.statements.byId.get(room, id)
     if (row === undefined) throw new MessageNotFoundError(id, room)
-    return row.seq
+    return row.offset
   }
 
   async replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult> {
-    const since = this.statements.byId.get(room, afterId)
-    const head = this.statements.head.get(room) ?? null
-    if (since === undefined) return { recovered: false, reason: 'unknown', head }
-    const rows = this.statements.forward.all(room, since.seq, Number.MAX_SAFE_INTEGER, limit + 1)
-    if (rows.length > limit) return { recovered: false, reason: 'too_many', head }
-    return { recovered: true, messages: rows.map((row) => ({ seq: row.seq, message: toMessage(row) })), afterSeq: since.seq, head }
+    return this.snapshot((): ReplayResult => {
+      const since = this.statements.byId.get(room, afterId)
+      const head = this.statements.head.get(room) ?? null
+      if (since === undefined) return { recovered: false, reason: 'unknown', head }
+      const rows = this.statements.forward.all(room, since.offset, Number.MAX_SAFE_INTEGER, limit + 1)
+      if (rows.length > limit) return { recovered: false, reason: 'too_many', head }
+      return { recovered: true, messages: rows.map(toPositioned), after: { offset: since.offset, epoch: since.epoch }, head }
+    })
+  }
+
+  async readAfter (room: string, afterOffset: number, limit: number): Promise<RoomRange> {
+    return this.snapshot((): RoomRange => {
+      const epoch = this.statements.room.get(room)?.epoch ?? null
+      if (epoch === null) return { epoch, messages: [] }
+      return { epoch, messages: this.statements.forward.all(room, afterOffset, Number.MAX_SAFE_INTEGER, limit).map(toPositioned) }
+    })
   }
 
   async latest (room: string): Promise<RoomHead | null> {
@@ -170,15 +261,15 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async prune (room: string, rule: RetentionRule, now: number, batchSize: number): Promise<number> {
-    const countCutoff = rule.maxMessages === undefined ? undefined : this.statements.countCutoff.get(room, rule.maxMessages)?.seq
+    const countCutoff = rule.maxMessages === undefined ? undefined : this.statements.countCutoff.get(room, rule.maxMessages)?.offset
     const ageCutoff = rule.maxAge === undefined ? undefined : new Date(now - rule.maxAge).toISOString()
     // Only a prefix of the room is deleted, so a surviving id is always followed by every later message.
     let upTo: number | undefined
     for (const row of this.statements.oldest.all(room, batchSize)) {
-      const tooMany = countCutoff !== undefined && row.seq <= countCutoff
+      const tooMany = countCutoff !== undefined && row.offset <= countCutoff
       const tooOld = ageCutoff !== undefined && row.ts < ageCutoff
       if (!tooMany && !tooOld) break
-      upTo = row.seq
+      upTo = row.offset
     }
     if (upTo === undefined) return 0
     return this.statements.deleteUpTo.run(room, upTo).changes
@@ -218,7 +309,7 @@ function openDatabase (options: SqliteMessageStoreOptions): Database.Database {
     database.transaction(() => {
       const version = database.pragma('user_version', { simple: true }) as number
       if (version > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than this build supports (${SCHEMA_VERSION})`)
-      for (let next = version; next < SCHEMA_VERSION; next++) database.exec(migrations[next])
+      for (let next = version; next < SCHEMA_VERSION; next++) migrations[next](database)
       if (version !== SCHEMA_VERSION) database.pragma(`user_version = ${SCHEMA_VERSION}`)
     }).immediate()
     return db

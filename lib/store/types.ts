@@ -45,7 +45,7 @@ export type ReplayResult =
   | { recovered: true, messages: PositionedMessage[], after: RoomPosition, head: RoomHead | null }
   | { recovered: false, reason: 'unknown' | 'too_many', head: RoomHead | null }
 
-/** Messages of one room after an offset (`readAfter`), with the epoch they belong to (null: the room has no history). */
+/** Messages of one room after an offset (`readAfter`), with the epoch they belong to (null: the room never had a message; a room emptied by retention keeps its epoch). */
 export interface RoomRange {
   epoch: string | null
   messages: PositionedMessage[]
@@ -108,9 +108,12 @@ export interface MessageStore {
   listByRoom (room: string, options: ListOptions): Promise<HistoryPage>
   /** Every message after `afterId`, when it is known and at most `limit` follow it. */
   replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult>
-  /** Up to `limit` messages of the room with an offset above `afterOffset`, in offset order (gap repair between nodes). */
+  /**
+   * Up to `limit` messages of the room with an offset above `afterOffset`, in offset order (gap repair between nodes).
+   * The first one can be above `afterOffset + 1` only when retention pruned the ones between: they are gone, not still to come.
+   */
   readAfter (room: string, afterOffset: number, limit: number): Promise<RoomRange>
-  /** The room's latest stored message and its position, or null. */
+  /** The room's latest stored message and its position, or null (also when retention emptied the room). */
   latest (room: string): Promise<RoomHead | null>
   /** Names of the rooms that have stored messages. */
   rooms (): Promise<string[]>
