@@ -60,7 +60,7 @@ t.test('with VIX_PUBLISH_KEY: a wrong or missing key is refused; with the right 
   const member = await listener(app)
   const valid = { room: 'general', type: 'chat.message', payload: { text: 'Deploy at 5' } }
 
-  for (const headers of [{}, { authorization: 'Bearer wrong-key-wrong-key-wrong' }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
+  for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong-key-wrong-key-wrong' }, { authorization: KEY }, { authorization: `Basic ${KEY}` }]) {
     const refused = await publish(app, valid, headers)
     t.equal(refused.status, 401, JSON.stringify(headers))
     t.equal(refused.body.code, 'VIX_ERR_UNAUTHORIZED')
