@@ -5,7 +5,7 @@ import { MemoryMessageStore } from '../lib/store/memory.js'
 import { persistPredicate, ReplayGate, StorePersistence } from '../lib/store/persistence.js'
 import { RetentionSweeper } from '../lib/store/retention.js'
 import type { MessageStore, ReplayResult } from '../lib/store/types.js'
-import { kSeq } from '../lib/symbols.js'
+import type { Envelope } from '../lib/broker/types.js'
 import type { RealtimeMessage } from '../lib/frames.js'
 
 interface FakeClient { session: Session, frames: any[] }
@@ -53,7 +53,7 @@ t.test('join with since replays what was missed, in order, then the ack', async 
   const { hub } = setup()
   await publishMany(hub, 'general', ['m1', 'm2', 'm3', 'm4'])
   const client = fakeClient(hub)
-  await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm2' } }), false)
+  await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm2' } }))
   t.same(events(client), ['m3', 'm4'])
   t.same(client.frames.map((f) => f.kind), ['event', 'event', 'ack'])
   t.same(joinAck(client).payload, { room: 'general', recovered: true, replayed: 2, latestId: 'm4' })
@@ -61,7 +61,7 @@ t.test('join with since replays what was missed, in order, then the ack', async 
   t.same(events(client), ['m3', 'm4', 'm5'], 'then live messages')
 
   const upToDate = fakeClient(hub)
-  await hub.receive(upToDate.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm5' } }), false)
+  await hub.receiveRequest(upToDate.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm5' } }))
   t.same(joinAck(upToDate).payload, { room: 'general', recovered: true, replayed: 0, latestId: 'm5' })
 })
 
@@ -73,7 +73,7 @@ t.test('a message published while the join is replaying arrives once, after the 
   store.hold = new Promise((resolve) => { release = resolve })
   const read = new Promise<void>((resolve) => { store.reading = resolve })
   const client = fakeClient(hub)
-  const joined = hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  const joined = hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }))
   await read
   // The replay snapshot is taken; these two are live deliveries to a session already in the room.
   await publishMany(hub, 'general', ['m4', 'm5'])
@@ -82,26 +82,38 @@ t.test('a message published while the join is replaying arrives once, after the 
   await joined
   t.same(events(client), ['m2', 'm3', 'm4', 'm5'])
   t.ok(outbound.includes(4), 'replayed and released frames are counted as outbound')
-  t.equal(client.session.gates.size, 0, 'the gate is gone once newer live traffic passed')
+  t.equal(client.session.gates.size, 1, 'the gate lasts as long as the membership')
 })
 
-t.test('a stored message fanned out after the replay that carried it is dropped', async (t) => {
+t.test('a stored message delivered after the replay that carried it is dropped, however late or out of order it comes', async (t) => {
   const { hub, store } = setup()
   await publishMany(hub, 'general', ['m1'])
-  // m2 is committed (so the replay reads it) but its fan-out has not run yet.
-  const m2: RealtimeMessage & { [kSeq]?: number } = { id: 'm2', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} }
+  // m2 is committed (so the replay reads it) but its live delivery has not run yet.
+  const m2: RealtimeMessage = { id: 'm2', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} }
   const stored = await store.append({ ...m2, id: 'm2', room: 'general' })
-  m2[kSeq] = stored.seq
+  const late: Envelope = { node: 'elsewhere', room: 'general', ...stored.position, message: m2 }
   const client = fakeClient(hub)
-  await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }))
   t.same(events(client), ['m2'])
-  t.equal(hub.fanout(m2), 0, 'the late fan-out of m2 is not delivered again')
-  hub.fanout({ id: 'note', kind: 'event', room: 'general', type: 'chat.typing', ts: new Date().toISOString(), payload: {} })
-  t.same(events(client), ['m2', 'note'], 'an unstored message still passes')
-  t.equal(client.session.gates.size, 1, 'the gate stays until newer stored traffic')
+  t.equal(hub.deliverLocal(late), 0, 'the late delivery of m2 is not delivered again')
+  hub.deliverLocal({ node: 'elsewhere', room: 'general', message: { id: 'note', kind: 'event', room: 'general', type: 'chat.typing', ts: new Date().toISOString(), payload: {} } })
+  t.same(events(client), ['m2', 'note'], 'an unstored message (no offset) still passes')
   await publishMany(hub, 'general', ['m3'])
   t.same(events(client), ['m2', 'note', 'm3'])
-  t.equal(client.session.gates.size, 0)
+  t.equal(hub.deliverLocal(late), 0, 'after newer traffic, an old offset (from another node, say) is still a duplicate')
+  t.equal(client.session.gates.size, 1, 'the watermark lasts as long as the membership')
+  t.same(events(client), ['m2', 'note', 'm3'])
+})
+
+t.test('a new epoch (history reset) starts the watermark again', async (t) => {
+  const { hub } = setup()
+  const client = fakeClient(hub)
+  await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'r' } }))
+  const message = (id: string): RealtimeMessage => ({ id, kind: 'event', room: 'r', type: 'x', ts: new Date().toISOString(), payload: {} })
+  const gate = client.session.gates.get('r') as ReplayGate
+  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, '{"kind":"event","id":"a"}'), true)
+  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, '{"kind":"event","id":"a"}'), false, 'same offset, same epoch: duplicate')
+  t.equal(gate.admit({ node: 'n', room: 'r', offset: 1, epoch: 'e2', message: message('b') }, '{"kind":"event","id":"b"}'), true, 'offset 1 of a new epoch passes')
 })
 
 t.test('recovered:false sends nothing when since is unknown or too far back; live traffic follows', async (t) => {
@@ -109,21 +121,21 @@ t.test('recovered:false sends nothing when since is unknown or too far back; liv
   await publishMany(hub, 'general', ['m1', 'm2', 'm3', 'm4'])
   for (const since of ['unknown-id', 'm1']) {
     const client = fakeClient(hub)
-    await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since } }), false)
+    await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since } }))
     t.same(events(client), [], `no partial replay for since=${since}`)
     t.same(joinAck(client).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' })
     t.ok(client.session.rooms.has('general'), 'still joined')
   }
   const fresh = fakeClient(hub)
-  await hub.receive(fresh.session, JSON.stringify({ type: 'room.join', payload: { room: 'general' } }), false)
+  await hub.receiveRequest(fresh.session, JSON.stringify({ type: 'room.join', payload: { room: 'general' } }))
   t.same(joinAck(fresh).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' }, 'no since: the head of the room')
   await publishMany(hub, 'general', ['m5'])
   t.same(events(fresh), ['m5'])
   const empty = fakeClient(hub)
-  await hub.receive(empty.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet', since: 'x' } }), false)
+  await hub.receiveRequest(empty.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet', since: 'x' } }))
   t.same(joinAck(empty).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
   const emptyNoSince = fakeClient(hub)
-  await hub.receive(emptyNoSince.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet' } }), false)
+  await hub.receiveRequest(emptyNoSince.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet' } }))
   t.same(joinAck(emptyNoSince).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
 })
 
@@ -134,7 +146,7 @@ t.test('unstored messages published during a replay are delivered after it', asy
   let release!: () => void
   store.hold = new Promise((resolve) => { release = resolve })
   const client = fakeClient(hub)
-  const joined = hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  const joined = hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }))
   await new Promise((resolve) => setImmediate(resolve))
   await hub.publish({ id: 't1', room: 'general', type: 'chat.typing' })
   release()
@@ -148,7 +160,7 @@ t.test('a store failure during join answers VIX_ERR_INTERNAL and leaves the sess
   store.replayFrom = async () => { throw new Error('disk on fire') }
   const { hub } = setup(store)
   const client = fakeClient(hub)
-  const result = await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'x' } }), false)
+  const result = await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'x' } }))
   t.match(result, { ok: false, code: 'VIX_ERR_INTERNAL' })
   t.equal(client.session.rooms.size, 0)
   t.equal(client.session.gates.size, 0)
@@ -161,8 +173,8 @@ t.test('a duplicate client id is acked again but neither stored nor delivered tw
   hub.join(sender.session, 'general')
   hub.join(member.session, 'general')
   const frame = JSON.stringify({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'once' } })
-  await hub.receive(sender.session, frame, false)
-  await hub.receive(sender.session, frame, false)
+  await hub.receiveRequest(sender.session, frame)
+  await hub.receiveRequest(sender.session, frame)
   t.same(sender.frames.filter((f) => f.kind === 'ack').map((f) => f.id), ['c-1', 'c-1'], 'the sender gets the same ack twice')
   t.same(events(member), ['c-1'], 'delivered once')
   t.equal((await store.listByRoom('general', { limit: 10 })).messages.length, 1, 'stored once')
@@ -173,10 +185,11 @@ t.test('a duplicate client id is acked again but neither stored nor delivered tw
 t.test('a gate releases once: a second release sends nothing', async (t) => {
   const { hub } = setup()
   const client = fakeClient(hub)
-  const gate = new ReplayGate(client.session, 'general')
-  t.equal(gate.admit(undefined, '{"kind":"event","id":"live"}'), false, 'buffered before release')
-  t.equal(gate.release(0), 1)
-  t.equal(gate.release(0), 0)
+  const gate = new ReplayGate(client.session)
+  const live: Envelope = { node: 'n', room: 'general', message: { id: 'live', kind: 'event', room: 'general', type: 'x', ts: '', payload: {} } }
+  t.equal(gate.admit(live, '{"kind":"event","id":"live"}'), false, 'buffered before release')
+  t.equal(gate.release(null), 1)
+  t.equal(gate.release(null), 0)
   t.same(events(client), ['live'])
 })
 
@@ -184,7 +197,7 @@ t.test('leaving a room drops its replay gate', async (t) => {
   const { hub } = setup()
   await publishMany(hub, 'general', ['m1'])
   const client = fakeClient(hub)
-  await hub.receive(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }), false)
+  await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }))
   t.equal(client.session.gates.size, 1)
   hub.leave(client.session, 'general')
   t.equal(client.session.gates.size, 0)
