@@ -7,6 +7,7 @@ import { build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 import { delay } from './helpers/wait.js'
 import { messageStorePlugin } from '../plugins/message-store.js'
+import { hubPlugin } from '../plugins/hub.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import type { VixRealtimeOptions } from '../plugins/index.js'
 
@@ -179,7 +180,8 @@ t.test('close waits for the last commit, then closes the database with the WAL c
 t.test('a store instance passed in is used, flushed on close, and left open for its owner', async (t) => {
   const store = new MemoryMessageStore()
   const app = Fastify()
-  await app.register(messageStorePlugin, { store, relayTypes: ['chat.message'] })
+  await app.register(hubPlugin, { relayTypes: ['chat.message'] })
+  await app.register(messageStorePlugin, { store })
   t.equal(app.messageStore, store)
   await app.realtime.publish({ id: 'm', room: 'general', type: 'chat.message' })
   await app.close()
@@ -191,6 +193,7 @@ t.test('boot fails on a bad store', async (t) => {
   const notDb = join(dir, 'notes.txt')
   writeFileSync(notDb, 'plain text, not SQLite at all. '.repeat(50))
   const app = Fastify()
+  app.register(hubPlugin)
   app.register(messageStorePlugin, { path: notDb })
   await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_STORE_OPEN', message: /notes\.txt/ })
 
@@ -199,15 +202,17 @@ t.test('boot fails on a bad store', async (t) => {
   holder.pragma('journal_mode = WAL')
   holder.exec('BEGIN EXCLUSIVE')
   const second = Fastify()
+  second.register(hubPlugin)
   second.register(messageStorePlugin, { path: locked, busyTimeout: 50 })
   await t.rejects(async () => { await second.ready() }, { code: 'VIX_ERR_STORE_OPEN', message: /locked\.db/ })
   holder.exec('ROLLBACK')
   holder.close()
 
   const twice = Fastify()
+  twice.register(hubPlugin)
   twice.register(messageStorePlugin, { store: new MemoryMessageStore() })
   twice.register(messageStorePlugin, { store: new MemoryMessageStore() })
-  await t.rejects(async () => { await twice.ready() })
+  await t.rejects(async () => { await twice.ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: /already plugged/ })
   await twice.close()
 })
 
@@ -230,6 +235,7 @@ t.test('options are checked at register time', async (t) => {
   ]
   for (const [options, name] of bad) {
     const app = Fastify()
+    app.register(hubPlugin)
     app.register(messageStorePlugin, { store: new MemoryMessageStore(), ...options } as any)
     await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${name.replace(/\./g, '\\.')}"`) }, name)
   }

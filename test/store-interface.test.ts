@@ -84,6 +84,8 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       t.equal((await store.append(msg('general', 'w'))).position.offset, 4, 'a duplicate takes no offset')
       const elsewhere = await store.append(msg('other', 'x'))
       t.same([elsewhere.duplicate, elsewhere.position.offset], [false, 1], 'ids are per room')
+      const fresh = await Promise.all([store.append(msg('fresh', 'd', '1')), store.append(msg('fresh', 'd', '2'))])
+      t.same(fresh.map((r) => [r.duplicate, r.position.offset, r.position.epoch === fresh[0].position.epoch]), [[false, 1, true], [true, 1, true]], 'a duplicate in the very batch that creates the room')
       t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['x', 'z', 'y', 'w'])
     })
 

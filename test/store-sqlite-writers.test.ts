@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
-import { bundleForChild } from './helpers.js'
+import { bundleForChild } from './helpers/child.js'
 
 const WRITERS = 3
 const PER_WRITER = 600

@@ -133,6 +133,8 @@ export class SqliteMessageStore implements MessageStore {
       room: db.prepare<[string], RoomRow>('SELECT epoch, last_offset FROM rooms WHERE room = ?'),
       saveRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset'),
       byId: db.prepare<[string, string], Row & { epoch: string }>('SELECT m.id, m.room, m."offset", m.kind, m.type, m.ts, m.payload_json, r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ?'),
+      // Within a batch the room's row may not be written yet: the epoch comes from the batch's counter.
+      stored: db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND id = ?`),
       head: db.prepare<[string], RoomHead>('SELECT m.id, m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? ORDER BY m."offset" DESC LIMIT 1'),
       forward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" LIMIT ?`),
       backward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?`),
@@ -155,7 +157,7 @@ export class SqliteMessageStore implements MessageStore {
    * other writer can commit in between, so offsets follow commit order.
    */
   private storeBatch (batch: PendingAppend[]): AppendResult[] {
-    const { insert, room: roomRow, saveRoom, byId } = this.statements
+    const { insert, room: roomRow, saveRoom, stored } = this.statements
     const counters = new Map<string, RoomCounter>()
     const results = batch.map(({ message }): AppendResult => {
       let counter = counters.get(message.room)
@@ -170,8 +172,8 @@ export class SqliteMessageStore implements MessageStore {
         counter.last = offset
         return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
       }
-      const row = byId.get(message.room, message.id) as Row & { epoch: string }
-      return { duplicate: true, message: toMessage(row), position: { offset: row.offset, epoch: row.epoch } }
+      const row = stored.get(message.room, message.id) as Row
+      return { duplicate: true, message: toMessage(row), position: { offset: row.offset, epoch: counter.epoch } }
     })
     for (const [room, counter] of counters) {
       if (counter.last !== counter.stored) saveRoom.run(room, counter.epoch, counter.last)
