@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
-import { CloseCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, UpgradeRequiredError } from '../lib/errors.js'
-import { websocketExtensionKey } from '../lib/openapi/catalogue.js'
+import { componentRef, errorExample, websocketExtensionKey } from './openapi.js'
+import { CloseCodes } from './protocol.js'
 import { ErrorFramePayload, ErrorResponse, JsonMessage, ServerMessage } from './message.js'
 
 /** Why the server closes a socket with each code (RFC 6455 §7.4.1). */
@@ -13,16 +13,14 @@ export const closeCodeReasons: Record<number, string> = {
   [CloseCodes.OVERLOADED]: 'Slow consumer: more than `maxBufferedAmount` bytes waiting in the send buffer, or server overloaded'
 }
 
-const componentRef = (id: string | undefined): { $ref: string } => ({ $ref: `#/components/schemas/${id as string}` })
 const errorRef = `${ErrorResponse.$id as string}#`
 
 /** A documented error answer whose example is the error the server really throws. */
-function errorAnswer (description: string, error: Error & { code: string, statusCode?: number }): Record<string, unknown> {
-  const statusCode = error.statusCode as number
+function errorAnswer (description: string, example: ReturnType<typeof errorExample>): Record<string, unknown> {
   return {
     description,
     $ref: errorRef,
-    examples: [{ statusCode, code: error.code, error: STATUS_CODES[statusCode], message: error.message }]
+    examples: [{ ...example, error: STATUS_CODES[example.statusCode] }]
   }
 }
 
@@ -71,10 +69,10 @@ ${closeCodeTable}`,
         'sec-websocket-accept': { type: 'string', description: 'Hash of the client key (RFC 6455 §4.2.2)' }
       }
     },
-    401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', new UnauthorizedError('rejected by authenticate')),
-    403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', new ForbiddenError('origin https://elsewhere.example is not allowed')),
-    426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', new UpgradeRequiredError()),
-    503: errorAnswer('The server is shutting down; retry after `Retry-After` seconds (VIX_ERR_SHUTTING_DOWN)', new ShuttingDownError())
+    401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', errorExample('UNAUTHORIZED', 'rejected by authenticate')),
+    403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', errorExample('FORBIDDEN', 'origin https://elsewhere.example is not allowed')),
+    426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', errorExample('UPGRADE_REQUIRED')),
+    503: errorAnswer('The server is shutting down; retry after `Retry-After` seconds (VIX_ERR_SHUTTING_DOWN)', errorExample('SHUTTING_DOWN'))
   },
   [websocketExtensionKey]: websocketExtension
 }

@@ -3,10 +3,9 @@ import type { CatalogueEntry } from '../hub.js'
 import { ErrorFramePayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { componentRef, componentSchemas, type OpenApiDocument } from './document.js'
 
-/** Extension that marks an operation as a WebSocket endpoint (set by its route schema). */
-export const websocketExtensionKey = 'x-vix-websocket'
-/** Extension that lists the message catalogue on every WebSocket operation. */
-export const messagesExtensionKey = 'x-vix-messages'
+import { messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
+
+export { websocketExtensionKey, messagesExtensionKey }
 /** Prefix of the components that hold typed handlers' payload schemas. */
 export const payloadComponentPrefix = 'VixPayload.'
 

@@ -9,10 +9,7 @@ export interface OpenApiDocument {
   [key: string]: unknown
 }
 
-/** Reference to a component schema of the document. */
-export function componentRef (name: string): { $ref: string } {
-  return { $ref: `#/components/schemas/${name}` }
-}
+export { componentRef } from '../../schemas/openapi.js'
 
 /** The document's component schemas, created when absent. */
 export function componentSchemas (document: OpenApiDocument): Record<string, any> {
