@@ -24,6 +24,9 @@ export type { Persistence, PersistResult, PublishSource } from './hub/pipeline.j
 
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
 
+/** How a frame arrived: `binary` for a binary WebSocket frame (raw handlers get a Buffer). */
+export interface ReceiveOptions { binary?: boolean }
+
 /**
  * The transport-agnostic core: sessions, rooms, the router, each session's
  * inbox and the one publish pipeline. A WebSocket and a long-poll client are
@@ -312,10 +315,10 @@ export class Hub {
    * session whose inbox is full (`maxQueuedFrames`) is closed 1008 and the
    * rest of its queue is dropped: a flood costs the flooder, not the server's memory.
    */
-  receive (session: Session, data: string | Buffer, binary: boolean): void {
+  receive (session: Session, data: string | Buffer, options: ReceiveOptions = {}): void {
     if (session.closed) return
     const inbox = this.inboxes.get(session) as Inbox<Decoded>
-    if (inbox.push({ session, data, binary })) return
+    if (inbox.push({ session, data, binary: options.binary === true })) return
     inbox.clear()
     this.report('rate_limited')
     session.close(CloseCodes.POLICY, 'inbound queue full')

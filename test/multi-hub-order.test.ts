@@ -43,7 +43,7 @@ for (const seed of [1, 2, 3]) {
     for (const [p, publisher] of publishers.entries()) {
       sends.push((async () => {
         for (let i = 0; i < perPublisher; i++) {
-          publisher.hub.receive(publisher.session, JSON.stringify({ id: `p${p}-${i}`, room: 'r', type: 'chat', payload: { i } }), false)
+          publisher.hub.receive(publisher.session, JSON.stringify({ id: `p${p}-${i}`, room: 'r', type: 'chat', payload: { i } }))
           if (random() < 0.3) await delay(Math.floor(random() * 5))
         }
       })())

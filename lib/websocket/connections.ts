@@ -3,6 +3,8 @@ import { CloseCodes } from '../errors.js'
 import type { Hub } from '../hub.js'
 import type { Session, Transport } from '../session.js'
 
+const BINARY = { binary: true }
+
 /** Expected ways for a peer to vanish: logged at debug, not error. */
 const EXPECTED_DISCONNECTS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT'])
 
@@ -55,9 +57,9 @@ export class WebSocketConnections {
     this.tracked.set(socket, entry)
     socket.on('message', (data, isBinary) => {
       entry.lastSeen = this.now()
-      const payload = isBinary ? toBuffer(data) : data.toString()
-      // receive() never rejects: failures become error frames.
-      this.hub.receive(session, payload, isBinary)
+      // receive() never throws: failures become error frames.
+      if (isBinary) this.hub.receive(session, toBuffer(data), BINARY)
+      else this.hub.receive(session, data.toString())
     })
     socket.on('pong', () => { entry.lastSeen = this.now() })
     socket.on('error', (error: NodeJS.ErrnoException) => { this.onSocketError(session, error) })
