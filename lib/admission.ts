@@ -1,4 +1,4 @@
-import { ErrorCodes, ForbiddenError, UnauthorizedError, codedError, isVixError, type VixError } from './errors.js'
+import { ErrorCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, isVixError, type VixError } from './errors.js'
 import type { Hub } from './hub.js'
 import type { ErrorReason } from './hub/types.js'
 import { Session, type Transport } from './session.js'
@@ -53,7 +53,7 @@ export class Admission {
 
   /** The 503 of a stopping server; clients retry after the same delay `server.going_away` tells them. */
   shuttingDown (): VixError {
-    const error = codedError(ErrorCodes.SHUTTING_DOWN, 'Server is shutting down, retry on another node or later')
+    const error = new ShuttingDownError() as VixError
     error.retryAfter = Math.max(1, Math.ceil(this.parts.goingAwayRetryAfter / 1000))
     return error
   }

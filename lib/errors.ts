@@ -7,14 +7,13 @@ export { CloseCodes, ErrorCodes, httpStatusOf, type ErrorCode }
  * One class per code of the table in `schemas/protocol.ts`, built with
  * `@fastify/error`: the HTTP status lives in the error, so a thrown error
  * renders as the same code and status on every route, and as the same code
- * in a WebSocket error frame.
+ * in a WebSocket error frame. Codes whose message is written at the throw
+ * site (a schema violation, a rate) are thrown with `codedError`.
  */
 const classes = Object.fromEntries(
   Object.entries(errorTable).map(([name, entry]) => [name, createError(entry.code, entry.message, entry.status)])
 ) as Record<ErrorName, FastifyErrorConstructor>
 
-export const InvalidMessageError = classes.INVALID_MESSAGE
-export const InvalidRequestError = classes.INVALID_REQUEST
 export const UnknownTypeError = classes.UNKNOWN_TYPE
 export const UnauthorizedError = classes.UNAUTHORIZED
 export const ForbiddenError = classes.FORBIDDEN
@@ -22,9 +21,7 @@ export const NotInRoomError = classes.NOT_IN_ROOM
 export const SessionNotFoundError = classes.SESSION_NOT_FOUND
 export const MessageNotFoundError = classes.MESSAGE_NOT_FOUND
 export const SessionBusyError = classes.SESSION_BUSY
-export const PayloadTooLargeError = classes.PAYLOAD_TOO_LARGE
 export const UpgradeRequiredError = classes.UPGRADE_REQUIRED
-export const RateLimitedError = classes.RATE_LIMITED
 export const InternalError = classes.INTERNAL
 export const ShuttingDownError = classes.SHUTTING_DOWN
 export const InvalidOptionError = classes.INVALID_OPTION
