@@ -89,8 +89,11 @@ export interface RetentionRule {
  *   (room, id) is stored returns `duplicate: true` with the stored message
  *   and its position, and stores nothing.
  * - **The epoch of a room is stable** until its history is reset (a new
- *   database, a restore): then offsets start again at 1 under a new epoch.
- *   Pruning by retention does not reset: offsets keep growing.
+ *   database): then offsets start again at 1 under a new epoch. Pruning by
+ *   retention does not reset: offsets keep growing. A store cannot see a file
+ *   restored from a backup (its old epochs come back with lower offsets):
+ *   after a restore, stop every node and delete the `rooms` rows (SQLite) so
+ *   each room gets a new epoch.
  * - **Pruning only removes a room's oldest messages**, so a replay from a
  *   surviving id never has a hole.
  * - **An append resolves only once it is durable** (committed); a failed
