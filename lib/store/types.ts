@@ -90,10 +90,10 @@ export interface RetentionRule {
  *   and its position, and stores nothing.
  * - **The epoch of a room is stable** until its history is reset (a new
  *   database): then offsets start again at 1 under a new epoch. Pruning by
- *   retention does not reset: offsets keep growing. A store cannot see a file
- *   restored from a backup (its old epochs come back with lower offsets):
- *   after a restore, stop every node and delete the `rooms` rows (SQLite) so
- *   each room gets a new epoch.
+ *   retention does not reset: offsets keep growing. (A known limit: a store
+ *   cannot tell that its file was restored from a backup, whose old epochs
+ *   come back with lower offsets; nodes that ran on the newer file must be
+ *   restarted with it.)
  * - **Pruning only removes a room's oldest messages**, so a replay from a
  *   surviving id never has a hole.
  * - **An append resolves only once it is durable** (committed); a failed
