@@ -4,7 +4,7 @@ import { ErrorCodes, ForbiddenError, NotInRoomError, UnknownTypeError, codedErro
 import { stampEvent, type PublishInput, type RealtimeMessage } from '../frames.js'
 import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
-import type { ResolvedHubOptions } from './options.js'
+import { isReservedType, type ResolvedHubOptions } from './options.js'
 import type { Router } from './router.js'
 import type { HubObserver, InboundMessage, Logger, RecipientResolver } from './types.js'
 
@@ -88,7 +88,8 @@ export class PublishPipeline {
     if (typeof source === 'object') {
       if (message.room === undefined) throw codedError(ErrorCodes.INVALID_MESSAGE, '/room: a relayed message needs a room', { path: '/room' })
       if (!source.session.rooms.has(message.room)) throw new NotInRoomError(message.room)
-    } else if (!router.isKnown(message.type)) {
+    } else if (!router.isKnown(message.type) || isReservedType(message.type)) {
+      // A handler on room.join makes it known, but the server's own types are never published from outside.
       throw new UnknownTypeError(message.type)
     }
     router.checkPayload(message.type, message.payload)
