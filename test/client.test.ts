@@ -177,7 +177,7 @@ test('drops an event delivered twice (replay overlapping live delivery)', async 
 })
 
 test('server.going_away: the client reconnects after retryAfterMs (plus jitter)', async (t) => {
-  const app = await build(t, { websocket: { goingAwayRetryAfter: 300 } })
+  const app = await build(t, { goingAwayRetryAfter: 300 })
   const clock = new FakeClock()
   const vix = client(t, app, { timers: clock, random: () => 0.5, reconnect: { minDelay: 10, maxDelay: 100, factor: 2, jitter: 0.5 } })
   await vix.connect()

@@ -1,7 +1,7 @@
 import t from 'tap'
-import { ErrorCodes } from '../lib/errors.js'
+import { ErrorCodes, ForbiddenError, codedError } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
-import { HttpError, httpErrorOf } from '../lib/http-errors.js'
+import { errorOfDispatch, httpErrorOf } from '../lib/http-errors.js'
 import { LongPollManager } from '../lib/long-polling/manager.js'
 import { PollSession } from '../lib/long-polling/session.js'
 import { delay } from './helpers/wait.js'
@@ -80,10 +80,15 @@ t.test('LongPollManager: identities are compared by value; unserializable ones b
   circular.self = circular
   const { poll: odd } = manager.create(circular)
   t.ok(manager.get(odd.id, circular))
-  const custom = new LongPollManager(hub, { sessionTtl: 1000, maxBuffer: 8, identityKey: (identity) => (identity as { id: string }).id })
+  // identityKey is the hub's option: every transport compares identities alike.
+  const keyedHub = new Hub({ identityKey: (identity) => (identity as { id: string }).id })
+  const custom = new LongPollManager(keyedHub, { sessionTtl: 1000, maxBuffer: 8 })
   t.teardown(() => { custom.close() })
-  const { poll: keyed } = custom.create({ id: 'u1', name: 'Ann' })
-  t.ok(custom.get(keyed.id, { id: 'u1', name: 'Ann B.' }), 'a custom key decides')
+  const { poll: keyed, session } = custom.create({ id: 'u1', name: 'Ann' })
+  t.equal(keyed.identityKey, 'u1')
+  t.equal(session.identityKey, 'u1', 'the hub session has the same key')
+  t.ok(custom.get(keyed.id, { id: 'u1', name: 'Ann B.' }), 'the hub\'s key decides')
+  t.equal(custom.get(keyed.id, { id: 'u2', name: 'Ann' }), undefined)
 })
 
 t.test('LongPollManager: frames pushed together leave in one answer', async (t) => {
@@ -101,7 +106,10 @@ t.test('LongPollManager: frames pushed together leave in one answer', async (t) 
 
 t.test('httpErrorOf maps every error to a VIX_ERR answer', async (t) => {
   const limits = { bodyLimit: 10 }
-  t.same(httpErrorOf(new HttpError(403, ErrorCodes.FORBIDDEN, 'no', '/room'), limits), { statusCode: 403, code: ErrorCodes.FORBIDDEN, error: 'Forbidden', message: 'no', path: '/room' })
+  t.same(httpErrorOf(codedError(ErrorCodes.FORBIDDEN, 'no', { path: '/room' }), limits), { statusCode: 403, code: ErrorCodes.FORBIDDEN, error: 'Forbidden', message: 'no', path: '/room' })
+  t.same(httpErrorOf(new ForbiddenError('may not'), limits), { statusCode: 403, code: ErrorCodes.FORBIDDEN, error: 'Forbidden', message: 'Forbidden: may not' }, 'a thrown coded error keeps its status and table message')
+  t.same(httpErrorOf(errorOfDispatch({ ok: false, code: ErrorCodes.INVALID_MESSAGE, message: '/payload/text: Expected string', path: '/payload/text' }), limits),
+    { statusCode: 400, code: ErrorCodes.INVALID_MESSAGE, error: 'Bad Request', message: '/payload/text: Expected string', path: '/payload/text' }, 'a failed dispatch answers its code, message and path')
   t.same(httpErrorOf({ code: ErrorCodes.SESSION_BUSY, message: 'busy' }, limits), { statusCode: 409, code: ErrorCodes.SESSION_BUSY, error: 'Conflict', message: 'busy' })
   t.same(httpErrorOf({ code: 'FST_ERR_CTP_BODY_TOO_LARGE' }, limits).message, 'Message larger than 10 bytes')
   t.same(httpErrorOf({ code: 'FST_ERR_VALIDATION', validation: [{ instancePath: '', message: 'bad' }], validationContext: 'querystring' }, limits),
@@ -110,6 +118,6 @@ t.test('httpErrorOf maps every error to a VIX_ERR answer', async (t) => {
   t.same(httpErrorOf({ code: 'FST_ERR_CTP_INVALID_MEDIA_TYPE', message: 'Unsupported Media Type' }, limits), { statusCode: 400, code: ErrorCodes.INVALID_MESSAGE, error: 'Bad Request', message: 'Unsupported Media Type' })
   t.same(httpErrorOf(new Error('secret'), limits), { statusCode: 500, code: ErrorCodes.INTERNAL, error: 'Internal Server Error', message: 'Internal error' })
   t.same(httpErrorOf('not an error', limits).code, ErrorCodes.INTERNAL)
-  t.same(httpErrorOf({ code: 'VIX_ERR_TEAPOT', statusCode: 418, message: 'x' }, limits).error, "I'm a Teapot")
-  t.same(httpErrorOf({ code: 'VIX_ERR_TEAPOT', statusCode: 599, message: 'x' }, limits).error, 'Error')
+  // One error table: a VIX_ERR_ code outside it is not one of ours, whatever status it claims.
+  t.same(httpErrorOf({ code: 'VIX_ERR_TEAPOT', statusCode: 418, message: 'x' }, limits), { statusCode: 500, code: ErrorCodes.INTERNAL, error: 'Internal Server Error', message: 'Internal error' })
 })

@@ -26,6 +26,11 @@ t.test('the long-polling routes are fully documented in a valid OpenAPI document
   t.ok(document.paths['/ws/poll'].get.responses['409'])
   t.ok(document.paths['/ws/poll'].get.responses['503'])
   t.ok(document.paths['/ws/send'].post.responses['413'])
+  const send = document.paths['/ws/send'].post
+  t.ok(send.responses['403'], 'a server-side publish while it is off is documented (403)')
+  t.match(send.responses['401'].description, /WWW-Authenticate: Bearer/, 'and one without the serverPublish key (401)')
+  t.ok(send.responses['429'], 'a full inbox is documented (429)')
+  t.match(send.description, /serverPublish/, 'the description says server-side publish is off unless configured')
   t.same(document.paths['/ws/poll'].get.parameters.map((p: any) => p.name).sort(), ['ack', 'max', 'session_id', 'wait'])
 })
 

@@ -2,7 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { Counter, Gauge, Registry, collectDefaultMetrics, register as globalRegistry } from 'prom-client'
-import vixRealtime, { MetricNames, errorReasons, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
+import vixRealtime, { MetricNames, errorReasons, hubPlugin, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
 import type { Hub } from '../lib/hub.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
 import { build } from './helpers/app.js'
@@ -276,15 +276,17 @@ t.test('the metrics path is configurable and the part can be left out', async (t
   t.equal((await b.waitFor((f) => f.type === 'chat.message')).payload.text, 'still works')
 })
 
-t.test('each plugin registers alone, with or without metrics', async (t) => {
+t.test('each part registers with just the hub, with or without metrics', async (t) => {
   const metricsOnly = Fastify()
   t.teardown(() => metricsOnly.close())
+  await metricsOnly.register(hubPlugin)
   await metricsOnly.register(metricsPlugin)
-  t.ok(metricsOnly.hasDecorator('realtime'), 'registers the hub it needs')
   t.equal((await metricsOnly.inject('/metrics')).statusCode, 200)
+  t.equal(metricsOnly.realtime.observers.length, 1, 'the metrics observe the hub registered before them')
 
   const websocketOnly = Fastify()
   t.teardown(() => websocketOnly.close())
+  await websocketOnly.register(hubPlugin)
   await websocketOnly.register(websocketPlugin)
   await websocketOnly.listen({ host: '127.0.0.1', port: 0 })
   const client = await connect(websocketOnly)
@@ -294,11 +296,25 @@ t.test('each plugin registers alone, with or without metrics', async (t) => {
   // Metrics registered after the transport count from then on; gauges read live state anyway.
   const late = Fastify()
   t.teardown(() => late.close())
+  await late.register(hubPlugin)
   await late.register(websocketPlugin)
   await late.register(metricsPlugin)
   await late.listen({ host: '127.0.0.1', port: 0 })
   await connect(late)
   t.equal((await scrapeMetrics(late)).value('vix_ws_connections_active'), 1)
+})
+
+t.test('the metrics part needs the hub and refuses hub options', async (t) => {
+  const alone = Fastify()
+  t.teardown(() => alone.close())
+  await t.rejects(async () => { await alone.register(metricsPlugin).ready() }, { code: 'FST_ERR_PLUGIN_NOT_PRESENT_IN_INSTANCE', message: /vix-realtime-metrics/ }, 'it no longer registers a hub of its own')
+
+  for (const [option, value] of [['relayTypes', ['chat.message']], ['authenticate', () => ({})], ['shutdownTimeout', 100]] as const) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(hubPlugin).register(metricsPlugin, { [option]: value } as any).ready() },
+      { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${option}".*hub option.*metricsPlugin`) }, option)
+  }
 })
 
 t.test('an owned registry is cleared on close and the observer detached', async (t) => {

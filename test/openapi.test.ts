@@ -10,7 +10,7 @@ import { Hub } from '../lib/hub.js'
 import { documentCatalogue, payloadComponentPrefix } from '../lib/openapi/catalogue.js'
 import { mergeDocuments } from '../lib/openapi/document.js'
 import { routesSinceHub } from '../plugins/hub.js'
-import { openapiPlugin, vixRealtime, websocketPlugin } from '../plugins/index.js'
+import { hubPlugin, openapiPlugin, vixRealtime, websocketPlugin } from '../plugins/index.js'
 import { ErrorResponse, JsonMessage, sharedSchemas } from '../schemas/message.js'
 import { baseUrl, build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
@@ -170,7 +170,7 @@ t.test('change one, see both: a modified envelope validates frames and shows in 
 t.test('a typed handler: its payload schema is in the catalogue and rejects bad payloads on a real socket', async (t) => {
   const ChatPayload = Type.Object({ text: Type.String({ minLength: 1, maxLength: 20 }) }, { additionalProperties: false })
   const received: string[] = []
-  const app = await build(t, { relayTypes: ['presence.ping'] }, (app) => {
+  const app = await build(t, { relayTypes: ['cursor.ping'] }, (app) => {
     app.realtime.on('chat.message', { schema: ChatPayload, description: 'A chat line' }, (_session, message) => {
       received.push(message.payload.text)
     })
@@ -181,7 +181,7 @@ t.test('a typed handler: its payload schema is in the catalogue and rejects bad 
   const chat = messages.find((m: { type: string }) => m.type === 'chat.message')
   t.same(chat, { type: 'chat.message', direction: 'client', builtIn: false, relay: false, description: 'A chat line', payload: { $ref: `#/components/schemas/${payloadComponentPrefix}chat.message` } })
   t.same(document.components.schemas[`${payloadComponentPrefix}chat.message`], asComponent(ChatPayload), 'the component is the handler schema')
-  t.same(messages.find((m: { type: string }) => m.type === 'presence.ping'), { type: 'presence.ping', direction: 'client', builtIn: false, relay: true })
+  t.same(messages.find((m: { type: string }) => m.type === 'cursor.ping'), { type: 'cursor.ping', direction: 'client', builtIn: false, relay: true })
   t.same(messages.filter((m: { builtIn: boolean }) => m.builtIn).map((m: { type: string }) => m.type), ['room.join', 'room.leave', 'error', 'server.going_away'])
   await t.resolves(SwaggerParser.validate(structuredClone(document)))
 
@@ -215,18 +215,21 @@ t.test('registration order does not matter', async (t) => {
     }, async () => ({ ok: true }))
   }
   const orders: Record<string, (app: FastifyInstance) => Promise<void>> = {
-    'websocket, route, then docs': async (app) => {
-      await app.register(websocketPlugin, { relayTypes: ['chat.message'] })
+    'hub, websocket, route, then docs': async (app) => {
+      await app.register(hubPlugin, { relayTypes: ['chat.message'] })
+      await app.register(websocketPlugin)
       withRoute(app)
       await app.register(openapiPlugin)
     },
-    'docs, websocket, then route': async (app) => {
+    'docs, hub, websocket, then route': async (app) => {
       await app.register(openapiPlugin)
-      await app.register(websocketPlugin, { relayTypes: ['chat.message'] })
+      await app.register(hubPlugin, { relayTypes: ['chat.message'] })
+      await app.register(websocketPlugin)
       withRoute(app)
     },
-    'websocket, then the umbrella': async (app) => {
-      await app.register(websocketPlugin, { relayTypes: ['chat.message'] })
+    'hub, websocket, then the umbrella': async (app) => {
+      await app.register(hubPlugin, { relayTypes: ['chat.message'] })
+      await app.register(websocketPlugin)
       withRoute(app)
       await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false })
     }

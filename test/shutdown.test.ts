@@ -3,9 +3,27 @@ import { spawn } from 'node:child_process'
 import { existsSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { build } from './helpers/app.js'
+import Fastify from 'fastify'
+import WebSocket from 'ws'
+import vixRealtime from '../plugins/index.js'
+import { baseUrl, build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 import { bundleForChild } from './helpers/child.js'
+import { PollClient } from './helpers/poll-client.js'
+import { waitFor } from './helpers/wait.js'
+
+/** Try to upgrade; resolve with the status and headers of the refusal. */
+async function refusedUpgrade (url: string): Promise<{ status: number, retryAfter: string | undefined }> {
+  const ws = new WebSocket(url)
+  return await new Promise((resolve, reject) => {
+    ws.once('open', () => { ws.close(); reject(new Error('upgrade was accepted')) })
+    ws.once('error', reject)
+    ws.once('unexpected-response', (_request, response) => {
+      resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] as string | undefined })
+      response.resume()
+    })
+  })
+}
 
 t.test('100 sockets with publishes in flight: each gets server.going_away then 1001', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] })
@@ -22,6 +40,36 @@ t.test('100 sockets with publishes in flight: each gets server.going_away then 1
     t.match(last, { kind: 'system', type: 'server.going_away', payload: { retryAfterMs: 1000 } })
   }
   t.equal(app.realtime.sessions.size, 0)
+})
+
+t.test('goingAwayRetryAfter, a hub option: both transports send the same server.going_away; new sessions get Retry-After in whole seconds', async (t) => {
+  const app = await build(t, { goingAwayRetryAfter: 2500, shutdownTimeout: 2000 })
+  const ws = await connect(app)
+  const poller = await PollClient.create(app)
+  const held = fetch(`${baseUrl(app)}/ws/poll?session_id=${poller.sessionId}&ack=${poller.next}&wait=20000`).then(async (response): Promise<any> => await response.json())
+  await waitFor(() => app.realtimeLongPolling.get(poller.sessionId, undefined)?.waiter !== null, { message: 'the poll to be held' })
+
+  app.realtime.lifecycle.requestStop()
+  const wsNotice = await ws.waitFor((f) => f.type === 'server.going_away')
+  const polled = await held
+  t.equal(polled.messages.length, 1)
+  const pollNotice = polled.messages[0]
+  t.match(wsNotice, { kind: 'system', type: 'server.going_away', payload: { retryAfterMs: 2500 } })
+  t.same({ ...pollNotice, ts: undefined }, { ...wsNotice, ts: undefined }, 'the same frame on both transports')
+  t.equal((await ws.closed).code, 1001)
+
+  const upgrade = await refusedUpgrade(`${baseUrl(app, 'ws')}/ws`)
+  t.equal(upgrade.status, 503)
+  t.equal(upgrade.retryAfter, '3', 'ceil(2500 / 1000) seconds')
+  const created = await app.inject({ url: '/ws/poll' })
+  t.equal(created.statusCode, 503)
+  t.equal(created.json().code, 'VIX_ERR_SHUTTING_DOWN')
+  t.equal(created.headers['retry-after'], '3', 'the same on a new long-poll session')
+
+  const misplaced = Fastify()
+  t.teardown(() => misplaced.close())
+  await t.rejects(async () => { await misplaced.register(vixRealtime, { websocket: { goingAwayRetryAfter: 2500 } as any }) },
+    { code: 'VIX_ERR_INVALID_OPTION', message: /"goingAwayRetryAfter".*hub option/ }, 'no longer a WebSocket option')
 })
 
 t.test('a client that never answers the close handshake does not hold close past shutdownTimeout + 1 s', async (t) => {

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import WebSocket from 'ws'
 import { Type } from '@sinclair/typebox'
 import { websocketPlugin } from '../plugins/websocket.js'
-import vixRealtime from '../plugins/index.js'
+import vixRealtime, { hubPlugin, type HubPluginOptions } from '../plugins/index.js'
 import { baseUrl, build } from './helpers/app.js'
 import { connect, TestClient } from './helpers/ws-client.js'
 import { delay } from './helpers/wait.js'
@@ -218,7 +218,7 @@ t.test('onOpen / onClose see the session and the close code', async (t) => {
   t.same(events, ['open', 'close:4001'])
 })
 
-t.test('the umbrella can leave the WebSocket transport out; the plugin registers alone', async (t) => {
+t.test('the umbrella can leave the WebSocket transport out; the plugin registers with just the hub', async (t) => {
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(vixRealtime, { websocket: false })
@@ -228,12 +228,72 @@ t.test('the umbrella can leave the WebSocket transport out; the plugin registers
 
   const alone = Fastify()
   t.teardown(() => alone.close())
-  await alone.register(websocketPlugin, { path: '/live', relayTypes: ['x'] })
+  await alone.register(hubPlugin, { relayTypes: ['x'] })
+  await alone.register(websocketPlugin, { path: '/live' })
   await alone.listen({ host: '127.0.0.1', port: 0 })
   const c = new TestClient(new WebSocket(`${baseUrl(alone, 'ws')}/live`))
   await new Promise((resolve) => c.ws.once('open', resolve))
   t.match(await c.join('r'), { kind: 'ack' })
-  t.same([...alone.realtime.relayTypes], ['x'])
+  t.same([...alone.realtime.relayTypes], ['x'], 'the hub options came from hubPlugin')
+  c.send({ id: 'x-1', room: 'r', type: 'x', payload: {} })
+  t.match(await c.waitFor((f) => f.kind === 'event'), { id: 'x-1', type: 'x' })
+})
+
+t.test('the part needs the hub: without it boot fails with Fastify\'s plugin-dependency error', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(async () => { await app.register(websocketPlugin, { path: '/live' }).ready() }, { code: 'FST_ERR_PLUGIN_NOT_PRESENT_IN_INSTANCE', message: /vix-realtime-websocket/ })
+})
+
+t.test('a hub option given to the part fails boot with VIX_ERR_INVALID_OPTION naming it', async (t) => {
+  const hubOptions: Array<[string, unknown]> = [
+    ['relayTypes', ['x']],
+    ['authenticate', () => ({})],
+    ['identityKey', () => 'k'],
+    ['goingAwayRetryAfter', 2500],
+    ['maxBufferedAmount', 1024],
+    ['rejectUnknownTypes', false]
+  ]
+  for (const [option, value] of hubOptions) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(hubPlugin).register(websocketPlugin, { path: '/live', [option]: value } as any).ready() },
+      { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${option}".*hub option.*websocketPlugin`) }, option)
+  }
+})
+
+t.test('hubPlugin twice: the same options are harmless, different ones fail boot', async (t) => {
+  const twice = Fastify()
+  t.teardown(() => twice.close())
+  const authenticate = (): unknown => ({ user: 'ann' })
+  await twice.register(hubPlugin, { relayTypes: ['chat.message'], authenticate })
+  await twice.register(hubPlugin, { relayTypes: ['chat.message'], authenticate })
+  await twice.register(hubPlugin)
+  await twice.register(websocketPlugin)
+  await twice.listen({ host: '127.0.0.1', port: 0 })
+  t.same([...twice.realtime.relayTypes], ['chat.message'])
+  const c = await connect(twice)
+  await c.join('general')
+  c.send({ id: 'm-1', room: 'general', type: 'chat.message', payload: { text: 'hi' } })
+  t.match(await c.waitFor((f) => f.kind === 'event'), { id: 'm-1' }, 'one hub, working')
+
+  const conflicts: Array<[string, HubPluginOptions, HubPluginOptions]> = [
+    ['relayTypes', { relayTypes: ['chat.message'] }, { relayTypes: ['chat.other'] }],
+    ['relayTypes', { relayTypes: ['chat.message'] }, { relayTypes: ['chat.message', 'chat.other'] }],
+    ['goingAwayRetryAfter', { goingAwayRetryAfter: 1000 }, { goingAwayRetryAfter: 2500 }]
+  ]
+  for (const [option, first, second] of conflicts) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(hubPlugin, first).register(hubPlugin, second).ready() },
+      { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${option}".*hub options are taken once`) }, `${option}: ${JSON.stringify(second)}`)
+  }
+
+  // The umbrella after a hub takes the hub as it is, and refuses other hub options too.
+  const umbrella = Fastify()
+  t.teardown(() => umbrella.close())
+  await t.rejects(async () => { await umbrella.register(hubPlugin, { relayTypes: ['a'] }).register(vixRealtime, { relayTypes: ['b'] }).ready() },
+    { code: 'VIX_ERR_INVALID_OPTION', message: /"relayTypes"/ })
 })
 
 t.test('bad options fail boot with a coded error naming the option', async (t) => {
@@ -244,6 +304,11 @@ t.test('bad options fail boot with a coded error naming the option', async (t) =
     [{ websocket: { pingInterval: 1.5 } }, 'pingInterval'],
     [{ websocket: { allowedOrigins: 'http://x' } }, 'allowedOrigins'],
     [{ relayTypes: [''] }, 'relayTypes'],
+    [{ relayTypes: ['server.going_away'] }, 'relayTypes'],
+    [{ relayTypes: ['presence.ping'] }, 'relayTypes'],
+    [{ goingAwayRetryAfter: -1 }, 'goingAwayRetryAfter'],
+    [{ identityKey: 'id' }, 'identityKey'],
+    [{ maxQueuedFrames: 0 }, 'maxQueuedFrames'],
     [{ authenticate: 'nope' }, 'authenticate'],
     [{ maxBufferedAmount: -1 }, 'maxBufferedAmount'],
     [{ messageSchema: Type.Object({ type: Type.String() }) }, 'messageSchema']
