@@ -92,7 +92,7 @@ function joinAckOf (frame: VixMessage, room: string): JoinAck {
 function errorOfFrame (frame: VixMessage, room?: string): VixClientError {
   const payload = frame.payload as { code?: unknown, message?: unknown, path?: unknown }
   return new VixClientError(
-    typeof payload.code === 'string' ? payload.code : 'VIX_ERR_INTERNAL',
+    typeof payload.code === 'string' ? payload.code : ClientErrorCodes.INTERNAL,
     typeof payload.message === 'string' ? payload.message : 'Error frame without a message',
     { id: frame.id, room, path: typeof payload.path === 'string' ? payload.path : undefined }
   )
@@ -358,13 +358,13 @@ export class VixClient {
    */
   async publish (room: string | null, type: string, payload: Record<string, unknown> = {}, options: { id?: string, timeout?: number } = {}): Promise<PublishAck> {
     const id = options.id ?? newClientId()
-    if (this.pending.has(id)) throw new VixClientError('VIX_ERR_INVALID_MESSAGE', `A publish with id "${id}" is already waiting for its ack`, { id })
+    if (this.pending.has(id)) throw new VixClientError(ClientErrorCodes.INVALID_MESSAGE, `A publish with id "${id}" is already waiting for its ack`, { id })
     const message: OutgoingMessage = { id, type, payload }
     if (room !== null) message.room = room
     const text = JSON.stringify(message)
     // Resending a frame the server refuses as too big would close every new connection (1009) forever.
     if (tooLarge(text, this.options.maxMessageSize)) {
-      throw new VixClientError('VIX_ERR_PAYLOAD_TOO_LARGE', `Message larger than ${this.options.maxMessageSize} bytes`, { id, room: room ?? undefined })
+      throw new VixClientError(ClientErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${this.options.maxMessageSize} bytes`, { id, room: room ?? undefined })
     }
     const timeout = options.timeout ?? this.options.timeout
     return await new Promise<PublishAck>((resolve, reject) => {
