@@ -2,6 +2,9 @@ import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
+import { PostgresMessageStore } from '../lib/store/postgres.js'
+import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
+import { requireService } from './helpers/services.js'
 import type { AppendResult, MessageStore, PositionedMessage, StorableMessage } from '../lib/store/types.js'
 
 /**
@@ -46,8 +49,8 @@ function lcg (seed: number): () => number {
  * Every case of the `MessageStore` contract (see `lib/store/types.ts`) for one
  * implementation. A new implementation is one more call at the bottom of this file.
  */
-function messageStoreContract (name: string, open: OpenStore, options: ContractOptions): void {
-  t.test(name, async (t) => {
+function messageStoreContract (name: string, open: OpenStore, options: ContractOptions, parent: Test = t): void {
+  parent.test(name, async (t) => {
     const setup = async (t: Test, dir = t.testdir()): Promise<MessageStore> => {
       const store = await open(dir)
       t.teardown(() => store.close())
@@ -348,3 +351,11 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
 
 messageStoreContract('SqliteMessageStore', (dir) => new SqliteMessageStore({ path: join(dir, 'messages.db') }), { shared: true })
 messageStoreContract('MemoryMessageStore', () => new MemoryMessageStore(), { shared: false })
+
+t.test('PostgreSQL', async (t) => {
+  const up = await postgresAvailable()
+  if (!requireService(t, 'postgresql', up.ok, up.reason)) return
+  // A schema per test directory and run: stores opened on one directory share it, runs never do.
+  t.teardown(() => dropRunSchemas())
+  messageStoreContract('PostgresMessageStore', (dir) => new PostgresMessageStore({ connectionString: postgresUrl, schema: schemaFor(dir), maxConnections: 4 }), { shared: true }, t)
+})
