@@ -4,6 +4,9 @@ import { Redis } from 'ioredis'
 import { RedisBroker } from '../lib/broker/redis.js'
 import { resolveBrokerOption } from '../lib/broker/options.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
+import { PostgresMessageStore } from '../lib/store/postgres.js'
+import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
+import { TcpProxy } from './helpers/tcp-proxy.js'
 import type { MessageStore } from '../lib/store/types.js'
 import { build } from './helpers/app.js'
 import { scrapeMetrics } from './helpers/metrics.js'
@@ -160,4 +163,41 @@ t.test('the subscriber\'s Redis goes away mid-stream: local delivery goes on, th
   await onB.waitFor((f) => f.id === 'after')
   await delay(50)
   t.same(events(onB), ['before', ...during, 'after'], 'exactly once each')
+})
+
+t.test('one node\'s subscriber cut from Redis mid-stream: the other publishes on, and the gap is read from PostgreSQL once it is back', async (t) => {
+  if (!requireService(t, 'redis', up.ok, up.reason)) return
+  const pgUp = await postgresAvailable()
+  if (!requireService(t, 'postgresql', pgUp.ok, pgUp.reason)) return
+  t.teardown(() => dropRunSchemas())
+  const proxy = await TcpProxy.start(Number(new URL(redisUrl).port || 6379))
+  t.teardown(() => proxy.close())
+  const prefix = uniquePrefix()
+  const schema = schemaFor(t.fullname)
+  const stores = [0, 1].map(() => new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 4 }))
+  t.teardown(() => Promise.all(stores.map((store) => store.close())))
+  const a = await node(t, redisUrl, prefix, stores[0])
+  const b = await node(t, `redis://127.0.0.1:${proxy.port}`, prefix, stores[1])
+  const onA = await member(t, a, 'r')
+  const onB = [await member(t, b, 'r'), await member(t, b, 'r')]
+  onA.send({ type: 'chat', id: 'm0', room: 'r', payload: {} })
+  for (const client of onB) await client.waitFor((f) => f.id === 'm0')
+
+  proxy.cut()
+  await waitFor(async () => (await scrapeMetrics(b)).value('vix_broker_connected') === 0, { message: 'node B sees its connection gone' })
+  const during = Array.from({ length: 20 }, (_, i) => `m${i + 1}`)
+  for (const id of during) onA.send({ type: 'chat', id, room: 'r', payload: {} })
+  await onA.waitForCount((f) => f.kind === 'event', 21)
+  t.same(events(onA), ['m0', ...during], 'node A delivers on')
+  t.same(events(onB[0]), ['m0'], 'node B got none of them meanwhile')
+
+  proxy.restore()
+  for (const client of onB) await client.waitForCount((f) => f.kind === 'event', 21, 10_000)
+  onA.send({ type: 'chat', id: 'm21', room: 'r', payload: {} })
+  for (const client of onB) await client.waitFor((f) => f.id === 'm21')
+  await delay(50)
+  const all = ['m0', ...during, 'm21']
+  for (const client of onB) t.same(events(client), all, 'every message exactly once, in order, the gap from PostgreSQL')
+  t.ok((await scrapeMetrics(b)).value('vix_broker_gaps_repaired_total') >= 1, 'vix_broker_gaps_repaired_total says so')
+  t.ok((await scrapeMetrics(b)).value('vix_broker_errors_total') >= 1, 'the dropped connection was counted')
 })

@@ -149,14 +149,23 @@ export class RedisBroker implements Broker {
   private failed (error: unknown): void {
     if (this.closing) return
     this.events?.error(error)
-    if (this.outage) return
-    this.outage = true
-    this.logger.error({ err: error }, 'vix-realtime: Redis connection failed; local delivery goes on, reconnecting')
+    this.logOutage(error)
   }
 
+  /** Once per outage, whichever of error and close comes first. */
+  private logOutage (error: unknown): void {
+    if (this.outage) return
+    this.outage = true
+    this.logger.error({ err: error }, 'vix-realtime: Redis connection lost; local delivery goes on, reconnecting')
+  }
+
+  /** A connection closed: a dropped connection is an error too, even when the socket ended cleanly. */
   private down (): void {
     if (this.closing || !this.connected) return
     this.connected = false
+    const error = new Error('Redis connection closed')
+    this.events?.error(error)
+    this.logOutage(error)
     this.events?.connection(false)
   }
 

@@ -78,6 +78,7 @@ export class PostgresMessageStore implements MessageStore {
   private schemaReady: Promise<void> | null = null
   private closed = false
   private readonly onPoolError = (): void => {}
+  private readonly onConnect = (client: pg.PoolClient): void => { client.on('error', this.onPoolError) }
 
   constructor (options: PostgresMessageStoreOptions) {
     this.schema = options.schema ?? 'public'
@@ -90,6 +91,8 @@ export class PostgresMessageStore implements MessageStore {
     })
     // An idle connection that breaks (the database restarts) is dropped by the pool; unheard, the event would crash the process.
     this.pool.on('error', this.onPoolError)
+    // A connection that breaks while checked out also emits 'error' on its client (besides failing the query): unheard, that crashes too.
+    this.pool.on('connect', this.onConnect)
     const s = quoteIdent(this.schema)
     this.t = { rooms: `${s}.vix_rooms`, messages: `${s}.vix_messages` }
   }
@@ -343,6 +346,7 @@ export class PostgresMessageStore implements MessageStore {
     this.closed = true
     await this.flush()
     this.pool.off('error', this.onPoolError)
+    this.pool.off('connect', this.onConnect)
     if (this.ownsPool) await this.pool.end()
   }
 }
