@@ -13,13 +13,17 @@ export class TcpProxy {
   private readonly sockets = new Set<Socket>()
   private open = true
 
-  private constructor (private readonly server: Server, readonly port: number) {}
+  private readonly server: Server
+  port = 0
+
+  private constructor (targetPort: number, targetHost: string) {
+    this.server = createServer((client) => { this.accept(client, targetPort, targetHost) })
+  }
 
   static async start (targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
-    let proxy: TcpProxy | undefined
-    const server = createServer((client) => { proxy?.accept(client, targetPort, targetHost) })
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-    proxy = new TcpProxy(server, (server.address() as { port: number }).port)
+    const proxy = new TcpProxy(targetPort, targetHost)
+    await new Promise<void>((resolve) => proxy.server.listen(0, '127.0.0.1', resolve))
+    proxy.port = (proxy.server.address() as { port: number }).port
     return proxy
   }
 
