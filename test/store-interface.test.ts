@@ -200,6 +200,8 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       let epoch: string | null = null
       let lastSeen = 0
       for (;;) {
+        // Noted before the read: an asynchronous store's read can see a snapshot older than the writer's last commit.
+        const doneBeforeRead = writerDone
         const batch = await reader.readAfter('live', lastSeen, 1 + Math.floor(random() * 7))
         if (batch.epoch !== null && epoch !== null && batch.epoch !== epoch) breaks.push(`epoch changed to ${batch.epoch}`)
         epoch = batch.epoch ?? epoch
@@ -209,7 +211,7 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
           seen.push(entry.message.id)
         }
         // Read on until the writer is done and nothing is left, so a missing message shows as a failure, not a hang.
-        if (writerDone && batch.messages.length === 0) break
+        if (doneBeforeRead && batch.messages.length === 0) break
         await nextTurn()
       }
       const written = await writing
