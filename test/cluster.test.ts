@@ -134,4 +134,9 @@ t.test('three nodes in separate processes over Redis and PostgreSQL', async (t) 
 
   // No sticky sessions: a long-poll session lives on its node; elsewhere it is 404, and the client rejoins there.
   t.equal(await poller.poll(nodes[0].base), 404, 'a poll that reaches another node gets 404')
+
+  // Shutdown closes both Redis connections and the pool: the process exits by itself.
+  const exited = new Promise<number | null>((resolve) => { nodes[2].process.once('exit', resolve) })
+  nodes[2].process.kill('SIGTERM')
+  t.equal(await exited, 0, 'a node with Redis and PostgreSQL exits 0 on SIGTERM, by itself')
 })
