@@ -21,6 +21,8 @@ const subscribers = Number(process.argv[2] ?? 40)
 const messages = Number(process.argv[3] ?? 2000)
 const rounds = Number(process.argv[4] ?? 3)
 const window = 50
+/** Messages of the latency phase, sent one at a time (the next once every subscriber has the last), so latency is not queueing. */
+const latencyMessages = 200
 const runTimeout = 60_000
 const serverFile = fileURLToPath(new URL('./cluster-server.ts', import.meta.url))
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
@@ -111,12 +113,13 @@ async function run (variant: Variant, round: number): Promise<Result> {
   const servers: Server[] = []
   for (let n = 0; n < variant.nodes; n++) servers.push(await startServer(variant.system, prefix))
   const warmup = 100
-  sentAt = new Float64Array(warmup + messages)
-  let measuring = false
+  const total = warmup + messages
+  sentAt = new Float64Array(total + latencyMessages)
   const onEvent = (client: Client, i: number): void => {
     client.received++
-    if (measuring && i >= warmup) client.latencies.push(performance.now() - sentAt[i])
+    if (i >= total) client.latencies.push(performance.now() - sentAt[i])
   }
+  let measuring = false
   const make = variant.socketIo ? socketIoClient : vixClient
   const publisher = await make(servers[0].port, () => {})
   const subs: Array<{ client: Client, node: number }> = []
@@ -148,6 +151,14 @@ async function run (variant: Variant, round: number): Promise<Result> {
   const seconds = (performance.now() - startedAt) / 1000
   const cpuEnd = await Promise.all(servers.map(async (s) => await s.cpu()))
   const cpuMicros = cpuEnd.reduce((sum, end, i) => sum + end - cpuStart[i], 0)
+  for (let i = total; i < total + latencyMessages; i++) {
+    sentAt[i] = performance.now()
+    publisher.publish(i)
+    while (slowest() <= i) {
+      if (Date.now() > deadline) throw new Error(`${variant.name}: timed out in the latency phase`)
+      await tick()
+    }
+  }
   const deliveries = messages * subscribers
   // Cross-node: subscribers on the node the publisher is not on (on one node, all of them).
   const remote = subs.filter((s) => variant.nodes === 1 || s.node !== 0).flatMap((s) => s.client.latencies).sort((a, b) => a - b)
@@ -186,16 +197,16 @@ const rows = variants.map((v) => {
 })
 const base = rows[0]
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()}`
-console.log(`\nCross-node fan-out: 1 publisher (node 1), ${subscribers} subscribers in one room (split evenly over the nodes), ${messages} messages, window ${window}, median of ${rounds} interleaved rounds`)
+console.log(`\nCross-node fan-out: 1 publisher (node 1), ${subscribers} subscribers in one room (split evenly over the nodes); throughput and CPU over ${messages} messages with ${window} in flight, latency over ${latencyMessages} more sent one at a time; median of ${rounds} interleaved rounds`)
 console.log(`Machine: ${machine}; ${pinned ? 'servers pinned to core 0, load generator to core 1 (both nodes share core 0)' : 'not pinned'}\n`)
 console.log('| variant | deliveries/s | vs 1 node | cross-node p50 ms | cross-node p99 ms | server CPU µs/delivery |')
 console.log('|---|---:|---:|---:|---:|---:|')
 for (const r of rows) {
   const ratio = r.deliveriesPerSec / base.deliveriesPerSec
-  const note = Math.abs(ratio - 1) <= 0.1 ? ' (noise)' : ''
+  const note = r !== base && Math.abs(ratio - 1) <= 0.1 ? ' (noise)' : ''
   console.log(`| ${r.variant} | ${Math.round(r.deliveriesPerSec)} | ${ratio.toFixed(2)}x${note} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuPerDelivery.toFixed(2)} |`)
 }
-console.log('\n(1 node: the latency column is local delivery, for reference. A ratio within ±10% of 1 is noise.)')
+console.log(`\n(1 node: the latency columns are local delivery, for reference. A ratio within ±10% of 1 is noise. Load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}.)`)
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true })
 const file = new URL(`./results/cluster-${new Date().toISOString().replace(/[:.]/g, '-')}.json`, import.meta.url)
 writeFileSync(file, JSON.stringify({ subscribers, messages, rounds, window, machine, pinned, rows }, null, 2))
