@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import pg from 'pg'
 
-/** The shared test database (trust auth); `DATABASE_URL` overrides it. */
+/** The shared test database (trust auth); `VIX_TEST_DATABASE_URL` overrides it. */
 export const postgresUrl = process.env.VIX_TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 /** Whether PostgreSQL answers, with the reason when not (for `requireService`). */
