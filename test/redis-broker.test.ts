@@ -201,3 +201,44 @@ t.test('one node\'s subscriber cut from Redis mid-stream: the other publishes on
   t.ok((await scrapeMetrics(b)).value('vix_broker_gaps_repaired_total') >= 1, 'vix_broker_gaps_repaired_total says so')
   t.ok((await scrapeMetrics(b)).value('vix_broker_errors_total') >= 1, 'the dropped connection was counted')
 })
+
+t.test('an outage is logged once, every failure counted, and each reconnect resubscribes then asks for a resync', async (t) => {
+  const redis = await PrivateRedis.start().catch((error: Error) => error)
+  if (!requireService(t, 'redis-server', !(redis instanceof Error), `cannot start redis-server (${String(redis)})`)) return
+  const privateRedis = redis as PrivateRedis
+  t.teardown(() => privateRedis.stop())
+  const logged: unknown[] = []
+  const logger = { debug () {}, warn () {}, error (obj: unknown) { logged.push(obj) } }
+  const prefix = uniquePrefix()
+  const broker = new RedisBroker({ redis: privateRedis.url, prefix, logger, retryDelay: { min: 10, max: 50 } })
+  t.teardown(() => broker.close())
+  const seen = { errors: 0, resyncs: 0, states: [] as boolean[] }
+  const received: string[] = []
+  await broker.start((envelope) => { received.push(envelope.message.id as string) }, {
+    resync: () => { seen.resyncs++ },
+    connection: (up) => { seen.states.push(up) },
+    error: () => { seen.errors++ }
+  })
+  await broker.subscribe('r')
+  for (let outage = 1; outage <= 2; outage++) {
+    const before = seen.errors
+    await privateRedis.stop()
+    await waitFor(() => seen.errors >= before + 3 && seen.states.at(-1) === false, { message: () => `errors: ${seen.errors}` })
+    await t.rejects(broker.publish({ node: 'n', room: 'r', message: { kind: 'event', type: 'chat', room: 'r', id: 'x', ts: 'now', payload: {} } }), 'a publish while disconnected fails at once, not queued')
+    await broker.subscribe('later')
+    t.equal(logged.length, outage, `outage ${outage}: logged once, however many failures (${seen.errors})`)
+    await privateRedis.start()
+    await waitFor(() => seen.resyncs === outage, { timeout: 10_000, message: 'a resync after the reconnect' })
+    t.same(seen.states.slice(-2), [false, true], 'down, then up')
+  }
+  // Both rooms, the one joined during the outage too, are subscribed again.
+  const admin = new Redis(privateRedis.url)
+  t.teardown(() => { admin.disconnect() })
+  for (const room of ['r', 'later']) await admin.publish(`${prefix}room:${room}`, JSON.stringify({ node: 'other', room, message: { kind: 'event', type: 'chat', room, id: room, ts: 'now', payload: {} } }))
+  await waitFor(() => received.length === 2, { message: () => `received ${received.join(',')}` })
+  t.same(received.sort(), ['later', 'r'])
+  await broker.unsubscribe('later')
+  await broker.close()
+  await broker.close()
+  t.equal(logged.length, 2, 'closing logs nothing')
+})
