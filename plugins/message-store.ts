@@ -74,7 +74,8 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
         400: { $ref: 'VixErrorResponse#', description: 'Bad query parameter (VIX_ERR_INVALID_REQUEST, `path` names it)' },
         401: { $ref: 'VixErrorResponse#', description: 'Rejected by authenticate (VIX_ERR_UNAUTHORIZED)' },
         403: { $ref: 'VixErrorResponse#', description: 'Not allowed to join, so not to read, this room (VIX_ERR_FORBIDDEN)' },
-        404: { $ref: 'VixErrorResponse#', description: 'No stored message with the `before` or `after` id in this room: unknown or pruned (VIX_ERR_MESSAGE_NOT_FOUND)' }
+        404: { $ref: 'VixErrorResponse#', description: 'No stored message with the `before` or `after` id in this room: unknown or pruned (VIX_ERR_MESSAGE_NOT_FOUND)' },
+        503: { $ref: 'VixErrorResponse#', description: 'The message store (PostgreSQL) cannot be reached (VIX_ERR_STORE_UNAVAILABLE); retry' }
       }
     },
     // The same coded answers as the long-polling routes: a bad parameter is VIX_ERR_INVALID_REQUEST with its path.

@@ -42,6 +42,8 @@ t.test('PostgreSQL cut: publishes that need the store get VIX_ERR_STORE_UNAVAILA
   t.same([http.statusCode, http.body.code], [503, 'VIX_ERR_STORE_UNAVAILABLE'], 'POST /ws/send answers 503 with the code')
   await t.rejects(app.realtime.publish({ id: 'lost-server', room: 'r', type: 'chat', payload: {} }), { code: 'VIX_ERR_STORE_UNAVAILABLE', statusCode: 503 })
   t.notOk(writer.frames.some((f: any) => f.kind === 'ack' && f.id === 'lost-ws'), 'not acked')
+  const history = await app.inject({ url: '/ws/history?room=r' })
+  t.same([history.statusCode, history.json().code], [503, 'VIX_ERR_STORE_UNAVAILABLE'], 'GET /ws/history answers 503 too')
 
   proxy.restore()
   writer.send({ type: 'chat', id: 'ok-2', room: 'r', payload: {} })
@@ -50,8 +52,8 @@ t.test('PostgreSQL cut: publishes that need the store get VIX_ERR_STORE_UNAVAILA
   await delay(50)
   const delivered = reader.frames.filter((f: any) => f.kind === 'event').map((f: any) => f.id)
   t.same(delivered, ['ok-1', 'ok-2'], 'nothing that was not stored was delivered')
-  const history = await app.inject({ url: '/ws/history?room=r' })
-  t.same(history.json().messages.map((m: { id: string }) => m.id), ['ok-1', 'ok-2'], 'and the store has exactly the acked ones')
+  const stored = await app.inject({ url: '/ws/history?room=r' })
+  t.same(stored.json().messages.map((m: { id: string }) => m.id), ['ok-1', 'ok-2'], 'and the store has exactly the acked ones')
 })
 
 t.test('PostgreSQL unreachable at boot fails boot with VIX_ERR_STORE_OPEN; a bad option fails with VIX_ERR_INVALID_OPTION', async (t) => {
