@@ -61,7 +61,9 @@ const { values: args } = parseArgs({
     'hold-seconds': { type: 'string', default: '60' },
     scenarios: { type: 'string', default: 'fanout,echo,idle,hold' },
     'timeout-ms': { type: 'string', default: '60000' },
-    'no-pin': { type: 'boolean', default: false }
+    'no-pin': { type: 'boolean', default: false },
+    /** Write a V8 CPU profile of every server (node --cpu-prof) under bench/results/profiles/<system>/. */
+    profile: { type: 'boolean', default: false }
   }
 })
 const num = (name: keyof typeof args): number => {
@@ -92,7 +94,9 @@ const pinned = canPin()
 interface Server { port: number, child: ChildProcess, rpc: (message: Record<string, unknown>) => Promise<any>, stop: () => Promise<void> }
 
 async function startServer (system: string, env: Record<string, string> = {}): Promise<Server> {
-  const nodeArgs = ['--expose-gc', '--import', 'tsx', serverFile, system]
+  // One directory per system: the main thread and tsx's loader thread each write their own profile (the larger is the server's).
+  const profile = args.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}profiles/${system}`] : []
+  const nodeArgs = ['--expose-gc', ...profile, '--import', 'tsx', serverFile, system]
   const [command, commandArgs] = pinned ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
   const child = spawn(command, commandArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
   let next = 0
@@ -113,8 +117,11 @@ async function startServer (system: string, env: Record<string, string> = {}): P
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null) return
     const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill()
+    // Disconnecting lets the server exit on its own (a CPU profile is written then); killed if it does not.
+    child.disconnect()
+    const timer = setTimeout(() => child.kill(), 5000)
     await exited
+    clearTimeout(timer)
   }
   return { port, child, rpc, stop }
 }

@@ -9,8 +9,8 @@ import type { Session, Transport } from '../session.js'
  * engine.io does. Tested against the pinned ws range (test/ws-private-api.test.ts).
  */
 interface WsInternals {
-  _socket: Duplex | null
-  _sender: { sendFrame: (list: Buffer[], cb?: () => void) => void } | null
+  _socket?: Duplex | null
+  _sender?: { sendFrame: (list: Buffer[], cb?: () => void) => void } | null
 }
 
 const OPEN = 1
@@ -89,7 +89,8 @@ export class WebSocketTransport implements Transport {
   private cork (): void {
     if (this.corked) return
     const raw = (this.socket as unknown as WsInternals)._socket
-    if (raw === null || raw.destroyed) return
+    // No socket under it (not yet, no longer, or a stand-in): written as it comes.
+    if (raw === null || raw === undefined || raw.destroyed) return
     this.before = this.socket.bufferedAmount
     raw.cork()
     this.corked = true
