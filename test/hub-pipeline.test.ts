@@ -85,9 +85,9 @@ t.test('relay: the sender must be in the room, the message needs one, and its pa
   const b = openFake(hub)
   hub.join(a.session, 'r')
   for (const room of ['r', 'other']) hub.join(b.session, room)
-  hub.receive(a.session, frame({ id: 'c1', type: 'chat', room: 'other', payload: { text: 'hi' } }), false)
-  hub.receive(a.session, frame({ id: 'c2', type: 'chat', payload: { text: 'hi' } }), false)
-  hub.receive(a.session, frame({ id: 'c3', type: 'chat', room: 'r', payload: { text: '' } }), false)
+  hub.receive(a.session, frame({ id: 'c1', type: 'chat', room: 'other', payload: { text: 'hi' } }))
+  hub.receive(a.session, frame({ id: 'c2', type: 'chat', payload: { text: 'hi' } }))
+  hub.receive(a.session, frame({ id: 'c3', type: 'chat', room: 'r', payload: { text: '' } }))
   t.match(a.transport.frames(), [
     { kind: 'error', id: 'c1', payload: { code: 'VIX_ERR_NOT_IN_ROOM', message: 'Not in room "other": join it before publishing to it' } },
     { kind: 'error', id: 'c2', payload: { code: 'VIX_ERR_INVALID_MESSAGE', path: '/room' } },
@@ -112,9 +112,9 @@ t.test('relay: authorizePublish, sync or async, sees the session and message; a 
   const a = openFake(hub, undefined, 'a')
   const b = openFake(hub)
   for (const room of ['r', 'readonly']) { hub.join(a.session, room); hub.join(b.session, room) }
-  hub.receive(a.session, frame({ id: 'c1', type: 'chat', room: 'readonly', payload: { text: 'sync no' } }), false)
-  hub.receive(a.session, frame({ id: 'c2', type: 'chat', room: 'r', payload: { text: 'never, later' } }), false)
-  hub.receive(a.session, frame({ id: 'c3', type: 'chat', room: 'r', payload: { text: 'later' } }), false)
+  hub.receive(a.session, frame({ id: 'c1', type: 'chat', room: 'readonly', payload: { text: 'sync no' } }))
+  hub.receive(a.session, frame({ id: 'c2', type: 'chat', room: 'r', payload: { text: 'never, later' } }))
+  hub.receive(a.session, frame({ id: 'c3', type: 'chat', room: 'r', payload: { text: 'later' } }))
   const frames = await a.transport.waitForFrames(4)
   t.match(frames, [
     { kind: 'error', id: 'c1', payload: { code: 'VIX_ERR_FORBIDDEN', message: 'Forbidden: may not publish "chat" to room "readonly"' } },
@@ -133,7 +133,7 @@ t.test('relay: every member gets it, sender included, then the sender is acked; 
   hub.join(a.session, 'r')
   hub.join(b.session, 'r')
   hub.on('chat', (session) => { session.send({ kind: 'system', type: 'handled', ts: '', payload: {} }) })
-  hub.receive(a.session, frame({ id: 'm1', type: 'chat', room: 'r', payload: { text: 'hi' } }), false)
+  hub.receive(a.session, frame({ id: 'm1', type: 'chat', room: 'r', payload: { text: 'hi' } }))
   t.match(a.transport.frames(), [
     { kind: 'event', id: 'm1', type: 'chat', room: 'r', payload: { text: 'hi' } },
     { kind: 'system', type: 'handled' },
@@ -290,7 +290,7 @@ t.test('a room.join is acked once the broker subscription is active, even when i
   broker.onSubscribe = () => subscribed.promise
   const { hub, logger } = setup({ broker })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'j1', type: 'room.join', payload: { room: 'r' } }), false)
+  hub.receive(session, frame({ id: 'j1', type: 'room.join', payload: { room: 'r' } }))
   t.ok(session.rooms.has('r'), 'joined at once')
   t.type(hub.roomReady('r'), Promise)
   await new Promise((resolve) => setImmediate(resolve))
@@ -301,7 +301,7 @@ t.test('a room.join is acked once the broker subscription is active, even when i
 
   const failing = deferred()
   broker.onSubscribe = () => failing.promise
-  hub.receive(session, frame({ id: 'j2', type: 'room.join', payload: { room: 'down' } }), false)
+  hub.receive(session, frame({ id: 'j2', type: 'room.join', payload: { room: 'down' } }))
   failing.reject(new Error('no broker'))
   t.match(await transport.waitForFrames(2), [{ id: 'j1' }, { kind: 'ack', id: 'j2' }])
   t.equal(logger.errors.length, 1)
@@ -340,9 +340,9 @@ t.test('observers count inbound frames, outbound frames and publishes', async (t
   hub.join(b.session, 'r')
   await hub.publish({ room: 'r', type: 'news' })
   await hub.publish({ room: 'empty', type: 'news' })
-  hub.receive(a.session, frame({ id: 'c1', type: 'chat', room: 'r' }), false)
-  hub.receive(a.session, 'raw', false)
-  hub.receive(a.session, frame({ type: 'bad type' }), false)
+  hub.receive(a.session, frame({ id: 'c1', type: 'chat', room: 'r' }))
+  hub.receive(a.session, 'raw')
+  hub.receive(a.session, frame({ type: 'bad type' }))
   remove()
   remove()
   await hub.publish({ room: 'r', type: 'unseen' })
@@ -361,7 +361,7 @@ t.test('observers get one error reason per refused or failed frame', async (t) =
   const { session } = openFake(hub)
   hub.join(session, 'readonly')
   for (const value of [{ type: 'bad type' }, { type: 'nobody.handles' }, { type: 'chat', room: 'elsewhere' }, { type: 'chat', room: 'readonly' }, { type: 'bug' }]) {
-    hub.receive(session, frame(value), false)
+    hub.receive(session, frame(value))
   }
   t.same(reasons, ['invalid_message', 'invalid_message', 'forbidden', 'forbidden', 'internal'])
 })
@@ -373,7 +373,7 @@ t.test('a relay whose commit fails is answered VIX_ERR_INTERNAL with its id, log
   hub.persistence = persistence
   const { session, transport } = openFake(hub)
   hub.join(session, 'r')
-  hub.receive(session, frame({ id: 'c1', type: 'chat', room: 'r' }), false)
+  hub.receive(session, frame({ id: 'c1', type: 'chat', room: 'r' }))
   persistence.fail(new Error('disk full'))
   t.match(await transport.waitForFrames(1), [{ kind: 'error', id: 'c1', payload: { code: 'VIX_ERR_INTERNAL' } }])
   t.equal(transport.sent.length, 1)
@@ -391,7 +391,7 @@ t.test('a burst of 200 relayed frames shares one group commit of the SQLite stor
     const { session, transport } = openFake(hub)
     hub.join(session, 'r')
     const ids = Array.from({ length: 200 }, (_, i) => `m${i}`)
-    for (const [i, id] of ids.entries()) hub.receive(session, frame({ id, type: 'chat', room: 'r', payload: { i } }), false)
+    for (const [i, id] of ids.entries()) hub.receive(session, frame({ id, type: 'chat', room: 'r', payload: { i } }))
     await transport.waitForFrames(200, (f) => f.kind !== 'event')
     t.equal(store.commits, 1, 'one transaction for the whole burst')
     t.same(transport.frames('event').map((f) => f.id), ids, 'events in order')

@@ -24,9 +24,9 @@ t.test('a typed handler with a schema gets valid payloads; an invalid one is ans
   const seen: InboundMessage[] = []
   hub.on('note.add', { schema: Type.Object({ text: Type.String() }) }, (_session, message) => { seen.push(message) })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'n1', type: 'note.add', payload: { text: 'hi' } }), false)
-  hub.receive(session, frame({ id: 'n2', type: 'note.add', payload: { text: 42 } }), false)
-  hub.receive(session, frame({ id: 'n3', type: 'note.add' }), false)
+  hub.receive(session, frame({ id: 'n1', type: 'note.add', payload: { text: 'hi' } }))
+  hub.receive(session, frame({ id: 'n2', type: 'note.add', payload: { text: 42 } }))
+  hub.receive(session, frame({ id: 'n3', type: 'note.add' }))
   t.same(seen, [{ id: 'n1', type: 'note.add', payload: { text: 'hi' } }], 'only the valid payload reached the handler')
   t.match(transport.frames(), [
     { kind: 'ack', type: 'note.add', id: 'n1', payload: {} },
@@ -40,8 +40,8 @@ t.test('a payload that breaks its schema as a whole, or is not an object, is rep
   const { hub } = setup()
   hub.on('point', { schema: Type.Object({ x: Type.Optional(Type.Number()) }, { minProperties: 1 }) }, () => {})
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ type: 'point', payload: {} }), false)
-  hub.receive(session, frame({ type: 'point', payload: [1] }), false)
+  hub.receive(session, frame({ type: 'point', payload: {} }))
+  hub.receive(session, frame({ type: 'point', payload: [1] }))
   t.same(transport.frames().map((f) => [f.payload.code, f.payload.path]), [
     ['VIX_ERR_INVALID_MESSAGE', '/payload'],
     ['VIX_ERR_INVALID_MESSAGE', '/payload']
@@ -53,9 +53,9 @@ t.test('a typed handler without a schema takes any payload, defaulted to {}; onl
   const seen: InboundMessage[] = []
   hub.on('ping', (_session, message) => { seen.push(message) })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ type: 'ping' }), false)
+  hub.receive(session, frame({ type: 'ping' }))
   t.same(transport.sent, [], 'no id, no ack')
-  hub.receive(session, Buffer.from(frame({ id: 'p1', room: 'r', type: 'ping', payload: { any: [1, { deep: true }] } })), false)
+  hub.receive(session, Buffer.from(frame({ id: 'p1', room: 'r', type: 'ping', payload: { any: [1, { deep: true }] } })))
   t.same(seen, [{ type: 'ping', payload: {} }, { id: 'p1', room: 'r', type: 'ping', payload: { any: [1, { deep: true }] } }], 'a text frame handed over as a Buffer is decoded as text')
   t.match(transport.frames(), [{ kind: 'ack', type: 'ping', id: 'p1', room: 'r' }])
   t.equal(transport.sent.length, 1)
@@ -68,7 +68,7 @@ t.test('handlers of one type run in registration order, each awaited, and the ac
   hub.on('work', async () => { order.push('first started'); await gate.promise; order.push('first done') })
   hub.on('work', () => { order.push('second') })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'w1', type: 'work' }), false)
+  hub.receive(session, frame({ id: 'w1', type: 'work' }))
   t.same(order, ['first started'])
   t.same(transport.sent, [], 'not acked while a handler is pending')
   gate.resolve()
@@ -84,11 +84,11 @@ t.test('raw handlers see non-typed text and binary frames, and typed frames flag
   let typed = 0
   hub.on('hello', () => { typed++ })
   const { session, transport } = openFake(hub)
-  hub.receive(session, 'plain text', false)
-  hub.receive(session, '[1, 2]', false)
-  hub.receive(session, frame({ no: 'type' }), false)
-  hub.receive(session, Buffer.from([1, 2, 3]), true)
-  hub.receive(session, frame({ type: 'hello' }), false)
+  hub.receive(session, 'plain text')
+  hub.receive(session, '[1, 2]')
+  hub.receive(session, frame({ no: 'type' }))
+  hub.receive(session, Buffer.from([1, 2, 3]), { binary: true })
+  hub.receive(session, frame({ type: 'hello' }))
   t.same(raw, [
     ['plain text', { binary: false, typed: false }],
     ['[1, 2]', { binary: false, typed: false }],
@@ -106,8 +106,8 @@ t.test('a raw handler that throws answers VIX_ERR_INTERNAL with the message id; 
   hub.onMessage(() => { throw new Error('raw bug') })
   hub.on('hello', () => { typed++ })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'h1', type: 'hello' }), false)
-  hub.receive(session, 'some text', false)
+  hub.receive(session, frame({ id: 'h1', type: 'hello' }))
+  hub.receive(session, 'some text')
   t.equal(typed, 0)
   t.match(transport.frames(), [
     { kind: 'error', id: 'h1', payload: { code: 'VIX_ERR_INTERNAL' } },
@@ -122,8 +122,8 @@ t.test('unknown types: VIX_ERR_UNKNOWN_TYPE by default, ignored with rejectUnkno
   strict.on('documented', { description: 'no handler yet' })
   t.equal(strict.rejectUnknownTypes, true)
   const a = openFake(strict)
-  strict.receive(a.session, frame({ id: 'u1', type: 'nobody.handles' }), false)
-  strict.receive(a.session, frame({ id: 'd1', type: 'documented' }), false)
+  strict.receive(a.session, frame({ id: 'u1', type: 'nobody.handles' }))
+  strict.receive(a.session, frame({ id: 'd1', type: 'documented' }))
   t.match(a.transport.frames(), [
     { kind: 'error', id: 'u1', payload: { code: 'VIX_ERR_UNKNOWN_TYPE', message: 'Unknown message type "nobody.handles"' } },
     { kind: 'ack', id: 'd1', type: 'documented' }
@@ -134,9 +134,9 @@ t.test('unknown types: VIX_ERR_UNKNOWN_TYPE by default, ignored with rejectUnkno
   t.equal(lenient.rejectUnknownTypes, false)
   const b = openFake(lenient)
   lenient.join(b.session, 'r')
-  lenient.receive(b.session, frame({ id: 'u2', type: 'nobody.handles' }), false)
+  lenient.receive(b.session, frame({ id: 'u2', type: 'nobody.handles' }))
   t.same(b.transport.sent, [], 'neither answered nor acked')
-  lenient.receive(b.session, frame({ type: 'nobody.handles', room: 'r' }), false)
+  lenient.receive(b.session, frame({ type: 'nobody.handles', room: 'r' }))
   t.same(b.transport.sent, [], 'an unknown type is not relayed to the room either')
 })
 
@@ -144,10 +144,10 @@ t.test('an envelope that breaks the message schema is answered VIX_ERR_INVALID_M
   const { hub } = setup()
   hub.on('x', () => { t.fail('no handler runs for an invalid envelope') })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'e1', type: 'bad type!' }), false)
-  hub.receive(session, frame({ id: 'e2', type: 'x', room: '' }), false)
-  hub.receive(session, frame({ type: 'x', extra: 1 }), false)
-  hub.receive(session, frame({ id: 'i'.repeat(129), type: 5 }), false)
+  hub.receive(session, frame({ id: 'e1', type: 'bad type!' }))
+  hub.receive(session, frame({ id: 'e2', type: 'x', room: '' }))
+  hub.receive(session, frame({ type: 'x', extra: 1 }))
+  hub.receive(session, frame({ id: 'i'.repeat(129), type: 5 }))
   t.same(transport.frames().map((f) => [f.id, f.payload.code, f.payload.path]), [
     ['e1', 'VIX_ERR_INVALID_MESSAGE', '/type'],
     ['e2', 'VIX_ERR_INVALID_MESSAGE', '/room'],
@@ -173,8 +173,8 @@ t.test('handlers on room.join and room.leave run after the built-in join and lea
   hub.on('room.join', (session, message) => { seen.push(['join', [...session.rooms], message.payload.room]) })
   hub.on('room.leave', (session) => { seen.push(['leave', [...session.rooms]]) })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'j1', type: 'room.join', payload: { room: 'r' } }), false)
-  hub.receive(session, frame({ id: 'l1', type: 'room.leave', payload: { room: 'r' } }), false)
+  hub.receive(session, frame({ id: 'j1', type: 'room.join', payload: { room: 'r' } }))
+  hub.receive(session, frame({ id: 'l1', type: 'room.leave', payload: { room: 'r' } }))
   t.same(seen, [['join', ['r'], 'r'], ['leave', []]])
   t.match(transport.frames(), [{ kind: 'ack', type: 'room.join', id: 'j1' }, { kind: 'ack', type: 'room.leave', id: 'l1' }])
   t.equal(transport.sent.length, 2)
@@ -199,7 +199,7 @@ t.test('the catalogue lists relay types and registered types, sorted, with the v
   t.equal(catalogue[1].schema, undefined)
   t.equal(catalogue[3].schema, chat)
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ type: 'a.typed', payload: { n: 1.5 } }), false)
+  hub.receive(session, frame({ type: 'a.typed', payload: { n: 1.5 } }))
   t.match(transport.frames(), [{ kind: 'error', payload: { path: '/payload/n' } }], 'a later on() without a schema keeps the first one')
 })
 
@@ -236,10 +236,10 @@ t.test('a failing typed handler answers VIX_ERR_INTERNAL with the message id; it
   hub.on('value.bug', () => { throw 'not an Error' }) // eslint-disable-line no-throw-literal
   hub.on('ping', () => {})
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'b1', type: 'sync.bug' }), false)
-  hub.receive(session, frame({ id: 'b2', type: 'async.bug' }), false)
-  hub.receive(session, frame({ type: 'value.bug' }), false)
-  hub.receive(session, frame({ id: 'p1', type: 'ping' }), false)
+  hub.receive(session, frame({ id: 'b1', type: 'sync.bug' }))
+  hub.receive(session, frame({ id: 'b2', type: 'async.bug' }))
+  hub.receive(session, frame({ type: 'value.bug' }))
+  hub.receive(session, frame({ id: 'p1', type: 'ping' }))
   const frames = await transport.waitForFrames(4)
   const internal = { code: 'VIX_ERR_INTERNAL', message: 'Internal error while handling the message' }
   t.match(frames, [
@@ -263,7 +263,7 @@ t.test('a handler that throws a coded error answers with that code and message, 
   hub.addObserver({ error: (reason) => { reasons.push(reason) } })
   hub.on('admin.only', async () => { throw new ForbiddenError('admins only') })
   const { session, transport } = openFake(hub)
-  hub.receive(session, frame({ id: 'a1', type: 'admin.only' }), false)
+  hub.receive(session, frame({ id: 'a1', type: 'admin.only' }))
   t.match(await transport.waitForFrames(1), [{ kind: 'error', id: 'a1', payload: { code: 'VIX_ERR_FORBIDDEN', message: 'Forbidden: admins only' } }])
   t.same(reasons, ['forbidden'])
   t.same(logger.errors, [])

@@ -109,12 +109,10 @@ export class Inbox<D> {
   /** Process frames synchronously until one is not, the turn is used up or none is left. */
   private run (): void {
     while (this.head < this.frames.length) {
-      if (this.turnFrames === FRAMES_PER_TURN) {
+      if (this.turnFrames >= FRAMES_PER_TURN) {
         if (yielded.push(this) === 1) setImmediate(resumeYielded)
         return
       }
-      // The turn ends when the current callback (a socket read) returns.
-      if (this.turnFrames++ === 0 && spent.push(this) === 1) process.nextTick(endTurn)
       const frame = this.frames[this.head] as InboundFrame
       this.frames[this.head++] = undefined
       this.processing = true
@@ -146,13 +144,21 @@ export class Inbox<D> {
     }, noop)
   }
 
-  /** A frame's step is done (or in the pipeline). False when the relays in flight reached the limit. */
+  /**
+   * A frame's step is done (or in the pipeline). False when the relays in
+   * flight reached the limit. A frame handled to the end counts toward the
+   * turn; a relay handed to the store does not (its fan-out comes with the
+   * commit, and a burst's relays must reach the store together to share one
+   * group commit).
+   */
   private settled (frame: InboundFrame, step: DispatchResult | InFlight): boolean {
     this.processing = false
     if (step instanceof InFlight) {
       this.track(frame, step)
       return this.inFlight < this.limit
     }
+    // The turn ends when the current callback (a socket read) returns.
+    if (this.turnFrames++ === 0 && spent.push(this) === 1) process.nextTick(endTurn)
     frame.settle?.(step)
     return true
   }
