@@ -41,8 +41,3 @@ export class PreparedFrame {
     return this.framed
   }
 }
-
-/** A frame for one recipient (replies, acks, errors): the text only; nothing is built ahead. */
-export function preparedOf (data: string | PreparedFrame): PreparedFrame {
-  return typeof data === 'string' ? new PreparedFrame(data) : data
-}
