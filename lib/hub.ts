@@ -189,6 +189,9 @@ export class Hub {
     return this.options.identityKey(identity)
   }
 
+  // Shared by every session: no closure per connection.
+  private readonly slowConsumer = (): void => { this.report('slow_consumer') }
+
   /** Register a new session over `transport`. */
   openSession (transport: Transport, identity?: unknown, id?: string): Session {
     const session = new Session(transport, {
@@ -196,7 +199,7 @@ export class Hub {
       identity,
       identityKey: this.options.identityKey(identity),
       maxBufferedAmount: this.options.maxBufferedAmount,
-      onSlowConsumer: () => this.report('slow_consumer')
+      onSlowConsumer: this.slowConsumer
     })
     this.sessions.set(session.id, session)
     this.inboxes.set(session, new Inbox(this.options.maxQueuedFrames, this.dispatcher))

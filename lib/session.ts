@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Envelope } from './broker/types.js'
 import type { RealtimeMessage } from './frames.js'
 import { CloseCodes } from './errors.js'
+import type { PreparedFrame } from './prepared-frame.js'
 
 /**
  * What a session needs from its transport. A WebSocket and a long-poll
@@ -18,6 +19,11 @@ export interface Transport {
   terminate (): void
   /** Frames held for the peer (long-polling queue length); absent for streaming transports. */
   queued?: () => number
+  /**
+   * Queue a frame prepared once for many recipients (a fan-out); the
+   * transport may write its pre-built bytes. Absent: `send(frame.text)`.
+   */
+  sendPrepared?: (frame: PreparedFrame) => void
 }
 
 /**
@@ -27,7 +33,7 @@ export interface Transport {
  * `admit` returns false for a frame it buffered or dropped.
  */
 export interface DeliveryGate {
-  admit (envelope: Envelope, data: string): boolean
+  admit (envelope: Envelope, frame: PreparedFrame): boolean
 }
 
 /** A session id: 128 bits from a CSPRNG, URL-safe. */
@@ -80,15 +86,24 @@ export class Session {
   }
 
   /**
-   * Deliver a live message (`data` is its envelope's message, serialized once
+   * Deliver a live message (`frame` is its envelope's message, prepared once
    * for every recipient): through its room's gate when there is one, else straight on.
    */
-  deliver (envelope: Envelope, data: string): boolean {
+  deliver (envelope: Envelope, frame: PreparedFrame): boolean {
     if (envelope.room !== undefined && this.gates.size !== 0) {
       const gate = this.gates.get(envelope.room)
-      if (gate !== undefined && !gate.admit(envelope, data)) return false
+      if (gate !== undefined && !gate.admit(envelope, frame)) return false
     }
-    return this.sendSerialized(data)
+    return this.sendPrepared(frame)
+  }
+
+  /** `sendSerialized` for a frame prepared once for many recipients: the transport may write its pre-built bytes. */
+  sendPrepared (frame: PreparedFrame): boolean {
+    if (!this.writable()) return false
+    const transport = this.transport
+    if (transport.sendPrepared !== undefined) transport.sendPrepared(frame)
+    else transport.send(frame.text)
+    return true
   }
 
   /**
@@ -97,13 +112,19 @@ export class Session {
    * the server's memory without bound.
    */
   sendSerialized (data: string | Buffer): boolean {
+    if (!this.writable()) return false
+    this.transport.send(data)
+    return true
+  }
+
+  /** Open and keeping up: else false, and a peer over `maxBufferedAmount` is closed 1013. */
+  private writable (): boolean {
     if (this.closed) return false
     if (this.transport.bufferedAmount() > this.maxBufferedAmount) {
       this.onSlowConsumer?.(this)
       this.close(CloseCodes.OVERLOADED, 'slow consumer')
       return false
     }
-    this.transport.send(data)
     return true
   }
 

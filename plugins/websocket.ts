@@ -65,7 +65,12 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
     schema: websocketRouteSchema,
     preValidation: admit,
     handler: async () => { throw new UpgradeRequiredError() },
-    wsHandler: (socket, request) => { connections.attach(socket, identities.get(request)) }
+    wsHandler: (socket, request) => {
+      // Taken, not kept: a session holds its identity, never its upgrade request.
+      const identity = identities.get(request)
+      identities.delete(request)
+      connections.attach(socket, identity)
+    }
   })
 }
 

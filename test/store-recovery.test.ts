@@ -7,11 +7,14 @@ import { RetentionSweeper } from '../lib/store/retention.js'
 import type { MessageStore, ReplayResult } from '../lib/store/types.js'
 import type { Envelope } from '../lib/broker/types.js'
 import type { RealtimeMessage } from '../lib/frames.js'
+import { PreparedFrame } from '../lib/prepared-frame.js'
 
-interface FakeClient { session: Session, frames: any[] }
+interface FakeClient { session: Session, frames: any[], prepared: PreparedFrame[] }
 
-function fakeClient (hub: Hub): FakeClient {
+/** A session over a fake transport; `prepared`: take fan-out frames as prepared (as the WebSocket transport does) and record them. */
+function fakeClient (hub: Hub, prepared = false): FakeClient {
   const frames: any[] = []
+  const seen: PreparedFrame[] = []
   const transport: Transport = {
     name: 'fake',
     send: (data) => { frames.push(JSON.parse(String(data))) },
@@ -19,8 +22,11 @@ function fakeClient (hub: Hub): FakeClient {
     close () {},
     terminate () {}
   }
-  return { session: hub.openSession(transport), frames }
+  if (prepared) transport.sendPrepared = (frame) => { seen.push(frame); frames.push(JSON.parse(frame.text)) }
+  return { session: hub.openSession(transport), frames, prepared: seen }
 }
+
+const prepared = (text: string): PreparedFrame => new PreparedFrame(text)
 
 function setup (store: MessageStore = new MemoryMessageStore(), options: ConstructorParameters<typeof StorePersistence>[2] = {}): { hub: Hub, store: MessageStore, outbound: number[] } {
   const hub = new Hub({ relayTypes: ['chat.message', 'chat.typing'] })
@@ -85,6 +91,28 @@ t.test('a message published while the join is replaying arrives once, after the 
   t.equal(client.session.gates.size, 1, 'the gate lasts as long as the membership')
 })
 
+t.test('the fast path: live frames held back during a replay are the prepared frames the room got, released once, after the replay', async (t) => {
+  const store = new HeldReplayStore()
+  const { hub } = setup(store)
+  await publishMany(hub, 'general', ['m1', 'm2'])
+  const member = fakeClient(hub, true)
+  await hub.receiveRequest(member.session, JSON.stringify({ type: 'room.join', payload: { room: 'general' } }))
+  let release!: () => void
+  store.hold = new Promise((resolve) => { release = resolve })
+  const read = new Promise<void>((resolve) => { store.reading = resolve })
+  const joiner = fakeClient(hub, true)
+  const joined = hub.receiveRequest(joiner.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }))
+  await read
+  await publishMany(hub, 'general', ['m3', 'm4'])
+  t.same(events(member), ['m3', 'm4'], 'the member in the room got them live')
+  t.same(events(joiner), [], 'the joiner gets nothing live while its replay runs')
+  release()
+  await joined
+  t.same(events(joiner), ['m2', 'm3', 'm4'], 'replayed, then the held frames, each once, in order')
+  t.equal(joiner.prepared.length, 2, 'the held frames leave as prepared frames')
+  t.ok(joiner.prepared.every((frame, i) => frame === member.prepared[i]), 'the very frames (and bytes) the room got: prepared once')
+})
+
 t.test('a stored message delivered after the replay that carried it is dropped, however late or out of order it comes', async (t) => {
   const { hub, store } = setup()
   await publishMany(hub, 'general', ['m1'])
@@ -111,9 +139,9 @@ t.test('a new epoch (history reset) starts the watermark again', async (t) => {
   await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'r' } }))
   const message = (id: string): RealtimeMessage => ({ id, kind: 'event', room: 'r', type: 'x', ts: new Date().toISOString(), payload: {} })
   const gate = client.session.gates.get('r') as ReplayGate
-  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, '{"kind":"event","id":"a"}'), true)
-  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, '{"kind":"event","id":"a"}'), false, 'same offset, same epoch: duplicate')
-  t.equal(gate.admit({ node: 'n', room: 'r', offset: 1, epoch: 'e2', message: message('b') }, '{"kind":"event","id":"b"}'), true, 'offset 1 of a new epoch passes')
+  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, prepared('{"kind":"event","id":"a"}')), true)
+  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, prepared('{"kind":"event","id":"a"}')), false, 'same offset, same epoch: duplicate')
+  t.equal(gate.admit({ node: 'n', room: 'r', offset: 1, epoch: 'e2', message: message('b') }, prepared('{"kind":"event","id":"b"}')), true, 'offset 1 of a new epoch passes')
 })
 
 t.test('recovered:false sends nothing when since is unknown or too far back; live traffic follows', async (t) => {
@@ -187,7 +215,7 @@ t.test('a gate releases once: a second release sends nothing', async (t) => {
   const client = fakeClient(hub)
   const gate = new ReplayGate(client.session)
   const live: Envelope = { node: 'n', room: 'general', message: { id: 'live', kind: 'event', room: 'general', type: 'x', ts: '', payload: {} } }
-  t.equal(gate.admit(live, '{"kind":"event","id":"live"}'), false, 'buffered before release')
+  t.equal(gate.admit(live, prepared('{"kind":"event","id":"live"}')), false, 'buffered before release')
   t.equal(gate.release(null), 1)
   t.equal(gate.release(null), 0)
   t.same(events(client), ['live'])

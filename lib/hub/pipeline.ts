@@ -2,6 +2,7 @@ import type { Broker, Envelope } from '../broker/types.js'
 import type { Validator } from '../codec.js'
 import { ErrorCodes, ForbiddenError, NotInRoomError, UnknownTypeError, codedError } from '../errors.js'
 import { stampEvent, type PublishInput, type RealtimeMessage } from '../frames.js'
+import { PreparedFrame } from '../prepared-frame.js'
 import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
 import { isReservedType, type ResolvedHubOptions } from './options.js'
@@ -159,11 +160,12 @@ export class PublishPipeline {
   /**
    * Hand an envelope's message to the local sessions: the room's members
    * (through their gates), or everyone for a room-less message, plus what
-   * the recipient resolvers add. Serialized once. Returns how many got it.
+   * the recipient resolvers add. Serialized and framed once for all of them
+   * (`PreparedFrame`). Returns how many got it.
    */
   deliverLocal (envelope: Envelope): number {
     const { message } = envelope
-    const data = JSON.stringify(message)
+    const data = new PreparedFrame(JSON.stringify(message))
     const except = envelope.node === this.node ? envelope.except : undefined
     const targets = message.room === undefined ? this.parts.sessions.values() : this.parts.rooms.sessionsIn(message.room)
     let delivered = 0
@@ -177,7 +179,7 @@ export class PublishPipeline {
     return delivered
   }
 
-  private deliverResolved (message: RealtimeMessage, room: string, data: string, except: string | undefined): number {
+  private deliverResolved (message: RealtimeMessage, room: string, data: PreparedFrame, except: string | undefined): number {
     const reached = new Set<Session>()
     let delivered = 0
     for (const resolve of this.parts.recipientResolvers) {
@@ -192,7 +194,7 @@ export class PublishPipeline {
       for (const session of extra) {
         if (session.id === except || session.rooms.has(room) || reached.has(session)) continue
         reached.add(session)
-        if (session.sendSerialized(data)) delivered++
+        if (session.sendPrepared(data)) delivered++
       }
     }
     return delivered

@@ -1,6 +1,7 @@
 import type { Envelope } from '../broker/types.js'
 import type { Hub, PersistResult, Persistence, RecoveryResult } from '../hub.js'
 import type { RealtimeMessage } from '../frames.js'
+import type { PreparedFrame } from '../prepared-frame.js'
 import type { DeliveryGate, Session } from '../session.js'
 import { RoomSequencer } from './sequencer.js'
 import type { MessageStore, RoomPosition, StorableMessage } from './types.js'
@@ -33,15 +34,16 @@ export function persistPredicate (filter: PersistFilter | undefined): (message: 
  * arrives. Messages that are not stored carry no offset and always pass.
  */
 export class ReplayGate implements DeliveryGate {
-  private held: Array<{ envelope: Envelope, data: string }> | null = []
+  // Prepared frames, so a release writes the bytes the rest of the room got.
+  private held: Array<{ envelope: Envelope, frame: PreparedFrame }> | null = []
   private watermark = 0
   private epoch: string | null = null
 
   constructor (private readonly session: Session) {}
 
-  admit (envelope: Envelope, data: string): boolean {
+  admit (envelope: Envelope, frame: PreparedFrame): boolean {
     if (this.held !== null) {
-      this.held.push({ envelope, data })
+      this.held.push({ envelope, frame })
       return false
     }
     return this.passes(envelope)
@@ -68,8 +70,8 @@ export class ReplayGate implements DeliveryGate {
       this.epoch = position.epoch
     }
     let sent = 0
-    for (const { envelope, data } of held) {
-      if (this.passes(envelope) && this.session.sendSerialized(data)) sent++
+    for (const { envelope, frame } of held) {
+      if (this.passes(envelope) && this.session.sendPrepared(frame)) sent++
     }
     return sent
   }

@@ -1,7 +1,8 @@
-import type { WebSocket } from 'ws'
+import type WebSocket from 'ws'
 import { CloseCodes } from '../errors.js'
 import type { Hub } from '../hub.js'
-import type { Session, Transport } from '../session.js'
+import type { Session } from '../session.js'
+import { WebSocketTransport } from './transport.js'
 
 const BINARY = { binary: true }
 
@@ -15,21 +16,49 @@ export interface ConnectionsOptions {
   now?: () => number
 }
 
-interface Tracked { session: Session, socket: WebSocket, lastSeen: number }
-
 /**
  * Live WebSocket connections of one server: wires each socket to a hub
  * session and runs one heartbeat timer for all of them (a ping every
  * `pingInterval`; a peer silent for `idleTimeout` is terminated).
  */
 export class WebSocketConnections {
-  private readonly tracked = new Map<WebSocket, Tracked>()
+  private readonly tracked = new Map<WebSocket, WebSocketTransport>()
   private readonly now: () => number
   private timer: NodeJS.Timeout | undefined
   private emptyWaiters: Array<() => void> = []
+  // One set of listeners for every socket (ws calls them with the socket as
+  // `this`): an idle connection holds no closures of its own.
+  private readonly onMessage: (this: WebSocket, data: WebSocket.RawData, isBinary: boolean) => void
+  private readonly onPong: (this: WebSocket) => void
+  private readonly onError: (this: WebSocket, error: NodeJS.ErrnoException) => void
+  private readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void
 
   constructor (private readonly hub: Hub, private readonly options: ConnectionsOptions) {
     this.now = options.now ?? Date.now
+    const connections = this
+    this.onMessage = function (data, isBinary) {
+      const entry = connections.tracked.get(this)
+      if (entry === undefined) return
+      entry.lastSeen = connections.now()
+      // receive() never throws: failures become error frames.
+      if (isBinary) hub.receive(entry.session, toBuffer(data), BINARY)
+      else hub.receive(entry.session, data.toString())
+    }
+    this.onPong = function () {
+      const entry = connections.tracked.get(this)
+      if (entry !== undefined) entry.lastSeen = connections.now()
+    }
+    this.onError = function (error) {
+      const entry = connections.tracked.get(this)
+      if (entry !== undefined) connections.onSocketError(entry.session, error)
+    }
+    this.onClose = function (code, reason) {
+      const entry = connections.tracked.get(this)
+      if (entry === undefined) return
+      connections.tracked.delete(this)
+      hub.closeSession(entry.session, code, reason.toString())
+      if (connections.tracked.size === 0) connections.wakeEmptyWaiters()
+    }
   }
 
   get size (): number {
@@ -45,29 +74,15 @@ export class WebSocketConnections {
    * any await, so no frame is lost.
    */
   attach (socket: WebSocket, identity: unknown): Session {
-    const transport: Transport = {
-      name: 'websocket',
-      send: (data) => { socket.send(data) },
-      bufferedAmount: () => socket.bufferedAmount,
-      close: (code, reason) => { socket.close(code, reason) },
-      terminate: () => { socket.terminate() }
-    }
+    const transport = new WebSocketTransport(socket, this.now())
+    // Tracked before the session opens: a frame sent from an open hook is already coalesced like any other.
+    this.tracked.set(socket, transport)
     const session = this.hub.openSession(transport, identity)
-    const entry: Tracked = { session, socket, lastSeen: this.now() }
-    this.tracked.set(socket, entry)
-    socket.on('message', (data, isBinary) => {
-      entry.lastSeen = this.now()
-      // receive() never throws: failures become error frames.
-      if (isBinary) this.hub.receive(session, toBuffer(data), BINARY)
-      else this.hub.receive(session, data.toString())
-    })
-    socket.on('pong', () => { entry.lastSeen = this.now() })
-    socket.on('error', (error: NodeJS.ErrnoException) => { this.onSocketError(session, error) })
-    socket.on('close', (code, reason) => {
-      this.tracked.delete(socket)
-      this.hub.closeSession(session, code, reason.toString())
-      if (this.tracked.size === 0) this.wakeEmptyWaiters()
-    })
+    transport.session = session
+    socket.on('message', this.onMessage)
+    socket.on('pong', this.onPong)
+    socket.on('error', this.onError)
+    socket.on('close', this.onClose)
     this.ensureTimer()
     return session
   }
