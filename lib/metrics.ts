@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCol
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
 import type { ErrorReason, Hub, HubObserver } from './hub.js'
+import { limitNames, type LimitName } from './limits/limits.js'
 
 /** Every value of the `reason` label; a fixed set so the series count stays bounded. */
 export const errorReasons: readonly ErrorReason[] = [
@@ -48,7 +49,8 @@ export const MetricNames = {
   longPollSessionsActive: 'vix_longpoll_sessions_active',
   longPollBufferedMessages: 'vix_longpoll_buffered_messages',
   publishDurationSeconds: 'vix_publish_duration_seconds',
-  storeAppendDurationSeconds: 'vix_store_append_duration_seconds'
+  storeAppendDurationSeconds: 'vix_store_append_duration_seconds',
+  limitRejectionsTotal: 'vix_limit_rejections_total'
 } as const
 
 const knownReasons: ReadonlySet<string> = new Set(errorReasons)
@@ -174,6 +176,18 @@ export class RealtimeMetrics {
       byReason.set(reason, child)
     }
     const internal = byReason.get('internal') as { inc: () => void }
+    const rejections = new Counter({
+      name: MetricNames.limitRejectionsTotal,
+      help: 'Connections, frames, joins and requests refused by a limit, by limit',
+      labelNames: ['limit'],
+      registers
+    })
+    const byLimit = new Map<LimitName, { inc: () => void }>()
+    for (const limit of limitNames) {
+      const child = rejections.labels(limit)
+      child.inc(0)
+      byLimit.set(limit, child)
+    }
 
     const observer: HubObserver = {
       sessionOpened: (session) => { if (session.transport.name === 'websocket') wsConnections.inc() },
@@ -190,7 +204,8 @@ export class RealtimeMetrics {
       storeAppended: (count, seconds) => {
         if (count > 0) storeAppends.inc(count)
         storeAppendDuration.observe(seconds)
-      }
+      },
+      limitRejected: (limit) => { byLimit.get(limit)?.inc() }
     }
     this.detach = hub.addObserver(observer)
 

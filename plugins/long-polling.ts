@@ -72,12 +72,12 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     if (query.session_id === undefined) {
       let admitted
       try {
-        admitted = await hub.admit(request, { transport: 'long-polling' })
+        admitted = await hub.admit(request, { transport: 'long-polling', ip: request.ip })
       } catch (error) {
         withRetryAfter(reply, error)
         throw error
       }
-      const { poll } = manager.create(admitted.identity)
+      const { poll } = manager.create(admitted.identity, admitted.slot)
       return reply.header('content-type', JSON_TYPE).send(manager.respondCreated(poll))
     }
     const identity = await hub.authenticate(request)
@@ -113,7 +113,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     let result
     if (id === undefined) {
       // serverPublish is this path's authentication (a key or a callback); it is off by default.
-      result = await bridge.publish(text, request)
+      result = await bridge.publish(text, request, request.ip)
       if (!result.ok && result.code === 'VIX_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer')
     } else {
       const identity = await hub.authenticate(request)

@@ -27,7 +27,8 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_longpoll_sessions_active: 'GAUGE',
   vix_longpoll_buffered_messages: 'GAUGE',
   vix_publish_duration_seconds: 'HISTOGRAM',
-  vix_store_append_duration_seconds: 'HISTOGRAM'
+  vix_store_append_duration_seconds: 'HISTOGRAM',
+  vix_limit_rejections_total: 'COUNTER'
 }
 
 /** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */

@@ -1,6 +1,7 @@
 import type { WebSocket } from 'ws'
 import { CloseCodes } from '../errors.js'
 import type { Hub } from '../hub.js'
+import type { ConnectionSlot } from '../limits/limits.js'
 import type { Session, Transport } from '../session.js'
 
 const BINARY = { binary: true }
@@ -44,7 +45,7 @@ export class WebSocketConnections {
    * Adopt an upgraded socket. Listeners are attached synchronously, before
    * any await, so no frame is lost.
    */
-  attach (socket: WebSocket, identity: unknown): Session {
+  attach (socket: WebSocket, identity: unknown, slot?: ConnectionSlot): Session {
     const transport: Transport = {
       name: 'websocket',
       send: (data) => { socket.send(data) },
@@ -52,7 +53,7 @@ export class WebSocketConnections {
       close: (code, reason) => { socket.close(code, reason) },
       terminate: () => { socket.terminate() }
     }
-    const session = this.hub.openSession(transport, identity)
+    const session = this.hub.openSession(transport, identity, undefined, slot)
     const entry: Tracked = { session, socket, lastSeen: this.now() }
     this.tracked.set(socket, entry)
     socket.on('message', (data, isBinary) => {
