@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import vixRealtime, { errorFrame, ErrorCodes, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
+import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
 export const ChatMessagePayload = Type.Object({
@@ -32,6 +32,9 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`. With `VIX_PUBLISH_KEY`
  * set, `POST /ws/send` without a session publishes for whoever sends
  * `Authorization: Bearer <key>`; without it, server-side publish is off.
+ * Limits are on: `VIX_MAX_CONNECTIONS_PER_IP` (default 50, WebSocket and
+ * long-poll sessions together) and `VIX_RATE_LIMIT` / `VIX_RATE_BURST`
+ * (default 20 messages/s per session, burst 40); `off` turns one off.
  */
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
   const env = config.env ?? process.env
@@ -40,6 +43,7 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const publishKey = env.VIX_PUBLISH_KEY
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
+    limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
     longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined || publishKey === '' ? undefined : { key: publishKey } },

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import vixRealtime, { type VixRealtimeOptions } from '../plugins/index.js'
 import { baseUrl, build } from './helpers/app.js'
@@ -10,7 +10,7 @@ import { scrapeMetrics } from './helpers/metrics.js'
 const relay = { relayTypes: ['chat.message'] }
 
 /** `b` sends a relay to `room`; `a` must get it: the clients already in are unaffected. */
-async function stillServed (t: { equal: (a: unknown, b: unknown, m?: string) => unknown }, a: TestClient, b: TestClient, room: string, text: string): Promise<void> {
+async function stillServed (t: Test, a: TestClient, b: TestClient, room: string, text: string): Promise<void> {
   b.send({ room, type: 'chat.message', payload: { text } })
   const got = await a.waitFor((f) => f.kind === 'event' && f.payload?.text === text)
   t.equal(got.room, room, `a client already in still receives (${text})`)
