@@ -25,7 +25,7 @@ t.test('example app: the 51st connection from one IP (WebSocket or long-poll) is
   t.equal(ws?.body.code, 'VIX_ERR_LIMIT_EXCEEDED')
   const poll = await fetch(`${baseUrl(app)}/ws/poll`)
   t.equal(poll.status, 429, 'the 51st long-poll session too')
-  t.equal((await poll.json()).code, 'VIX_ERR_LIMIT_EXCEEDED')
+  t.equal(((await poll.json()) as { code: string }).code, 'VIX_ERR_LIMIT_EXCEEDED')
   const [a, b] = sockets
   await a.join('general')
   await b.join('general')

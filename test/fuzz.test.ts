@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import fc from 'fast-check'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
@@ -65,7 +65,7 @@ async function fuzzApp (t: { teardown: (fn: () => unknown) => void }): Promise<{
   return { app, witness }
 }
 
-async function stillUp (t: { ok: (v: unknown, m?: string) => void, equal: (a: unknown, b: unknown, m?: string) => void }, app: FastifyInstance, witness: TestClient, what: string): Promise<void> {
+async function stillUp (t: Test, app: FastifyInstance, witness: TestClient, what: string): Promise<void> {
   const message = await app.realtime.publish({ room: 'r', type: 'chat.message', payload: { text: what } })
   await witness.waitFor((f) => f.id === message.id)
   t.equal((await app.inject('/metrics')).statusCode, 200, `the server is up (${what})`)

@@ -91,8 +91,8 @@ export function parseCloseCode (bytes: Buffer): number | undefined {
 }
 
 /** Open a TCP connection and do the WebSocket handshake by hand (optionally offering permessage-deflate). */
-export async function rawUpgrade (port: number, path = '/ws', extraHeaders = ''): Promise<RawSocket> {
-  const socket = tcpConnect({ host: '127.0.0.1', port })
+export async function rawUpgrade (port: number, path = '/ws', extraHeaders = '', localAddress?: string): Promise<RawSocket> {
+  const socket = tcpConnect({ host: '127.0.0.1', port, localAddress })
   await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject) })
   socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${randomBytes(16).toString('base64')}\r\n${extraHeaders}\r\n`)
   await new Promise<void>((resolve, reject) => {
