@@ -1,6 +1,12 @@
 import t from 'tap'
+import Fastify from 'fastify'
+import { Type } from '@sinclair/typebox'
 import { loadConfigFromEnv } from '../lib/config.js'
-import { ErrorCodes, httpStatusOf } from '../lib/errors.js'
+import { ErrorCodes, codedError, httpStatusOf, isVixError } from '../lib/errors.js'
+import { Hub } from '../lib/hub.js'
+import { hubPlugin, type HubPluginOptions } from '../plugins/hub.js'
+import { metricsPlugin } from '../plugins/metrics.js'
+import { errorTable } from '../schemas/protocol.js'
 
 t.test('defaults when nothing is set', async (t) => {
   t.same(loadConfigFromEnv({}), {
@@ -25,6 +31,9 @@ t.test('every variable maps, durations from seconds to ms', async (t) => {
     longPolling: { sessionTtl: 30_000, maxBuffer: 16, wait: 10_000 }
   })
   t.equal(loadConfigFromEnv({ WEBSOCKET_ENABLE_DEFLATE: '' }).websocket.perMessageDeflate, false)
+  for (const [raw, value] of [['yes', true], ['on', true], ['1', true], [' TRUE ', true], ['no', false], ['0', false], ['false', false]] as const) {
+    t.equal(loadConfigFromEnv({ WEBSOCKET_AUTO_PING_PONG: raw }).websocket.autoPingPong, value, `boolean "${raw}"`)
+  }
 })
 
 t.test('a bad value fails with a coded error naming the variable', async (t) => {
@@ -40,8 +49,88 @@ t.test('a bad value fails with a coded error naming the variable', async (t) => 
   }
 })
 
-t.test('httpStatusOf maps every code to its HTTP status', async (t) => {
+t.test('httpStatusOf maps every code to the status of the error table, and an unknown code to 500', async (t) => {
   t.equal(httpStatusOf(ErrorCodes.UPGRADE_REQUIRED), 426)
   t.equal(httpStatusOf(ErrorCodes.SESSION_BUSY), 409)
-  for (const code of Object.values(ErrorCodes)) t.ok(httpStatusOf(code) >= 400, `${code} has a status`)
+  t.equal(httpStatusOf(ErrorCodes.SESSION_NOT_FOUND), 404)
+  t.equal(httpStatusOf(ErrorCodes.MESSAGE_NOT_FOUND), 404)
+  for (const entry of Object.values(errorTable)) t.equal(httpStatusOf(entry.code), entry.status, entry.code)
+  t.equal(httpStatusOf('VIX_ERR_NO_SUCH_CODE'), 500)
+})
+
+t.test('codedError builds the error of a code with its message, status and path; isVixError knows only the table\'s codes', async (t) => {
+  const error = codedError(ErrorCodes.INVALID_MESSAGE, '/payload/text: Expected string', { path: '/payload/text' })
+  t.match(error, { code: 'VIX_ERR_INVALID_MESSAGE', statusCode: 400, message: '/payload/text: Expected string', path: '/payload/text' })
+  t.equal(codedError(ErrorCodes.RATE_LIMITED, 'slow down', { retryAfter: 2 }).retryAfter, 2)
+  t.ok(isVixError(error))
+  t.notOk(isVixError(Object.assign(new Error('x'), { code: 'VIX_ERR_NO_SUCH_CODE' })))
+  t.notOk(isVixError(Object.assign(new Error('x'), { code: 'FST_ERR_VALIDATION' })))
+  t.notOk(isVixError(null))
+})
+
+t.test('every hub option is checked in the Hub constructor: a bad one throws VIX_ERR_INVALID_OPTION naming it', async (t) => {
+  const bad: Array<[string, unknown]> = [
+    ['relayTypes', ['']],
+    ['relayTypes', 'chat'],
+    ['rejectUnknownTypes', 'yes'],
+    ['maxBufferedAmount', 0],
+    ['maxQueuedFrames', 1.5],
+    ['shutdownTimeout', -1],
+    ['goingAwayRetryAfter', -1],
+    ['messageSchema', Type.Object({}, { $id: 'Other' })],
+    ['authenticate', 'token'],
+    ['identityKey', 1],
+    ['authorizeJoin', {}],
+    ['authorizePublish', true],
+    ['nodeId', ''],
+    ['broker', {}],
+    ['broker', null]
+  ]
+  for (const [name, value] of bad) {
+    t.throws(() => new Hub({ [name]: value }), { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`^Invalid option "${name}"`) }, `${name}: ${JSON.stringify(value)}`)
+  }
+})
+
+t.test('hub options default when absent; each hub gets its own node id', async (t) => {
+  const hub = new Hub()
+  t.match(hub.options, { relayTypes: [], rejectUnknownTypes: true, maxBufferedAmount: 1024 * 1024, maxQueuedFrames: 1024, shutdownTimeout: 10_000, goingAwayRetryAfter: 1000 })
+  t.match(hub.nodeId, /^[0-9a-f]{16}$/)
+  t.not(new Hub().nodeId, hub.nodeId)
+  t.equal(hub.identityKey({ user: 'ada' }), '{"user":"ada"}')
+})
+
+t.test('hub plugin options are checked at register time', async (t) => {
+  for (const [options, name] of [[{ relayTypes: [''] }, 'relayTypes'], [{ messageSchema: Type.Object({}, { $id: 'Other' }) }, 'messageSchema'], [{ shutdownTimeout: -1 }, 'shutdownTimeout']] as const) {
+    const app = Fastify()
+    app.register(hubPlugin, options as any)
+    await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(name) }, name)
+    await app.close()
+  }
+})
+
+t.test('hub options are taken once: the same set again is harmless, a different one fails boot', async (t) => {
+  const same = Fastify()
+  t.teardown(() => same.close())
+  await same.register(hubPlugin, { relayTypes: ['chat'], maxQueuedFrames: 8 })
+  const hub = same.realtime
+  await same.register(hubPlugin, { relayTypes: ['chat'], maxQueuedFrames: 8 })
+  await same.register(hubPlugin, {})
+  t.equal(same.realtime, hub)
+  const changes: Array<[HubPluginOptions, string]> = [[{ relayTypes: ['other'] }, 'relayTypes'], [{ relayTypes: ['chat', 'other'] }, 'relayTypes'], [{ maxQueuedFrames: 16 }, 'maxQueuedFrames']]
+  for (const [changed, name] of changes) {
+    const different = Fastify()
+    t.teardown(() => different.close())
+    await different.register(hubPlugin, { relayTypes: ['chat'], maxQueuedFrames: 8 })
+    await t.rejects(async () => { await different.register(hubPlugin, changed) }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${name}".*taken once`) }, JSON.stringify(changed))
+  }
+})
+
+t.test('a part refuses hub options and needs the hub registered first', async (t) => {
+  const withHubOption = Fastify()
+  t.teardown(() => withHubOption.close())
+  await withHubOption.register(hubPlugin)
+  await t.rejects(async () => { await withHubOption.register(metricsPlugin, { relayTypes: ['chat'] } as any) }, { code: 'VIX_ERR_INVALID_OPTION', message: /"relayTypes": is a hub option, not one of metricsPlugin/ })
+  const withoutHub = Fastify()
+  t.teardown(() => withoutHub.close())
+  await t.rejects(async () => { await withoutHub.register(metricsPlugin) }, { code: 'FST_ERR_PLUGIN_NOT_PRESENT_IN_INSTANCE' })
 })

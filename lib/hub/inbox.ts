@@ -78,9 +78,9 @@ export class Inbox<D> {
       let step = this.processor.process(frame, decoded)
       if (step instanceof Promise) step = await step
       this.processing = false
+      // No wait on the relays' number here: `push` counts them in `depth`, so they never pass `limit`.
       if (step instanceof InFlight) {
         this.track(frame, step)
-        if (this.inFlight >= this.limit) await this.fewerInFlight(this.limit)
       } else {
         frame.settle?.(step)
       }
@@ -103,7 +103,7 @@ export class Inbox<D> {
     })
   }
 
-  /** Resolves once fewer than `below` relays are in flight (0 in flight for `below` = 1). */
+  /** Resolves once fewer than `below` relays are in flight (none, for `below` = 1). */
   private async fewerInFlight (below: number): Promise<void> {
     if (this.inFlight < below) return
     await new Promise<void>((resolve) => { this.wakeWhenFewer = { below, wake: resolve } })

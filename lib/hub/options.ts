@@ -110,10 +110,3 @@ function same (a: unknown, b: unknown): boolean {
 export function conflictingHubOption (registered: HubOptions, options: Record<string, unknown>): string | undefined {
   return hubOptionNames.find((name) => options[name] !== undefined && !same(options[name], registered[name]))
 }
-
-/** The hub options among `options` (the rest belongs to a part). */
-export function pickHubOptions (options: Record<string, unknown>): HubOptions {
-  const picked: Record<string, unknown> = {}
-  for (const name of hubOptionNames) if (options[name] !== undefined) picked[name] = options[name]
-  return picked as HubOptions
-}

@@ -85,11 +85,12 @@ export class PublishPipeline {
       return message
     }
     const { router } = this.parts
+    // The server's own types (server.*, room.join, ...) are never published from outside, even when a handler makes them known.
+    if (isReservedType(message.type)) throw new UnknownTypeError(message.type)
     if (typeof source === 'object') {
       if (message.room === undefined) throw codedError(ErrorCodes.INVALID_MESSAGE, '/room: a relayed message needs a room', { path: '/room' })
       if (!source.session.rooms.has(message.room)) throw new NotInRoomError(message.room)
-    } else if (!router.isKnown(message.type) || isReservedType(message.type)) {
-      // A handler on room.join makes it known, but the server's own types are never published from outside.
+    } else if (!router.isKnown(message.type)) {
       throw new UnknownTypeError(message.type)
     }
     router.checkPayload(message.type, message.payload)
@@ -202,6 +203,7 @@ export class PublishPipeline {
     try {
       const sent = this.parts.broker.publish(envelope)
       if (sent instanceof Promise) sent.then(() => { this.brokerFailures = 0 }, (error: unknown) => { this.brokerFailed(error) })
+      else this.brokerFailures = 0
     } catch (error) {
       this.brokerFailed(error)
     }
