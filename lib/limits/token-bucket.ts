@@ -2,7 +2,7 @@
 export interface Rate {
   /** Tokens added per second (messages per second). */
   rate: number
-  /** Bucket size: how many may arrive at once after a quiet spell (default: `rate`). */
+  /** Bucket size: how many may arrive at once after a quiet spell (default: `rate` rounded up, at least 1). */
   burst?: number
 }
 
@@ -21,7 +21,7 @@ export class TokenBucket {
   private readonly burst: number
 
   constructor (rate: Required<Rate> | Rate, now: number) {
-    this.burst = rate.burst ?? rate.rate
+    this.burst = rate.burst ?? Math.max(1, Math.ceil(rate.rate))
     this.perMs = rate.rate / 1000
     this.tokens = this.burst
     this.last = now
