@@ -1,18 +1,9 @@
 import t from 'tap'
-import { join } from 'node:path'
-import type { FastifyInstance } from 'fastify'
 import { buildExampleApp } from '../example-app/app.js'
 import { limitsFromEnv } from '../plugins/index.js'
-import { baseUrl } from './helpers/app.js'
+import { baseUrl, startExampleApp as start } from './helpers/app.js'
 import { upgradeAnswer } from './helpers/raw.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
-
-async function start (t: { teardown: (fn: () => unknown) => void, testdir: () => string }, env: Record<string, string> = {}): Promise<FastifyInstance> {
-  const app = await buildExampleApp({ env: { VIX_STORE_PATH: join(t.testdir(), 'messages.db'), ...env } })
-  t.teardown(() => app.close())
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  return app
-}
 
 t.test('example app: the 51st connection from one IP (WebSocket or long-poll) is refused before the upgrade with a coded 429', async (t) => {
   const app = await start(t)
