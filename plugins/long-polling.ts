@@ -33,7 +33,7 @@ const sendErrorResponses = {
   ...errorResponses,
   401: { $ref: 'VixErrorResponse#', description: '`authenticate` rejected the request, or a server-side publish without the `serverPublish` key (`VIX_ERR_UNAUTHORIZED`, with `WWW-Authenticate: Bearer`)' },
   403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` / `serverPublish.authorize`, or a server-side publish while it is off (`VIX_ERR_FORBIDDEN`); not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
-  429: { $ref: 'VixErrorResponse#', description: 'More than `maxQueuedFrames` frames of this session are waiting (`VIX_ERR_RATE_LIMITED`)' },
+  429: { $ref: 'VixErrorResponse#', description: 'Over the session rate (`limits.sessionRate`), the per-IP rate of server-side publishes (`limits.ipRate`) or a type\'s `rate`, or more than `maxQueuedFrames` frames of this session are waiting (`VIX_ERR_RATE_LIMITED`, with `Retry-After`); a join past `limits.maxRoomsPerSession` / `maxMembersPerRoom` (`VIX_ERR_LIMIT_EXCEEDED`)' },
   400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`: the same message and path as the WebSocket error frame), unknown type (`VIX_ERR_UNKNOWN_TYPE`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
   413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' }
 }
@@ -147,7 +147,8 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
           200: { $ref: 'VixPollResponse#' },
           ...errorResponses,
           409: { $ref: 'VixErrorResponse#', description: 'Another poll is already held on this session (`VIX_ERR_SESSION_BUSY`)' },
-          503: { $ref: 'VixErrorResponse#', description: 'Shutting down: no new sessions (`VIX_ERR_SHUTTING_DOWN`, with `Retry-After`)' }
+          429: { $ref: 'VixErrorResponse#', description: 'Creating a session: `limits.maxConnectionsPerIp` / `maxConnectionsPerIdentity` reached (`VIX_ERR_LIMIT_EXCEEDED`), or this client IP is over `limits.ipRate` (`VIX_ERR_RATE_LIMITED`, with `Retry-After`)' },
+          503: { $ref: 'VixErrorResponse#', description: 'Shutting down (`VIX_ERR_SHUTTING_DOWN`) or full (`VIX_ERR_SERVER_FULL`): no new sessions, retry after `Retry-After`' }
         }
       }
     }, poll)
