@@ -14,6 +14,8 @@ export interface ExampleConfig {
   logStream?: { write: (line: string) => void }
 }
 
+const nonEmpty = (value: string | undefined): string | undefined => value === undefined || value === '' ? undefined : value
+
 /** Log requests without the long-poll session secret in the URL. */
 function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
   if (config.logger !== true) return false
@@ -32,6 +34,8 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`. With `VIX_PUBLISH_KEY`
  * set, `POST /ws/send` without a session publishes for whoever sends
  * `Authorization: Bearer <key>`; without it, server-side publish is off.
+ * With `REDIS_URL` (and `VIX_REDIS_PREFIX`) nodes fan out over Redis, and with
+ * `DATABASE_URL` (and `VIX_PG_SCHEMA`) they share their history in PostgreSQL.
  * Limits are on: `VIX_MAX_CONNECTIONS_PER_IP` (default 50, WebSocket and
  * long-poll sessions together) and `VIX_RATE_LIMIT` / `VIX_RATE_BURST`
  * (default 20 messages/s per session, burst 40); `off` turns one off.
@@ -47,7 +51,11 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
     longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined || publishKey === '' ? undefined : { key: publishKey } },
-    store: { path: env.VIX_STORE_PATH ?? './data/messages.db' }
+    // Several nodes: REDIS_URL fans out between them, DATABASE_URL shares their history. Unset: one node, SQLite.
+    broker: nonEmpty(env.REDIS_URL) === undefined ? undefined : { redis: env.REDIS_URL as string, prefix: nonEmpty(env.VIX_REDIS_PREFIX) },
+    store: nonEmpty(env.DATABASE_URL) === undefined
+      ? { path: env.VIX_STORE_PATH ?? './data/messages.db' }
+      : { postgres: env.DATABASE_URL as string, schema: nonEmpty(env.VIX_PG_SCHEMA) }
   })
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })
   app.realtime.onMessage((session, data, info) => {

@@ -27,6 +27,7 @@ export const ShuttingDownError = classes.SHUTTING_DOWN
 export const InvalidOptionError = classes.INVALID_OPTION
 export const InvalidEnvError = classes.INVALID_ENV
 export const StoreOpenError = classes.STORE_OPEN
+export const StoreUnavailableError = classes.STORE_UNAVAILABLE
 
 const classByCode = new Map<string, FastifyErrorConstructor>(
   Object.entries(errorTable).map(([name, entry]) => [entry.code, classes[name as ErrorName]])

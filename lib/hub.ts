@@ -59,6 +59,8 @@ export class Hub {
   readonly observers: readonly HubObserver[] = []
   /** Resolves once the broker has started (a Redis broker connects). */
   readonly started: Promise<void>
+  /** False while the broker reports its connection down (always true for the in-process broker). */
+  brokerConnected = true
   private readonly recipientResolvers: RecipientResolver[] = []
   private readonly dispatcher: Dispatcher
   private readonly inboxes = new WeakMap<Session, Inbox<Decoded>>()
@@ -98,7 +100,14 @@ export class Hub {
     })
     this.rooms.on('created', (room) => { this.subscribe(room) })
     this.rooms.on('deleted', (room) => { this.unsubscribe(room) })
-    this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }))
+    this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
+      resync: () => { this.pipeline.resync() },
+      connection: (connected) => {
+        this.brokerConnected = connected
+        for (const observer of this.observers) observer.brokerConnection?.(connected)
+      },
+      error: () => { for (const observer of this.observers) observer.brokerError?.() }
+    }))
     // After the transports (0), before the store (100): the last messages still reach other nodes.
     this.lifecycle.add({ name: 'broker', order: 50, finalize: async () => { await this.broker.close() } })
   }

@@ -50,6 +50,9 @@ export const MetricNames = {
   longPollBufferedMessages: 'vix_longpoll_buffered_messages',
   publishDurationSeconds: 'vix_publish_duration_seconds',
   storeAppendDurationSeconds: 'vix_store_append_duration_seconds',
+  brokerErrorsTotal: 'vix_broker_errors_total',
+  brokerConnected: 'vix_broker_connected',
+  brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total',
   limitRejectionsTotal: 'vix_limit_rejections_total'
 } as const
 
@@ -148,6 +151,9 @@ export class RealtimeMetrics {
     const drained = counter(MetricNames.longPollDrainedTotal, 'Frames taken out of long-polling queues by a poll')
     const dropped = counter(MetricNames.longPollDroppedTotal, 'Frames dropped from full long-polling queues (oldest first)')
     const storeAppends = counter(MetricNames.storeAppendsTotal, 'Messages appended to the message store')
+    const brokerErrors = counter(MetricNames.brokerErrorsTotal, 'Broker failures: publishes, subscriptions, dropped connections')
+    const gapsRepaired = counter(MetricNames.brokerGapsRepairedTotal, 'Gaps in other nodes\' messages filled from the store (a lost envelope, a broker reconnect)')
+    gauge(MetricNames.brokerConnected, '1 while the broker is connected (always 1 on a single node)', () => hub.brokerConnected ? 1 : 0)
 
     gauge(MetricNames.wsConnectionsActive, 'Open WebSocket connections', () => this.countSessions('websocket'))
     gauge(MetricNames.wsRoomsActive, 'Rooms with at least one member', () => hub.rooms.count)
@@ -201,6 +207,8 @@ export class RealtimeMetrics {
       longPollEnqueued: (count) => { if (count > 0) enqueued.inc(count) },
       longPollDrained: (count) => { if (count > 0) drained.inc(count) },
       longPollDropped: (count) => { if (count > 0) dropped.inc(count) },
+      brokerError: () => { brokerErrors.inc() },
+      gapRepaired: () => { gapsRepaired.inc() },
       storeAppended: (count, seconds) => {
         if (count > 0) storeAppends.inc(count)
         storeAppendDuration.observe(seconds)

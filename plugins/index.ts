@@ -8,9 +8,12 @@ import { websocketPlugin } from './websocket.js'
 import { messageStorePlugin, type MessageStorePluginOptions } from './message-store.js'
 import type { LongPollingOptions } from '../lib/long-polling/options.js'
 import { longPollingPlugin } from './long-polling.js'
+import { resolveBrokerOption, type BrokerOption } from '../lib/broker/options.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
-export interface VixRealtimeOptions extends HubPluginOptions {
+export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
+  /** Fan-out to other nodes: `{ redis: url | client, prefix }`, or a Broker of your own (default in-process: one node). */
+  broker?: BrokerOption
   /** The WebSocket transport (default on). */
   websocket?: WebSocketOptions | false
   /** The long-polling transport, `GET /ws/poll` and `POST /ws/send` (default on). */
@@ -24,8 +27,8 @@ export interface VixRealtimeOptions extends HubPluginOptions {
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, ...hubOptions } = options
-  await ensureHub(fastify, hubOptions)
+  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, broker, ...hubOptions } = options
+  await ensureHub(fastify, broker === undefined ? hubOptions : { ...hubOptions, broker: resolveBrokerOption(broker, fastify.log) })
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
@@ -66,8 +69,11 @@ export type { LongPollingOptions, ServerPublishOptions } from '../lib/long-polli
 export type { RecipientIdResolver } from '../lib/long-polling/bridge.js'
 export { Hub } from '../lib/hub.js'
 export type { HubOptions, InboundMessage, TypedHandler, RawHandler, HubObserver, Persistence, CatalogueEntry, DispatchResult, RecipientResolver, PublishSource } from '../lib/hub.js'
-export type { Broker, Envelope } from '../lib/broker/types.js'
+export type { Broker, BrokerEvents, Envelope } from '../lib/broker/types.js'
 export { InProcessBroker } from '../lib/broker/in-process.js'
+export { RedisBroker, type RedisBrokerOptions } from '../lib/broker/redis.js'
+export type { BrokerOption } from '../lib/broker/options.js'
+export { PostgresMessageStore, POSTGRES_SCHEMA_VERSION, type PostgresMessageStoreOptions } from '../lib/store/postgres.js'
 export { Rooms, type RoomEvents } from '../lib/rooms.js'
 export { Session, type Transport } from '../lib/session.js'
 export { loadConfigFromEnv, limitsFromEnv, type EnvConfig, type EnvLimitDefaults } from '../lib/config.js'

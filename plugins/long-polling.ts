@@ -35,7 +35,8 @@ const sendErrorResponses = {
   403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` / `serverPublish.authorize`, or a server-side publish while it is off (`VIX_ERR_FORBIDDEN`); not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
   429: { $ref: 'VixErrorResponse#', description: 'Over the session rate (`limits.sessionRate`), the per-IP rate of server-side publishes (`limits.ipRate`) or a type\'s `rate`, or more than `maxQueuedFrames` frames of this session are waiting (`VIX_ERR_RATE_LIMITED`, with `Retry-After`); a join past `limits.maxRoomsPerSession` / `maxMembersPerRoom` (`VIX_ERR_LIMIT_EXCEEDED`)' },
   400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`: the same message and path as the WebSocket error frame), unknown type (`VIX_ERR_UNKNOWN_TYPE`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
-  413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' }
+  413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' },
+  503: { $ref: 'VixErrorResponse#', description: 'The message store (PostgreSQL) cannot be reached (`VIX_ERR_STORE_UNAVAILABLE`): nothing was stored, delivered or acked; retry' }
 }
 
 /** Query strings are checked by TypeBox (coerced, VIX_ERR answers); bodies by the hub, exactly as WebSocket frames. */

@@ -2,12 +2,13 @@ import fp from 'fastify-plugin'
 // Brings in the FastifySchema fields the docs read (summary, description, tags).
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
-import { InvalidOptionError } from '../lib/errors.js'
+import { InvalidOptionError, StoreOpenError } from '../lib/errors.js'
 import { authorizeRead } from '../lib/admission.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { resolveMessageStoreOptions, type MessageStoreOptions } from '../lib/store/options.js'
 import { RetentionSweeper } from '../lib/store/retention.js'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
+import { PostgresMessageStore } from '../lib/store/postgres.js'
 import type { MessageStore } from '../lib/store/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
 import { codedErrorHandler } from './http.js'
@@ -24,13 +25,25 @@ declare module 'fastify' {
 
 export type MessageStorePluginOptions = MessageStoreOptions
 
+async function openStore (config: ReturnType<typeof resolveMessageStoreOptions>): Promise<MessageStore> {
+  if (config.postgres === undefined) return new SqliteMessageStore({ path: config.path, synchronous: config.synchronous, busyTimeout: config.busyTimeout })
+  const store = new PostgresMessageStore(typeof config.postgres === 'string' ? { connectionString: config.postgres, schema: config.schema } : { pool: config.postgres, schema: config.schema })
+  try {
+    await store.ready()
+  } catch (error) {
+    await store.close()
+    throw new StoreOpenError(`postgres schema ${store.schema}`, (error as Error).message)
+  }
+  return store
+}
+
 const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = async (fastify, options) => {
   refuseHubOptions('messageStorePlugin', options)
   const config = resolveMessageStoreOptions(options)
   const hub = fastify.realtime
   if (hub.persistence !== null) throw new InvalidOptionError('store', 'a message store is already plugged into this hub')
   const owned = config.store === undefined
-  const store: MessageStore = config.store ?? new SqliteMessageStore({ path: config.path, synchronous: config.synchronous, busyTimeout: config.busyTimeout })
+  const store: MessageStore = config.store ?? await openStore(config)
   hub.persistence = new StorePersistence(hub, store, { replayLimit: config.replayLimit, persist: config.persist })
   fastify.decorate('messageStore', store)
 
@@ -61,7 +74,8 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
         400: { $ref: 'VixErrorResponse#', description: 'Bad query parameter (VIX_ERR_INVALID_REQUEST, `path` names it)' },
         401: { $ref: 'VixErrorResponse#', description: 'Rejected by authenticate (VIX_ERR_UNAUTHORIZED)' },
         403: { $ref: 'VixErrorResponse#', description: 'Not allowed to join, so not to read, this room (VIX_ERR_FORBIDDEN)' },
-        404: { $ref: 'VixErrorResponse#', description: 'No stored message with the `before` or `after` id in this room: unknown or pruned (VIX_ERR_MESSAGE_NOT_FOUND)' }
+        404: { $ref: 'VixErrorResponse#', description: 'No stored message with the `before` or `after` id in this room: unknown or pruned (VIX_ERR_MESSAGE_NOT_FOUND)' },
+        503: { $ref: 'VixErrorResponse#', description: 'The message store (PostgreSQL) cannot be reached (VIX_ERR_STORE_UNAVAILABLE); retry' }
       }
     },
     // The same coded answers as the long-polling routes: a bad parameter is VIX_ERR_INVALID_REQUEST with its path.

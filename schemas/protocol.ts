@@ -22,7 +22,8 @@ export const errorTable = {
   SHUTTING_DOWN: { code: 'VIX_ERR_SHUTTING_DOWN', status: 503, message: 'Server is shutting down, retry on another node or later' },
   INVALID_OPTION: { code: 'VIX_ERR_INVALID_OPTION', status: 500, message: 'Invalid option "%s": %s' },
   INVALID_ENV: { code: 'VIX_ERR_INVALID_ENV', status: 500, message: 'Invalid environment variable %s=%s: %s' },
-  STORE_OPEN: { code: 'VIX_ERR_STORE_OPEN', status: 500, message: 'Cannot open message store at "%s": %s' }
+  STORE_OPEN: { code: 'VIX_ERR_STORE_OPEN', status: 500, message: 'Cannot open message store at "%s": %s' },
+  STORE_UNAVAILABLE: { code: 'VIX_ERR_STORE_UNAVAILABLE', status: 503, message: 'Message store unavailable, nothing was stored: %s' }
 } as const
 
 export type ErrorName = keyof typeof errorTable

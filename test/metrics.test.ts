@@ -28,6 +28,9 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_longpoll_buffered_messages: 'GAUGE',
   vix_publish_duration_seconds: 'HISTOGRAM',
   vix_store_append_duration_seconds: 'HISTOGRAM',
+  vix_broker_errors_total: 'COUNTER',
+  vix_broker_connected: 'GAUGE',
+  vix_broker_gaps_repaired_total: 'COUNTER',
   vix_limit_rejections_total: 'COUNTER'
 }
 

@@ -1,4 +1,5 @@
 import t from 'tap'
+import type { Broker, BrokerEvents, Envelope } from '../lib/broker/types.js'
 import { Hub } from '../lib/hub.js'
 import type { Session } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
@@ -114,4 +115,74 @@ t.test('a message lost by the bus is read from the store before anything newer i
   await a.publish({ id: 'three', room: 'r', type: 'chat' })
   await waitFor(() => eventIds(reader).length === 3, { message: () => `got ${eventIds(reader).join(',')}` })
   t.same(eventIds(reader), ['one', 'two', 'three'], 'the lost one was repaired, in order')
+})
+
+/** Two hubs on one store over a bus that can go down; `events` are what each hub gave its broker's start. */
+function outageBus (): { down: boolean, events: BrokerEvents[], broker: (name: string) => Broker } {
+  const bus = { down: false, events: [] as BrokerEvents[], deliveries: [] as Array<(envelope: Envelope) => void> }
+  return {
+    get down () { return bus.down },
+    set down (value: boolean) { bus.down = value },
+    events: bus.events,
+    broker: () => ({
+      start: (deliver, events) => { bus.deliveries.push(deliver); bus.events.push(events) },
+      publish: (envelope) => {
+        if (bus.down) return
+        for (const deliver of bus.deliveries) deliver(JSON.parse(JSON.stringify(envelope)))
+      },
+      subscribe: () => {},
+      unsubscribe: () => {},
+      close: () => {}
+    })
+  }
+}
+
+t.test('a broker reconnect (resync) reads what every open room missed from the store, before anything newer, with no new message needed', async (t) => {
+  const store = new MemoryMessageStore()
+  const bus = outageBus()
+  const a = new Hub({ nodeId: 'a', broker: bus.broker('a') })
+  const b = new Hub({ nodeId: 'b', broker: bus.broker('b') })
+  a.persistence = new StorePersistence(a, store)
+  b.persistence = new StorePersistence(b, store)
+  const repaired: number[] = []
+  b.addObserver({ gapRepaired: (count) => { repaired.push(count) } })
+  const readers = [await client(b, 'r'), await client(b, 's')]
+  await a.publish({ id: 'r1', room: 'r', type: 'chat' })
+  bus.down = true
+  for (const id of ['r2', 'r3']) await a.publish({ id, room: 'r', type: 'chat' })
+  await a.publish({ id: 's1', room: 's', type: 'chat' })
+  await delay(10)
+  t.same(readers.map(eventIds), [['r1'], []], 'the outage lost them')
+  bus.down = false
+  bus.events[1].resync()
+  await a.publish({ id: 'r4', room: 'r', type: 'chat' })
+  await waitFor(() => eventIds(readers[0]).length === 4 && eventIds(readers[1]).length === 1, { message: () => readers.map(eventIds).join(' | ') })
+  t.same(readers.map(eventIds), [['r1', 'r2', 'r3', 'r4'], ['s1']], 'every room repaired, in order, once; newer after')
+  t.same(repaired.sort(), [1, 2], 'each repair counted')
+  bus.events[1].resync()
+  await delay(10)
+  t.same(readers.map(eventIds), [['r1', 'r2', 'r3', 'r4'], ['s1']], 'a resync with nothing missing delivers nothing')
+})
+
+t.test('resync: a failed store read is logged; an epoch change orders the room from its start again', async (t) => {
+  const store = new MemoryMessageStore()
+  const errors: unknown[] = []
+  const logger = { debug () {}, warn () {}, error (obj: unknown) { errors.push(obj) } }
+  const bus = outageBus()
+  const b = new Hub({ nodeId: 'b', broker: bus.broker('b'), logger })
+  b.persistence = new StorePersistence(b, store)
+  const reader = await client(b, 'r')
+  await b.publish({ id: 'x1', room: 'r', type: 'chat' })
+  const readAfter = store.readAfter.bind(store)
+  store.readAfter = async () => { throw new Error('database gone') }
+  bus.events[0].resync()
+  await waitFor(() => errors.length === 1, { message: 'the failed read is logged' })
+  // The history was reset under a new epoch (a new database): the node orders the room from its start again.
+  store.readAfter = async (room, _after, limit) => {
+    const range = await readAfter(room, 0, limit)
+    return { epoch: 'new-epoch', messages: range.messages }
+  }
+  bus.events[0].resync()
+  await waitFor(() => eventIds(reader).length === 2, { message: () => eventIds(reader).join(',') })
+  t.same(eventIds(reader), ['x1', 'x1'], 'the new epoch\'s offset 1 is delivered (the gate lets a new epoch through)')
 })

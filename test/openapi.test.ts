@@ -342,7 +342,7 @@ t.test('with every part on, every route is present, fully documented and valid',
   const document = await documentOf(app)
   t.same([...documentedOperations(document).keys()].sort(), [...expectedOperations, 'GET /ws/history'].sort())
   const history = document.paths['/ws/history'].get
-  t.same(Object.keys(history.responses).sort(), ['200', '400', '401', '403', '404'])
+  t.same(Object.keys(history.responses).sort(), ['200', '400', '401', '403', '404', '503'])
   t.ok(history.parameters.some((p: { name: string }) => p.name === 'room'), 'room is a documented parameter')
   assertFullyDocumented(t, document)
   await t.resolves(SwaggerParser.validate(structuredClone(document)))

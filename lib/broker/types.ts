@@ -27,9 +27,19 @@ export interface Envelope {
  * @example
  * const hub = new Hub({ broker: new InProcessBroker() })
  */
+/** What a broker tells the hub besides envelopes. */
+export interface BrokerEvents {
+  /** The feed from other nodes is back after a break: envelopes may have been lost meanwhile (the hub repairs stored rooms from the store). */
+  resync: () => void
+  /** The connection went down (false) or came back (true). */
+  connection: (connected: boolean) => void
+  /** A failure of the broker's own (a dropped connection, a bad envelope); publish failures reject `publish` instead. */
+  error: (error: unknown) => void
+}
+
 export interface Broker {
-  /** Called once by the hub: envelopes from other nodes go to `deliver`. */
-  start: (deliver: (envelope: Envelope) => void) => void | Promise<void>
+  /** Called once by the hub: envelopes from other nodes go to `deliver`; `events` (optional to use) report the connection. */
+  start: (deliver: (envelope: Envelope) => void, events: BrokerEvents) => void | Promise<void>
   /** Stage 4: hand an envelope that was accepted, stored and delivered locally to the other nodes. */
   publish: (envelope: Envelope) => void | Promise<void>
   /** A room got its first local member: receive its envelopes from now on. A `room.join` is acked once this resolves. */

@@ -44,3 +44,10 @@ export interface ConnectionContext {
   timers: TimerSet
   handlers: ConnectionHandlers
 }
+
+/** The client's connection as rooms and publishes see it, to decide whether a request goes out now or waits for the next open. */
+export interface CurrentConnection {
+  /** Is the client open? In a `close` listener it still is, with no connection. */
+  readonly open: boolean
+  readonly connection: Connection | null
+}

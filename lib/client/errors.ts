@@ -1,8 +1,11 @@
 /**
  * Codes the client produces itself. Server codes (`VIX_ERR_FORBIDDEN`, ...)
- * travel unchanged from error frames and HTTP error bodies; these name what
- * only the client can observe. They live here, not in `lib/errors.ts`, because
- * that module builds Fastify errors and must stay out of the browser bundle.
+ * travel unchanged from error frames and HTTP error bodies; the
+ * `VIX_ERR_CLIENT_*` codes name what only the client can observe, and the last
+ * few are server codes the client raises on its own, before anything is sent,
+ * so that one check on `code` serves both. They live here, not in
+ * `lib/errors.ts`, because that module builds Fastify errors and must stay out
+ * of the browser bundle.
  *
  * @example
  * if (error.code === ClientErrorCodes.TIMEOUT) retryLater()
@@ -21,7 +24,15 @@ export const ClientErrorCodes = {
   /** An HTTP answer without a `VIX_ERR_*` code, or a network failure. */
   HTTP: 'VIX_ERR_CLIENT_HTTP',
   /** The server refused the WebSocket upgrade or the connection failed. */
-  CONNECT: 'VIX_ERR_CLIENT_CONNECT'
+  CONNECT: 'VIX_ERR_CLIENT_CONNECT',
+  /** A publish the server would refuse: its id is already waiting for an ack. */
+  INVALID_MESSAGE: 'VIX_ERR_INVALID_MESSAGE',
+  /** A publish larger than `maxMessageSize`, refused before it is sent. */
+  PAYLOAD_TOO_LARGE: 'VIX_ERR_PAYLOAD_TOO_LARGE',
+  /** A client option that is missing or out of range (thrown by the constructor). */
+  INVALID_OPTION: 'VIX_ERR_INVALID_OPTION',
+  /** The code of an error frame that carries none. */
+  INTERNAL: 'VIX_ERR_INTERNAL'
 } as const
 
 export type ClientErrorCode = typeof ClientErrorCodes[keyof typeof ClientErrorCodes]

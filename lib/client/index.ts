@@ -2,7 +2,8 @@
  * vix-realtime's client (`import { VixClient } from 'vix-realtime/client'`).
  * Browser-safe: no Node import; in Node 20 pass the `ws` package's WebSocket.
  */
-export { VixClient, type ClientState, type ClientEventName, type VixClientEvents } from './client.js'
+export { VixClient } from './client.js'
+export type { ClientState, ClientEventName, VixClientEvents } from './events.js'
 export type { VixClientOptions, LongPollingClientOptions } from './options.js'
 export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorDetails } from './errors.js'
 export { backoffDelay, goingAwayDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js'

@@ -1,5 +1,5 @@
 import { reconnectDefaults, type ReconnectOptions } from './backoff.js'
-import { VixClientError } from './errors.js'
+import { ClientErrorCodes, VixClientError } from './errors.js'
 import type { FetchLike, HeadersOption } from './long-polling-connection.js'
 import { defaultTimers, type Timers } from './timers.js'
 import type { WebSocketConstructor } from './websocket-connection.js'
@@ -70,7 +70,7 @@ export interface ResolvedOptions {
 }
 
 function invalid (name: string, why: string): VixClientError {
-  return new VixClientError('VIX_ERR_INVALID_OPTION', `Invalid option "${name}": ${why}`)
+  return new VixClientError(ClientErrorCodes.INVALID_OPTION, `Invalid option "${name}": ${why}`)
 }
 
 function checkNumber (name: string, value: number, min: number, integer = false): number {

@@ -33,6 +33,8 @@ export interface Persistence {
    * offset, whatever order envelopes arrive in (reading a gap from the store).
    */
   sequence: (envelope: Envelope, deliver: (envelope: Envelope) => void) => void
+  /** Other nodes' envelopes may have been lost (the broker reconnected): read every open room's missing messages from the store and deliver them before anything newer. */
+  resync?: (deliver: (envelope: Envelope) => void) => void
 }
 
 /**
@@ -210,7 +212,13 @@ export class PublishPipeline {
   }
 
   private brokerFailed (error: unknown): void {
+    for (const observer of this.parts.observers) observer.brokerError?.()
     if (this.brokerFailures++ === 0) this.parts.logger.error({ err: error }, 'vix-realtime: broker publish failed; local delivery goes on')
+  }
+
+  /** The broker's feed from other nodes came back after a break: repair what it missed, room by room, from the store. */
+  resync (): void {
+    this.persistence?.resync?.((envelope) => { this.deliverLocal(envelope) })
   }
 
   /** An envelope from another node: ignored when it is this node's own, else ordered and delivered locally. */

@@ -49,6 +49,12 @@ export interface HubObserver {
   longPollDrained?: (count: number) => void
   longPollDropped?: (count: number) => void
   storeAppended?: (count: number, seconds: number) => void
+  /** A broker call or connection failed (publish, subscribe, a dropped connection). */
+  brokerError?: () => void
+  /** The broker's connection went down (false) or is up again (true). */
+  brokerConnection?: (connected: boolean) => void
+  /** Messages another node published were missing here and were read from the store (a gap repaired). */
+  gapRepaired?: (messages: number) => void
   /** Something was refused by a limit (`limits` hub option, the inbox bound, a type's `maxSize` / `rate`). */
   limitRejected?: (limit: LimitName) => void
 }

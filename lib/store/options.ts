@@ -4,12 +4,17 @@ import type { PersistFilter } from './persistence.js'
 import type { RetentionOptions } from './retention.js'
 import type { SynchronousMode } from './sqlite.js'
 import type { MessageStore, RetentionRule } from './types.js'
+import type { Pool } from 'pg'
 
 export interface MessageStoreOptions {
   /** SQLite database file (default `./data/messages.db`); its directory is created when missing. */
   path?: string
   /** A store instance to use instead of opening `path`; the app keeps ownership and closes it. */
   store?: MessageStore
+  /** PostgreSQL instead of SQLite, for history shared by several nodes: a `postgres://` URL, or a `pg` Pool of the app's (left open on close). */
+  postgres?: string | Pool
+  /** The PostgreSQL schema of the tables (default `public`); created when missing. */
+  schema?: string
   /** SQLite durability: NORMAL (default) survives a process crash, FULL also power loss. */
   synchronous?: SynchronousMode
   /** How long opening waits for a lock held by another connection, in ms (default 5000). */
@@ -40,6 +45,14 @@ export function resolveMessageStoreOptions (options: MessageStoreOptions): typeo
   checkPath('historyPath', resolved.historyPath)
   if (resolved.store !== undefined && (typeof resolved.store !== 'object' || typeof resolved.store.append !== 'function')) {
     throw new InvalidOptionError('store', 'expected a MessageStore instance')
+  }
+  const postgres = resolved.postgres as unknown
+  if (postgres !== undefined && !(typeof postgres === 'string' && /^postgres(ql)?:\/\//.test(postgres)) && !(typeof postgres === 'object' && postgres !== null && typeof (postgres as Partial<Pool>).connect === 'function')) {
+    throw new InvalidOptionError('postgres', 'expected a postgres:// URL or a pg Pool')
+  }
+  if (postgres !== undefined && resolved.store !== undefined) throw new InvalidOptionError('postgres', 'give either store or postgres, not both')
+  if (resolved.schema !== undefined && (typeof resolved.schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(resolved.schema))) {
+    throw new InvalidOptionError('schema', 'expected an SQL identifier (letters, digits, _)')
   }
   const persist = resolved.persist
   if (persist !== undefined && typeof persist !== 'function') {

@@ -93,7 +93,9 @@ export class StorePersistence implements Persistence {
   constructor (private readonly hub: Hub, readonly store: MessageStore, options: StorePersistenceOptions = {}) {
     this.shouldPersist = persistPredicate(options.persist)
     this.replayLimit = options.replayLimit ?? 1000
-    this.sequencer = new RoomSequencer(store, hub.logger)
+    this.sequencer = new RoomSequencer(store, hub.logger, 1000, (messages) => {
+      for (const observer of hub.observers) observer.gapRepaired?.(messages)
+    })
     hub.rooms.on('created', (room) => { this.sequencer.open(room) })
     hub.rooms.on('deleted', (room) => { this.sequencer.close(room) })
     // A gate lives as long as the membership.
@@ -110,6 +112,10 @@ export class StorePersistence implements Persistence {
 
   sequence (envelope: Envelope, deliver: (envelope: Envelope) => void): void {
     this.sequencer.sequence(envelope, deliver)
+  }
+
+  resync (deliver: (envelope: Envelope) => void): void {
+    this.sequencer.resync(deliver)
   }
 
   async joinWithRecovery (session: Session, room: string, since: string | undefined, join: () => void): Promise<RecoveryResult> {

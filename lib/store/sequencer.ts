@@ -27,7 +27,15 @@ const ignore = (): void => {}
 export class RoomSequencer {
   private readonly rooms = new Map<string, RoomOrder>()
 
-  constructor (private readonly store: MessageStore, private readonly logger: Logger, private readonly repairLimit = 1000) {}
+  /**
+   * @param repaired called with how many messages a repair read from the store delivered (a gap filled), for the metrics.
+   */
+  constructor (
+    private readonly store: MessageStore,
+    private readonly logger: Logger,
+    private readonly repairLimit = 1000,
+    private readonly repaired: (messages: number) => void = ignore
+  ) {}
 
   /** A room got its first local member: read where its history ends, holding deliveries until then. */
   open (room: string): void {
@@ -50,6 +58,50 @@ export class RoomSequencer {
   /** The room lost its last local member. */
   close (room: string): void {
     this.rooms.delete(room)
+  }
+
+  /**
+   * The feed of other nodes' envelopes may have lost some (the broker's
+   * subscriber reconnected): read what the store has after the last offset
+   * handed on, in every open room, and deliver it before anything newer.
+   * Deliveries that arrive meanwhile wait, as while a room's head is read.
+   */
+  resync (deliver: (envelope: Envelope) => void): void {
+    for (const [room, order] of this.rooms) {
+      order.deliver = deliver
+      const previous = order.ready ?? Promise.resolve()
+      const ready = previous.then(() => this.catchUp(room, order)).finally(() => {
+        if (order.ready === ready) order.ready = null
+        if (this.rooms.get(room) === order) this.flush(room, order)
+      })
+      order.ready = ready
+    }
+  }
+
+  /** Read and deliver everything after `order.last`, page by page; an epoch change starts the room's order again. */
+  private async catchUp (room: string, order: RoomOrder): Promise<void> {
+    let delivered = 0
+    try {
+      for (;;) {
+        const range = await this.store.readAfter(room, order.last, this.repairLimit)
+        if (this.rooms.get(room) !== order || range.epoch === null) break
+        if (order.epoch !== null && range.epoch !== order.epoch) {
+          this.restart(order, range.epoch)
+          continue
+        }
+        order.epoch = range.epoch
+        for (const { offset, message } of range.messages) {
+          if (offset <= order.last) continue
+          order.last = offset
+          delivered++
+          order.deliver({ node: 'store', room, offset, epoch: range.epoch, message })
+        }
+        if (range.messages.length < this.repairLimit) break
+      }
+    } catch (error) {
+      this.logger.error({ err: error, room }, 'vix-realtime: cannot read a room\'s history after a broker reconnect; the next message repairs the gap')
+    }
+    if (delivered > 0) this.repaired(delivered)
   }
 
   /** Resolves once the room's position is known (undefined when it already is, or the room has no local member). */
@@ -119,6 +171,7 @@ export class RoomSequencer {
       }
       // Nothing to read (pruned, or another epoch): what is missing cannot be had; go on from what arrived.
       if (order.last === before) order.last = target - 1
+      else this.repaired(order.last - before)
     } catch (error) {
       this.logger.error({ err: error, room }, 'vix-realtime: cannot read missing messages from the store; delivering what arrived')
       order.last = target - 1

@@ -1,0 +1,220 @@
+import { Redis } from 'ioredis'
+import type { Logger } from '../hub/types.js'
+import type { Broker, BrokerEvents, Envelope } from './types.js'
+
+export interface RedisBrokerOptions {
+  /** A `redis://` URL (the broker opens and closes both connections), or a client of the app's (used to publish, duplicated to subscribe; left open on close). */
+  redis: string | Redis
+  /** Put before every channel name, so several apps share one Redis (default `vix:`). */
+  prefix?: string
+  /** Reconnect backoff: first delay and ceiling, in ms (default 50 and 2000). */
+  retryDelay?: { min?: number, max?: number }
+  /** How long `start` waits for Redis before boot fails, in ms (default 5000, under Fastify's plugin timeout). */
+  connectTimeout?: number
+  logger?: Logger
+}
+
+const silent: Logger = { debug () {}, warn () {}, error () {} }
+
+function isEnvelope (value: unknown): value is Envelope {
+  const candidate = value as Partial<Envelope> | null
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.node === 'string' &&
+    typeof candidate.message === 'object' && candidate.message !== null && typeof candidate.message.type === 'string'
+}
+
+/** Resolves once `client` is ready; rejects on its first error or on timeout (boot fails fast); a lazy client is told to connect. */
+async function whenReady (client: Redis, timeout: number): Promise<void> {
+  if (client.status === 'ready') return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => { done(new Error(`Redis not ready after ${timeout} ms`)) }, timeout)
+    timer.unref()
+    const onReady = (): void => { done() }
+    const onError = (error: Error): void => { done(error) }
+    function done (error?: Error): void {
+      clearTimeout(timer)
+      client.off('ready', onReady)
+      client.off('error', onError)
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    client.on('ready', onReady)
+    client.on('error', onError)
+    if (client.status === 'wait') client.connect().catch(() => {})
+  })
+}
+
+/**
+ * Fan-out between nodes over Redis pub/sub: one connection publishes, one
+ * subscribes. Each room is a channel `<prefix>room:<name>` that a node
+ * subscribes to only while the room has a local member; room-less broadcasts
+ * go on `<prefix>all`, which every node subscribes to. Envelopes travel as
+ * JSON. Redis is a doorbell, not a log: what is lost while the subscriber is
+ * disconnected is read from the shared store after it reconnects (the hub's
+ * `resync`). Connections reconnect with capped exponential backoff; an
+ * outage is logged once, and counted.
+ *
+ * @example
+ * const hub = new Hub({ broker: new RedisBroker({ redis: 'redis://127.0.0.1:6379', prefix: 'chat:' }) })
+ * await hub.started
+ */
+export class RedisBroker implements Broker {
+  readonly prefix: string
+  private readonly publisher: Redis
+  private readonly subscriber: Redis
+  private readonly ownsPublisher: boolean
+  private readonly logger: Logger
+  private readonly connectTimeout: number
+  /** Rooms this node wants, also while disconnected: they are subscribed again on reconnect. */
+  private readonly rooms = new Set<string>()
+  private deliver: (envelope: Envelope) => void = () => {}
+  private events: BrokerEvents | undefined
+  private started = false
+  private closing = false
+  private connected = false
+  private outage = false
+
+  constructor (options: RedisBrokerOptions) {
+    this.prefix = options.prefix ?? 'vix:'
+    this.logger = options.logger ?? silent
+    this.connectTimeout = options.connectTimeout ?? 5000
+    const min = options.retryDelay?.min ?? 50
+    const max = options.retryDelay?.max ?? 2000
+    const own = {
+      lazyConnect: true,
+      // A publish while disconnected fails at once instead of queueing: it is counted, and the store repairs it.
+      enableOfflineQueue: false,
+      // Re-subscribing is ours to do, so that the repair read starts only once every channel is back.
+      autoResubscribe: false,
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times: number) => Math.min(max, min * 2 ** Math.min(times - 1, 16))
+    }
+    if (typeof options.redis === 'string') {
+      this.publisher = new Redis(options.redis, own)
+      this.subscriber = new Redis(options.redis, own)
+      this.ownsPublisher = true
+    } else {
+      this.publisher = options.redis
+      this.subscriber = options.redis.duplicate(own)
+      this.ownsPublisher = false
+    }
+  }
+
+  /** The channel of a room's envelopes. */
+  roomChannel (room: string): string {
+    return `${this.prefix}room:${room}`
+  }
+
+  /** The channel of room-less broadcasts. */
+  get broadcastChannel (): string {
+    return `${this.prefix}all`
+  }
+
+  async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
+    this.deliver = deliver
+    this.events = events
+    this.subscriber.on('message', (_channel: string, data: string) => { this.received(data) })
+    for (const client of [this.publisher, this.subscriber]) {
+      client.on('error', (error: unknown) => { this.failed(error) })
+      client.on('close', () => { this.down() })
+      client.on('ready', () => { this.up() })
+    }
+    try {
+      await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
+      await this.subscriber.subscribe(this.broadcastChannel)
+    } catch (error) {
+      this.closing = true
+      this.subscriber.disconnect()
+      if (this.ownsPublisher) this.publisher.disconnect()
+      throw error
+    }
+    this.started = true
+    this.connected = true
+  }
+
+  private received (data: string): void {
+    let envelope: unknown
+    try {
+      envelope = JSON.parse(data)
+    } catch (error) {
+      this.events?.error(error)
+      return
+    }
+    if (!isEnvelope(envelope)) {
+      this.events?.error(new Error('not an envelope'))
+      return
+    }
+    this.deliver(envelope)
+  }
+
+  private failed (error: unknown): void {
+    if (this.closing) return
+    this.events?.error(error)
+    this.logOutage(error)
+  }
+
+  /** Once per outage, whichever of error and close comes first. */
+  private logOutage (error: unknown): void {
+    if (this.outage) return
+    this.outage = true
+    this.logger.error({ err: error }, 'vix-realtime: Redis connection lost; local delivery goes on, reconnecting')
+  }
+
+  /** A connection closed: a dropped connection is an error too, even when the socket ended cleanly. */
+  private down (): void {
+    if (this.closing || !this.connected) return
+    this.connected = false
+    const error = new Error('Redis connection closed')
+    this.events?.error(error)
+    this.logOutage(error)
+    this.events?.connection(false)
+  }
+
+  /** A connection is (again) ready: once both are, subscribe every wanted channel, then have the hub repair what was missed. */
+  private up (): void {
+    if (!this.started || this.closing || this.connected) return
+    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return
+    const channels = [this.broadcastChannel, ...[...this.rooms].map((room) => this.roomChannel(room))]
+    this.subscriber.subscribe(...channels).then(() => {
+      if (this.closing) return
+      this.connected = true
+      this.outage = false
+      this.logger.warn({ channels: channels.length }, 'vix-realtime: Redis connection back; repairing missed messages from the store')
+      this.events?.connection(true)
+      this.events?.resync()
+    }, (error: unknown) => { this.failed(error) })
+  }
+
+  async publish (envelope: Envelope): Promise<void> {
+    const channel = envelope.room === undefined ? this.broadcastChannel : this.roomChannel(envelope.room)
+    await this.publisher.publish(channel, JSON.stringify(envelope))
+  }
+
+  async subscribe (room: string): Promise<void> {
+    this.rooms.add(room)
+    // Disconnected: the join goes on, the channel is subscribed on reconnect and the gap read from the store.
+    if (this.subscriber.status !== 'ready') return
+    await this.subscriber.subscribe(this.roomChannel(room))
+  }
+
+  async unsubscribe (room: string): Promise<void> {
+    this.rooms.delete(room)
+    if (this.subscriber.status !== 'ready') return
+    await this.subscriber.unsubscribe(this.roomChannel(room))
+  }
+
+  async close (): Promise<void> {
+    if (this.closing) return
+    this.closing = true
+    this.rooms.clear()
+    const quit = async (client: Redis): Promise<void> => {
+      if (client.status !== 'ready') {
+        client.disconnect()
+        return
+      }
+      await client.quit().catch(() => { client.disconnect() })
+    }
+    // QUIT drops the subscriptions with the connection.
+    await quit(this.subscriber)
+    if (this.ownsPublisher) await quit(this.publisher)
+  }
+}

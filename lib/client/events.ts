@@ -1,0 +1,42 @@
+import type { TransportName } from './connection.js'
+import type { JoinAck, VixMessage } from './protocol.js'
+
+/** `closed` until `connect()`; `reconnecting` from the first lost connection until the next open. */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+/** Lifecycle events of {@link VixClient}. Any other name given to `on` is a message type. */
+export interface VixClientEvents {
+  /** A connection opened: rooms were rejoined and unacked publishes resent. */
+  open: (info: { transport: TransportName }) => void
+  /** An open connection ended. */
+  close: (info: { code: number, reason: string, transport: TransportName, willReconnect: boolean }) => void
+  state: (state: ClientState, previous: ClientState) => void
+  /** A reconnection attempt is scheduled after `delay` ms. */
+  reconnecting: (info: { attempt: number, delay: number, transport: TransportName }) => void
+  /** The server is shutting down; the client reconnects after `retryAfterMs` (plus jitter). */
+  going_away: (info: { retryAfterMs: number }) => void
+  /** The client switched transport (WebSocket → long polling). */
+  transport: (transport: TransportName, previous: TransportName) => void
+  /** Every event frame, after duplicates were dropped. */
+  message: (message: VixMessage) => void
+  /** Every system frame (`server.going_away`...). */
+  system: (message: VixMessage) => void
+  /** A frame that is not a typed message: non-JSON text, or binary (an ArrayBuffer). */
+  raw: (data: string | ArrayBuffer) => void
+  /** Error frames without a waiting request, failed rejoins, failed connection attempts, throwing listeners. */
+  error: (error: Error) => void
+  /** A room was rejoined after a reconnect (or a long-polling gap). */
+  rejoined: (info: JoinAck & { since?: string }) => void
+  /** A join with `since` could not be replayed: fetch `/ws/history?room=...&after=since` to fill the gap. */
+  recovery_failed: (info: { room: string, since: string, latestId: string | null }) => void
+  /** The long-polling server dropped frames of this session (buffer overflow); rooms are rejoined with `since`. */
+  gap: (info: { dropped: number }) => void
+}
+
+export type ClientEventName = keyof VixClientEvents
+
+/** The names `on` treats as lifecycle events; every other name is a message type. */
+export const lifecycleEvents = new Set<string>([
+  'open', 'close', 'state', 'reconnecting', 'going_away', 'transport', 'message', 'system', 'raw', 'error',
+  'rejoined', 'recovery_failed', 'gap'
+])

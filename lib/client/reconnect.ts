@@ -1,0 +1,244 @@
+import { backoffDelay, goingAwayDelay } from './backoff.js'
+import type { Connection, ConnectionClosed, ConnectionHandlers, CurrentConnection, TransportName } from './connection.js'
+import type { Emitter } from './emitter.js'
+import { ClientErrorCodes, VixClientError } from './errors.js'
+import type { ClientState } from './events.js'
+import { openLongPolling } from './long-polling-connection.js'
+import type { ResolvedOptions } from './options.js'
+import { PendingGroup } from './pending.js'
+import type { TimerSet } from './timers.js'
+import { openWebSocket } from './websocket-connection.js'
+
+/**
+ * What the reconnector needs from the rest of the client. `frame`, `accepted`,
+ * `rejected` and `dropped` are the current connection's reports, passed on.
+ */
+export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close'> {
+  /** A connection opened: restore rooms and unacked publishes on it, before `open` is announced. */
+  restore: (connection: Connection) => void
+  /** The connection ended: requests in flight on it are void. */
+  ended: () => void
+  /** The client closes: reject every waiting request with an error from `closed`. */
+  abandon: (closed: () => VixClientError) => void
+}
+
+/**
+ * The client's connection lifecycle: one connection at a time, WebSocket
+ * first and long polling when WebSocket is blocked, reconnection with backoff
+ * (or at the time a going-away server advised), and giving up after
+ * `reconnect.maxAttempts`. It owns the client's `state` and announces `state`,
+ * `open`, `close`, `reconnecting`, `transport`, `going_away` and failed
+ * attempts (`error`).
+ *
+ * @example
+ * const reconnector = new Reconnector(options, timers, events, hooks)
+ * await reconnector.connect()
+ * reconnector.connection?.send('{"type":"ping"}')
+ */
+export class Reconnector implements CurrentConnection {
+  private current: Connection | null = null
+  private currentState: ClientState = 'closed'
+  private currentTransport: TransportName
+  private attempt = 0
+  private webSocketFailures = 0
+  private readonly opens: PendingGroup<void>
+
+  constructor (
+    private readonly options: ResolvedOptions,
+    private readonly timers: TimerSet,
+    private readonly events: Emitter,
+    private readonly hooks: ReconnectHooks
+  ) {
+    this.opens = new PendingGroup(timers)
+    this.currentTransport = this.initialTransport()
+  }
+
+  get state (): ClientState {
+    return this.currentState
+  }
+
+  get open (): boolean {
+    return this.currentState === 'open'
+  }
+
+  get connection (): Connection | null {
+    return this.current
+  }
+
+  /** The transport in use, or to be tried next. */
+  get transport (): TransportName {
+    return this.currentTransport
+  }
+
+  /** Resolves at the next open, however many attempts that takes; starts connecting when closed. */
+  connect (): Promise<void> {
+    const opened = this.opens.add()
+    // A caller that does not await must not get an unhandled rejection from close().
+    opened.catch(() => {})
+    if (this.currentState === 'closed') {
+      this.setState('connecting')
+      this.openConnection()
+    }
+    return opened
+  }
+
+  /** Close the connection and every timer, reject every waiter, and start over from the first transport. */
+  close (): void {
+    const previous = this.currentState
+    const connection = this.current
+    this.current = null
+    connection?.close(1000, 'client closed')
+    // Every timer of the client: reconnects, the transports' and every request's deadline.
+    this.timers.clearAll()
+    const closed = (): VixClientError => new VixClientError(ClientErrorCodes.CLOSED, 'The client was closed')
+    this.hooks.abandon(closed)
+    this.opens.rejectAll(closed)
+    this.attempt = 0
+    this.webSocketFailures = 0
+    this.currentTransport = this.initialTransport()
+    this.setState('closed')
+    if (previous === 'open' && connection !== null) {
+      this.events.emit('close', { code: 1000, reason: 'client closed', transport: connection.transport, willReconnect: false })
+    }
+  }
+
+  /** The server is shutting down (`server.going_away`): reconnect after its `retryAfterMs`, else after `minDelay`. */
+  goingAway (advised: unknown): void {
+    const retryAfterMs = typeof advised === 'number' && advised >= 0 ? advised : (this.options.reconnect === false ? 0 : this.options.reconnect.minDelay)
+    this.events.emit('going_away', { retryAfterMs })
+    // Do not wait for the server's close: this node is going, reconnect on our schedule.
+    const connection = this.current
+    if (connection === null) return
+    this.current = null
+    connection.close(1000, 'server going away')
+    this.connectionLost({ code: 1001, reason: 'server going away', opened: true }, retryAfterMs)
+  }
+
+  private initialTransport (): TransportName {
+    return this.options.WebSocket === undefined ? 'long-polling' : 'websocket'
+  }
+
+  private setState (state: ClientState): void {
+    const previous = this.currentState
+    if (previous === state) return
+    this.currentState = state
+    this.events.emit('state', state, previous)
+  }
+
+  private openConnection (): void {
+    let connection: Connection | null = null
+    const { hooks } = this
+    // A connection that was replaced or closed may still report: only the current one is heard.
+    const handlers: ConnectionHandlers = {
+      open: () => { if (this.current === connection) this.connectionOpened() },
+      frame: (data) => { if (this.current === connection) hooks.frame(data) },
+      close: (info) => {
+        if (this.current !== connection) return
+        this.current = null
+        this.connectionLost(info)
+      },
+      accepted: (id) => { hooks.accepted(id) },
+      rejected: (id, error) => { hooks.rejected(id, error) },
+      dropped: (count) => { if (this.current === connection) hooks.dropped(count) }
+    }
+    const context = { timers: this.timers, handlers }
+    const { options } = this
+    try {
+      connection = this.currentTransport === 'websocket'
+        ? openWebSocket({ url: options.url, WebSocket: options.WebSocket!, webSocketOptions: options.webSocketOptions, connectTimeout: options.connectTimeout }, context)
+        : openLongPolling({
+          ...(options.longPolling as Exclude<ResolvedOptions['longPolling'], false>),
+          fetch: options.fetch!,
+          headers: options.headers,
+          pollGrace: options.connectTimeout,
+          pollRetries: 2,
+          retryDelay: options.reconnect === false ? 500 : Math.max(1, options.reconnect.minDelay)
+        }, context)
+    } catch (error) {
+      // A WebSocket constructor throws synchronously on a URL it rejects.
+      this.connectionLost({ code: 1006, reason: (error as Error).message, opened: false, error: error as Error })
+      return
+    }
+    this.current = connection
+  }
+
+  private connectionOpened (): void {
+    const connection = this.current as Connection
+    this.attempt = 0
+    if (connection.transport === 'websocket') this.webSocketFailures = 0
+    // Restore before announcing `open`: rooms first (a publish to a room needs
+    // membership and frames are processed in order), then unacked publishes
+    // with their original ids, then whatever listeners of `open` send.
+    this.hooks.restore(connection)
+    this.setState('open')
+    this.opens.resolveAll()
+    this.events.emit('open', { transport: connection.transport })
+  }
+
+  private connectionLost (info: ConnectionClosed, retryAfterMs?: number): void {
+    const transport = this.currentTransport
+    this.hooks.ended()
+    const reconnect = this.options.reconnect
+    if (transport === 'websocket' && !info.opened) {
+      this.webSocketFailures++
+      if (this.shouldFallBack(info)) {
+        this.reportFailedAttempt(transport, info)
+        this.currentTransport = 'long-polling'
+        this.events.emit('transport', 'long-polling', 'websocket')
+        // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
+        this.timers.set(() => { this.openConnection() }, 0)
+        return
+      }
+    }
+    // The server closing an open connection normally means "go away and stay away" (a kick).
+    const kicked = info.opened && info.code === 1000
+    const willReconnect = reconnect !== false && !kicked
+    if (info.opened) {
+      this.events.emit('close', { code: info.code, reason: info.reason, transport, willReconnect })
+    } else {
+      this.reportFailedAttempt(transport, info)
+    }
+    if (!willReconnect) {
+      // A kick is not an error: the `close` event above says it all.
+      this.giveUp(kicked ? undefined : new VixClientError(ClientErrorCodes.RECONNECT_FAILED, 'The connection was lost and reconnect is off'))
+      return
+    }
+    let delay: number | undefined
+    if (retryAfterMs !== undefined) delay = goingAwayDelay(retryAfterMs, reconnect.jitter, this.options.random)
+    else if (info.sessionLost === true) delay = 0
+    else if (info.retryAfterMs !== undefined) delay = goingAwayDelay(info.retryAfterMs, reconnect.jitter, this.options.random)
+    this.scheduleReconnect(delay)
+  }
+
+  private reportFailedAttempt (transport: TransportName, info: ConnectionClosed): void {
+    const status = info.status === undefined ? '' : ` (HTTP ${info.status})`
+    const why = info.reason !== '' ? info.reason : (info.error?.message ?? 'connection failed')
+    this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${why}`, { status: info.status }))
+  }
+
+  /** A refused upgrade (an HTTP answer that is not about auth or load) or N failed attempts: WebSocket is blocked. */
+  private shouldFallBack (info: ConnectionClosed): boolean {
+    if (this.options.longPolling === false) return false
+    const status = info.status
+    if (status !== undefined && ![401, 403, 429, 503].includes(status)) return true
+    return this.webSocketFailures >= this.options.longPolling.afterFailures
+  }
+
+  private scheduleReconnect (override?: number): void {
+    const reconnect = this.options.reconnect as Exclude<ResolvedOptions['reconnect'], false>
+    this.attempt++
+    if (this.attempt > reconnect.maxAttempts) {
+      this.giveUp(new VixClientError(ClientErrorCodes.RECONNECT_FAILED, `Could not reconnect after ${reconnect.maxAttempts} attempts`))
+      return
+    }
+    const delay = override ?? backoffDelay(this.attempt, reconnect, this.options.random)
+    this.setState('reconnecting')
+    this.events.emit('reconnecting', { attempt: this.attempt, delay, transport: this.currentTransport })
+    this.timers.set(() => { this.openConnection() }, delay)
+  }
+
+  private giveUp (error?: VixClientError): void {
+    this.close()
+    if (error !== undefined) this.events.emit('error', error)
+  }
+}

@@ -1,0 +1,352 @@
+import { randomUUID } from 'node:crypto'
+import pg from 'pg'
+import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
+import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
+import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
+
+export { POSTGRES_SCHEMA_VERSION } from './postgres-schema.js'
+
+export interface PostgresMessageStoreOptions {
+  /** A `postgres://` URL; the store opens (and closes) its own pool. */
+  connectionString?: string
+  /** A pool of the app's instead; the store uses it and leaves it open on close. */
+  pool?: pg.Pool
+  /** The schema that holds the tables (default `public`); created when missing. */
+  schema?: string
+  /** Connections of the store's own pool (default 10). */
+  maxConnections?: number
+  /** How long getting a connection may take before an append fails `VIX_ERR_STORE_UNAVAILABLE`, in ms (default 5000). */
+  connectionTimeout?: number
+  /** Most appends committed in one transaction (default 500). */
+  maxBatch?: number
+}
+
+interface PendingAppend {
+  message: StorableMessage
+  resolve: (result: AppendResult) => void
+  reject: (error: Error) => void
+}
+
+interface Row {
+  id: string
+  room: string
+  offset: string
+  kind: string
+  type: string
+  ts: string
+  payload_json: string
+}
+
+const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json'
+
+function toMessage (row: Row): StorableMessage {
+  return { id: row.id, kind: row.kind as StorableMessage['kind'], room: row.room, type: row.type, ts: row.ts, payload: JSON.parse(row.payload_json) }
+}
+
+function toPositioned (row: Row): PositionedMessage {
+  return { offset: Number(row.offset), message: toMessage(row) }
+}
+
+/** Deadlock or serialization failure: the transaction did nothing and can simply run again. */
+const retryable = (error: unknown): boolean => ['40P01', '40001'].includes((error as { code?: string }).code ?? '')
+
+/**
+ * The message store on PostgreSQL, for several nodes sharing one history.
+ * Appends queue up while a commit is in flight and go in the next one (group
+ * commit, one transaction per batch, batches one after the other so a
+ * caller's appends commit in call order). A room's offset counter is a
+ * `vix_rooms` row locked by `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
+ * in the inserting transaction and held until it commits, so offsets follow
+ * commit order across every node. A database that cannot be reached makes
+ * appends fail `VIX_ERR_STORE_UNAVAILABLE` (503); the pool reconnects by itself.
+ *
+ * @example
+ * const store = new PostgresMessageStore({ connectionString: 'postgres://127.0.0.1/test', schema: 'chat' })
+ * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } })
+ * await store.close()
+ */
+export class PostgresMessageStore implements MessageStore {
+  readonly schema: string
+  /** Transactions committed by group commit (a batch of appends is one). */
+  commits = 0
+  private readonly pool: pg.Pool
+  private readonly ownsPool: boolean
+  private readonly t: { rooms: string, messages: string }
+  private readonly maxBatch: number
+  private pending: PendingAppend[] = []
+  private writing: Promise<void> | null = null
+  private schemaReady: Promise<void> | null = null
+  private closed = false
+  private readonly onPoolError = (): void => {}
+  private readonly onConnect = (client: pg.PoolClient): void => { client.on('error', this.onPoolError) }
+
+  constructor (options: PostgresMessageStoreOptions) {
+    this.schema = options.schema ?? 'public'
+    this.maxBatch = options.maxBatch ?? 500
+    this.ownsPool = options.pool === undefined
+    this.pool = options.pool ?? new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: options.connectionTimeout ?? 5000
+    })
+    // An idle connection that breaks (the database restarts) is dropped by the pool; unheard, the event would crash the process.
+    this.pool.on('error', this.onPoolError)
+    // A connection that breaks while checked out also emits 'error' on its client (besides failing the query): unheard, that crashes too.
+    this.pool.on('connect', this.onConnect)
+    const s = quoteIdent(this.schema)
+    this.t = { rooms: `${s}.vix_rooms`, messages: `${s}.vix_messages` }
+  }
+
+  /** Create or migrate the schema (once; again after a failure). Every operation waits for it. */
+  ready (): Promise<void> {
+    this.schemaReady ??= this.withClient((client) => migrate(client, this.schema)).catch((error: unknown) => {
+      this.schemaReady = null
+      throw error
+    })
+    return this.schemaReady
+  }
+
+  private async withClient<T> (run: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient
+    try {
+      client = await this.pool.connect()
+    } catch (error) {
+      throw this.unavailable(error)
+    }
+    let broken: Error | undefined
+    try {
+      return await run(client)
+    } catch (error) {
+      // A connection that failed mid-transaction must not go back to the pool.
+      if (isUnavailable(error)) broken = error as Error
+      throw this.unavailable(error)
+    } finally {
+      client.release(broken)
+    }
+  }
+
+  private unavailable (error: unknown): unknown {
+    if (!isUnavailable(error)) return error
+    const coded = new StoreUnavailableError((error as Error).message)
+    coded.cause = error
+    return coded
+  }
+
+  /** A read in one snapshot (REPEATABLE READ), so its statements agree even while other nodes commit. */
+  private async snapshot<T> (read: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    await this.ready()
+    return await this.withClient(async (client) => {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      try {
+        const result = await read(client)
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      }
+    })
+  }
+
+  private async query<R extends pg.QueryResultRow> (text: string, values: unknown[]): Promise<R[]> {
+    await this.ready()
+    return await this.withClient(async (client) => (await client.query<R>(text, values)).rows)
+  }
+
+  append (message: StorableMessage): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new Error(`message store (postgres schema "${this.schema}") is closed`))
+    return new Promise((resolve, reject) => {
+      this.pending.push({ message, resolve, reject })
+      this.writing ??= this.writeLoop()
+    })
+  }
+
+  /** One batch at a time: what arrives while a commit is in flight goes in the next one, in call order. */
+  private async writeLoop (): Promise<void> {
+    // Let the appends of this turn of the event loop join the first batch.
+    await new Promise<void>((resolve) => setImmediate(resolve))
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch)
+      try {
+        const results = await this.commitBatch(batch)
+        this.commits++
+        for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i])
+      } catch (error) {
+        for (const entry of batch) entry.reject(error as Error)
+      }
+    }
+    this.writing = null
+  }
+
+  private async commitBatch (batch: PendingAppend[]): Promise<AppendResult[]> {
+    await this.ready()
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.withClient((client) => this.storeBatch(client, batch))
+      } catch (error) {
+        if (attempt >= 3 || !retryable(error)) throw error
+      }
+    }
+  }
+
+  /** The batch's transaction: lock the rooms' counters (in name order, so two nodes cannot deadlock), skip stored ids, insert, advance. */
+  private async storeBatch (client: pg.PoolClient, batch: PendingAppend[]): Promise<AppendResult[]> {
+    const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
+    await client.query('BEGIN')
+    try {
+      const counters = new Map<string, { epoch: string, last: number, stored: number }>()
+      const locked = await client.query<{ room: string, epoch: string, last_offset: string }>(
+        `INSERT INTO ${this.t.rooms} AS r (room, epoch, last_offset) SELECT room, epoch, 0 FROM unnest($1::text[], $2::text[]) AS v (room, epoch) ORDER BY room
+         ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset RETURNING room, epoch, last_offset`,
+        [rooms, rooms.map(() => randomUUID())])
+      for (const row of locked.rows) counters.set(row.room, { epoch: row.epoch, last: Number(row.last_offset), stored: Number(row.last_offset) })
+      const stored = await client.query<Row>(
+        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE (room, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
+        [batch.map((e) => e.message.room), batch.map((e) => e.message.id)])
+      const known = new Map<string, { offset: number, message: StorableMessage }>()
+      for (const row of stored.rows) known.set(`${row.room}\0${row.id}`, { offset: Number(row.offset), message: toMessage(row) })
+      const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [] }
+      const results = batch.map(({ message }): AppendResult => {
+        const counter = counters.get(message.room) as { epoch: string, last: number }
+        const key = `${message.room}\0${message.id}`
+        const existing = known.get(key)
+        if (existing !== undefined) return { duplicate: true, message: existing.message, position: { offset: existing.offset, epoch: counter.epoch } }
+        const offset = ++counter.last
+        known.set(key, { offset, message })
+        insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
+        insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
+        return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
+      })
+      if (insert.room.length > 0) {
+        // No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
+        await client.query(
+          `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
+          [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload])
+        const advanced = [...counters].filter(([, c]) => c.last !== c.stored)
+        await client.query(
+          `UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($1::text[], $2::bigint[]) AS v (room, last) WHERE r.room = v.room`,
+          [advanced.map(([room]) => room), advanced.map(([, c]) => c.last)])
+      }
+      await client.query('COMMIT')
+      return results
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    }
+  }
+
+  async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {
+    return await this.snapshot(async (client) => {
+      const afterOffset = options.after === undefined ? 0 : await this.offsetOf(client, room, options.after)
+      const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : await this.offsetOf(client, room, options.before)
+      const forward = options.after !== undefined
+      const rows = (await client.query<Row>(
+        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 AND "offset" < $3 ORDER BY "offset" ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
+        [room, afterOffset, beforeOffset, options.limit + 1])).rows
+      const page = rows.slice(0, options.limit).map(toMessage)
+      return { messages: forward ? page : page.reverse(), hasMore: rows.length > options.limit }
+    })
+  }
+
+  private async offsetOf (client: pg.PoolClient, room: string, id: string): Promise<number> {
+    const row = (await client.query<{ offset: string }>(`SELECT "offset" FROM ${this.t.messages} WHERE room = $1 AND id = $2`, [room, id])).rows[0]
+    if (row === undefined) throw new MessageNotFoundError(id, room)
+    return Number(row.offset)
+  }
+
+  private async head (client: pg.PoolClient, room: string): Promise<RoomHead | null> {
+    const row = (await client.query<{ id: string, offset: string, epoch: string }>(
+      `SELECT m.id, m."offset", r.epoch FROM ${this.t.messages} m JOIN ${this.t.rooms} r ON r.room = m.room WHERE m.room = $1 ORDER BY m."offset" DESC LIMIT 1`,
+      [room])).rows[0]
+    return row === undefined ? null : { id: row.id, offset: Number(row.offset), epoch: row.epoch }
+  }
+
+  async replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult> {
+    return await this.snapshot(async (client): Promise<ReplayResult> => {
+      const head = await this.head(client, room)
+      const since = (await client.query<{ offset: string, epoch: string }>(
+        `SELECT m."offset", r.epoch FROM ${this.t.messages} m JOIN ${this.t.rooms} r ON r.room = m.room WHERE m.room = $1 AND m.id = $2`,
+        [room, afterId])).rows[0]
+      if (since === undefined) return { recovered: false, reason: 'unknown', head }
+      const rows = (await client.query<Row>(
+        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
+        [room, since.offset, limit + 1])).rows
+      if (rows.length > limit) return { recovered: false, reason: 'too_many', head }
+      return { recovered: true, messages: rows.map(toPositioned), after: { offset: Number(since.offset), epoch: since.epoch }, head }
+    })
+  }
+
+  async readAfter (room: string, afterOffset: number, limit: number): Promise<RoomRange> {
+    return await this.snapshot(async (client): Promise<RoomRange> => {
+      const epoch = (await client.query<{ epoch: string }>(`SELECT epoch FROM ${this.t.rooms} WHERE room = $1`, [room])).rows[0]?.epoch ?? null
+      if (epoch === null) return { epoch, messages: [] }
+      const rows = (await client.query<Row>(
+        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
+        [room, afterOffset, limit])).rows
+      return { epoch, messages: rows.map(toPositioned) }
+    })
+  }
+
+  async latest (room: string): Promise<RoomHead | null> {
+    await this.ready()
+    return await this.withClient((client) => this.head(client, room))
+  }
+
+  async rooms (): Promise<string[]> {
+    const rows = await this.query<{ room: string }>(`SELECT DISTINCT room COLLATE "C" AS room FROM ${this.t.messages} ORDER BY 1`, [])
+    return rows.map((row) => row.room)
+  }
+
+  /**
+   * Prune under a transaction-scoped advisory lock per schema: when another
+   * node is pruning, this one deletes nothing (returns 0) instead of racing it.
+   */
+  async prune (room: string, rule: RetentionRule, now: number, batchSize: number): Promise<number> {
+    await this.ready()
+    return await this.withClient(async (client) => {
+      await client.query('BEGIN')
+      try {
+        const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock(hashtext($1)) AS locked', [`vix-realtime:retention:${this.schema}`])
+        const deleted = lock.rows[0].locked ? await this.pruneLocked(client, room, rule, now, batchSize) : 0
+        await client.query('COMMIT')
+        return deleted
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      }
+    })
+  }
+
+  private async pruneLocked (client: pg.PoolClient, room: string, rule: RetentionRule, now: number, batchSize: number): Promise<number> {
+    const countCutoff = rule.maxMessages === undefined
+      ? undefined
+      : (await client.query<{ offset: string }>(`SELECT "offset" FROM ${this.t.messages} WHERE room = $1 ORDER BY "offset" DESC LIMIT 1 OFFSET $2`, [room, rule.maxMessages])).rows[0]?.offset
+    const ageCutoff = rule.maxAge === undefined ? undefined : new Date(now - rule.maxAge).toISOString()
+    const oldest = await client.query<{ offset: string, ts: string }>(`SELECT "offset", ts FROM ${this.t.messages} WHERE room = $1 ORDER BY "offset" LIMIT $2`, [room, batchSize])
+    // Only a prefix of the room is deleted, so a surviving id is always followed by every later message.
+    let upTo: number | undefined
+    for (const row of oldest.rows) {
+      const tooMany = countCutoff !== undefined && Number(row.offset) <= Number(countCutoff)
+      const tooOld = ageCutoff !== undefined && row.ts < ageCutoff
+      if (!tooMany && !tooOld) break
+      upTo = Number(row.offset)
+    }
+    if (upTo === undefined) return 0
+    // The rooms row stays: offsets keep growing after the room is emptied.
+    return (await client.query(`DELETE FROM ${this.t.messages} WHERE room = $1 AND "offset" <= $2`, [room, upTo])).rowCount ?? 0
+  }
+
+  async flush (): Promise<void> {
+    while (this.writing !== null) await this.writing
+  }
+
+  async close (): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.flush()
+    this.pool.off('error', this.onPoolError)
+    this.pool.off('connect', this.onConnect)
+    if (this.ownsPool) await this.pool.end()
+  }
+}
