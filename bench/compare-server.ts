@@ -12,7 +12,9 @@ import { Type } from '@sinclair/typebox'
 import vixRealtime, { ackFrame } from '../plugins/index.js'
 
 const app = Fastify()
-await app.register(vixRealtime, { relayTypes: ['chat.message'], docs: false, metrics: false, longPolling: false })
+// VIX_BENCH_LIMITS (JSON) turns hub `limits` on, to price them; a revision without the option ignores it.
+const limits = process.env.VIX_BENCH_LIMITS === undefined ? {} : { limits: JSON.parse(process.env.VIX_BENCH_LIMITS) }
+await app.register(vixRealtime, { relayTypes: ['chat.message'], docs: false, metrics: false, longPolling: false, ...limits })
 // The echo sent without an id, so the hub adds no ack of its own: one frame in, one frame out.
 app.realtime.on('echo', { schema: Type.Object({ n: Type.Number() }) }, (session, msg) => {
   session.send(ackFrame('echo', {}, { n: msg.payload.n }))

@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import vixRealtime, { errorFrame, ErrorCodes, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
+import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
 export const ChatMessagePayload = Type.Object({
@@ -36,6 +36,9 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * `Authorization: Bearer <key>`; without it, server-side publish is off.
  * With `REDIS_URL` (and `VIX_REDIS_PREFIX`) nodes fan out over Redis, and with
  * `DATABASE_URL` (and `VIX_PG_SCHEMA`) they share their history in PostgreSQL.
+ * Limits are on: `VIX_MAX_CONNECTIONS_PER_IP` (default 50, WebSocket and
+ * long-poll sessions together) and `VIX_RATE_LIMIT` / `VIX_RATE_BURST`
+ * (default 20 messages/s per session, burst 40); `off` turns one off.
  */
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
   const env = config.env ?? process.env
@@ -44,6 +47,7 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const publishKey = env.VIX_PUBLISH_KEY
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
+    limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
     longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined || publishKey === '' ? undefined : { key: publishKey } },

@@ -1,6 +1,7 @@
 import { ErrorCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, isVixError, type VixError } from './errors.js'
 import type { Hub } from './hub.js'
 import type { ErrorReason } from './hub/types.js'
+import type { ConnectionSlot, Limits } from './limits/limits.js'
 import { Session, type Transport } from './session.js'
 
 /** What admission needs from the hub. */
@@ -10,6 +11,7 @@ export interface AdmissionParts {
   authenticate: ((request: unknown) => unknown) | undefined
   identityKey: (identity: unknown) => string | undefined
   report: (reason: ErrorReason) => void
+  limits: Limits
 }
 
 /** Per-transport policy of one admission. */
@@ -20,19 +22,29 @@ export interface AdmissionPolicy {
   allowedOrigins?: ReadonlySet<string>
   /** The request's `Origin` header. */
   origin?: string
+  /** The client's IP (Fastify's `request.ip`, so `trustProxy` applies): the per-IP cap and rate. */
+  ip?: string
 }
 
 /** Who was let in. */
 export interface Admitted {
   identity: unknown
   identityKey: string | undefined
+  /**
+   * Its place in the connection counts: pass it to `openSession` (released
+   * when the session closes), or `release()` it if no session follows.
+   */
+  slot: ConnectionSlot
 }
 
 /**
  * The one door of every transport, in order: shutting down → 503 with
- * `Retry-After`; the origin policy → 403; `authenticate` → 401. A WebSocket
- * is refused before its `101`, a long-poll client before it gets a session.
- * Connection caps go here too, so every transport gets them at once.
+ * `Retry-After`; the origin policy → 403; a long-poll creation over the
+ * per-IP rate → 429 `VIX_ERR_RATE_LIMITED`; a full server → 503
+ * `VIX_ERR_SERVER_FULL`, a full IP → 429 `VIX_ERR_LIMIT_EXCEEDED` (checked
+ * before `authenticate`, which may be costly); `authenticate` → 401; a full
+ * identity → 429. A WebSocket is refused before its `101`, a long-poll
+ * client before it gets a session.
  *
  * @example
  * const { identity } = await admission.admit(request, { transport: 'long-polling' })
@@ -47,8 +59,13 @@ export class Admission {
       this.parts.report('forbidden')
       throw new ForbiddenError(`origin ${policy.origin ?? '(none)'} is not allowed`)
     }
+    const { limits } = this.parts
+    if (policy.transport === 'long-polling') limits.takeIp(policy.ip)
+    limits.checkConnections(policy.ip)
     const identity = await this.authenticate(request)
-    return { identity, identityKey: this.parts.identityKey(identity) }
+    const identityKey = this.parts.identityKey(identity)
+    // Checked again: other clients may have been admitted while authenticate ran.
+    return { identity, identityKey, slot: limits.reserve(policy.ip, identityKey) }
   }
 
   /** The 503 of a stopping server; clients retry after the same delay `server.going_away` tells them. */

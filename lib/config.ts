@@ -1,4 +1,5 @@
 import { InvalidEnvError } from './errors.js'
+import type { LimitsOptions } from './limits/options.js'
 import { longPollingDefaults } from './long-polling/options.js'
 import { websocketDefaults, type WebSocketOptions } from './websocket/options.js'
 
@@ -55,4 +56,32 @@ export function loadConfigFromEnv (env: Env = process.env): EnvConfig {
       wait: readInteger(env, 'LONGPOLL_WAIT', longPollingDefaults.wait, 1000)
     }
   }
+}
+
+/** Defaults of `limitsFromEnv` (the example app's: 50 connections per IP, 20 messages/s burst 40). */
+export interface EnvLimitDefaults { maxConnectionsPerIp: number, rate: number, burst: number }
+
+/** A positive integer, or `off` (0 too) to leave the limit out. */
+function readLimit (env: Env, name: string, fallback: number): number | undefined {
+  const raw = env[name]?.trim().toLowerCase()
+  if (raw === 'off' || raw === '0') return undefined
+  return readInteger(env, name, fallback)
+}
+
+/**
+ * The limits an application turns on from the environment:
+ * `VIX_MAX_CONNECTIONS_PER_IP` (WebSocket and long-poll sessions together),
+ * `VIX_RATE_LIMIT` (messages per second per session) and `VIX_RATE_BURST`;
+ * `off` leaves one out. A bad value throws `VIX_ERR_INVALID_ENV`.
+ *
+ * @example
+ * await app.register(vixRealtime, { limits: limitsFromEnv(process.env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }) })
+ */
+export function limitsFromEnv (env: Env, defaults: EnvLimitDefaults): LimitsOptions {
+  const limits: LimitsOptions = {}
+  const perIp = readLimit(env, 'VIX_MAX_CONNECTIONS_PER_IP', defaults.maxConnectionsPerIp)
+  if (perIp !== undefined) limits.maxConnectionsPerIp = perIp
+  const rate = readLimit(env, 'VIX_RATE_LIMIT', defaults.rate)
+  if (rate !== undefined) limits.sessionRate = { rate, burst: readInteger(env, 'VIX_RATE_BURST', Math.max(rate, defaults.burst)) }
+  return limits
 }

@@ -13,7 +13,7 @@ export interface ErrorBody {
 
 /** The coded error of a failed dispatch, to throw from a route (the same code an error frame would carry). */
 export function errorOfDispatch (result: DispatchError): VixError {
-  return codedError(result.code, result.message, { path: result.path })
+  return codedError(result.code, result.message, { path: result.path, retryAfter: result.retryAfter })
 }
 
 interface MaybeCoded {

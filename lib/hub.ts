@@ -13,6 +13,8 @@ import { PublishPipeline, type Persistence, type PublishSource } from './hub/pip
 import { Router } from './hub/router.js'
 import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, RecipientResolver, TypedHandler, TypeOptions } from './hub/types.js'
 import { Lifecycle } from './lifecycle.js'
+import { Limits, type ConnectionSlot } from './limits/limits.js'
+import { resolveLimits } from './limits/options.js'
 import { Rooms } from './rooms.js'
 import { Session, type Transport } from './session.js'
 import type { Decoded } from './codec.js'
@@ -48,6 +50,8 @@ export class Hub {
   /** Two-phase shutdown: `requestStop()` then `finalizeShutdown()`. */
   readonly lifecycle: Lifecycle
   readonly admission: Admission
+  /** Connection caps and rates (the `limits` option); its counts are the admitted sessions. */
+  readonly limits: Limits
   readonly router: Router
   readonly pipeline: PublishPipeline
   readonly broker: Broker
@@ -72,7 +76,11 @@ export class Hub {
     this.broker = this.options.broker ?? new InProcessBroker()
     const envelope = compileValidator(this.messageSchema)
     this.dispatcher = new Dispatcher(this, envelope)
+    this.limits = new Limits(resolveLimits(this.options.limits), (limit) => {
+      for (const observer of this.observers) observer.limitRejected?.(limit)
+    })
     this.admission = new Admission({
+      limits: this.limits,
       stopping: () => this.lifecycle.stopping,
       goingAwayRetryAfter: this.options.goingAwayRetryAfter,
       authenticate: this.options.authenticate,
@@ -192,8 +200,8 @@ export class Hub {
   // Shared by every session: no closure per connection.
   private readonly slowConsumer = (): void => { this.report('slow_consumer') }
 
-  /** Register a new session over `transport`. */
-  openSession (transport: Transport, identity?: unknown, id?: string): Session {
+  /** Register a new session over `transport`; `slot` (from admission) is its place in the connection counts, released when it closes. */
+  openSession (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot): Session {
     const session = new Session(transport, {
       id,
       identity,
@@ -202,6 +210,7 @@ export class Hub {
       onSlowConsumer: this.slowConsumer
     })
     this.sessions.set(session.id, session)
+    if (slot !== undefined) this.limits.bind(session, slot)
     this.inboxes.set(session, new Inbox(this.options.maxQueuedFrames, this.dispatcher))
     for (const observer of this.observers) observer.sessionOpened?.(session)
     for (const handler of this.router.open) this.runHook(session, () => handler(session))
@@ -213,6 +222,7 @@ export class Hub {
     if (!this.sessions.delete(session.id)) return
     session.closed = true
     session.closeCode ??= code
+    this.limits.release(session)
     this.rooms.leaveAll(session)
     for (const observer of this.observers) observer.sessionClosed?.(session, code)
     for (const handler of this.router.close) this.runHook(session, () => handler(session, code, reason))
@@ -326,29 +336,52 @@ export class Hub {
    * are processed in arrival order; failures go back as error frames. A
    * session whose inbox is full (`maxQueuedFrames`) is closed 1008 and the
    * rest of its queue is dropped: a flood costs the flooder, not the server's memory.
+   * Over the session rate (`limits.sessionRate`) a frame is answered
+   * `VIX_ERR_RATE_LIMITED` (with its `id`) in its turn and not processed; a
+   * session that keeps going past `closeAfter` refusals is closed 1008.
    */
   receive (session: Session, data: string | Buffer, options: ReceiveOptions = {}): void {
     if (session.closed) return
     const inbox = this.inboxes.get(session) as Inbox<Decoded>
-    if (inbox.push({ session, data, binary: options.binary === true })) return
+    const verdict = this.limits.frame(session)
+    if (verdict === 'close') {
+      this.flooded(session, inbox, 'rate limit exceeded')
+      return
+    }
+    if (inbox.push({ session, data, binary: options.binary === true, limited: verdict === 'refuse' })) return
+    this.limits.refused('inbound_queue')
+    this.flooded(session, inbox, 'inbound queue full')
+  }
+
+  /** Close a flooding session 1008: the rest of its queue is dropped. */
+  private flooded (session: Session, inbox: Inbox<Decoded>, reason: string): void {
     inbox.clear()
     this.report('rate_limited')
-    session.close(CloseCodes.POLICY, 'inbound queue full')
+    session.close(CloseCodes.POLICY, reason)
   }
 
   /**
    * A frame sent over HTTP (`POST /ws/send` of a poll session): processed
    * exactly like that frame on a WebSocket, in order with the session's
    * other frames, except that raw text is refused and a failure is the
-   * result (the HTTP answer) rather than an error frame. A full inbox
-   * answers `VIX_ERR_RATE_LIMITED` (429).
+   * result (the HTTP answer) rather than an error frame. A full inbox, or a
+   * send over the session rate, answers `VIX_ERR_RATE_LIMITED` (429, with
+   * `retryAfter`); past `closeAfter` refusals the session is closed as well.
    */
   async receiveRequest (session: Session, text: string): Promise<DispatchResult> {
     const inbox = this.inboxes.get(session)
     if (inbox === undefined || session.closed) return { ok: false, code: ErrorCodes.SESSION_NOT_FOUND, message: 'Session not found or expired' }
+    const verdict = this.limits.frame(session)
+    if (verdict !== 'accept') {
+      const limited = this.limits.rateLimited(session)
+      if (verdict === 'close') this.flooded(session, inbox, 'rate limit exceeded')
+      else this.report('rate_limited')
+      return { ok: false, code: ErrorCodes.RATE_LIMITED, message: limited.message, retryAfter: limited.retryAfter }
+    }
     return await new Promise<DispatchResult>((resolve) => {
       const frame: InboundFrame = { session, data: text, binary: false, settle: resolve }
       if (inbox.push(frame)) return
+      this.limits.refused('inbound_queue')
       this.report('rate_limited')
       const full = codedError(ErrorCodes.RATE_LIMITED, `Rate limit exceeded: more than ${this.options.maxQueuedFrames} frames queued for this session`)
       resolve({ ok: false, code: ErrorCodes.RATE_LIMITED, message: full.message })

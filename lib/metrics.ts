@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCol
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
 import type { ErrorReason, Hub, HubObserver } from './hub.js'
+import { limitNames, type LimitName } from './limits/limits.js'
 
 /** Every value of the `reason` label; a fixed set so the series count stays bounded. */
 export const errorReasons: readonly ErrorReason[] = [
@@ -51,7 +52,8 @@ export const MetricNames = {
   storeAppendDurationSeconds: 'vix_store_append_duration_seconds',
   brokerErrorsTotal: 'vix_broker_errors_total',
   brokerConnected: 'vix_broker_connected',
-  brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total'
+  brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total',
+  limitRejectionsTotal: 'vix_limit_rejections_total'
 } as const
 
 const knownReasons: ReadonlySet<string> = new Set(errorReasons)
@@ -180,6 +182,18 @@ export class RealtimeMetrics {
       byReason.set(reason, child)
     }
     const internal = byReason.get('internal') as { inc: () => void }
+    const rejections = new Counter({
+      name: MetricNames.limitRejectionsTotal,
+      help: 'Connections, frames, joins and requests refused by a limit, by limit',
+      labelNames: ['limit'],
+      registers
+    })
+    const byLimit = new Map<LimitName, { inc: () => void }>()
+    for (const limit of limitNames) {
+      const child = rejections.labels(limit)
+      child.inc(0)
+      byLimit.set(limit, child)
+    }
 
     const observer: HubObserver = {
       sessionOpened: (session) => { if (session.transport.name === 'websocket') wsConnections.inc() },
@@ -198,7 +212,8 @@ export class RealtimeMetrics {
       storeAppended: (count, seconds) => {
         if (count > 0) storeAppends.inc(count)
         storeAppendDuration.observe(seconds)
-      }
+      },
+      limitRejected: (limit) => { byLimit.get(limit)?.inc() }
     }
     this.detach = hub.addObserver(observer)
 

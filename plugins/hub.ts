@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
 import { conflictingHubOption, hubOptionNames, type HubOptions } from '../lib/hub/options.js'
+import { defaultRequestSerializer, redactingSerializer, serializersOf } from '../lib/redact.js'
 import { JsonMessage, sharedSchemas } from '../schemas/message.js'
 
 declare module 'fastify' {
@@ -42,6 +43,7 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
     if (conflict !== undefined) throw new InvalidOptionError(conflict, 'the hub is already registered with another value: hub options are taken once')
     return
   }
+  redactRequestLog(fastify)
   const hub = new Hub({ ...options, logger: fastify.log })
   optionsByHub.set(hub, options)
   await hub.started
@@ -61,6 +63,27 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
   })
   fastify.addHook('onClose', async () => {
     await hub.lifecycle.finalizeShutdown()
+  })
+}
+
+/**
+ * Long-poll session ids and tokens travel in query strings and headers:
+ * every request logger made after this point logs requests through the
+ * application's own `req` serializer (or Fastify's), redacted. Routes
+ * declared before the hub keep their loggers as they were.
+ */
+function redactRequestLog (fastify: FastifyInstance): void {
+  const previous = fastify.childLoggerFactory
+  const wrapped = new WeakMap<object, (value: unknown) => unknown>()
+  fastify.setChildLoggerFactory(function (logger, bindings, opts, rawRequest) {
+    let req = wrapped.get(logger)
+    if (req === undefined) {
+      req = redactingSerializer(serializersOf(logger)?.req ?? defaultRequestSerializer)
+      wrapped.set(logger, req)
+    }
+    const own = opts.serializers?.req
+    const serializers = { ...opts.serializers, req: own === undefined ? req : redactingSerializer(own) }
+    return previous.call(this, logger, bindings, { ...opts, serializers }, rawRequest)
   })
 }
 

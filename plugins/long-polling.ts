@@ -33,7 +33,7 @@ const sendErrorResponses = {
   ...errorResponses,
   401: { $ref: 'VixErrorResponse#', description: '`authenticate` rejected the request, or a server-side publish without the `serverPublish` key (`VIX_ERR_UNAUTHORIZED`, with `WWW-Authenticate: Bearer`)' },
   403: { $ref: 'VixErrorResponse#', description: 'Denied by `authorizeJoin` / `authorizePublish` / `serverPublish.authorize`, or a server-side publish while it is off (`VIX_ERR_FORBIDDEN`); not in the room (`VIX_ERR_NOT_IN_ROOM`)' },
-  429: { $ref: 'VixErrorResponse#', description: 'More than `maxQueuedFrames` frames of this session are waiting (`VIX_ERR_RATE_LIMITED`)' },
+  429: { $ref: 'VixErrorResponse#', description: 'Over the session rate (`limits.sessionRate`), the per-IP rate of server-side publishes (`limits.ipRate`) or a type\'s `rate`, or more than `maxQueuedFrames` frames of this session are waiting (`VIX_ERR_RATE_LIMITED`, with `Retry-After`); a join past `limits.maxRoomsPerSession` / `maxMembersPerRoom` (`VIX_ERR_LIMIT_EXCEEDED`)' },
   400: { $ref: 'VixErrorResponse#', description: 'Invalid message (`VIX_ERR_INVALID_MESSAGE`, with `path`: the same message and path as the WebSocket error frame), unknown type (`VIX_ERR_UNKNOWN_TYPE`) or querystring (`VIX_ERR_INVALID_REQUEST`)' },
   413: { $ref: 'VixErrorResponse#', description: 'Body larger than `maxMessageSize` (`VIX_ERR_PAYLOAD_TOO_LARGE`)' },
   503: { $ref: 'VixErrorResponse#', description: 'The message store (PostgreSQL) cannot be reached (`VIX_ERR_STORE_UNAVAILABLE`): nothing was stored, delivered or acked; retry' }
@@ -73,12 +73,12 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     if (query.session_id === undefined) {
       let admitted
       try {
-        admitted = await hub.admit(request, { transport: 'long-polling' })
+        admitted = await hub.admit(request, { transport: 'long-polling', ip: request.ip })
       } catch (error) {
         withRetryAfter(reply, error)
         throw error
       }
-      const { poll } = manager.create(admitted.identity)
+      const { poll } = manager.create(admitted.identity, admitted.slot)
       return reply.header('content-type', JSON_TYPE).send(manager.respondCreated(poll))
     }
     const identity = await hub.authenticate(request)
@@ -114,7 +114,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     let result
     if (id === undefined) {
       // serverPublish is this path's authentication (a key or a callback); it is off by default.
-      result = await bridge.publish(text, request)
+      result = await bridge.publish(text, request, request.ip)
       if (!result.ok && result.code === 'VIX_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer')
     } else {
       const identity = await hub.authenticate(request)
@@ -148,7 +148,8 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
           200: { $ref: 'VixPollResponse#' },
           ...errorResponses,
           409: { $ref: 'VixErrorResponse#', description: 'Another poll is already held on this session (`VIX_ERR_SESSION_BUSY`)' },
-          503: { $ref: 'VixErrorResponse#', description: 'Shutting down: no new sessions (`VIX_ERR_SHUTTING_DOWN`, with `Retry-After`)' }
+          429: { $ref: 'VixErrorResponse#', description: 'Creating a session: `limits.maxConnectionsPerIp` / `maxConnectionsPerIdentity` reached (`VIX_ERR_LIMIT_EXCEEDED`), or this client IP is over `limits.ipRate` (`VIX_ERR_RATE_LIMITED`, with `Retry-After`)' },
+          503: { $ref: 'VixErrorResponse#', description: 'Shutting down (`VIX_ERR_SHUTTING_DOWN`) or full (`VIX_ERR_SERVER_FULL`): no new sessions, retry after `Retry-After`' }
         }
       }
     }, poll)

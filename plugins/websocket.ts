@@ -3,6 +3,7 @@ import websocket from '@fastify/websocket'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { CloseCodes, UpgradeRequiredError } from '../lib/errors.js'
 import { goingAwayFrame } from '../lib/frames.js'
+import type { Admitted } from '../lib/admission.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
 import { resolveWebSocketOptions, type WebSocketOptions } from '../lib/websocket/options.js'
 import { websocketRouteSchema } from '../schemas/websocket.js'
@@ -16,7 +17,7 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
   const config = resolveWebSocketOptions(options)
   const hub = fastify.realtime
   const connections = new WebSocketConnections(hub, config)
-  const identities = new WeakMap<FastifyRequest, unknown>()
+  const admissions = new WeakMap<FastifyRequest, Admitted>()
 
   if (!fastify.hasDecorator('websocketServer')) {
     await fastify.register(websocket, {
@@ -51,8 +52,10 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
   async function admit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (!request.ws) return
     try {
-      const { identity } = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin })
-      identities.set(request, identity)
+      const admitted = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin, ip: request.ip })
+      admissions.set(request, admitted)
+      // An upgrade refused later (a hook, a bad handshake) or abandoned never opens a session: its socket closing gives the place back.
+      request.raw.socket.once('close', () => { admitted.slot.release() })
     } catch (error) {
       withRetryAfter(reply, error)
       throw error
@@ -67,9 +70,9 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
     handler: async () => { throw new UpgradeRequiredError() },
     wsHandler: (socket, request) => {
       // Taken, not kept: a session holds its identity, never its upgrade request.
-      const identity = identities.get(request)
-      identities.delete(request)
-      connections.attach(socket, identity)
+      const admitted = admissions.get(request)
+      admissions.delete(request)
+      connections.attach(socket, admitted?.identity, admitted?.slot)
     }
   })
 }

@@ -72,7 +72,8 @@ ${closeCodeTable}`,
     401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', errorExample('UNAUTHORIZED', 'rejected by authenticate')),
     403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', errorExample('FORBIDDEN', 'origin https://elsewhere.example is not allowed')),
     426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', errorExample('UPGRADE_REQUIRED')),
-    503: errorAnswer('The server is shutting down; retry after `Retry-After` seconds (VIX_ERR_SHUTTING_DOWN)', errorExample('SHUTTING_DOWN'))
+    429: errorAnswer('Refused before the upgrade: `limits.maxConnectionsPerIp` or `limits.maxConnectionsPerIdentity` reached (VIX_ERR_LIMIT_EXCEEDED)', errorExample('LIMIT_EXCEEDED', 'at most 50 connections per client IP')),
+    503: errorAnswer('The server is shutting down (VIX_ERR_SHUTTING_DOWN), or `limits.maxConnections` sessions are open (VIX_ERR_SERVER_FULL); retry after `Retry-After` seconds', errorExample('SHUTTING_DOWN'))
   },
   [websocketExtensionKey]: websocketExtension
 }

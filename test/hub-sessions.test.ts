@@ -315,7 +315,7 @@ t.test('a slow consumer is closed 1013 and skipped; the others still receive', a
 t.test('authenticate and admit: the identity, or the coded refusal', async (t) => {
   t.equal(await setup().hub.authenticate({}), undefined, 'no authenticate: everyone is anonymous')
   const { hub, reasons } = setup({ authenticate: (request) => (request as { user?: string }).user ?? null, goingAwayRetryAfter: 2500 })
-  t.same(await hub.admit({ user: 'ada' }, { transport: 'websocket' }), { identity: 'ada', identityKey: '"ada"' })
+  t.match(await hub.admit({ user: 'ada' }, { transport: 'websocket' }), { identity: 'ada', identityKey: '"ada"', slot: { identityKey: '"ada"' } })
   await t.rejects(hub.authenticate({}), { code: 'VIX_ERR_UNAUTHORIZED', statusCode: 401 })
   t.same(reasons, ['unauthorized'])
   hub.lifecycle.requestStop()

@@ -93,11 +93,11 @@ t.test('GET /ws is documented as the upgrade endpoint', async (t) => {
   const document = await documentOf(app)
   const operation = document.paths['/ws'].get
   t.match(operation.summary, /WebSocket/)
-  t.same(Object.keys(operation.responses).sort(), ['101', '401', '403', '426', '503'])
+  t.same(Object.keys(operation.responses).sort(), ['101', '401', '403', '426', '429', '503'])
   t.match(operation.responses['101'].description, /^Switching Protocols/)
   t.notOk(operation.responses['101'].content, 'the upgrade answer has no body')
   t.ok(operation.responses['101'].headers['sec-websocket-accept'])
-  for (const status of ['401', '403', '426', '503']) {
+  for (const status of ['401', '403', '426', '429', '503']) {
     t.equal(operation.responses[status].content['application/json'].schema.$ref, '#/components/schemas/VixErrorResponse', `${status} uses the shared error schema`)
   }
   const extension = operation['x-vix-websocket']
@@ -240,7 +240,7 @@ t.test('registration order does not matter', async (t) => {
     await register(app)
     const document = await documentOf(app)
     t.same([...documentedOperations(document).keys()].sort(), ['GET /between', 'GET /ws'], `${name}: every route`)
-    t.same(Object.keys(document.paths['/ws'].get.responses).sort(), ['101', '401', '403', '426', '503'], `${name}: /ws responses`)
+    t.same(Object.keys(document.paths['/ws'].get.responses).sort(), ['101', '401', '403', '426', '429', '503'], `${name}: /ws responses`)
     t.ok(document.paths['/ws'].get['x-vix-messages'].some((m: { type: string }) => m.type === 'chat.message'), `${name}: catalogue`)
     t.equal(document.components.schemas.VixJsonMessage.title, 'JsonMessage', `${name}: shared components`)
     assertFullyDocumented(t, document)

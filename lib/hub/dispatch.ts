@@ -7,7 +7,7 @@ import type { Hub } from '../hub.js'
 import type { Session } from '../session.js'
 import { InFlight, type FrameProcessor, type InboundFrame, type Step } from './inbox.js'
 import { chain, each, type Maybe } from './maybe.js'
-import { payloadError } from './router.js'
+import { payloadError, type TypeLimits } from './router.js'
 import { inboundMessageOf, type DispatchError, type DispatchResult, type ErrorReason, type InboundMessage, type RecoveryResult } from './types.js'
 
 const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
@@ -45,6 +45,11 @@ export class Dispatcher implements FrameProcessor<Decoded> {
 
   process (frame: InboundFrame, decoded: Decoded): Step {
     const { session } = frame
+    if (frame.limited === true) {
+      // Over the session rate when it arrived: answered in its turn, with the id of its one decode.
+      const id = decoded.kind === 'typed' ? decoded.message.id : decoded.kind === 'invalid' ? decoded.id : undefined
+      return this.fail(frame, this.hub.limits.rateLimited(session), id)
+    }
     if (decoded.kind === 'invalid') {
       return this.fail(frame, codedError(ErrorCodes.INVALID_MESSAGE, decoded.message, { path: decoded.path }), decoded.id)
     }
@@ -76,7 +81,7 @@ export class Dispatcher implements FrameProcessor<Decoded> {
   /** Turn an error into the frame's failure: coded errors keep their code; anything else is an internal error, logged. */
   private fail (frame: InboundFrame, error: unknown, id?: string): DispatchError {
     const failure: DispatchError = isVixError(error)
-      ? { ok: false, code: error.code, message: error.message, path: error.path, id }
+      ? { ok: false, code: error.code, message: error.message, path: error.path, id, retryAfter: error.retryAfter }
       : { ...this.hub.handlerFailed(frame.session, error), id }
     this.hub.report(reasonByCode[failure.code] ?? 'internal')
     if (frame.settle === undefined) this.hub.send(frame.session, errorFrame(failure.code, failure.message, { id: failure.id, path: failure.path }))
@@ -94,6 +99,8 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     const { session } = frame
     if (message.type === 'room.join') return this.join(session, message)
     if (message.type === 'room.leave') return this.leave(session, message)
+    const limits = this.hub.router.limitsOf(message.type)
+    if (limits !== undefined) this.checkTypeLimits(frame, message.type, limits)
     const handlers = this.hub.router.handlersOf(message.type)
     if (this.hub.relayTypes.has(message.type)) {
       return chain(this.hub.pipeline.accept(message, { session }), (accepted): Step => {
@@ -108,6 +115,18 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     }
     this.hub.router.checkPayload(message.type, message.payload)
     return chain(this.runHandlers(session, message), () => this.acked(session, message, message.id))
+  }
+
+  /** A type's declared `maxSize` (UTF-8 bytes of the whole frame) and per-session `rate`. */
+  private checkTypeLimits (frame: InboundFrame, type: string, limits: TypeLimits): void {
+    if (limits.maxSize !== undefined) {
+      const size = typeof frame.data === 'string' ? Buffer.byteLength(frame.data) : frame.data.length
+      if (size > limits.maxSize) {
+        this.hub.limits.refused('type_size')
+        throw codedError(ErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${limits.maxSize} bytes (the most for "${type}")`)
+      }
+    }
+    if (limits.rate !== undefined) this.hub.limits.takeType(frame.session, type, limits.rate)
   }
 
   private afterRelay (session: Session, message: InboundMessage, published: RealtimeMessage): Maybe<DispatchResult> {
@@ -127,7 +146,10 @@ export class Dispatcher implements FrameProcessor<Decoded> {
 
   private join (session: Session, message: InboundMessage): Maybe<DispatchResult> {
     const { room, since } = this.builtin(this.joinValidator, message.payload) as Static<typeof RoomJoinPayload>
+    this.hub.limits.checkJoin(session, room, this.hub.rooms.size(room))
     return chain(this.hub.authorizeJoin(session, room), () => {
+      // Again once authorized (it may have waited): the check and the join are one synchronous step.
+      this.hub.limits.checkJoin(session, room, this.hub.rooms.size(room))
       const join = (): void => { this.hub.rooms.join(session, room) }
       const persistence = this.hub.pipeline.persistence
       let recovery: Maybe<RecoveryResult> = NO_RECOVERY

@@ -6,6 +6,8 @@ export interface InboundFrame {
   session: Session
   data: string | Buffer
   binary: boolean
+  /** Over the session's rate when it arrived: decoded (for its `id`) and answered `VIX_ERR_RATE_LIMITED`, not processed. */
+  limited?: boolean
   /** Set for HTTP sends: the caller waits for the result, and failures are answered to it instead of sent as error frames. */
   settle?: (result: DispatchResult) => void
 }

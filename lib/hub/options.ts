@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { TSchema } from '@sinclair/typebox'
 import { JsonMessage } from '../../schemas/message.js'
 import type { Broker } from '../broker/types.js'
+import type { LimitsOptions } from '../limits/options.js'
 import { InvalidOptionError } from '../errors.js'
 import { defaultIdentityKey } from '../identity.js'
 import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
@@ -38,6 +39,8 @@ export interface HubOptions {
   broker?: Broker
   /** This node's id in envelopes (default: random). */
   nodeId?: string
+  /** Connection caps, rates and room caps (see `LimitsOptions`); every one is off unless given. */
+  limits?: LimitsOptions
   logger?: Logger
 }
 
@@ -48,7 +51,7 @@ export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'aut
 /** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
 export const hubOptionNames = [
   'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
-  'authorizeJoin', 'authorizePublish', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId'
+  'authorizeJoin', 'authorizePublish', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
 /** Types the server itself speaks: never a relay type, never published from outside. */
@@ -64,7 +67,8 @@ const defaults = {
   identityKey: defaultIdentityKey,
   messageSchema: JsonMessage as TSchema,
   shutdownTimeout: 10_000,
-  goingAwayRetryAfter: 1000
+  goingAwayRetryAfter: 1000,
+  limits: {} as LimitsOptions
 }
 
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */

@@ -1,9 +1,15 @@
 import type { TSchema } from '@sinclair/typebox'
 import { compileValidator, type Validator } from '../codec.js'
 import { ErrorCodes, InvalidOptionError, codedError } from '../errors.js'
+import { resolveRate } from '../limits/options.js'
+import type { Rate } from '../limits/token-bucket.js'
+import { checkInteger } from '../options.js'
 import type { CatalogueEntry, CloseHandler, ErrorHandler, OpenHandler, RawHandler, TypedHandler, TypeOptions } from './types.js'
 
-interface TypedRegistration { handlers: TypedHandler<any>[], validator?: Validator, schema?: TSchema, description?: string }
+interface TypedRegistration { handlers: TypedHandler<any>[], validator?: Validator, schema?: TSchema, description?: string, limits?: TypeLimits }
+
+/** What `on(type, { maxSize, rate })` declared for a type, enforced by the dispatcher. */
+export interface TypeLimits { maxSize?: number, rate?: Required<Rate> }
 
 /** Remove `item` from `list` in place; the returned function of every `add…`. */
 function remover<T> (list: T[], item: T): () => void {
@@ -47,6 +53,13 @@ export class Router {
       registration.validator = compileValidator(options.schema)
     }
     if (options?.description !== undefined) registration.description = options.description
+    if (options?.maxSize !== undefined || options?.rate !== undefined) {
+      registration.limits = {
+        ...registration.limits,
+        ...(options.maxSize === undefined ? {} : { maxSize: checkInteger(`${type}.maxSize`, options.maxSize, 1) }),
+        ...(options.rate === undefined ? {} : { rate: resolveRate(`${type}.rate`, options.rate) })
+      }
+    }
     if (handler !== undefined) registration.handlers.push(handler)
   }
 
@@ -58,6 +71,11 @@ export class Router {
   /** Handled by the server: a relay type or a type registered with `on`. */
   isKnown (type: string): boolean {
     return this.relayTypes.has(type) || this.typed.has(type)
+  }
+
+  /** The type's declared `maxSize` / `rate`, when it has any. */
+  limitsOf (type: string): TypeLimits | undefined {
+    return this.typed.get(type)?.limits
   }
 
   handlersOf (type: string): readonly TypedHandler<any>[] | undefined {
@@ -75,7 +93,7 @@ export class Router {
     const entries = new Map<string, CatalogueEntry>()
     for (const type of this.relayTypes) entries.set(type, { type, relay: true })
     for (const [type, registration] of this.typed) {
-      entries.set(type, { type, relay: this.relayTypes.has(type), schema: registration.schema, description: registration.description })
+      entries.set(type, { type, relay: this.relayTypes.has(type), schema: registration.schema, description: registration.description, ...registration.limits })
     }
     return [...entries.values()].sort((a, b) => a.type.localeCompare(b.type))
   }

@@ -2,6 +2,8 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import type { JsonMessageInput } from '../../schemas/message.js'
 import type { ErrorCode } from '../errors.js'
 import type { RealtimeMessage } from '../frames.js'
+import type { LimitName } from '../limits/limits.js'
+import type { Rate } from '../limits/token-bucket.js'
 import type { Session } from '../session.js'
 
 /** A validated message as handlers receive it: `payload` is always an object. */
@@ -20,10 +22,14 @@ export type ErrorHandler = (session: Session | null, error: Error) => unknown
 /** Sessions that should get a room message besides the room's members (see `Hub.addRecipientResolver`). */
 export type RecipientResolver = (message: RealtimeMessage) => Iterable<Session> | undefined
 
-/** Options of `Hub.on`: the payload schema (validated, documented) and a description for the docs. */
+/** Options of `Hub.on`: the payload schema (validated, documented), per-type limits and a description for the docs. */
 export interface TypeOptions<S extends TSchema = TSchema> {
   schema?: S
   description?: string
+  /** Largest frame of this type, in bytes (UTF-8); a larger one gets `VIX_ERR_PAYLOAD_TOO_LARGE` (HTTP 413). */
+  maxSize?: number
+  /** Frames of this type per session: `{ rate, burst }`; past it `VIX_ERR_RATE_LIMITED` (HTTP 429). */
+  rate?: Rate
 }
 
 /** Reasons counted by observers; a small fixed set so metric labels stay bounded. */
@@ -49,6 +55,8 @@ export interface HubObserver {
   brokerConnection?: (connected: boolean) => void
   /** Messages another node published were missing here and were read from the store (a gap repaired). */
   gapRepaired?: (messages: number) => void
+  /** Something was refused by a limit (`limits` hub option, the inbox bound, a type's `maxSize` / `rate`). */
+  limitRejected?: (limit: LimitName) => void
 }
 
 export interface Logger {
@@ -59,11 +67,11 @@ export interface Logger {
 }
 
 /** A typed-message catalogue entry: what OpenAPI documents. */
-export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string }
+export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string, maxSize?: number, rate?: Required<Rate> }
 
 export interface DispatchOk { ok: true, id?: string }
 /** A refused or failed frame: the code and message of its error frame (or HTTP answer). */
-export interface DispatchError { ok: false, code: ErrorCode, message: string, path?: string, id?: string }
+export interface DispatchError { ok: false, code: ErrorCode, message: string, path?: string, id?: string, retryAfter?: number }
 export type DispatchResult = DispatchOk | DispatchError
 
 /** Result of joining a room with recovery (the `room.join` ack's payload). */

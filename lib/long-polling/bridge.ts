@@ -61,11 +61,14 @@ export class LongPollBridge {
    * A server-side publish of `text` (no session), when `serverPublish` lets
    * `request` make one (else 403, or 401 for a missing key); then the same
    * accept stage as a client's frame: the envelope, a known type, its
-   * payload schema and `authorizePublish(null, message)`.
+   * payload schema and `authorizePublish(null, message)`. Over the per-IP
+   * rate of `ip` (`limits.ipRate`) it answers 429 with `retryAfter`.
    */
-  async publish (text: string, request: PublishRequest): Promise<DispatchResult> {
+  async publish (text: string, request: PublishRequest, ip?: string): Promise<DispatchResult> {
     try {
       this.serverPublish.checkKey(request)
+      // After the key: the bucket of a client IP is spent by publishes it may make.
+      this.hub.limits.takeIp(ip)
     } catch (error) {
       return this.failed(error)
     }
@@ -84,7 +87,7 @@ export class LongPollBridge {
   }
 
   private failed (error: unknown, id?: string): DispatchResult {
-    if (isVixError(error)) return this.refused(error.code, error.message, error.path, id)
+    if (isVixError(error)) return this.refused(error.code, error.message, error.path, id, error.retryAfter)
     this.hub.logger.error({ err: error }, 'vix-realtime: server-side publish failed')
     this.hub.report('internal')
     return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while publishing the message', id }
@@ -95,8 +98,8 @@ export class LongPollBridge {
     this.removeResolver?.()
   }
 
-  private refused (code: ErrorCode, message: string, path?: string, id?: string): DispatchResult {
-    this.hub.report(code === ErrorCodes.FORBIDDEN ? 'forbidden' : code === ErrorCodes.UNAUTHORIZED ? 'unauthorized' : 'invalid_message')
-    return { ok: false, code, message, path, id }
+  private refused (code: ErrorCode, message: string, path?: string, id?: string, retryAfter?: number): DispatchResult {
+    this.hub.report(code === ErrorCodes.FORBIDDEN ? 'forbidden' : code === ErrorCodes.UNAUTHORIZED ? 'unauthorized' : code === ErrorCodes.RATE_LIMITED ? 'rate_limited' : 'invalid_message')
+    return { ok: false, code, message, path, id, retryAfter }
   }
 }

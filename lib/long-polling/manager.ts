@@ -1,5 +1,6 @@
 import { CloseCodes } from '../errors.js'
 import type { Hub } from '../hub.js'
+import type { ConnectionSlot } from '../limits/limits.js'
 import { newSessionId, type Session, type Transport } from '../session.js'
 import { PollSession, type WakeReason } from './session.js'
 
@@ -69,9 +70,9 @@ export class LongPollManager {
 
   /**
    * Open a session bound to `identity`: a hub session (so it can join rooms)
-   * with a 128-bit CSPRNG id.
+   * with a 128-bit CSPRNG id; `slot` (from admission) is released when it ends.
    */
-  create (identity: unknown): { poll: PollSession, session: Session } {
+  create (identity: unknown, slot?: ConnectionSlot): { poll: PollSession, session: Session } {
     const poll = new PollSession({
       id: newSessionId(),
       identityKey: this.hub.identityKey(identity),
@@ -88,7 +89,7 @@ export class LongPollManager {
     }
     this.polls.set(poll.id, poll)
     for (const observer of this.hub.observers) observer.longPollSessionCreated?.()
-    const session = this.hub.openSession(transport, identity, poll.id)
+    const session = this.hub.openSession(transport, identity, poll.id, slot)
     poll.session = session
     this.ensureSweeper()
     return { poll, session }

@@ -23,6 +23,10 @@ export interface DocumentedMessage {
   payload?: { $ref: string }
   /** Payload of the ack, when it has one. */
   ack?: { $ref: string }
+  /** Largest frame of this type in bytes (`on(type, { maxSize })`); larger ones get `VIX_ERR_PAYLOAD_TOO_LARGE`. */
+  maxSize?: number
+  /** Frames of this type per session (`on(type, { rate })`); past it `VIX_ERR_RATE_LIMITED`. */
+  rate?: { rate: number, burst: number }
 }
 
 const id = (schema: TSchema): string => schema.$id as string
@@ -77,6 +81,8 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
     if (builtInTypes.has(entry.type)) continue
     const message: DocumentedMessage = { type: entry.type, direction: 'client', builtIn: false, relay: entry.relay }
     if (entry.description !== undefined) message.description = entry.description
+    if (entry.maxSize !== undefined) message.maxSize = entry.maxSize
+    if (entry.rate !== undefined) message.rate = { ...entry.rate }
     if (entry.schema !== undefined) {
       const shared = entry.schema.$id
       if (shared !== undefined && Object.hasOwn(components, shared)) {

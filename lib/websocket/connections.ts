@@ -1,6 +1,7 @@
 import type WebSocket from 'ws'
 import { CloseCodes } from '../errors.js'
 import type { Hub } from '../hub.js'
+import type { ConnectionSlot } from '../limits/limits.js'
 import type { Session } from '../session.js'
 import { WebSocketTransport } from './transport.js'
 
@@ -73,11 +74,11 @@ export class WebSocketConnections {
    * Adopt an upgraded socket. Listeners are attached synchronously, before
    * any await, so no frame is lost.
    */
-  attach (socket: WebSocket, identity: unknown): Session {
+  attach (socket: WebSocket, identity: unknown, slot?: ConnectionSlot): Session {
     const transport = new WebSocketTransport(socket, this.now())
     // Tracked before the session opens: a frame sent from an open hook is already coalesced like any other.
     this.tracked.set(socket, transport)
-    const session = this.hub.openSession(transport, identity)
+    const session = this.hub.openSession(transport, identity, undefined, slot)
     transport.session = session
     socket.on('message', this.onMessage)
     socket.on('pong', this.onPong)
