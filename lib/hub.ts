@@ -11,6 +11,7 @@ import { chain, type Maybe } from './hub/maybe.js'
 import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub/options.js'
 import { PublishPipeline, type Persistence, type PublishSource } from './hub/pipeline.js'
 import { Router } from './hub/router.js'
+import { RoomSubscriptions } from './hub/subscriptions.js'
 import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, RecipientResolver, TypedHandler, TypeOptions } from './hub/types.js'
 import { Lifecycle } from './lifecycle.js'
 import { Limits, type ConnectionSlot } from './limits/limits.js'
@@ -64,7 +65,7 @@ export class Hub {
   private readonly recipientResolvers: RecipientResolver[] = []
   private readonly dispatcher: Dispatcher
   private readonly inboxes = new WeakMap<Session, Inbox<Decoded>>()
-  private readonly subscriptions = new Map<string, Promise<void>>()
+  private readonly subscriptions: RoomSubscriptions
 
   constructor (options: HubOptions = {}) {
     this.options = resolveHubOptions(options)
@@ -98,8 +99,7 @@ export class Hub {
       recipientResolvers: this.recipientResolvers,
       logger: this.logger
     })
-    this.rooms.on('created', (room) => { this.subscribe(room) })
-    this.rooms.on('deleted', (room) => { this.unsubscribe(room) })
+    this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
       resync: () => { this.pipeline.resync() },
       connection: (connected) => {
@@ -244,32 +244,7 @@ export class Hub {
 
   /** Resolves once this node receives the room's messages from other nodes (its broker subscription is active). */
   roomReady (room: string): Maybe<void> {
-    return this.subscriptions.get(room)
-  }
-
-  private subscribe (room: string): void {
-    const subscribed = this.callBroker(() => this.broker.subscribe(room), 'subscribe')
-    if (subscribed !== undefined) {
-      const ready = subscribed.finally(() => { if (this.subscriptions.get(room) === ready) this.subscriptions.delete(room) })
-      this.subscriptions.set(room, ready)
-    }
-  }
-
-  private unsubscribe (room: string): void {
-    this.subscriptions.delete(room)
-    this.callBroker(() => this.broker.unsubscribe(room), 'unsubscribe')
-  }
-
-  /** A broker call whose failure is logged, never thrown: local delivery never waits on the broker's health. */
-  private callBroker (call: () => void | Promise<void>, what: string): Promise<void> | undefined {
-    const failed = (error: unknown): void => { this.logger.error({ err: error }, `vix-realtime: broker ${what} failed`) }
-    try {
-      const result = call()
-      return result instanceof Promise ? result.catch(failed) : undefined
-    } catch (error) {
-      failed(error)
-      return undefined
-    }
+    return this.subscriptions.ready(room)
   }
 
   // ---- publish pipeline ---------------------------------------------------
