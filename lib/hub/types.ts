@@ -49,6 +49,8 @@ export interface HubObserver {
   brokerConnection?: (connected: boolean) => void
   /** Messages another node published were missing here and were read from the store (a gap repaired). */
   gapRepaired?: (messages: number) => void
+  /** `frames` presence diff frames were sent (one per recipient of a coalesced diff). */
+  presenceDiffs?: (frames: number) => void
 }
 
 export interface Logger {
