@@ -30,7 +30,9 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_store_append_duration_seconds: 'HISTOGRAM',
   vix_broker_errors_total: 'COUNTER',
   vix_broker_connected: 'GAUGE',
-  vix_broker_gaps_repaired_total: 'COUNTER'
+  vix_broker_gaps_repaired_total: 'COUNTER',
+  vix_presence_members: 'GAUGE',
+  vix_presence_diffs_total: 'COUNTER'
 }
 
 /** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { Broker, BrokerEvents, ControlMessage } from '../lib/broker/types.js'
 import { Hub } from '../lib/hub.js'
 import type { PresenceOptions } from '../lib/presence/options.js'
@@ -35,7 +35,7 @@ class BusBroker implements Broker {
 
 const timings: PresenceOptions = { window: 20, heartbeat: 50, ttl: 300, grace: 150 }
 
-async function node (t: Tap.Test, bus: Bus, nodeId: string, options: PresenceOptions = timings): Promise<{ hub: Hub, broker: BusBroker }> {
+async function node (t: Test, bus: Bus, nodeId: string, options: PresenceOptions = timings): Promise<{ hub: Hub, broker: BusBroker }> {
   const broker = new BusBroker(bus)
   const hub = new Hub({ nodeId, broker, presence: options, logger: recordingLogger() })
   await hub.started

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import Fastify from 'fastify'
 import { hubPlugin } from '../plugins/hub.js'
 import { presencePlugin } from '../plugins/presence.js'
@@ -19,7 +19,7 @@ const diffs = (client: TestClient): any[] => client.frames.filter(isDiff).map((f
 /** Long enough for every pending window to have been flushed. */
 const settle = async (): Promise<void> => { await delay(WINDOW * 5) }
 
-async function member (t: Tap.Test, app: any, user: string, room = 'lobby'): Promise<TestClient> {
+async function member (t: Test, app: any, user: string, room = 'lobby'): Promise<TestClient> {
   const client = await connect(app, '/ws', { headers: { 'x-user': user } })
   t.teardown(() => { client.close() })
   await client.join(room)
@@ -207,5 +207,5 @@ t.test('bad presence options fail boot with VIX_ERR_INVALID_OPTION naming them',
   const app = Fastify()
   t.teardown(() => app.close())
   await app.register(hubPlugin)
-  await t.rejects(app.register(presencePlugin).ready(), { code: 'VIX_ERR_INVALID_OPTION' }, 'the route without the hub option')
+  await t.rejects(async () => { await app.register(presencePlugin).ready() }, { code: 'VIX_ERR_INVALID_OPTION' }, 'the route without the hub option')
 })
