@@ -266,7 +266,8 @@ export class Presence {
   }
 
   private control (message: ControlMessage): void {
-    const failed = (error: unknown): void => { this.host.logger.warn({ err: error }, 'vix-realtime: presence announcement failed; the next heartbeat repairs it') }
+    // debug: during a broker outage every heartbeat fails, and the broker already logs the outage once.
+    const failed = (error: unknown): void => { this.host.logger.debug({ err: error }, 'vix-realtime: presence announcement failed; the next heartbeat repairs it') }
     try {
       const result = this.host.broker.publishControl?.(message)
       if (result instanceof Promise) result.catch(failed)
