@@ -4,6 +4,7 @@
 // any number of measured windows on them (so two servers can be measured in
 // alternating short windows). Event-driven (no polling loop); every window is
 // bounded in count and in time. Only 127.0.0.1.
+import { execFileSync } from 'node:child_process'
 import WebSocket from 'ws'
 
 /** The server's CPU time so far, in µs (user + system), asked of the server process. */
@@ -229,4 +230,14 @@ export async function echoLoad (options: EchoOptions): Promise<Load> {
 /** The value at fraction `p` of a sorted array. */
 export function percentile (sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
+}
+
+/** Pin this process to `core` with taskset; false when taskset is missing or refuses. */
+export function pinSelf (core: number): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-cp', String(core), String(process.pid)], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
 }

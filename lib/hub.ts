@@ -16,6 +16,7 @@ import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, Error
 import { Lifecycle } from './lifecycle.js'
 import { Limits, type ConnectionSlot } from './limits/limits.js'
 import { resolveLimits } from './limits/options.js'
+import { Presence, type PresenceMember } from './presence/presence.js'
 import { Rooms } from './rooms.js'
 import { Session, type Transport } from './session.js'
 import type { Decoded } from './codec.js'
@@ -60,6 +61,8 @@ export class Hub {
   readonly observers: readonly HubObserver[] = []
   /** Resolves once the broker has started (a Redis broker connects). */
   readonly started: Promise<void>
+  /** Presence tracking, when the `presence` option turns it on. */
+  readonly presenceTracker: Presence | undefined
   /** False while the broker reports its connection down (always true for the in-process broker). */
   brokerConnected = true
   private readonly recipientResolvers: RecipientResolver[] = []
@@ -99,15 +102,25 @@ export class Hub {
       recipientResolvers: this.recipientResolvers,
       logger: this.logger
     })
+    this.presenceTracker = this.options.presence === undefined
+      ? undefined
+      : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
-      resync: () => { this.pipeline.resync() },
+      resync: () => {
+        this.pipeline.resync()
+        this.presenceTracker?.resync()
+      },
       connection: (connected) => {
         this.brokerConnected = connected
         for (const observer of this.observers) observer.brokerConnection?.(connected)
       },
-      error: () => { for (const observer of this.observers) observer.brokerError?.() }
-    }))
+      error: () => { for (const observer of this.observers) observer.brokerError?.() },
+      control: (message) => { this.presenceTracker?.receive(message) }
+    })).then(() => { this.presenceTracker?.start() })
+    const presence = this.presenceTracker
+    // Before the transports close their sessions (order 0): others keep our members through the grace period instead of seeing them leave.
+    if (presence !== undefined) this.lifecycle.add({ name: 'presence', order: -10, requestStop: () => { presence.stop() }, finalize: () => { presence.close() } })
     // After the transports (0), before the store (100): the last messages still reach other nodes.
     this.lifecycle.add({ name: 'broker', order: 50, finalize: async () => { await this.broker.close() } })
   }
@@ -240,6 +253,17 @@ export class Hub {
   /** Server-side leave. */
   leave (session: Session, room: string): boolean {
     return this.rooms.leave(session, room)
+  }
+
+  /**
+   * The members of a presence room across the cluster: `[]` when presence is
+   * off or the room has none.
+   *
+   * @example
+   * app.realtime.presence('lobby') // [{ key: '"ada"', meta: { name: 'Ada' }, connections: 2 }]
+   */
+  presence (room: string): PresenceMember[] {
+    return this.presenceTracker?.members(room) ?? []
   }
 
   /** Resolves once this node receives the room's messages from other nodes (its broker subscription is active). */

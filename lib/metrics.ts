@@ -53,7 +53,9 @@ export const MetricNames = {
   brokerErrorsTotal: 'vix_broker_errors_total',
   brokerConnected: 'vix_broker_connected',
   brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total',
-  limitRejectionsTotal: 'vix_limit_rejections_total'
+  limitRejectionsTotal: 'vix_limit_rejections_total',
+  presenceMembers: 'vix_presence_members',
+  presenceDiffsTotal: 'vix_presence_diffs_total'
 } as const
 
 const knownReasons: ReadonlySet<string> = new Set(errorReasons)
@@ -153,6 +155,9 @@ export class RealtimeMetrics {
     const storeAppends = counter(MetricNames.storeAppendsTotal, 'Messages appended to the message store')
     const brokerErrors = counter(MetricNames.brokerErrorsTotal, 'Broker failures: publishes, subscriptions, dropped connections')
     const gapsRepaired = counter(MetricNames.brokerGapsRepairedTotal, 'Gaps in other nodes\' messages filled from the store (a lost envelope, a broker reconnect)')
+    // No room label: a gauge per room would grow with the rooms.
+    gauge(MetricNames.presenceMembers, 'Members of presence rooms as this node\'s clients see them, summed over rooms', () => hub.presenceTracker?.size ?? 0)
+    const presenceDiffs = counter(MetricNames.presenceDiffsTotal, 'presence.diff frames sent (one per recipient of a coalesced diff)')
     gauge(MetricNames.brokerConnected, '1 while the broker is connected (always 1 on a single node)', () => hub.brokerConnected ? 1 : 0)
 
     gauge(MetricNames.wsConnectionsActive, 'Open WebSocket connections', () => this.countSessions('websocket'))
@@ -209,6 +214,7 @@ export class RealtimeMetrics {
       longPollDropped: (count) => { if (count > 0) dropped.inc(count) },
       brokerError: () => { brokerErrors.inc() },
       gapRepaired: () => { gapsRepaired.inc() },
+      presenceDiffs: (frames) => { if (frames > 0) presenceDiffs.inc(frames) },
       storeAppended: (count, seconds) => {
         if (count > 0) storeAppends.inc(count)
         storeAppendDuration.observe(seconds)

@@ -9,6 +9,7 @@ import { messageStorePlugin, type MessageStorePluginOptions } from './message-st
 import type { LongPollingOptions } from '../lib/long-polling/options.js'
 import { longPollingPlugin } from './long-polling.js'
 import { resolveBrokerOption, type BrokerOption } from '../lib/broker/options.js'
+import { presencePlugin } from './presence.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
@@ -35,6 +36,8 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
   if (longPollingOptions !== false) await fastify.register(longPollingPlugin, { ...longPollingOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
   if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
+  // GET /ws/presence comes with the hub option that turns presence on.
+  if (fastify.realtime.presenceTracker !== undefined) await fastify.register(presencePlugin)
 }
 
 /**
@@ -62,6 +65,10 @@ export { MemoryMessageStore } from '../lib/store/memory.js'
 export { StorePersistence, type PersistFilter } from '../lib/store/persistence.js'
 export type { RetentionOptions } from '../lib/store/retention.js'
 export type { MessageStore, StorableMessage, AppendResult, HistoryPage, ListOptions, ReplayResult, RetentionRule, RoomHead, RoomPosition, PositionedMessage, RoomRange } from '../lib/store/types.js'
+export { presencePlugin, type PresencePluginOptions } from './presence.js'
+export { Presence, type PresenceMember } from '../lib/presence/presence.js'
+export type { PresenceOptions } from '../lib/presence/options.js'
+export type { ControlMessage } from '../lib/broker/types.js'
 export { longPollingPlugin } from './long-polling.js'
 export type { LongPollingPluginOptions } from './long-polling.js'
 export { LongPollManager } from '../lib/long-polling/manager.js'

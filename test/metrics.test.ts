@@ -31,7 +31,9 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_broker_errors_total: 'COUNTER',
   vix_broker_connected: 'GAUGE',
   vix_broker_gaps_repaired_total: 'COUNTER',
-  vix_limit_rejections_total: 'COUNTER'
+  vix_limit_rejections_total: 'COUNTER',
+  vix_presence_members: 'GAUGE',
+  vix_presence_diffs_total: 'COUNTER'
 }
 
 /** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis'
 import type { Logger } from '../hub/types.js'
-import type { Broker, BrokerEvents, Envelope } from './types.js'
+import type { Broker, BrokerEvents, ControlMessage, Envelope } from './types.js'
 
 export interface RedisBrokerOptions {
   /** A `redis://` URL (the broker opens and closes both connections), or a client of the app's (used to publish, duplicated to subscribe; left open on close). */
@@ -20,6 +20,11 @@ function isEnvelope (value: unknown): value is Envelope {
   const candidate = value as Partial<Envelope> | null
   return typeof candidate === 'object' && candidate !== null && typeof candidate.node === 'string' &&
     typeof candidate.message === 'object' && candidate.message !== null && typeof candidate.message.type === 'string'
+}
+
+function isControl (value: unknown): value is ControlMessage {
+  const candidate = value as Partial<ControlMessage> | null
+  return typeof candidate === 'object' && candidate !== null && typeof candidate.node === 'string' && typeof candidate.type === 'string'
 }
 
 /** Resolves once `client` is ready; rejects on its first error or on timeout (boot fails fast); a lazy client is told to connect. */
@@ -104,6 +109,11 @@ export class RedisBroker implements Broker {
     return `${this.prefix}room:${room}`
   }
 
+  /** The control channel every node subscribes to: presence announcements, heartbeats, sync requests. */
+  get controlChannel (): string {
+    return `${this.prefix}presence`
+  }
+
   /** The channel of room-less broadcasts. */
   get broadcastChannel (): string {
     return `${this.prefix}all`
@@ -112,7 +122,10 @@ export class RedisBroker implements Broker {
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
     this.deliver = deliver
     this.events = events
-    this.subscriber.on('message', (_channel: string, data: string) => { this.received(data) })
+    this.subscriber.on('message', (channel: string, data: string) => {
+      if (channel === this.controlChannel) this.receivedControl(data)
+      else this.received(data)
+    })
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (error: unknown) => { this.failed(error) })
       client.on('close', () => { this.down() })
@@ -120,7 +133,7 @@ export class RedisBroker implements Broker {
     }
     try {
       await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
-      await this.subscriber.subscribe(this.broadcastChannel)
+      await this.subscriber.subscribe(this.broadcastChannel, this.controlChannel)
     } catch (error) {
       this.closing = true
       this.subscriber.disconnect()
@@ -144,6 +157,21 @@ export class RedisBroker implements Broker {
       return
     }
     this.deliver(envelope)
+  }
+
+  private receivedControl (data: string): void {
+    let message: unknown
+    try {
+      message = JSON.parse(data)
+    } catch (error) {
+      this.events?.error(error)
+      return
+    }
+    if (!isControl(message)) {
+      this.events?.error(new Error('not a control message'))
+      return
+    }
+    this.events?.control?.(message)
   }
 
   private failed (error: unknown): void {
@@ -173,7 +201,7 @@ export class RedisBroker implements Broker {
   private up (): void {
     if (!this.started || this.closing || this.connected) return
     if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return
-    const channels = [this.broadcastChannel, ...[...this.rooms].map((room) => this.roomChannel(room))]
+    const channels = [this.broadcastChannel, this.controlChannel, ...[...this.rooms].map((room) => this.roomChannel(room))]
     this.subscriber.subscribe(...channels).then(() => {
       if (this.closing) return
       this.connected = true
@@ -187,6 +215,10 @@ export class RedisBroker implements Broker {
   async publish (envelope: Envelope): Promise<void> {
     const channel = envelope.room === undefined ? this.broadcastChannel : this.roomChannel(envelope.room)
     await this.publisher.publish(channel, JSON.stringify(envelope))
+  }
+
+  async publishControl (message: ControlMessage): Promise<void> {
+    await this.publisher.publish(this.controlChannel, JSON.stringify(message))
   }
 
   async subscribe (room: string): Promise<void> {

@@ -35,6 +35,19 @@ export interface BrokerEvents {
   connection: (connected: boolean) => void
   /** A failure of the broker's own (a dropped connection, a bad envelope); publish failures reject `publish` instead. */
   error: (error: unknown) => void
+  /** A control message from another node (presence announcements); only brokers with `publishControl` send them. */
+  control?: (message: ControlMessage) => void
+}
+
+/**
+ * A node-to-node message that is not a room's envelope: presence
+ * announcements (`type` starts with `presence.`). `node` is the sender; a
+ * node ignores its own.
+ */
+export interface ControlMessage {
+  node: string
+  type: string
+  [field: string]: unknown
 }
 
 export interface Broker {
@@ -46,6 +59,8 @@ export interface Broker {
   subscribe: (room: string) => void | Promise<void>
   /** A room lost its last local member. */
   unsubscribe: (room: string) => void | Promise<void>
+  /** Optional: hand a control message to every other node (one channel for the whole cluster). Without it presence stays node-local. */
+  publishControl?: (message: ControlMessage) => void | Promise<void>
   /** Release connections (shutdown, after the transports and before the store). */
   close: () => void | Promise<void>
 }

@@ -4,6 +4,7 @@ import { ClientErrorCodes, VixClientError } from './errors.js'
 import { lifecycleEvents, type ClientEventName, type ClientState, type VixClientEvents } from './events.js'
 import { resolveOptions, type VixClientOptions } from './options.js'
 import { parseFrame, type JoinAck, type PublishAck, type VixMessage } from './protocol.js'
+import { PresenceView, type PresenceMember } from './presence.js'
 import { Publishes } from './publishes.js'
 import { Reconnector } from './reconnect.js'
 import { Rooms } from './rooms.js'
@@ -44,6 +45,7 @@ export class VixClient {
   private readonly reconnector: Reconnector
   private readonly membership: Rooms
   private readonly publishes: Publishes
+  private readonly presenceView = new PresenceView()
 
   /**
    * @example
@@ -211,7 +213,21 @@ export class VixClient {
    * await client.leave('general')
    */
   async leave (room: string): Promise<void> {
+    this.presenceView.forget(room)
     await this.membership.leave(room)
+  }
+
+  /**
+   * The members of a presence room the client is in, as the last
+   * `presence.state` and the diffs after it have them (`[]` for other rooms).
+   * Listen to `presence` for each change.
+   *
+   * @example
+   * client.on('presence', ({ room, joins, leaves }) => render(client.presence(room)))
+   * client.presence('general') // [{ key: '"ada"', meta: { name: 'Ada' }, connections: 2 }]
+   */
+  presence (room: string): PresenceMember[] {
+    return this.presenceView.members(room)
   }
 
   // ---- sending --------------------------------------------------------------
@@ -293,6 +309,10 @@ export class VixClient {
   private receiveSystem (frame: VixMessage): void {
     this.events.emit('system', frame)
     this.typed.emit(frame.type, frame)
+    if (frame.type.startsWith('presence.')) {
+      const diff = this.presenceView.receive(frame)
+      if (diff !== undefined) this.events.emit('presence', diff)
+    }
     if (frame.type === 'server.going_away') this.reconnector.goingAway((frame.payload as { retryAfterMs?: unknown }).retryAfterMs)
   }
 }

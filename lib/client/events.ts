@@ -1,4 +1,5 @@
 import type { TransportName } from './connection.js'
+import type { PresenceDiff } from './presence.js'
 import type { JoinAck, VixMessage } from './protocol.js'
 
 /** `closed` until `connect()`; `reconnecting` from the first lost connection until the next open. */
@@ -31,6 +32,8 @@ export interface VixClientEvents {
   recovery_failed: (info: { room: string, since: string, latestId: string | null }) => void
   /** The long-polling server dropped frames of this session (buffer overflow); rooms are rejoined with `since`. */
   gap: (info: { dropped: number }) => void
+  /** A presence room's members changed: who joined (first connection) and who left (last connection). `client.presence(room)` has the result. */
+  presence: (diff: PresenceDiff) => void
 }
 
 export type ClientEventName = keyof VixClientEvents
@@ -38,5 +41,5 @@ export type ClientEventName = keyof VixClientEvents
 /** The names `on` treats as lifecycle events; every other name is a message type. */
 export const lifecycleEvents = new Set<string>([
   'open', 'close', 'state', 'reconnecting', 'going_away', 'transport', 'message', 'system', 'raw', 'error',
-  'rejoined', 'recovery_failed', 'gap'
+  'rejoined', 'recovery_failed', 'gap', 'presence'
 ])

@@ -157,6 +157,8 @@ export class Dispatcher implements FrameProcessor<Decoded> {
       else recovery = persistence.joinWithRecovery(session, room, since, join)
       return chain(recovery, (recovered) => chain(this.hub.roomReady(room), () => chain(this.runHandlers(session, message), () => {
         this.hub.send(session, ackFrame('room.join', { id: message.id, room }, { room, ...recovered }))
+        const state = this.hub.presenceTracker?.stateFrame(room)
+        if (state !== undefined) this.hub.send(session, state)
         return message.id === undefined ? OK : { ok: true, id: message.id }
       })))
     })

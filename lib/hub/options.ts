@@ -6,6 +6,7 @@ import type { LimitsOptions } from '../limits/options.js'
 import { InvalidOptionError } from '../errors.js'
 import { defaultIdentityKey } from '../identity.js'
 import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
+import { resolvePresenceOptions, type PresenceOptions, type ResolvedPresenceOptions } from '../presence/options.js'
 import type { Session } from '../session.js'
 import type { InboundMessage, Logger } from './types.js'
 
@@ -37,6 +38,8 @@ export interface HubOptions {
   goingAwayRetryAfter?: number
   /** Distributes messages to other nodes (default: an in-process broker, which distributes nothing). */
   broker?: Broker
+  /** Who is in each room (DESIGN §2 "Presence"): off unless given. */
+  presence?: PresenceOptions
   /** This node's id in envelopes (default: random). */
   nodeId?: string
   /** Connection caps, rates and room caps (see `LimitsOptions`); every one is off unless given. */
@@ -45,13 +48,13 @@ export interface HubOptions {
 }
 
 /** The hub's options with every default filled in. */
-export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger'>> &
-  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger'>
+export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger' | 'presence'>> &
+  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger'> & { presence: ResolvedPresenceOptions | undefined }
 
 /** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
 export const hubOptionNames = [
   'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
-  'authorizeJoin', 'authorizePublish', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits'
+  'authorizeJoin', 'authorizePublish', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
 /** Types the server itself speaks: never a relay type, never published from outside. */
@@ -94,7 +97,7 @@ export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions
   if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as { publish?: unknown }).publish !== 'function')) {
     throw new InvalidOptionError('broker', 'expected a Broker (start, publish, subscribe, unsubscribe, close)')
   }
-  return resolved
+  return { ...resolved, presence: resolvePresenceOptions(resolved.presence) }
 }
 
 function same (a: unknown, b: unknown): boolean {

@@ -57,6 +57,8 @@ export interface HubObserver {
   gapRepaired?: (messages: number) => void
   /** Something was refused by a limit (`limits` hub option, the inbox bound, a type's `maxSize` / `rate`). */
   limitRejected?: (limit: LimitName) => void
+  /** `frames` presence diff frames were sent (one per recipient of a coalesced diff). */
+  presenceDiffs?: (frames: number) => void
 }
 
 export interface Logger {
