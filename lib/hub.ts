@@ -2,24 +2,24 @@ import type { Static, TSchema } from '@sinclair/typebox'
 import { Admission, type AdmissionPolicy, type Admitted } from './admission.js'
 import { InProcessBroker } from './broker/in-process.js'
 import type { Broker, Envelope } from './broker/types.js'
-import { compileValidator } from './codec.js'
-import { CloseCodes, ErrorCodes, ForbiddenError, codedError } from './errors.js'
+import { compileValidator, type Decoded } from './codec.js'
+import { CloseCodes, ErrorCodes, ForbiddenError } from './errors.js'
 import type { PublishInput, RealtimeMessage } from './frames.js'
 import { Dispatcher } from './hub/dispatch.js'
 import { Inbox, type InboundFrame } from './hub/inbox.js'
 import { chain, type Maybe } from './hub/maybe.js'
 import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub/options.js'
 import { PublishPipeline, type Persistence, type PublishSource } from './hub/pipeline.js'
+import { Hooks } from './hub/hooks.js'
 import { Router } from './hub/router.js'
 import { RoomSubscriptions } from './hub/subscriptions.js'
-import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, RecipientResolver, TypedHandler, TypeOptions } from './hub/types.js'
+import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, ReceiveOptions, RecipientResolver, TypedHandler, TypeOptions } from './hub/types.js'
 import { Lifecycle } from './lifecycle.js'
 import { Limits, type ConnectionSlot } from './limits/limits.js'
 import { resolveLimits } from './limits/options.js'
 import { Presence, type PresenceMember } from './presence/presence.js'
 import { Rooms } from './rooms.js'
 import { Session, type Transport } from './session.js'
-import type { Decoded } from './codec.js'
 
 export type * from './hub/types.js'
 export { inboundMessageOf } from './hub/types.js'
@@ -27,9 +27,6 @@ export type { HubOptions } from './hub/options.js'
 export type { Persistence, PersistResult, PublishSource } from './hub/pipeline.js'
 
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
-
-/** How a frame arrived: `binary` for a binary WebSocket frame (raw handlers get a Buffer). */
-export interface ReceiveOptions { binary?: boolean }
 
 /**
  * The transport-agnostic core: sessions, rooms, the router, each session's
@@ -69,6 +66,7 @@ export class Hub {
   private readonly dispatcher: Dispatcher
   private readonly inboxes = new WeakMap<Session, Inbox<Decoded>>()
   private readonly subscriptions: RoomSubscriptions
+  private readonly hooks: Hooks
 
   constructor (options: HubOptions = {}) {
     this.options = resolveHubOptions(options)
@@ -77,6 +75,7 @@ export class Hub {
     this.messageSchema = this.options.messageSchema
     this.lifecycle = new Lifecycle({ shutdownTimeout: this.options.shutdownTimeout, logger: this.logger })
     this.router = new Router(this.relayTypes, isReservedType)
+    this.hooks = new Hooks(this.logger, this.router.error)
     this.broker = this.options.broker ?? new InProcessBroker()
     const envelope = compileValidator(this.messageSchema)
     this.dispatcher = new Dispatcher(this, envelope)
@@ -104,7 +103,7 @@ export class Hub {
     })
     this.presenceTracker = this.options.presence === undefined
       ? undefined
-      : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger }, this.options.presence)
+      : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger, lifecycle: this.lifecycle }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
       resync: () => {
@@ -118,9 +117,6 @@ export class Hub {
       error: () => { for (const observer of this.observers) observer.brokerError?.() },
       control: (message) => { this.presenceTracker?.receive(message) }
     })).then(() => { this.presenceTracker?.start() })
-    const presence = this.presenceTracker
-    // Before the transports close their sessions (order 0): others keep our members through the grace period instead of seeing them leave.
-    if (presence !== undefined) this.lifecycle.add({ name: 'presence', order: -10, requestStop: () => { presence.stop() }, finalize: () => { presence.close() } })
     // After the transports (0), before the store (100): the last messages still reach other nodes.
     this.lifecycle.add({ name: 'broker', order: 50, finalize: async () => { await this.broker.close() } })
   }
@@ -226,7 +222,7 @@ export class Hub {
     if (slot !== undefined) this.limits.bind(session, slot)
     this.inboxes.set(session, new Inbox(this.options.maxQueuedFrames, this.dispatcher))
     for (const observer of this.observers) observer.sessionOpened?.(session)
-    for (const handler of this.router.open) this.runHook(session, () => handler(session))
+    for (const handler of this.router.open) this.hooks.run(session, () => handler(session))
     return session
   }
 
@@ -238,7 +234,7 @@ export class Hub {
     this.limits.release(session)
     this.rooms.leaveAll(session)
     for (const observer of this.observers) observer.sessionClosed?.(session, code)
-    for (const handler of this.router.close) this.runHook(session, () => handler(session, code, reason))
+    for (const handler of this.router.close) this.hooks.run(session, () => handler(session, code, reason))
   }
 
   getSession (id: string): Session | undefined {
@@ -382,27 +378,13 @@ export class Hub {
       if (inbox.push(frame)) return
       this.limits.refused('inbound_queue')
       this.report('rate_limited')
-      const full = codedError(ErrorCodes.RATE_LIMITED, `Rate limit exceeded: more than ${this.options.maxQueuedFrames} frames queued for this session`)
-      resolve({ ok: false, code: ErrorCodes.RATE_LIMITED, message: full.message })
+      resolve({ ok: false, code: ErrorCodes.RATE_LIMITED, message: `Rate limit exceeded: more than ${this.options.maxQueuedFrames} frames queued for this session` })
     })
   }
 
   /** Log a failed handler, hand it to `onError`, and answer with the internal error (its cause stays in the log). */
   handlerFailed (session: Session, error: unknown): DispatchError {
-    const err = error instanceof Error ? error : new Error(String(error))
-    this.logger.error({ err, sessionId: session.id }, 'vix-realtime: message handler failed')
-    this.emitError(session, err)
-    return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while handling the message' }
-  }
-
-  /** Run a lifecycle hook; a throw or rejection is logged and reported, never propagated. */
-  private runHook (session: Session, fn: () => unknown): void {
-    try {
-      const result = fn()
-      if (result instanceof Promise) result.catch((error: unknown) => { this.handlerFailed(session, error) })
-    } catch (error) {
-      this.handlerFailed(session, error)
-    }
+    return this.hooks.failed(session, error)
   }
 
   /** Count an error by reason (for metrics). */
@@ -412,12 +394,6 @@ export class Hub {
 
   /** Hand an error (a failed handler, a socket error) to the `onError` handlers. */
   emitError (session: Session | null, error: Error): void {
-    for (const handler of this.router.error) {
-      try {
-        handler(session, error)
-      } catch (hookError) {
-        this.logger.error({ err: hookError }, 'vix-realtime: onError handler failed')
-      }
-    }
+    this.hooks.emitError(session, error)
   }
 }

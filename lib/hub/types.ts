@@ -88,3 +88,6 @@ export function inboundMessageOf (input: JsonMessageInput): InboundMessage {
 }
 
 export type PayloadOf<S extends TSchema> = Static<S>
+
+/** How a frame arrived: `binary` for a binary WebSocket frame (raw handlers get a Buffer). */
+export interface ReceiveOptions { binary?: boolean }

@@ -6,6 +6,7 @@ import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
 import type { ResolvedPresenceOptions } from './options.js'
 import { RemoteMembers, type AnnouncedMember } from './remote.js'
+import type { Lifecycle } from '../lifecycle.js'
 
 /** One member of a presence room: who (`key`), what it shows (`meta`), and how many connections it has in the cluster. */
 export interface PresenceMember { key: string, meta: Record<string, unknown>, connections: number }
@@ -17,6 +18,7 @@ export interface PresenceHost {
   broker: Broker
   observers: readonly HubObserver[]
   logger: Logger
+  lifecycle: Lifecycle
 }
 
 interface LocalMember { meta: Record<string, unknown>, sessions: Set<Session> }
@@ -61,6 +63,8 @@ export class Presence {
     this.clustered = typeof host.broker.publishControl === 'function'
     host.rooms.on('joined', (room, session) => { this.joined(room, session) })
     host.rooms.on('left', (room, session) => { this.left(room, session) })
+    // Before the transports close their sessions (order 0): others keep our members through the grace period instead of seeing them leave.
+    host.lifecycle.add({ name: 'presence', order: -10, requestStop: () => { this.stop() }, finalize: () => { this.close() } })
   }
 
   /** Whether `room` tracks presence. */
