@@ -1,31 +1,13 @@
-import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import t from 'tap'
 import { fileURLToPath } from 'node:url'
-import { bundleForChild } from './helpers/child.js'
+import { bundleForChild, startNode } from './helpers/child.js'
 import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
-import { freePort, redisAvailable, redisUrl, uniquePrefix } from './helpers/redis.js'
+import { redisAvailable, redisUrl, uniquePrefix } from './helpers/redis.js'
 import { requireService } from './helpers/services.js'
 import { delay, waitFor } from './helpers/wait.js'
 import { connectUrl, type TestClient } from './helpers/ws-client.js'
 
 const serverFile = fileURLToPath(new URL('../example-app/server.ts', import.meta.url))
-
-interface Node { name: string, base: string, ws: string, process: ChildProcess, output: () => string }
-
-async function startNode (t: Test, bundle: string, name: string, env: Record<string, string>): Promise<Node> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [bundle], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const base = `http://127.0.0.1:${port}`
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`node ${name} exited: ${output}`)
-    try { return (await fetch(`${base}/ws`)).status === 426 } catch { return false }
-  }, { timeout: 60_000, interval: 100, message: () => `node ${name} did not start: ${output}` })
-  return { name, base, ws: `ws://127.0.0.1:${port}/ws`, process: child, output: () => output }
-}
 
 /** A long-poll client over real HTTP (the session lives on the node that created it). */
 class Poller {

@@ -1,8 +1,7 @@
 import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { bundleForChild } from './helpers/child.js'
-import { freePort, redisAvailable, redisUrl, uniquePrefix } from './helpers/redis.js'
+import { bundleForChild, startNode, type NodeProcess } from './helpers/child.js'
+import { redisAvailable, redisUrl, uniquePrefix } from './helpers/redis.js'
 import { requireService } from './helpers/services.js'
 import { delay, waitFor } from './helpers/wait.js'
 import { connectUrl, type TestClient } from './helpers/ws-client.js'
@@ -13,21 +12,10 @@ const TTL = 1500
 const HEARTBEAT = 200
 const GRACE = 2500
 
-interface Node { base: string, ws: string, process: ChildProcess, output: () => string }
+type Node = NodeProcess
 
-async function startNode (t: Test, bundle: string, prefix: string): Promise<Node> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [bundle], { env: { ...process.env, REDIS_URL: redisUrl, VIX_REDIS_PREFIX: prefix, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (chunk) => { output += chunk })
-  child.stderr.on('data', (chunk) => { output += chunk })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const base = `http://127.0.0.1:${port}`
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`node exited: ${output}`)
-    try { return (await fetch(`${base}/ws`)).status === 426 } catch { return false }
-  }, { timeout: 30_000, interval: 100, message: () => `node did not start: ${output}` })
-  return { base, ws: `ws://127.0.0.1:${port}/ws`, process: child, output: () => output }
+async function startPresenceNode (t: Test, bundle: string, prefix: string): Promise<Node> {
+  return await startNode(t, bundle, prefix, { REDIS_URL: redisUrl, VIX_REDIS_PREFIX: prefix }, 30_000)
 }
 
 async function member (t: Test, node: Node, user: string): Promise<TestClient> {
@@ -50,7 +38,7 @@ t.test('presence across nodes in separate processes over Redis', async (t) => {
   if (!requireService(t, 'redis', redis.ok, redis.reason)) return
   const bundle = await bundleForChild(nodeFile, t.testdir())
   const prefix = uniquePrefix()
-  const [a, b] = await Promise.all([startNode(t, bundle, prefix), startNode(t, bundle, prefix)])
+  const [a, b] = await Promise.all([startPresenceNode(t, bundle, prefix), startPresenceNode(t, bundle, prefix)])
 
   const ada = await member(t, a, 'ada')
   const bob = await member(t, b, 'bob')
@@ -72,7 +60,7 @@ t.test('presence across nodes in separate processes over Redis', async (t) => {
   t.same(await keysAt(a), ['"ada"'])
 
   // A graceful restart of B: dave reconnects to A within the grace period and never flaps.
-  const b2 = await startNode(t, bundle, prefix)
+  const b2 = await startPresenceNode(t, bundle, prefix)
   const dave = await member(t, b2, 'dave')
   await waitFor(async () => (await keysAt(a)).includes('"dave"'), { timeout: 5000, interval: 50, message: 'A sees dave' })
   await delay(300)
