@@ -60,13 +60,18 @@ async function open (port: number, timeoutMs: number): Promise<WebSocket> {
   return ws
 }
 
-/** Open `count` sockets, ten at a time (the server's accept path is not what is measured). */
-async function openMany (port: number, count: number, timeoutMs: number): Promise<WebSocket[]> {
-  const sockets: WebSocket[] = []
-  for (let i = 0; i < count; i += 10) {
-    sockets.push(...await Promise.all(Array.from({ length: Math.min(10, count - i) }, async () => await open(port, timeoutMs))))
+/** Make `count` things with `make`, `size` at a time (a connection storm is not what is measured). */
+export async function inBatches<T> (count: number, size: number, make: () => Promise<T>): Promise<T[]> {
+  const made: T[] = []
+  for (let i = 0; i < count; i += size) {
+    made.push(...await Promise.all(Array.from({ length: Math.min(size, count - i) }, make)))
   }
-  return sockets
+  return made
+}
+
+/** Open `count` sockets, ten at a time. */
+async function openMany (port: number, count: number, timeoutMs: number): Promise<WebSocket[]> {
+  return await inBatches(count, 10, async () => await open(port, timeoutMs))
 }
 
 /** Close every socket and wait (bounded) for the close handshakes, so the server is idle again. */

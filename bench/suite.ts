@@ -43,6 +43,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { rawClient, untilFrames, type RawClient } from './raw-client.js'
+import { inBatches } from './lib-load.js'
 
 const CPUS = os.availableParallelism()
 const serverFile = fileURLToPath(new URL('./suite-server.ts', import.meta.url))
@@ -153,11 +154,7 @@ async function openClient (port: number, system: string, keep = 0): Promise<RawC
 }
 
 async function openMany (port: number, system: string, count: number): Promise<RawClient[]> {
-  const clients: RawClient[] = []
-  for (let i = 0; i < count; i += 50) {
-    clients.push(...await Promise.all(Array.from({ length: Math.min(50, count - i) }, async () => await openClient(port, system))))
-  }
-  return clients
+  return await inBatches(count, 50, async () => await openClient(port, system))
 }
 
 function closeAll (clients: RawClient[]): void {

@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { Hub, type ErrorReason, type HubOptions } from '../lib/hub.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
-import { FakeBroker, FakePersistence, deferred, openFake, recordingLogger } from './helpers/fake-transport.js'
+import { FakeBroker, FakePersistence, deferred, heldRelaySession, openFake, recordingLogger } from './helpers/fake-transport.js'
 
 /**
  * The publish pipeline seam: accept (server code's envelope, a client's
@@ -368,11 +368,7 @@ t.test('observers get one error reason per refused or failed frame', async (t) =
 
 t.test('a relay whose commit fails is answered VIX_ERR_INTERNAL with its id, logged, and delivered to nobody', async (t) => {
   const { hub, logger, reasons } = setup({ relayTypes: ['chat'] })
-  const persistence = new FakePersistence()
-  persistence.hold = true
-  hub.persistence = persistence
-  const { session, transport } = openFake(hub)
-  hub.join(session, 'r')
+  const { session, transport, persistence } = heldRelaySession(hub)
   hub.receive(session, frame({ id: 'c1', type: 'chat', room: 'r' }))
   persistence.fail(new Error('disk full'))
   t.match(await transport.waitForFrames(1), [{ kind: 'error', id: 'c1', payload: { code: 'VIX_ERR_INTERNAL' } }])

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Hub, type ErrorReason, type HubOptions } from '../lib/hub.js'
-import { FakePersistence, FakeTransport, deferred, openFake, recordingLogger } from './helpers/fake-transport.js'
+import { FakePersistence, FakeTransport, deferred, heldRelaySession, openFake, recordingLogger } from './helpers/fake-transport.js'
 
 /**
  * The session seam of the hub: opening and closing sessions, room
@@ -178,11 +178,7 @@ t.test('the frames of one session are processed in arrival order, even when a ha
 
 t.test('relays of one session overlap in the pipeline; a non-relay frame after them waits for them', async (t) => {
   const { hub } = setup({ relayTypes: ['chat'] })
-  const persistence = new FakePersistence()
-  persistence.hold = true
-  hub.persistence = persistence
-  const { session, transport } = openFake(hub)
-  hub.join(session, 'r')
+  const { session, transport, persistence } = heldRelaySession(hub)
   hub.receive(session, frame({ id: 'c1', type: 'chat', room: 'r' }))
   hub.receive(session, frame({ id: 'c2', type: 'chat', room: 'r' }))
   hub.receive(session, frame({ id: 'l1', type: 'room.leave', payload: { room: 'r' } }))
@@ -220,11 +216,7 @@ t.test('maxQueuedFrames: a session queueing past the bound is closed 1008 and it
 
 t.test('maxQueuedFrames counts relays still in the pipeline', async (t) => {
   const { hub } = setup({ relayTypes: ['chat'], maxQueuedFrames: 2 })
-  const persistence = new FakePersistence()
-  persistence.hold = true
-  hub.persistence = persistence
-  const { session, transport } = openFake(hub)
-  hub.join(session, 'r')
+  const { session, transport, persistence } = heldRelaySession(hub)
   hub.receive(session, frame({ id: 'c1', type: 'chat', room: 'r' }))
   hub.receive(session, frame({ id: 'c2', type: 'chat', room: 'r' }))
   t.equal(transport.closedWith, undefined, 'two in flight is the bound, not past it')

@@ -68,6 +68,20 @@ export function openFake (hub: Hub, identity?: unknown, id?: string): { session:
   return { transport, session: hub.openSession(transport, identity, id) }
 }
 
+/**
+ * A session of `hub` in room `r` whose stored relays wait: the hub's
+ * persistence is a `FakePersistence` holding every commit until the test
+ * releases (or fails) it.
+ */
+export function heldRelaySession (hub: Hub): { session: Session, transport: FakeTransport, persistence: FakePersistence } {
+  const persistence = new FakePersistence()
+  persistence.hold = true
+  hub.persistence = persistence
+  const { session, transport } = openFake(hub)
+  hub.join(session, 'r')
+  return { session, transport, persistence }
+}
+
 /** A hub logger that keeps what was logged at error level, as `[message, object]`. */
 export function recordingLogger (): Logger & { errors: Array<[string | undefined, unknown]> } {
   const errors: Array<[string | undefined, unknown]> = []
