@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { join } from 'node:path'
 import WebSocket from 'ws'
 import { VixClient, type VixClientOptions } from '../lib/client/index.js'
@@ -8,7 +8,7 @@ import { baseUrl, build } from './helpers/app.js'
 // joins with `localStorage.getItem(...)` on the next load: '' before any event was
 // seen, null when nothing was stored. Both mean "no position", against a real server.
 
-async function withJoins (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<{ app: Awaited<ReturnType<typeof build>>, joins: unknown[], client: (options?: Partial<VixClientOptions>) => VixClient }> {
+async function withJoins (t: Test): Promise<{ app: Awaited<ReturnType<typeof build>>, joins: unknown[], client: (options?: Partial<VixClientOptions>) => VixClient }> {
   const joins: unknown[] = []
   const app = await build(t, { relayTypes: ['chat.message'], store: { path: join(t.testdir(), 'messages.db') } }, (app) => {
     // What the server received: the payload of every room.join, as sent.
