@@ -27,11 +27,15 @@ async function nextError (t: { ok: (value: unknown, message: string) => void, eq
 t.test('an error frame nobody waits for is emitted with the server code', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] })
   const vix = client(t, app)
+  const codes: VixClientErrorCode[] = []
+  // Typed, not only at run time: `error.code` does not type-check on a plain Error.
+  vix.on('error', (error) => { codes.push(error.code) })
   await vix.connect()
   const unknown = await nextError(t, vix, 'VIX_ERR_UNKNOWN_TYPE', () => vix.send({ type: 'no.such.type', payload: {} }))
   t.match(unknown.message, /no\.such\.type/)
   const notInRoom = await nextError(t, vix, 'VIX_ERR_NOT_IN_ROOM', () => vix.send({ type: 'chat.message', room: 'elsewhere', payload: {} }))
   t.equal(notInRoom.id, undefined, 'no request id: nobody waited for it')
+  t.same(codes, ['VIX_ERR_UNKNOWN_TYPE', 'VIX_ERR_NOT_IN_ROOM'])
 })
 
 t.test('a refused upgrade, then reconnection given up, are both VixClientErrors', async (t) => {
