@@ -35,7 +35,9 @@
  *
  * Every loop is bounded in count and in time (--timeout-ms per measured
  * step); only 127.0.0.1. Prints a markdown table with each goal marked met or
- * not met, and writes every measurement to bench/results/suite-<date>.json.
+ * not met, writes every measurement to bench/results/suite-<date>.json and
+ * bench/results/suite.json, and draws them into docs/benchmarks.svg
+ * (bench/suite-chart.ts; `npm run bench:chart` redraws it from suite.json).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -44,10 +46,12 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { rawClient, untilFrames, type RawClient } from './raw-client.js'
 import { inBatches } from './lib-load.js'
+import { median, writeSuiteChart } from './suite-chart.js'
 
 const CPUS = os.availableParallelism()
 const serverFile = fileURLToPath(new URL('./suite-server.ts', import.meta.url))
 const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
+const chartFile = fileURLToPath(new URL('../docs/benchmarks.svg', import.meta.url))
 
 const { values: args } = parseArgs({
   options: {
@@ -221,11 +225,6 @@ async function echoOnce (server: Server, clients: RawClient[], system: string, r
 }
 
 const pct = (sorted: Float64Array, p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-}
 const rotate = <T>(list: T[], by: number): T[] => list.map((_, i) => list[(i + by) % list.length])
 
 const results: Record<string, Measure[]> = {}
@@ -359,6 +358,10 @@ const goal = (value: number, op: '>=' | '<=', target: number): string => {
 }
 
 const started = Date.now()
+const loadBefore = os.loadavg()
+// The machine may be shared: the chart's caption says how loaded it was.
+let loadPeak = loadBefore[0]
+setInterval(() => { loadPeak = Math.max(loadPeak, os.loadavg()[0]) }, 5000).unref()
 console.error(`vix-realtime bench suite: ${CPUS} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${pinned ? 'servers on core 0, load on core 1' : 'not pinned'}`)
 if (scenarios.has('fanout')) { console.error('fan-out'); await fanoutScenario() }
 if (scenarios.has('echo')) { console.error('typed echo'); await echoScenario() }
@@ -413,6 +416,11 @@ if (held !== undefined) {
 console.log(lines.join('\n'))
 mkdirSync(resultsDir, { recursive: true })
 const file = `${resultsDir}suite-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
-writeFileSync(file, JSON.stringify({ machine: { cpus: CPUS, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version, pinned }, args, results, memory, held, goals: goals.map(([scenario, what, value, op, target]) => ({ scenario, what, value, op, target })), table: lines }, null, 2))
-console.error(`results: ${file}`)
+const machine = { cpus: CPUS, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version, pinned, date: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 1000), loadBefore, loadAfter: os.loadavg(), loadPeak: Math.max(loadPeak, os.loadavg()[0]) }
+const json = JSON.stringify({ machine, args, results, memory, held, goals: goals.map(([scenario, what, value, op, target]) => ({ scenario, what, value, op, target })), table: lines }, null, 2)
+writeFileSync(file, json)
+// The latest run under a fixed name, and its chart (docs/benchmarks.svg, committed).
+writeFileSync(`${resultsDir}suite.json`, json)
+writeSuiteChart(`${resultsDir}suite.json`, chartFile)
+console.error(`results: ${file} (and bench/results/suite.json); chart: docs/benchmarks.svg`)
 process.exit(0)

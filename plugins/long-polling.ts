@@ -123,7 +123,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
       result = await bridge.send(session, text)
     }
     if (!result.ok) throw errorOfDispatch(result)
-    return reply.code(202).send(result.id === undefined ? {} : { id: result.id })
+    return reply.code(202).send({ id: result.id })
   }
 
   // Routes in their own context: the raw-text JSON parser, the validator and
@@ -159,7 +159,7 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
       schema: {
         summary: 'Send a typed message',
         description: 'With `session_id`: processed exactly like that frame on a WebSocket of this session (`room.join` joins it, relay rules and auth hooks apply; acks and events arrive through `GET /poll`). ' +
-          'Without it: a server-side publish, **off unless `longPolling.serverPublish` is configured** (a bearer key and/or an `authorize(request, message)` callback; 403 when off, 401 without the key); when on, the message must be of a known type (a relay type or one registered with `on`), pass its payload schema and `authorizePublish(null, message)`. Answers 202 `{id}` once the message is accepted (and stored, when its room is persisted).',
+          'Without it: a server-side publish, **off unless `longPolling.serverPublish` is configured** (a bearer key and/or an `authorize(request, message)` callback; 403 when off, 401 without the key); when on, the message must be of a known type (a relay type or one registered with `on`), pass its payload schema and `authorizePublish(null, message)`. Answers 202 `{id}` once the message is accepted (and stored, when its room is persisted): the message\'s id, or for one sent without an id the id the server gave it (a session\'s message carries it into its ack and, relayed, into the event members receive; a server-side publish, the stamped event id).',
         tags: ['realtime'],
         querystring: SendQuery,
         body: { $ref: 'VixJsonMessage#' },

@@ -64,12 +64,15 @@ export type SendQueryValue = Static<typeof SendQuery>
 
 /** Body of a `202` from `POST /ws/send`. */
 export const SendAccepted = Type.Object({
-  id: Type.Optional(Type.String({ description: 'Id of the message: the client id, or the one the server stamped on a published message' }))
+  id: Type.String({
+    minLength: 1,
+    description: 'Id of the message: the client\'s, or for a message sent without one the id the server gave it, which its ack and (relayed or published) the event every receiver gets carry'
+  })
 }, {
   $id: 'VixSendAccepted',
   title: 'SendAccepted',
   description: 'The message was accepted (and stored, when its room is persisted)',
-  examples: [{ id: 'c-1' }]
+  examples: [{ id: 'c-1' }, { id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c' }]
 })
 
 /** Every long-polling shape with an `$id`, for `addSchema` and the OpenAPI components. */

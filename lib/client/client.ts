@@ -1,6 +1,6 @@
 import type { TransportName } from './connection.js'
 import { Emitter } from './emitter.js'
-import { ClientErrorCodes, VixClientError } from './errors.js'
+import { ClientErrorCodes, VixClientError, codeOf } from './errors.js'
 import { lifecycleEvents, type ClientEventName, type ClientState, type VixClientEvents } from './events.js'
 import { resolveOptions, type VixClientOptions } from './options.js'
 import { parseFrame, type JoinAck, type PublishAck, type VixMessage } from './protocol.js'
@@ -15,10 +15,16 @@ export type { ClientEventName, ClientState, VixClientEvents } from './events.js'
 function errorOfFrame (frame: VixMessage, room?: string): VixClientError {
   const payload = frame.payload as { code?: unknown, message?: unknown, path?: unknown }
   return new VixClientError(
-    typeof payload.code === 'string' ? payload.code : ClientErrorCodes.INTERNAL,
+    codeOf(payload.code, ClientErrorCodes.INTERNAL),
     typeof payload.message === 'string' ? payload.message : 'Error frame without a message',
     { id: frame.id, room, path: typeof payload.path === 'string' ? payload.path : undefined }
   )
+}
+
+/** What a throwing listener of `name` is reported as: its own message, the thrown value as `cause`. */
+function listenerError (thrown: unknown, name: string): VixClientError {
+  const message = thrown instanceof Error ? thrown.message : `A "${name}" listener threw ${String(thrown)}`
+  return new VixClientError(ClientErrorCodes.LISTENER, message, { cause: thrown })
 }
 
 /**
@@ -56,7 +62,7 @@ export class VixClient {
     const timers = new TimerSet(resolved.timers, resolved.autoUnref)
     const reportListenerError = (error: unknown, name: string): void => {
       // An 'error' listener that throws has nowhere left to report to.
-      if (name !== 'error') this.events.emit('error', error instanceof Error ? error : new Error(String(error)))
+      if (name !== 'error') this.events.emit('error', listenerError(error, name))
     }
     this.events = new Emitter(reportListenerError)
     this.typed = new Emitter(reportListenerError)
@@ -196,12 +202,14 @@ export class VixClient {
   /**
    * Join `room`; resolves with the server's ack. The room is rejoined after
    * every reconnect with `since` = the last event id seen, so the server
-   * replays what was missed. Pass `since` to resume from an id you stored.
+   * replays what was missed. Pass `since` to resume from an id you stored;
+   * `''`, `null` or `undefined` (nothing stored yet) mean no position: the
+   * join is sent without `since`.
    *
    * @example
-   * const { recovered, replayed } = await client.join('general', { since: localStorage.lastId })
+   * const { recovered, replayed } = await client.join('general', { since: localStorage.getItem('general:last') })
    */
-  async join (room: string, options: { since?: string } = {}): Promise<JoinAck> {
+  async join (room: string, options: { since?: string | null } = {}): Promise<JoinAck> {
     return await this.membership.join(room, options.since)
   }
 

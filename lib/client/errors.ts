@@ -1,3 +1,5 @@
+import type { ErrorCode } from '../../schemas/protocol.js'
+
 /**
  * Codes the client produces itself. Server codes (`VIX_ERR_FORBIDDEN`, ...)
  * travel unchanged from error frames and HTTP error bodies; the
@@ -31,14 +33,39 @@ export const ClientErrorCodes = {
   PAYLOAD_TOO_LARGE: 'VIX_ERR_PAYLOAD_TOO_LARGE',
   /** A client option that is missing or out of range (thrown by the constructor). */
   INVALID_OPTION: 'VIX_ERR_INVALID_OPTION',
+  /** A listener of the client's events threw: the thrown value is the error's `cause`. */
+  LISTENER: 'VIX_ERR_CLIENT_LISTENER',
   /** The code of an error frame that carries none. */
   INTERNAL: 'VIX_ERR_INTERNAL'
 } as const
 
 export type ClientErrorCode = typeof ClientErrorCodes[keyof typeof ClientErrorCodes]
 
+/**
+ * Every `code` a {@link VixClientError} can have: a server code of the one
+ * error table (`VIX_ERR_FORBIDDEN`, ...) or one of {@link ClientErrorCodes}.
+ * Imported as a type only: the table stays out of the browser bundle.
+ */
+export type VixClientErrorCode = ClientErrorCode | ErrorCode
+
+const serverCode = /^VIX_ERR_[A-Z0-9_]+$/
+
+/**
+ * `value` when it is a `VIX_ERR_*` code, else `fallback`: what an error frame
+ * or an HTTP body says is only trusted as far as its shape (a proxy's JSON
+ * error has other codes).
+ *
+ * @example
+ * codeOf(body.code, ClientErrorCodes.HTTP) // 'VIX_ERR_FORBIDDEN', or 'VIX_ERR_CLIENT_HTTP' for { code: 'E42' }
+ */
+export function codeOf (value: unknown, fallback: VixClientErrorCode): VixClientErrorCode {
+  return typeof value === 'string' && serverCode.test(value) ? value as VixClientErrorCode : fallback
+}
+
 /** Details an error may carry. */
 export interface VixClientErrorDetails {
+  /** What caused it (the value a listener threw). */
+  cause?: unknown
   /** JSON pointer to the offending field (from the server's error frame). */
   path?: string
   /** HTTP status, for long-polling and refused upgrades. */
@@ -61,14 +88,14 @@ export interface VixClientErrorDetails {
  * }
  */
 export class VixClientError extends Error {
-  readonly code: string
+  readonly code: VixClientErrorCode
   declare readonly path?: string
   declare readonly status?: number
   declare readonly id?: string
   declare readonly room?: string
 
-  constructor (code: string, message: string, details: VixClientErrorDetails = {}) {
-    super(message)
+  constructor (code: VixClientErrorCode, message: string, details: VixClientErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'VixClientError'
     this.code = code
     if (details.path !== undefined) this.path = details.path

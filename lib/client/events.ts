@@ -1,4 +1,5 @@
 import type { TransportName } from './connection.js'
+import type { VixClientError } from './errors.js'
 import type { PresenceDiff } from './presence.js'
 import type { JoinAck, VixMessage } from './protocol.js'
 
@@ -24,8 +25,12 @@ export interface VixClientEvents {
   system: (message: VixMessage) => void
   /** A frame that is not a typed message: non-JSON text, or binary (an ArrayBuffer). */
   raw: (data: string | ArrayBuffer) => void
-  /** Error frames without a waiting request, failed rejoins, failed connection attempts, throwing listeners. */
-  error: (error: Error) => void
+  /**
+   * Error frames without a waiting request, failed rejoins, failed connection
+   * attempts, reconnection given up, throwing listeners (`VIX_ERR_CLIENT_LISTENER`,
+   * the thrown value as `cause`): always a {@link VixClientError} with a `code`.
+   */
+  error: (error: VixClientError) => void
   /** A room was rejoined after a reconnect (or a long-polling gap). */
   rejoined: (info: JoinAck & { since?: string }) => void
   /** A join with `since` could not be replayed: fetch `/ws/history?room=...&after=since` to fill the gap. */

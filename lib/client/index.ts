@@ -5,7 +5,7 @@
 export { VixClient } from './client.js'
 export type { ClientState, ClientEventName, VixClientEvents } from './events.js'
 export type { VixClientOptions, LongPollingClientOptions } from './options.js'
-export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorDetails } from './errors.js'
+export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorCode, type VixClientErrorDetails } from './errors.js'
 export { backoffDelay, goingAwayDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js'
 export type { VixMessage, JoinAck, PublishAck, OutgoingMessage, FrameKind } from './protocol.js'
 export type { TransportName } from './connection.js'

@@ -1,5 +1,5 @@
 import type { Connection, ConnectionContext, ConnectionClosed } from './connection.js'
-import { ClientErrorCodes, VixClientError } from './errors.js'
+import { ClientErrorCodes, VixClientError, codeOf } from './errors.js'
 
 /** The part of a fetch `Response` the client reads. */
 export interface ResponseLike {
@@ -57,7 +57,7 @@ async function errorOf (response: ResponseLike, id?: string): Promise<VixClientE
   } catch {
     // A proxy's HTML error page: keep the status.
   }
-  const code = typeof body.code === 'string' ? body.code : ClientErrorCodes.HTTP
+  const code = codeOf(body.code, ClientErrorCodes.HTTP)
   const message = typeof body.message === 'string' ? body.message : `HTTP ${response.status}`
   return new VixClientError(code, message, { status: response.status, id })
 }

@@ -71,14 +71,15 @@ export class Rooms {
     return this.states.get(room)?.lastSeen
   }
 
-  /** Resolves with the ack of the join in flight, or of the one sent now when none is. */
-  join (room: string, since?: string): Promise<JoinAck> {
+  /** Resolves with the ack of the join in flight, or of the one sent now when none is. An empty or missing `since` leaves the position as it is. */
+  join (room: string, since?: string | null): Promise<JoinAck> {
     let state = this.states.get(room)
     if (state === undefined) {
       state = { recent: new RecentIds(this.options.dedupeWindow), joins: new PendingGroup(this.timers), eventsSinceJoin: false, joined: false }
       this.states.set(room, state)
     }
-    if (since !== undefined) state.lastSeen = since
+    // '' is what `lastEventId(room) ?? ''` stores before any event: no position, not an id.
+    if (typeof since === 'string' && since !== '') state.lastSeen = since
     const { timeout } = this.options
     const joined = state.joins.add({
       ms: timeout,

@@ -1,6 +1,6 @@
 import { compileValidator, decodeFrame, type Validator } from '../codec.js'
 import { ErrorCodes, isVixError, type ErrorCode } from '../errors.js'
-import type { RealtimeMessage } from '../frames.js'
+import { newMessageId, type RealtimeMessage } from '../frames.js'
 import { inboundMessageOf, type DispatchResult, type Hub } from '../hub.js'
 import type { Session } from '../session.js'
 import type { ServerPublishOptions } from './options.js'
@@ -13,6 +13,33 @@ import type { PollSession } from './session.js'
  * sessions that are not long-poll sessions are ignored.
  */
 export type RecipientIdResolver = (message: RealtimeMessage) => Iterable<string> | undefined
+
+/**
+ * A typed message sent over HTTP without an id gets a server id, as if its
+ * client had sent it: the 202 answers it, and the ack and (for a relay) the
+ * event every member receives carry it, so the sender can correlate them with
+ * its request. Anything else (a message with an id, invalid JSON, not a typed
+ * message) is returned as it is, for the hub to accept or refuse; `id` is the
+ * message's id when it has a string one.
+ *
+ * @example
+ * withMessageId('{"type":"room.join","payload":{"room":"r"}}') // { text: '{"id":"0192…","type":…}', id: '0192…' }
+ */
+export function withMessageId (text: string): { text: string, id?: string } {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { text }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { text }
+  const message = value as Record<string, unknown>
+  if (typeof message.type !== 'string') return { text }
+  if (Object.hasOwn(message, 'id')) return typeof message.id === 'string' ? { text, id: message.id } : { text }
+  const id = newMessageId()
+  // Prepended to the text rather than re-serialized: every other byte stays as the client sent it.
+  return { text: `{"id":"${id}",${text.trimStart().slice(1)}`, id }
+}
 
 /**
  * Joins HTTP and the hub. Hub deliveries reach poll sessions by room
@@ -52,9 +79,14 @@ export class LongPollBridge {
    * Process `text` exactly as a WebSocket text frame of this poll session
    * (the session's inbox, validation, relay and auth hooks), except that a
    * failure is returned for an HTTP answer instead of queued as an error frame.
+   * A typed message without an id is given one first (see {@link withMessageId}),
+   * so a success always names the message.
    */
   async send (poll: PollSession, text: string): Promise<DispatchResult> {
-    return await this.hub.receiveRequest(poll.session, text)
+    const named = withMessageId(text)
+    const result = await this.hub.receiveRequest(poll.session, named.text)
+    // A success is always of a typed message (raw frames are refused over HTTP), so it has an id.
+    return result.ok ? { ok: true, id: result.id ?? named.id } : result
   }
 
   /**

@@ -1,0 +1,79 @@
+import t from 'tap'
+import { join } from 'node:path'
+import { withMessageId } from '../lib/long-polling/bridge.js'
+import { build } from './helpers/app.js'
+import { PollClient } from './helpers/poll-client.js'
+import { connect } from './helpers/ws-client.js'
+
+// POST /ws/send answers 202 {id} for every accepted message: its own id, or the one
+// the server gave a message sent without one, which the ack and the event carry.
+
+const KEY = 'a-publish-key-of-24-chars'
+const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+t.test('a session\'s messages without an id: the 202 names the id their ack and event carry', async (t) => {
+  const handled: unknown[] = []
+  const app = await build(t, { relayTypes: ['chat.message'], store: { path: join(t.testdir(), 'messages.db'), persist: { rooms: ['kept'] } } }, (app) => {
+    app.realtime.on('cursor.move', (_session, message) => { handled.push(message.id) })
+  })
+  const member = await connect(app)
+  await member.join('general')
+  await member.join('kept')
+  const poller = await PollClient.create(app)
+
+  const joined = await poller.send({ type: 'room.join', payload: { room: 'general' } })
+  t.equal(joined.statusCode, 202)
+  t.match(joined.body, { id: uuid }, 'a join without an id')
+  const [ack] = await poller.pollUntil((f) => f.kind === 'ack' && f.type === 'room.join')
+  t.equal(ack.id, joined.body.id, 'its ack carries the same id')
+
+  const relayed = await poller.send({ type: 'chat.message', room: 'general', payload: { text: 'hi' } })
+  t.match(relayed, { statusCode: 202, body: { id: uuid } })
+  t.equal((await member.waitFor((f) => f.kind === 'event' && f.payload.text === 'hi')).id, relayed.body.id, 'the event members receive has it')
+  t.equal((await poller.pollUntil((f) => f.kind === 'ack' && f.type === 'chat.message'))[0].id, relayed.body.id, 'and so does the sender\'s ack')
+
+  await poller.send({ type: 'room.join', id: 'j-kept', payload: { room: 'kept' } })
+  const stored = await poller.send({ type: 'chat.message', room: 'kept', payload: { text: 'stored' } })
+  t.equal(stored.statusCode, 202)
+  t.equal((await member.waitFor((f) => f.kind === 'event' && f.payload.text === 'stored')).id, stored.body.id, 'through the store too')
+  t.same((await app.messageStore.listByRoom('kept', { limit: 10 })).messages.map((m) => m.id), [stored.body.id], 'stored under that id')
+
+  const typed = await poller.send({ type: 'cursor.move', payload: { x: 1 } })
+  t.match(typed, { statusCode: 202, body: { id: uuid } })
+  t.same(handled, [typed.body.id], 'a typed handler sees the id the sender was given')
+
+  const own = await poller.send({ type: 'chat.message', id: 'c-7', room: 'general', payload: { text: 'own' } })
+  t.same(own, { statusCode: 202, body: { id: 'c-7' } }, 'a message\'s own id is answered as is')
+  const left = await poller.send({ type: 'room.leave', payload: { room: 'general' } })
+  t.match(left, { statusCode: 202, body: { id: uuid } })
+
+  const refused = await poller.send({ type: 'chat.message', room: 'elsewhere', payload: {} })
+  t.match(refused, { statusCode: 403, body: { code: 'VIX_ERR_NOT_IN_ROOM' } }, 'a refusal is unchanged')
+})
+
+t.test('a server-side publish without an id answers the stamped id members receive', async (t) => {
+  const app = await build(t, { relayTypes: ['news'], longPolling: { serverPublish: { key: KEY } } })
+  const member = await connect(app)
+  await member.join('general')
+  const response = await app.inject({
+    method: 'POST',
+    url: '/ws/send',
+    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' },
+    payload: JSON.stringify({ type: 'news', room: 'general', payload: { text: 'deploy' } })
+  })
+  t.equal(response.statusCode, 202)
+  const { id } = response.json()
+  t.match(id, uuid)
+  t.equal((await member.waitFor((f) => f.kind === 'event' && f.type === 'news')).id, id)
+})
+
+t.test('withMessageId names typed messages only, and leaves every other byte alone', async (t) => {
+  const named = withMessageId('  {"type":"room.join", "payload":{"room":"r"}}')
+  t.match(named.id, uuid)
+  t.same(JSON.parse(named.text), { id: named.id, type: 'room.join', payload: { room: 'r' } })
+  t.ok(named.text.endsWith('"type":"room.join", "payload":{"room":"r"}}'), 'the rest as sent')
+  t.same(withMessageId('{"id":"c-1","type":"x"}'), { text: '{"id":"c-1","type":"x"}', id: 'c-1' })
+  for (const text of ['not json', '[1]', 'null', '"text"', '{"payload":{}}', '{"type":7}', '{"id":5,"type":"x"}', '{"id":null,"type":"x"}']) {
+    t.same(withMessageId(text), { text }, `${text}: for the hub to judge`)
+  }
+})
