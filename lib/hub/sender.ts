@@ -48,7 +48,8 @@ export function sessionSender (senderInfo: (session: Session) => SenderInfo | un
   try {
     info = senderInfo(session)
   } catch (error) {
-    throw new Error(`senderInfo failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    // The logger prints the cause's message and stack after this one.
+    throw new Error('senderInfo failed', { cause: error })
   }
   if (info === undefined) return undefined
   const checked = senderJson(info)
