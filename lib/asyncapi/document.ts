@@ -2,7 +2,7 @@ import { messagesExtensionKey, websocketExtensionKey, type DocumentedMessage } f
 import { componentRef, uniqueName, type OpenApiDocument } from '../openapi/document.js'
 import { documentedOperations } from '../openapi/operations.js'
 import { literalUnionsAsEnums } from '../openapi/enums.js'
-import { JsonMessage } from '../../schemas/message.js'
+import { JsonMessage, sharedSchemas } from '../../schemas/message.js'
 import { PollResponse } from '../../schemas/long-polling.js'
 import { entryMessages, genericAck, protocolMessages, type AsyncApiMessage } from './messages.js'
 
@@ -47,9 +47,15 @@ function referencedSchemas (value: unknown, found: Set<string>): Set<string> {
   return found
 }
 
+/** The shared schemas as components, for a document that lacks them (docs without a hub). */
+const sharedComponents: Record<string, unknown> = Object.fromEntries(sharedSchemas.map((schema) => {
+  const { $id, ...component } = JSON.parse(JSON.stringify(schema))
+  return [$id, component]
+}))
+
 /** The component schemas `messages` use, with the ones those use in turn, copied from the OpenAPI document. */
 function reachableSchemas (openapi: OpenApiDocument, messages: object): Record<string, unknown> {
-  const all = openapi.components?.schemas ?? {}
+  const all = { ...sharedComponents, ...openapi.components?.schemas }
   const schemas: Record<string, unknown> = {}
   const pending = [...referencedSchemas(messages, new Set())]
   for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
