@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { Parser } from '@asyncapi/parser'
 import { Type } from '@sinclair/typebox'
 import { hubPlugin, openapiPlugin, vixRealtime } from '../plugins/index.js'
-import { build } from './helpers/app.js'
+import { build, startExampleApp } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 
 const parser = new Parser()
@@ -66,6 +66,8 @@ t.test('the AsyncAPI document is valid 3.0 and lists every message both ways', a
   t.same(operationMessages(operations['send.error']), { messages: ['error'], reply: [] })
   t.same(components.messages.error.payload.allOf[1].properties.payload, { $ref: '#/components/schemas/VixErrorFramePayload' })
   t.same(operationMessages(operations['send.server.going_away']), { messages: ['server.going_away'], reply: [] })
+  t.same(components.messages['server.going_away'].payload.allOf[1].properties, { kind: { const: 'system' }, type: { const: 'server.going_away' }, payload: { $ref: '#/components/schemas/VixGoingAwayPayload' } })
+  t.same(components.schemas.VixGoingAwayPayload.required, ['retryAfterMs'])
   t.notOk(components.messages['presence.state'], 'no presence frames without presence')
   t.same(components.schemas.VixServerMessage.properties.kind, { type: 'string', enum: ['event', 'ack', 'error', 'system'] }, 'kind is an enum')
   for (const key of Object.keys(components.messages)) t.ok(document.channels.realtime.messages[key], `${key} is a message of the channel`)
@@ -127,4 +129,12 @@ t.test('serve: false serves no AsyncAPI document, and a bad value is refused', a
   const bad = Fastify()
   t.teardown(() => bad.close())
   await t.rejects(async () => { await bad.register(openapiPlugin, { serve: 'yes' } as any) }, { code: 'VIX_ERR_INVALID_OPTION', message: /serve/ })
+})
+
+t.test('the example app\'s AsyncAPI document: chat.message sent and received with its payload schema', async (t) => {
+  const app = await startExampleApp(t)
+  const document = await asyncApiOf(t, app)
+  t.same(operationMessages(document.operations['receive.chat.message']), { messages: ['chat.message'], reply: ['ack', 'error'] })
+  t.same(operationMessages(document.operations['send.chat.message']), { messages: ['chat.message.event'], reply: [] })
+  t.same(document.components.messages['chat.message.event'].payload.allOf[1].properties.payload, { $ref: '#/components/schemas/VixPayload.chat.message' })
 })

@@ -8,8 +8,9 @@ import { adoptNamedComponents } from '../lib/openapi/coexist.js'
 import { vixRealtime } from '../plugins/index.js'
 import { sharedSchemas } from '../schemas/message.js'
 import { longPollingSchemas } from '../schemas/long-polling.js'
+import { GoingAwayPayload } from '../schemas/openapi.js'
 
-const vixNames = [...sharedSchemas, ...longPollingSchemas].map((schema) => schema.$id as string).sort()
+const vixNames = [...sharedSchemas, ...longPollingSchemas, GoingAwayPayload].map((schema) => schema.$id as string).sort()
 
 /** An app that registered its own @fastify/swagger (and Swagger UI) first, with a route of its own using a vix schema, then vixRealtime. */
 async function appWithOwnSwagger (t: Test, openapi: string, docs: false | undefined): Promise<FastifyInstance> {

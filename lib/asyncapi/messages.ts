@@ -29,12 +29,6 @@ function jsonSchema (schema: object): Record<string, unknown> {
   return literalUnionsAsEnums(copy)
 }
 
-const goingAwayPayload = {
-  type: 'object',
-  properties: { retryAfterMs: { type: 'integer', minimum: 0, description: 'Reconnect after this many milliseconds (plus jitter)' } },
-  required: ['retryAfterMs']
-}
-
 const PresenceDiff = Type.Object({
   room: Type.String(),
   joins: Type.Array(Type.Pick(PresenceMember, ['key', 'meta']), { description: 'Members that appeared, with what they show' }),
@@ -91,8 +85,7 @@ export function entryMessages (entry: DocumentedMessage): EntryMessages {
   const limits = limitsOf(entry)
   if (entry.direction === 'server') {
     const kind = entry.type === 'error' ? 'error' : 'system'
-    const payload = entry.payload ?? (entry.type === 'server.going_away' ? goingAwayPayload : undefined)
-    return { entry, frame: message('server', entry.type, `A \`${kind}\` frame: ${entry.type}`, serverFrame(kind, entry.type, payload), entry.description) }
+    return { entry, frame: message('server', entry.type, `Sent by the server as a \`${kind}\` frame`, serverFrame(kind, entry.type, entry.payload), entry.description) }
   }
   const result: EntryMessages = {
     entry,

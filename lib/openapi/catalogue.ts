@@ -3,7 +3,7 @@ import type { CatalogueEntry } from '../hub.js'
 import { ErrorFramePayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'
 
-import { messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
+import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
 
 export { websocketExtensionKey, messagesExtensionKey }
 /** Prefix of the components that hold typed handlers' payload schemas. */
@@ -35,7 +35,7 @@ const builtInMessages: DocumentedMessage[] = [
   { type: 'room.join', direction: 'client', builtIn: true, relay: false, description: 'Join a room. With `since` (the last id seen there) and a store, every message after it is replayed before any live one.', payload: componentRef(id(RoomJoinPayload)), ack: componentRef(id(RoomJoinAckPayload)) },
   { type: 'room.leave', direction: 'client', builtIn: true, relay: false, description: 'Leave a room.', payload: componentRef(id(RoomLeavePayload)), ack: componentRef(id(RoomLeavePayload)) },
   { type: 'error', direction: 'server', builtIn: true, relay: false, description: 'A frame (kind `error`) answering a message that failed; the connection stays open.', payload: componentRef(id(ErrorFramePayload)) },
-  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001; the payload has `retryAfterMs`.' }
+  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001: reconnect after `retryAfterMs`.', payload: componentRef(id(GoingAwayPayload)) }
 ]
 const builtInTypes = new Set(builtInMessages.map((message) => message.type))
 
@@ -73,6 +73,7 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   for (const name of Object.keys(components)) {
     if (name.startsWith(payloadComponentPrefix)) delete components[name]
   }
+  components[id(GoingAwayPayload)] ??= toComponent(GoingAwayPayload, id(GoingAwayPayload))
   const messages = [...builtInMessages]
   for (const entry of catalogue) {
     if (builtInTypes.has(entry.type)) continue
