@@ -32,6 +32,8 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
   await ensureHub(fastify, broker === undefined ? hubOptions : { ...hubOptions, broker: resolveBrokerOption(broker, fastify.log) })
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
+  // The application's own @fastify/swagger still gets the shared schemas by name and the catalogue.
+  else if (fastify.hasDecorator('swagger')) await fastify.register(openapiPlugin, { serve: false })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
   if (longPollingOptions !== false) await fastify.register(longPollingPlugin, { ...longPollingOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })

@@ -1,19 +1,23 @@
 import fp from 'fastify-plugin'
-import Fastify, { type FastifyPluginAsync, type RouteOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type RouteOptions } from 'fastify'
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
+import { buildAsyncApiDocument } from '../lib/asyncapi/document.js'
 import { documentCatalogue } from '../lib/openapi/catalogue.js'
+import { adoptNamedComponents } from '../lib/openapi/coexist.js'
 import { mergeDocuments, type OpenApiDocument } from '../lib/openapi/document.js'
+import { literalUnionsAsEnums } from '../lib/openapi/enums.js'
+import { documentErrorExamples } from '../lib/openapi/error-examples.js'
 import { resolveOpenApiOptions, type OpenApiPluginOptions, type openapiDefaults } from '../lib/openapi/options.js'
 import { routesSinceHub } from './hub.js'
 
 export type { OpenApiPluginOptions }
 
-function swaggerOptions (config: typeof openapiDefaults): FastifyDynamicSwaggerOptions {
+function swaggerOptions (config: typeof openapiDefaults, openapi = '3.1.0'): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       // 3.1 schemas are JSON Schema: the TypeBox shapes go into the document as they are.
-      openapi: '3.1.0',
+      openapi,
       info: config.info,
       tags: [{ name: 'realtime', description: 'The realtime layer: WebSocket, long-polling, history and metrics' }]
     },
@@ -35,11 +39,11 @@ function documentedMethods (route: RouteOptions): string[] {
  * only declares them: the same conversion as the live document, for routes
  * declared before its `onRoute` hook existed. Nothing is compiled or served.
  */
-async function documentRoutes (routes: RouteOptions[], schemas: Record<string, unknown>, config: typeof openapiDefaults): Promise<OpenApiDocument> {
+async function documentRoutes (routes: RouteOptions[], schemas: Record<string, unknown>, config: typeof openapiDefaults, openapi?: string): Promise<OpenApiDocument> {
   const shadow = Fastify({ exposeHeadRoutes: false })
   shadow.setValidatorCompiler(() => () => true)
   shadow.setSerializerCompiler(() => (data) => JSON.stringify(data))
-  await shadow.register(swagger, swaggerOptions(config))
+  await shadow.register(swagger, swaggerOptions(config, openapi))
   for (const schema of Object.values(schemas)) shadow.addSchema(schema)
   for (const route of routes) {
     shadow.route({ method: documentedMethods(route), url: route.url, constraints: route.constraints, schema: route.schema, config: route.config, handler: async () => null })
@@ -50,17 +54,60 @@ async function documentRoutes (routes: RouteOptions[], schemas: Record<string, u
   return document
 }
 
+/** What the docs add to a document @fastify/swagger built: the catalogue, its table, error examples, enums. Idempotent. */
+function completeDocument (fastify: FastifyInstance, document: OpenApiDocument): OpenApiDocument {
+  // The hub may be registered after this plugin: look it up when the document is built.
+  if (fastify.hasDecorator('realtime')) documentCatalogue(document, fastify.realtime.catalogue())
+  return documentErrorExamples(document)
+}
+
+/** `GET <routePrefix>/asyncapi.json`: built on each request, so message types added late show. */
+function serveAsyncApi (fastify: FastifyInstance, config: typeof openapiDefaults, openapiDocument: () => OpenApiDocument, ownDocument: boolean): void {
+  fastify.get(`${config.routePrefix}/asyncapi.json`, { schema: { hide: true } }, async (request: FastifyRequest) => {
+    const origin = `${request.protocol}://${request.host}`
+    return buildAsyncApiDocument(openapiDocument(), {
+      info: config.info,
+      host: request.host,
+      secure: request.protocol === 'https',
+      openapiUrl: ownDocument ? `${origin}${config.routePrefix}/json` : undefined,
+      presence: fastify.hasDecorator('realtime') && fastify.realtime.presenceTracker !== undefined
+    })
+  })
+}
+
+/**
+ * The application registered @fastify/swagger itself: keep its document and
+ * complete it — the shared schemas under their `$id` names (its
+ * `refResolver` may call them `def-N`), the catalogue, the error examples —
+ * each time `app.swagger()` is called.
+ */
+function completeApplicationSwagger (fastify: FastifyInstance, config: typeof openapiDefaults): () => OpenApiDocument {
+  const applicationSwagger = fastify.swagger.bind(fastify) as () => OpenApiDocument
+  let named: Record<string, unknown> = {}
+  fastify.addHook('onReady', async () => {
+    // The shared schemas as this plugin names them, rendered for the application's OpenAPI version.
+    named = (await documentRoutes([], fastify.getSchemas(), config, applicationSwagger().openapi)).components?.schemas ?? {}
+  })
+  const completed = (): OpenApiDocument => completeDocument(fastify, adoptNamedComponents(applicationSwagger(), named))
+  // YAML is a superset of JSON: the completed document, indented, is the YAML answer.
+  const swaggerFunction = (options?: { yaml?: boolean }): OpenApiDocument | string =>
+    options?.yaml === true ? `${JSON.stringify(completed(), null, 2)}\n` : completed()
+  fastify.swagger = swaggerFunction as typeof fastify.swagger
+  return completed
+}
+
 const openapiPluginImpl: FastifyPluginAsync<OpenApiPluginOptions> = async (fastify, options) => {
   const config = resolveOpenApiOptions(options)
+  if (fastify.hasDecorator('swagger')) {
+    const completed = completeApplicationSwagger(fastify, config)
+    if (config.serve) serveAsyncApi(fastify, config, completed, false)
+    return
+  }
   // Routes declared since the hub and before this point never reach @fastify/swagger's onRoute hook.
   const missed = fastify.hasDecorator('realtime')
     ? routesSinceHub(fastify.realtime).filter((route) => documentedMethods(route).length > 0)
     : []
   let missedDocument: OpenApiDocument | undefined
-
-  // The hub may be registered after this plugin: look it up when the document is built.
-  const withCatalogue = (document: OpenApiDocument): OpenApiDocument =>
-    fastify.hasDecorator('realtime') ? documentCatalogue(document, fastify.realtime.catalogue()) : document
 
   await fastify.register(swagger, {
     ...swaggerOptions(config),
@@ -68,7 +115,7 @@ const openapiPluginImpl: FastifyPluginAsync<OpenApiPluginOptions> = async (fasti
       // Always the openapi variant: this plugin only builds OpenAPI 3 documents.
       const document = (built as { openapiObject: OpenApiDocument }).openapiObject
       if (missedDocument !== undefined) mergeDocuments(document, missedDocument)
-      return withCatalogue(document)
+      return completeDocument(fastify, literalUnionsAsEnums(document))
     }
   })
   if (missed.length > 0) {
@@ -76,19 +123,24 @@ const openapiPluginImpl: FastifyPluginAsync<OpenApiPluginOptions> = async (fasti
       missedDocument = await documentRoutes(missed, fastify.getSchemas(), config)
     })
   }
+  if (!config.serve) return
   await fastify.register(swaggerUi, {
     routePrefix: config.routePrefix,
     uiConfig: { docExpansion: 'list', deepLinking: true, showExtensions: true },
     // @fastify/swagger builds the document once; the catalogue is read again on each request.
-    transformSpecification: (document) => withCatalogue(document as OpenApiDocument)
+    transformSpecification: (document) => completeDocument(fastify, document as OpenApiDocument)
   })
+  serveAsyncApi(fastify, config, () => completeDocument(fastify, fastify.swagger() as unknown as OpenApiDocument), true)
 }
 
 /**
  * OpenAPI 3.1 docs of the realtime layer at `/docs` (Swagger UI), `/docs/json`
- * and `/docs/yaml`: every route, the WebSocket endpoint with its frames and
+ * and `/docs/yaml`, and the AsyncAPI 3.0 document of its messages at
+ * `/docs/asyncapi.json`: every route, the WebSocket endpoint with its frames and
  * close codes, and the message catalogue, from the schemas that validate them.
- * Works whether it is registered before or after the other parts.
+ * Works whether it is registered before or after the other parts. When the
+ * application registered @fastify/swagger first, its document is completed
+ * instead (shared schemas by `$id` name, catalogue) and no Swagger UI is added.
  *
  * @example
  * await app.register(websocketPlugin)

@@ -1,4 +1,5 @@
 import { format } from 'node:util'
+import { Type } from '@sinclair/typebox'
 import { errorTable, type ErrorName } from './protocol.js'
 
 /** The extension of the WebSocket upgrade operation naming its frame schemas and close codes. */
@@ -16,3 +17,8 @@ export function errorExample (name: ErrorName, ...args: string[]): { statusCode:
   const entry = errorTable[name]
   return { statusCode: entry.status, code: entry.code, message: format(entry.message, ...args) }
 }
+
+/** Payload of the `server.going_away` system frame (documented only: the server writes it, nothing validates it). */
+export const GoingAwayPayload = Type.Object({
+  retryAfterMs: Type.Integer({ minimum: 0, description: 'Reconnect after this many milliseconds (plus jitter)' })
+}, { $id: 'VixGoingAwayPayload', title: 'GoingAwayPayload' })

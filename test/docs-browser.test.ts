@@ -48,6 +48,35 @@ t.test('Swagger UI in headless Chromium lists every documented operation', async
   t.same(pageErrors, [], 'no script error on the page')
 })
 
+t.test('Swagger UI in headless Chromium: real error examples and the message table on GET /ws', async (t) => {
+  if (!requireService(t, 'chromium', existsSync(chromiumPath), `${chromiumPath} is not installed (apt-get install chromium)`)) return
+  const app = await build(t, { relayTypes: ['chat.message'] })
+  const profile = await mkdtemp(join(tmpdir(), 'vix-chromium-'))
+  t.teardown(() => rm(profile, { recursive: true, force: true }))
+  const browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs })
+  t.teardown(() => browser.close())
+  const page = await browser.newPage()
+  await page.goto(`${baseUrl(app)}/docs`)
+  await page.waitForSelector('.opblock', { timeout: 15_000 })
+  await page.click('.opblock-get:has([data-path="/ws"]) .opblock-summary')
+  await page.waitForSelector('.responses-table')
+
+  const examples = await page.$$eval('.responses-table tr.response', (rows) => Object.fromEntries(rows.map((row) => [
+    row.getAttribute('data-code'), row.querySelector('.example, .microlight, pre')?.textContent ?? ''
+  ])))
+  const wanted: Record<string, string> = { 401: 'VIX_ERR_UNAUTHORIZED', 403: 'VIX_ERR_FORBIDDEN', 426: 'VIX_ERR_UPGRADE_REQUIRED', 429: 'VIX_ERR_LIMIT_EXCEEDED', 503: 'VIX_ERR_SHUTTING_DOWN' }
+  for (const [status, code] of Object.entries(wanted)) {
+    t.match(examples[status], code, `${status} shows ${code}`)
+    t.match(examples[status], `"statusCode": ${status}`, `${status} shows its status`)
+    t.notMatch(examples[status], 'VIX_ERR_SESSION_NOT_FOUND', `${status} no longer shows the schema's made-up example`)
+  }
+
+  const rows = await page.$$eval('.opblock-description-wrapper table tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td, th')].map((cell) => cell.textContent?.trim())))
+  t.ok(rows.some((row) => row[0] === 'type' && row[1] === 'direction'), 'the message table has its header')
+  t.ok(rows.some((row) => row[0] === 'room.join' && row[3] === 'VixRoomJoinAckPayload'), 'room.join with its ack payload')
+  t.ok(rows.some((row) => row[0] === 'chat.message' && row[1] === 'client → server'), 'the relay type')
+})
+
 t.test('requireService: runs when available, skips with the reason, fails when services are required', async (t) => {
   const calls: string[] = []
   const reporter = {

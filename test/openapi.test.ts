@@ -7,11 +7,14 @@ import { Type } from '@sinclair/typebox'
 import { compileValidator } from '../lib/codec.js'
 import { CloseCodes } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
-import { documentCatalogue, payloadComponentPrefix } from '../lib/openapi/catalogue.js'
+import { catalogueHeading, catalogueTable, documentCatalogue, payloadComponentPrefix } from '../lib/openapi/catalogue.js'
+import { literalUnionsAsEnums } from '../lib/openapi/enums.js'
+import { documentErrorExamples, errorNamesOf } from '../lib/openapi/error-examples.js'
+import { httpStatusOf } from '../schemas/protocol.js'
 import { mergeDocuments } from '../lib/openapi/document.js'
 import { routesSinceHub } from '../plugins/hub.js'
 import { hubPlugin, openapiPlugin, vixRealtime, websocketPlugin } from '../plugins/index.js'
-import { ErrorResponse, JsonMessage, sharedSchemas } from '../schemas/message.js'
+import { ErrorResponse, JsonMessage, MessageKind, sharedSchemas } from '../schemas/message.js'
 import { baseUrl, build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 import { assertFullyDocumented, documentedOperations } from './helpers/openapi.js'
@@ -346,4 +349,76 @@ t.test('with every part on, every route is present, fully documented and valid',
   t.ok(history.parameters.some((p: { name: string }) => p.name === 'room'), 'room is a documented parameter')
   assertFullyDocumented(t, document)
   await t.resolves(SwaggerParser.validate(structuredClone(document)))
+})
+
+t.test('every error answer has examples: the bodies the server sends for the codes it names', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(vixRealtime, { store: { path: join(t.testdir(), 'messages.db') }, presence: { rooms: 'all' } })
+  const document = await documentOf(app)
+  let checked = 0
+  for (const [name, operation] of documentedOperations(document)) {
+    for (const [status, response] of Object.entries<any>(operation.responses)) {
+      if (!/^[45]/.test(status)) continue
+      const examples = Object.values<any>(response.content['application/json'].examples ?? {})
+      t.ok(examples.length > 0, `${name} ${status} has examples`)
+      for (const { value } of examples) {
+        t.equal(value.statusCode, Number(status), `${name} ${status}: ${value.code as string} has the status`)
+        t.equal(httpStatusOf(value.code), Number(status), `${name} ${status}: ${value.code as string} is a code of that status`)
+        t.notMatch(value.message, /%s/, `${name} ${status}: ${value.code as string} has a filled-in message`)
+        checked++
+      }
+    }
+  }
+  const ws = document.paths['/ws'].get.responses
+  t.same(['401', '403', '426', '429', '503'].map((status) => Object.keys(ws[status].content['application/json'].examples)),
+    [['VIX_ERR_UNAUTHORIZED'], ['VIX_ERR_FORBIDDEN'], ['VIX_ERR_UPGRADE_REQUIRED'], ['VIX_ERR_LIMIT_EXCEEDED'], ['VIX_ERR_SHUTTING_DOWN', 'VIX_ERR_SERVER_FULL']])
+  t.same(ws['426'].content['application/json'].examples.VIX_ERR_UPGRADE_REQUIRED.value, (await app.inject('/ws')).json(), 'the 426 example is the real answer')
+  t.same(Object.keys(document.paths['/metrics'].get.responses['500'].content['application/json'].examples), ['VIX_ERR_INTERNAL'], 'no code named: the first of its status')
+  t.ok(checked > 30, `${checked} examples checked`)
+  await t.resolves(SwaggerParser.validate(structuredClone(document)))
+
+  const odd: any = { openapi: '3.1.0', paths: { '/x': { get: { responses: { 418: { description: 'VIX_ERR_INTERNAL', content: { 'application/json': { schema: { $ref: '#/components/schemas/VixErrorResponse' } } } } } } } } }
+  documentErrorExamples(odd)
+  t.notOk(odd.paths['/x'].get.responses['418'].content['application/json'].examples, 'a status no error has gets no example')
+  t.same(errorNamesOf(400, 'VIX_ERR_UNAUTHORIZED or VIX_ERR_NOPE'), ['INVALID_MESSAGE'], 'codes of another status or unknown are ignored')
+})
+
+t.test('the /ws description has the message catalogue as a table; kind is an enum', async (t) => {
+  const app = await build(t, { relayTypes: ['chat.message'] }, (app) => {
+    app.realtime.on('typed.one', { schema: Type.Object({ n: Type.Integer() }), description: 'A | pipe\nand a line', maxSize: 512, rate: { rate: 2, burst: 4 } })
+  })
+  const first = await documentOf(app)
+  const description: string = first.paths['/ws'].get.description
+  t.match(description, '| type | direction | payload | ack payload | notes |')
+  t.match(description, '| `room.join` | client → server | `VixRoomJoinPayload` | `VixRoomJoinAckPayload` | Built in.')
+  t.match(description, '| `chat.message` | client → server | any object |  | Relayed to the room (`relayTypes`). |')
+  t.match(description, '| `typed.one` | client → server | `VixPayload.typed.one` |  | A \\| pipe and a line At most 512 bytes. 2/s per session, burst 4. |')
+  t.match(description, '| `error` | server → client | `VixErrorFramePayload` |')
+  app.realtime.on('late.type', {})
+  const again: string = (await documentOf(app)).paths['/ws'].get.description
+  t.equal(again.split(catalogueHeading).length, 2, 'one table, however often the document is served')
+  t.match(again, '| `late.type` |')
+  t.ok(first.paths['/ws'].get['x-vix-messages'], 'the extension stays for tools')
+  t.same(first.components.schemas.VixServerMessage.properties.kind, { type: 'string', enum: ['event', 'ack', 'error', 'system'] })
+  t.match(catalogueTable([]), /^\| type \|/)
+})
+
+t.test('literalUnionsAsEnums rewrites unions of one type of literals only', async (t) => {
+  const schema: any = {
+    properties: {
+      kind: { description: 'k', anyOf: [{ type: 'string', const: 'a' }, { type: 'string', enum: ['b'] }] },
+      mixed: { anyOf: [{ type: 'string', const: 'a' }, { type: 'integer', const: 1 }] },
+      loose: { anyOf: [{ type: 'string', const: 'a', description: 'x' }] },
+      many: { anyOf: [{ type: 'string', enum: ['a', 'b'] }] },
+      both: { anyOf: [{ type: 'string', const: 'a', enum: ['a'] }] },
+      empty: { anyOf: [] },
+      list: [{ anyOf: [{ type: 'integer', const: 1 }, { type: 'integer', const: 2 }] }, null, 'x']
+    }
+  }
+  literalUnionsAsEnums(schema)
+  t.same(schema.properties.kind, { description: 'k', type: 'string', enum: ['a', 'b'] })
+  t.same(schema.properties.list[0], { type: 'integer', enum: [1, 2] })
+  for (const name of ['mixed', 'loose', 'many', 'both', 'empty']) t.ok(schema.properties[name].anyOf, `${name} is left alone`)
+  t.same(MessageKind.anyOf.length, 4, 'the validating schema is untouched')
 })

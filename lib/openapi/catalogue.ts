@@ -1,9 +1,9 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { CatalogueEntry } from '../hub.js'
 import { ErrorFramePayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
-import { componentRef, componentSchemas, type OpenApiDocument } from './document.js'
+import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'
 
-import { messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
+import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
 
 export { websocketExtensionKey, messagesExtensionKey }
 /** Prefix of the components that hold typed handlers' payload schemas. */
@@ -33,18 +33,15 @@ const id = (schema: TSchema): string => schema.$id as string
 
 const builtInMessages: DocumentedMessage[] = [
   { type: 'room.join', direction: 'client', builtIn: true, relay: false, description: 'Join a room. With `since` (the last id seen there) and a store, every message after it is replayed before any live one.', payload: componentRef(id(RoomJoinPayload)), ack: componentRef(id(RoomJoinAckPayload)) },
-  { type: 'room.leave', direction: 'client', builtIn: true, relay: false, description: 'Leave a room.', payload: componentRef(id(RoomLeavePayload)) },
+  { type: 'room.leave', direction: 'client', builtIn: true, relay: false, description: 'Leave a room.', payload: componentRef(id(RoomLeavePayload)), ack: componentRef(id(RoomLeavePayload)) },
   { type: 'error', direction: 'server', builtIn: true, relay: false, description: 'A frame (kind `error`) answering a message that failed; the connection stays open.', payload: componentRef(id(ErrorFramePayload)) },
-  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001; the payload has `retryAfterMs`.' }
+  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001: reconnect after `retryAfterMs`.', payload: componentRef(id(GoingAwayPayload)) }
 ]
 const builtInTypes = new Set(builtInMessages.map((message) => message.type))
 
 /** A component name (OpenAPI allows `[A-Za-z0-9._-]`) for a message type's payload, unique in `taken`. */
 function payloadComponentName (type: string, taken: Record<string, unknown>): string {
-  const base = payloadComponentPrefix + type.replace(/[^A-Za-z0-9._-]/g, '_')
-  let name = base
-  for (let n = 2; Object.hasOwn(taken, name); n++) name = `${base}-${n}`
-  return name
+  return uniqueName(payloadComponentPrefix + type, taken)
 }
 
 /**
@@ -76,6 +73,7 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   for (const name of Object.keys(components)) {
     if (name.startsWith(payloadComponentPrefix)) delete components[name]
   }
+  components[id(GoingAwayPayload)] ??= toComponent(GoingAwayPayload, id(GoingAwayPayload))
   const messages = [...builtInMessages]
   for (const entry of catalogue) {
     if (builtInTypes.has(entry.type)) continue
@@ -97,8 +95,44 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   }
   for (const item of Object.values(document.paths ?? {})) {
     for (const operation of Object.values(item)) {
-      if (operation?.[websocketExtensionKey] !== undefined) operation[messagesExtensionKey] = messages
+      if (operation?.[websocketExtensionKey] === undefined) continue
+      operation[messagesExtensionKey] = messages
+      operation.description = withCatalogueTable(String(operation.description ?? ''), messages)
     }
   }
   return document
+}
+
+/** Where the catalogue table starts in the description of a WebSocket operation. */
+export const catalogueHeading = '**Message types**'
+
+/** A `$ref` as the name of its component, in code format. */
+function schemaName (reference: { $ref: string } | undefined): string {
+  return reference === undefined ? 'any object' : `\`${reference.$ref.slice(reference.$ref.lastIndexOf('/') + 1)}\``
+}
+
+function tableCell (text: string): string {
+  return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ')
+}
+
+/** The catalogue as a markdown table: what Swagger UI shows in the operation description. */
+export function catalogueTable (messages: DocumentedMessage[]): string {
+  const rows = messages.map((message) => {
+    const notes = [message.description]
+    if (message.builtIn) notes.unshift('Built in.')
+    if (message.relay) notes.push('Relayed to the room (`relayTypes`).')
+    if (message.maxSize !== undefined) notes.push(`At most ${message.maxSize} bytes.`)
+    if (message.rate !== undefined) notes.push(`${message.rate.rate}/s per session, burst ${message.rate.burst}.`)
+    const direction = message.direction === 'client' ? 'client → server' : 'server → client'
+    const ack = message.ack === undefined ? '' : schemaName(message.ack)
+    return `| \`${message.type}\` | ${direction} | ${schemaName(message.payload)} | ${ack} | ${tableCell(notes.filter((note) => note !== undefined).join(' '))} |`
+  })
+  return ['| type | direction | payload | ack payload | notes |', '| --- | --- | --- | --- | --- |', ...rows].join('\n')
+}
+
+/** `description` with the catalogue table at its end, replacing the one a previous run wrote. */
+function withCatalogueTable (description: string, messages: DocumentedMessage[]): string {
+  const start = description.indexOf(catalogueHeading)
+  const base = start === -1 ? description : description.slice(0, start).trimEnd()
+  return `${base}\n\n${catalogueHeading} (also in \`${messagesExtensionKey}\`)\n\n${catalogueTable(messages)}`
 }

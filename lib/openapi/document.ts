@@ -11,6 +11,14 @@ export interface OpenApiDocument {
 
 export { componentRef } from '../../schemas/openapi.js'
 
+/** `base` with the characters a component name may not hold (`[A-Za-z0-9._-]` only) replaced, and a suffix if `taken` has it. */
+export function uniqueName (base: string, taken: Record<string, unknown>): string {
+  const safe = base.replace(/[^A-Za-z0-9._-]/g, '_')
+  let name = safe
+  for (let n = 2; Object.hasOwn(taken, name); n++) name = `${safe}-${n}`
+  return name
+}
+
 /** The document's component schemas, created when absent. */
 export function componentSchemas (document: OpenApiDocument): Record<string, any> {
   document.components ??= {}

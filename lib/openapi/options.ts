@@ -7,10 +7,17 @@ export interface OpenApiPluginOptions {
   routePrefix?: string
   /** The document's `info` (default title `Realtime API`, version `1.0.0`). */
   info?: { title?: string, version?: string, description?: string }
+  /**
+   * Serve the docs (default true). `false` serves nothing and only completes
+   * the document of an @fastify/swagger the application registered itself
+   * (what the umbrella's `docs: false` does when there is one).
+   */
+  serve?: boolean
 }
 
 export const openapiDefaults = {
   routePrefix: '/docs',
+  serve: true,
   info: {
     title: 'Realtime API',
     version: '1.0.0',
@@ -23,5 +30,8 @@ export function resolveOpenApiOptions (options: OpenApiPluginOptions): typeof op
   if (options.info !== undefined && (typeof options.info !== 'object' || options.info === null)) {
     throw new InvalidOptionError('info', `expected an object, got ${JSON.stringify(options.info)}`)
   }
-  return { routePrefix, info: { ...openapiDefaults.info, ...options.info } }
+  if (options.serve !== undefined && typeof options.serve !== 'boolean') {
+    throw new InvalidOptionError('serve', `expected a boolean, got ${JSON.stringify(options.serve)}`)
+  }
+  return { routePrefix, serve: options.serve ?? openapiDefaults.serve, info: { ...openapiDefaults.info, ...options.info } }
 }

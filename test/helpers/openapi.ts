@@ -1,19 +1,10 @@
+import { documentedOperations } from '../../lib/openapi/operations.js'
+
+export { documentedOperations }
+
 interface Asserter {
   ok: (value: unknown, message: string) => unknown
   equal: (found: unknown, wanted: unknown, message: string) => unknown
-}
-
-const httpMethods = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'])
-
-/** Every operation of an OpenAPI document as `METHOD /path` → operation object. */
-export function documentedOperations (document: any): Map<string, any> {
-  const operations = new Map<string, any>()
-  for (const [path, item] of Object.entries<Record<string, any>>(document.paths ?? {})) {
-    for (const [method, operation] of Object.entries(item)) {
-      if (httpMethods.has(method)) operations.set(`${method.toUpperCase()} ${path}`, operation)
-    }
-  }
-  return operations
 }
 
 /**
