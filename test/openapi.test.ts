@@ -25,7 +25,8 @@ const expectedOperations = [
   'GET /ws',
   'GET /ws/poll',
   'POST /ws/send',
-  'GET /metrics'
+  'GET /metrics',
+  'GET /ws/client.js'
 ]
 
 async function documentOf (app: FastifyInstance, prefix = '/docs'): Promise<any> {
