@@ -65,7 +65,7 @@ t.test('clientScript: false leaves the route out; path and maxAge move and retun
   for (const [option, code] of [[{ path: 'client.js' }, 'VIX_ERR_INVALID_OPTION'], [{ maxAge: -1 }, 'VIX_ERR_INVALID_OPTION'], [{ file: '' }, 'VIX_ERR_INVALID_OPTION']] as const) {
     const app = Fastify()
     t.teardown(() => app.close())
-    await t.rejects(app.register(clientScriptPlugin, option as never).ready(), { code }, JSON.stringify(option))
+    await t.rejects(async () => { await app.register(clientScriptPlugin, option as never).ready() }, { code }, JSON.stringify(option))
   }
 })
 
@@ -92,7 +92,7 @@ t.test('a bundle never built: a coded 503 that says how to build it, logged, and
   // Not a missing file but an unreadable one: boot fails, naming it.
   const broken = Fastify()
   t.teardown(() => broken.close())
-  await t.rejects(broken.register(clientScriptPlugin, { file: dir }).ready(), { code: 'VIX_ERR_INVALID_OPTION', message: /clientScript\.file.*EISDIR/ })
+  await t.rejects(async () => { await broken.register(clientScriptPlugin, { file: dir }).ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: /clientScript\.file.*EISDIR/ })
 })
 
 t.test('the package root is found walking up from the module, from the sources or from dist/', async (t) => {
