@@ -2,6 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { MessageKindValue } from '../schemas/message.js'
 import type { ErrorCode } from './errors.js'
 
+/**
+ * Who sent a message, as the server sees it: what the hub's `senderInfo`
+ * makes public about a session, or what server code's `publish` names.
+ * Never taken from a client's frame.
+ */
+export type SenderInfo = Record<string, unknown>
+
 /** A message as the server holds and sends it. */
 export interface RealtimeMessage {
   id?: string
@@ -10,6 +17,8 @@ export interface RealtimeMessage {
   type: string
   ts: string
   payload: Record<string, unknown>
+  /** The sender as the server sees it (absent: none was given, e.g. no `senderInfo` option). */
+  from?: SenderInfo
 }
 
 /** A message as code hands it to `publish`: only `type` is required. */
@@ -18,6 +27,8 @@ export interface PublishInput {
   room?: string
   type: string
   payload?: Record<string, unknown>
+  /** The sender to show with it: a JSON object of at most 1 KiB (see `HubOptions.senderInfo`). */
+  from?: SenderInfo
 }
 
 /** A server-generated message id: unique across restarts and nodes. */
@@ -35,6 +46,7 @@ export function stampEvent (input: PublishInput): RealtimeMessage {
     payload: input.payload ?? {}
   }
   if (input.room !== undefined) msg.room = input.room
+  if (input.from !== undefined) msg.from = input.from
   return msg
 }
 

@@ -12,6 +12,10 @@ export const MessageType = Type.String({
 export const RoomName = Type.String({ minLength: 1, maxLength: 128, description: 'Room name', examples: ['general'] })
 export const MessageId = Type.String({ minLength: 1, maxLength: 128, description: 'Message id; a client id makes the send idempotent and acked' })
 export const Payload = Type.Record(Type.String(), Type.Unknown(), { description: 'Message payload, always a JSON object' })
+export const Sender = Type.Record(Type.String(), Type.Unknown(), {
+  description: 'The sender as the server sees it, from the hub\'s `senderInfo` (or a server publish\'s own `from`); never from the client. At most 1 KiB as JSON; absent when none was given',
+  examples: [{ name: 'Ada' }]
+})
 
 /**
  * A typed message as a client sends it (WebSocket text frame or `POST /ws/send` body).
@@ -28,7 +32,7 @@ export const JsonMessage = Type.Object({
   $id: 'VixJsonMessage',
   title: 'JsonMessage',
   additionalProperties: false,
-  description: 'A typed message sent by a client',
+  description: 'A typed message sent by a client. Any other field is refused, `from` too: the server names the sender',
   examples: [{ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'Hello' } }]
 })
 export type JsonMessageInput = Static<typeof JsonMessage>
@@ -45,12 +49,13 @@ export const ServerMessage = Type.Object({
   room: Type.Optional(RoomName),
   type: MessageType,
   ts: Type.String({ format: 'date-time', description: 'Server time, ISO 8601 UTC' }),
-  payload: Payload
+  payload: Payload,
+  from: Type.Optional(Sender)
 }, {
   $id: 'VixServerMessage',
   title: 'ServerMessage',
   description: 'A frame sent by the server: event, ack, error or system',
-  examples: [{ id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-05-17T10:00:00.000Z', payload: { text: 'Hello' } }]
+  examples: [{ id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-05-17T10:00:00.000Z', payload: { text: 'Hello' }, from: { name: 'Ada' } }]
 })
 export type ServerMessageFrame = Static<typeof ServerMessage>
 

@@ -92,6 +92,27 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['x', 'z', 'y', 'w'])
     })
 
+    t.test('a message\'s from is kept: history, replay, readAfter and a duplicate return it; a message without one has no from key', async (t) => {
+      const dir = t.testdir()
+      const store = await setup(t, dir)
+      const ada = { name: 'Ada', roles: ['admin'], seen: 2, note: 'é "quoted" \u2028' }
+      await store.append({ ...msg('general', 'a'), from: ada })
+      await store.append(msg('general', 'b'))
+      const sameTick = await Promise.all([store.append({ ...msg('general', 'c'), from: { name: 'Bob' } }), store.append({ ...msg('general', 'a'), from: { name: 'Mallory' } })])
+      t.same(sameTick[1].message.from, ada, 'a duplicate answers the stored sender, not its own')
+      t.same((await store.append({ ...msg('general', 'c'), from: { name: 'Mallory' } })).message.from, { name: 'Bob' }, 'in a later batch too')
+      const senders = (messages: StorableMessage[]): unknown[] => messages.map((m) => ['from' in m, m.from])
+      const expected = [[true, ada], [false, undefined], [true, { name: 'Bob' }]]
+      t.same(senders((await store.listByRoom('general', { limit: 10 })).messages), expected, 'history')
+      t.same(senders((await store.listByRoom('general', { after: 'a', limit: 10 })).messages), expected.slice(1), 'history paged forward')
+      const replay = await store.replayFrom('general', 'a', 10)
+      t.same(replay.recovered && senders(replay.messages.map((e) => e.message)), expected.slice(1), 'replay')
+      t.same(senders((await store.readAfter('general', 0, 10)).messages.map((e) => e.message)), expected, 'readAfter (gap repair between nodes)')
+      if (!options.shared) return
+      const other = await setup(t, dir)
+      t.same(senders((await other.listByRoom('general', { limit: 10 })).messages), expected, 'another store on the same storage reads the senders back')
+    })
+
     t.test('many appends in one tick across rooms keep call order and dense offsets', async (t) => {
       const store = await setup(t)
       const random = lcg(7)

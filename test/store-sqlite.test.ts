@@ -47,6 +47,35 @@ function createVersion1 (path: string): void {
   db.close()
 }
 
+/** The schema the version-2 code wrote (a fresh database, not a migrated one), verbatim. */
+const VERSION_2_DDL = `CREATE TABLE messages (
+     id TEXT NOT NULL,
+     room TEXT NOT NULL,
+     "offset" INTEGER NOT NULL,
+     kind TEXT NOT NULL,
+     type TEXT NOT NULL,
+     ts TEXT NOT NULL,
+     payload_json TEXT NOT NULL
+   );
+   CREATE UNIQUE INDEX messages_room_id ON messages (room, id);
+   CREATE UNIQUE INDEX messages_room_offset ON messages (room, "offset");
+   CREATE TABLE rooms (room TEXT PRIMARY KEY, epoch TEXT NOT NULL, last_offset INTEGER NOT NULL) WITHOUT ROWID;`
+
+/** A version-2 database: two rooms, the oldest message of one pruned (its counter stays ahead of its rows' count). */
+function createVersion2 (path: string): void {
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  db.exec(VERSION_2_DDL)
+  const insert = db.prepare('INSERT INTO messages (id, room, "offset", kind, type, ts, payload_json) VALUES (?, ?, ?, ?, ?, ?, ?)')
+  for (const [id, room, offset] of [['g2', 'general', 2], ['g3', 'general', 3], ['o1', 'other', 1]] as const) {
+    insert.run(id, room, offset, 'event', 'chat.message', '2026-01-01T10:00:00.000Z', JSON.stringify({ text: `${room}/${id}` }))
+  }
+  db.prepare('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?)').run('general', 'epoch-general', 3)
+  db.prepare('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?)').run('other', 'epoch-other', 1)
+  db.pragma('user_version = 2')
+  db.close()
+}
+
 t.test('appends of one tick commit in one transaction, and each resolves only once committed', async (t) => {
   const path = join(t.testdir(), 'messages.db')
   const store = new SqliteMessageStore({ path })
@@ -168,6 +197,33 @@ t.test('a version-1 database is migrated: offsets backfilled per room in inserti
   const reopened = new SqliteMessageStore({ path })
   t.teardown(() => reopened.close())
   t.same(await reopened.latest('general'), { id: 'g4', offset: 5, epoch: general.epoch }, 'reopening does not migrate again: same offsets, same epoch')
+})
+
+t.test('a version-2 database is migrated in place: its messages keep their offsets and epochs and have no from; new ones keep theirs', async (t) => {
+  const path = join(t.testdir(), 'v2.db')
+  createVersion2(path)
+  const store = new SqliteMessageStore({ path })
+  t.teardown(() => store.close())
+  const general = await store.readAfter('general', 0, 10)
+  t.same(general, { epoch: 'epoch-general', messages: [{ offset: 2, message: { id: 'g2', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-01-01T10:00:00.000Z', payload: { text: 'general/g2' } } }, { offset: 3, message: { id: 'g3', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-01-01T10:00:00.000Z', payload: { text: 'general/g3' } } }] }, 'the same rows, offsets and epoch')
+  t.notOk(general.messages.some((e) => 'from' in e.message), 'an old message has no sender, not a null one')
+  const replay = await store.replayFrom('general', 'g2', 10)
+  t.same(replay.recovered && replay.after, { offset: 2, epoch: 'epoch-general' }, 'since ids from before the migration still replay')
+  t.same((await store.append({ ...msg('g4'), from: { name: 'Ada' } })).position, { offset: 4, epoch: 'epoch-general' }, 'the counter goes on')
+  t.same((await store.append(msg('g2'))).duplicate, true, 'idempotency survives the migration')
+  t.same((await store.listByRoom('general', { after: 'g3', limit: 10 })).messages.map((m) => m.from), [{ name: 'Ada' }], 'a new message keeps its sender')
+  await store.close()
+
+  const peek = new Database(path, { readonly: true })
+  t.teardown(() => peek.close())
+  t.equal(peek.pragma('user_version', { simple: true }), SCHEMA_VERSION)
+  t.same(peek.prepare('SELECT id, from_json FROM messages ORDER BY room, "offset"').all(), [
+    { id: 'g2', from_json: null }, { id: 'g3', from_json: null }, { id: 'g4', from_json: '{"name":"Ada"}' }, { id: 'o1', from_json: null }
+  ], 'one nullable column added; no row rewritten')
+  t.same(indexNames(peek), ['messages_room_id', 'messages_room_offset'])
+  const reopened = new SqliteMessageStore({ path })
+  t.teardown(() => reopened.close())
+  t.same(await reopened.latest('general'), { id: 'g4', offset: 4, epoch: 'epoch-general' }, 'reopening does not migrate again')
 })
 
 t.test('a migration that fails leaves the version-1 database as it was', async (t) => {

@@ -13,6 +13,8 @@ export interface VixMessage<P = Record<string, unknown>> {
   type: string
   ts: string
   payload: P
+  /** Who sent it, as the server sees it (the server's `senderInfo`): trust this, never a name in the payload. Absent when the server names no sender. */
+  from?: Record<string, unknown>
 }
 
 /** What the server answers a `room.join` with. */

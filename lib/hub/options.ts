@@ -30,6 +30,12 @@ export interface HubOptions {
   authorizeJoin?: (session: Session, room: string) => boolean | Promise<boolean>
   /** May this session (null: server-side HTTP publish) publish this message? (default: yes) */
   authorizePublish?: (session: Session | null, message: InboundMessage) => boolean | Promise<boolean>
+  /**
+   * What is public about the sender of a client's message: stamped as its `from` (a JSON object of at
+   * most 1 KiB, e.g. `{ name }`), delivered, distributed and stored with it. Never the session id.
+   * Default: none, and messages carry no `from`.
+   */
+  senderInfo?: (session: Session) => Record<string, unknown> | undefined
   /** The envelope schema every typed frame is validated against (default `JsonMessage`). */
   messageSchema?: TSchema
   /** How long shutdown waits for peers before forcing them, in ms (default 10000). */
@@ -48,13 +54,13 @@ export interface HubOptions {
 }
 
 /** The hub's options with every default filled in. */
-export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger' | 'presence'>> &
-  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'broker' | 'logger'> & { presence: ResolvedPresenceOptions | undefined }
+export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger' | 'presence'>> &
+  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger'> & { presence: ResolvedPresenceOptions | undefined }
 
 /** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
 export const hubOptionNames = [
   'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
-  'authorizeJoin', 'authorizePublish', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence'
+  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
 /** Types the server itself speaks: never a relay type, never published from outside. */
@@ -92,6 +98,7 @@ export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions
   checkOptionalFunction('identityKey', resolved.identityKey)
   checkOptionalFunction('authorizeJoin', resolved.authorizeJoin)
   checkOptionalFunction('authorizePublish', resolved.authorizePublish)
+  checkOptionalFunction('senderInfo', resolved.senderInfo)
   if (typeof resolved.nodeId !== 'string' || resolved.nodeId.length === 0) throw new InvalidOptionError('nodeId', 'expected a non-empty string')
   const broker = resolved.broker as unknown
   if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as { publish?: unknown }).publish !== 'function')) {

@@ -6,6 +6,7 @@ import { PreparedFrame } from '../prepared-frame.js'
 import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
 import { isReservedType, type ResolvedHubOptions } from './options.js'
+import { publishedSender, sessionSender } from './sender.js'
 import type { Router } from './router.js'
 import type { HubObserver, InboundMessage, Logger, RecipientResolver } from './types.js'
 
@@ -61,7 +62,7 @@ export interface PipelineParts {
  * The one path of every message, in four named stages:
  * 1. `accept`: the envelope, for messages from outside the process the
  *    type (known, not reserved) and its payload schema, room membership and
- *    `authorizePublish`; then the id and time stamp;
+ *    `authorizePublish`; the sender (`from`); then the id and time stamp;
  * 2. `persist`: the store commits it (when its room is stored) and returns its room position;
  * 3. `deliverLocal`: serialized once, handed to every local recipient;
  * 4. `distribute`: the envelope goes to the broker for the other nodes.
@@ -80,13 +81,13 @@ export class PublishPipeline {
 
   /**
    * Check a message against what its source may publish; throws the coded
-   * error a client gets. Synchronous unless `authorizePublish` is async.
+   * error a client gets. Then its `from`: for a client's message what
+   * `senderInfo` says of the session (whatever the message carried), none
+   * for a server-side HTTP publish, and the checked `from` of server code's
+   * own. Synchronous unless `authorizePublish` is async.
    */
-  accept (message: InboundMessage, source: PublishSource): InboundMessage | Promise<InboundMessage> {
-    if (source === 'server') {
-      this.checkEnvelope(message)
-      return message
-    }
+  accept (message: InboundMessage, source: PublishSource): PublishInput | Promise<PublishInput> {
+    if (source === 'server') return this.acceptOwn(message)
     const { router } = this.parts
     // The server's own types (server.*, room.join, ...) are never published from outside, even when a handler makes them known.
     if (isReservedType(message.type)) throw new UnknownTypeError(message.type)
@@ -97,12 +98,12 @@ export class PublishPipeline {
       throw new UnknownTypeError(message.type)
     }
     router.checkPayload(message.type, message.payload)
-    const authorize = this.parts.options.authorizePublish
-    if (authorize === undefined) return message
     const session = typeof source === 'object' ? source.session : null
+    const authorize = this.parts.options.authorizePublish
+    if (authorize === undefined) return this.stampSender(message, session)
     const allowed = authorize(session, message)
-    if (allowed instanceof Promise) return allowed.then((ok) => this.authorized(ok, message))
-    return this.authorized(allowed, message)
+    if (allowed instanceof Promise) return allowed.then((ok) => this.stampSender(this.authorized(ok, message), session))
+    return this.stampSender(this.authorized(allowed, message), session)
   }
 
   private authorized (allowed: boolean, message: InboundMessage): InboundMessage {
@@ -110,7 +111,27 @@ export class PublishPipeline {
     return message
   }
 
-  /** Code's own publishes are trusted with their type, but not with a malformed envelope (a 1000-char room would reach the store). */
+  /** An accepted message from outside the process gets the server's view of its sender as `from`, and no other. */
+  private stampSender (message: InboundMessage, session: Session | null): PublishInput {
+    const senderInfo = this.parts.options.senderInfo
+    const from = session === null || senderInfo === undefined ? undefined : sessionSender(senderInfo, session)
+    if (from === undefined && !('from' in message)) return message
+    const stamped: PublishInput = { ...message, from }
+    if (from === undefined) delete stamped.from
+    return stamped
+  }
+
+  /** Code's own publishes are trusted with their type and `from`, but not with a malformed envelope (a 1000-char room would reach the store). */
+  private acceptOwn (message: PublishInput): PublishInput {
+    if (message.from === undefined) {
+      this.checkEnvelope(message)
+      return message
+    }
+    const { from, ...envelope } = message
+    this.checkEnvelope(envelope)
+    return { ...envelope, from: publishedSender(from) }
+  }
+
   private checkEnvelope (message: PublishInput): void {
     const { envelope } = this.parts
     if (envelope.check(message)) return

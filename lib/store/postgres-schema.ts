@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg'
 
 /** The schema version this build writes; recorded in `<schema>.vix_schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 1
+export const POSTGRES_SCHEMA_VERSION = 2
 
 /** Quote an SQL identifier (a schema name from the options). */
 export function quoteIdent (name: string): string {
@@ -28,7 +28,9 @@ const migrations: Array<(s: string) => string> = [
       payload_json TEXT NOT NULL,
       PRIMARY KEY (room, "offset"),
       UNIQUE (room, id)
-    );`
+    );`,
+  // The sender as the server saw it; NULL for a message without one, which is what every older row is.
+  (s) => `ALTER TABLE ${s}.vix_messages ADD COLUMN from_json TEXT;`
 ]
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import pg from 'pg'
 import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
 import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
+import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 
 export { POSTGRES_SCHEMA_VERSION } from './postgres-schema.js'
@@ -27,24 +28,14 @@ interface PendingAppend {
   reject: (error: Error) => void
 }
 
-interface Row {
-  id: string
-  room: string
+interface Row extends MessageColumns {
   offset: string
-  kind: string
-  type: string
-  ts: string
-  payload_json: string
 }
 
-const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json'
-
-function toMessage (row: Row): StorableMessage {
-  return { id: row.id, kind: row.kind as StorableMessage['kind'], room: row.room, type: row.type, ts: row.ts, payload: JSON.parse(row.payload_json) }
-}
+const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json, from_json'
 
 function toPositioned (row: Row): PositionedMessage {
-  return { offset: Number(row.offset), message: toMessage(row) }
+  return { offset: Number(row.offset), message: messageOfRow(row) }
 }
 
 /** Deadlock or serialization failure: the transaction did nothing and can simply run again. */
@@ -204,8 +195,8 @@ export class PostgresMessageStore implements MessageStore {
         `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE (room, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
         [batch.map((e) => e.message.room), batch.map((e) => e.message.id)])
       const known = new Map<string, { offset: number, message: StorableMessage }>()
-      for (const row of stored.rows) known.set(`${row.room}\0${row.id}`, { offset: Number(row.offset), message: toMessage(row) })
-      const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [] }
+      for (const row of stored.rows) known.set(`${row.room}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
+      const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null> } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [] }
       const results = batch.map(({ message }): AppendResult => {
         const counter = counters.get(message.room) as { epoch: string, last: number }
         const key = `${message.room}\0${message.id}`
@@ -215,14 +206,15 @@ export class PostgresMessageStore implements MessageStore {
         known.set(key, { offset, message })
         insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
         insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
+        insert.from.push(fromColumn(message))
         return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
       })
       if (insert.room.length > 0) {
         // No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
         await client.query(
-          `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])`,
-          [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload])
+          `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
+          [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from])
         const advanced = [...counters].filter(([, c]) => c.last !== c.stored)
         await client.query(
           `UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($1::text[], $2::bigint[]) AS v (room, last) WHERE r.room = v.room`,
@@ -244,7 +236,7 @@ export class PostgresMessageStore implements MessageStore {
       const rows = (await client.query<Row>(
         `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 AND "offset" < $3 ORDER BY "offset" ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
         [room, afterOffset, beforeOffset, options.limit + 1])).rows
-      const page = rows.slice(0, options.limit).map(toMessage)
+      const page = rows.slice(0, options.limit).map(messageOfRow)
       return { messages: forward ? page : page.reverse(), hasMore: rows.length > options.limit }
     })
   }

@@ -3,10 +3,11 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { MessageNotFoundError, StoreOpenError } from '../errors.js'
+import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 
 /** The schema version this build writes; recorded in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 2
+export const SCHEMA_VERSION = 3
 
 /** Durability of a commit: NORMAL survives a process crash, FULL also survives power loss (one fsync per commit). */
 export type SynchronousMode = 'NORMAL' | 'FULL'
@@ -20,14 +21,8 @@ export interface SqliteMessageStoreOptions {
   busyTimeout?: number
 }
 
-interface Row {
-  id: string
-  room: string
+interface Row extends MessageColumns {
   offset: number
-  kind: string
-  type: string
-  ts: string
-  payload_json: string
 }
 
 interface RoomRow {
@@ -85,17 +80,15 @@ const migrations: Array<(db: Database.Database) => void> = [
     const insertRoom = db.prepare('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?)')
     const heads = db.prepare<[], { room: string, last: number }>('SELECT room, MAX("offset") AS last FROM messages GROUP BY room').all()
     for (const { room, last } of heads) insertRoom.run(room, randomUUID(), last)
-  }
+  },
+  // The sender as the server saw it; NULL for a message without one, which is what every older row is.
+  (db) => db.exec('ALTER TABLE messages ADD COLUMN from_json TEXT')
 ]
 
-const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json'
-
-function toMessage (row: Row): StorableMessage {
-  return { id: row.id, kind: row.kind as StorableMessage['kind'], room: row.room, type: row.type, ts: row.ts, payload: JSON.parse(row.payload_json) }
-}
+const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json, from_json'
 
 function toPositioned (row: Row): PositionedMessage {
-  return { offset: row.offset, message: toMessage(row) }
+  return { offset: row.offset, message: messageOfRow(row) }
 }
 
 /**
@@ -129,10 +122,10 @@ export class SqliteMessageStore implements MessageStore {
     this.db = openDatabase(options)
     const db = this.db
     this.statements = {
-      insert: db.prepare<[string, string, number, string, string, string, string]>(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id) DO NOTHING`),
+      insert: db.prepare<[string, string, number, string, string, string, string, string | null]>(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id) DO NOTHING`),
       room: db.prepare<[string], RoomRow>('SELECT epoch, last_offset FROM rooms WHERE room = ?'),
       saveRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset'),
-      byId: db.prepare<[string, string], Row & { epoch: string }>('SELECT m.id, m.room, m."offset", m.kind, m.type, m.ts, m.payload_json, r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ?'),
+      byId: db.prepare<[string, string], { offset: number, epoch: string }>('SELECT m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ?'),
       // Within a batch the room's row may not be written yet: the epoch comes from the batch's counter.
       stored: db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND id = ?`),
       head: db.prepare<[string], RoomHead>('SELECT m.id, m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? ORDER BY m."offset" DESC LIMIT 1'),
@@ -168,12 +161,13 @@ export class SqliteMessageStore implements MessageStore {
       }
       const offset = counter.last + 1
       // ON CONFLICT names (room, id) only: a clash on (room, offset) would be a bug and must fail the batch, not vanish.
-      if (insert.run(message.id, message.room, offset, message.kind, message.type, message.ts, JSON.stringify(message.payload)).changes === 1) {
+      const from = fromColumn(message)
+      if (insert.run(message.id, message.room, offset, message.kind, message.type, message.ts, JSON.stringify(message.payload), from).changes === 1) {
         counter.last = offset
         return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
       }
       const row = stored.get(message.room, message.id) as Row
-      return { duplicate: true, message: toMessage(row), position: { offset: row.offset, epoch: counter.epoch } }
+      return { duplicate: true, message: messageOfRow(row), position: { offset: row.offset, epoch: counter.epoch } }
     })
     for (const [room, counter] of counters) {
       if (counter.last !== counter.stored) saveRoom.run(room, counter.epoch, counter.last)
@@ -216,10 +210,10 @@ export class SqliteMessageStore implements MessageStore {
       const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : this.offsetOf(room, options.before)
       if (options.after !== undefined) {
         const rows = this.statements.forward.all(room, afterOffset, beforeOffset, options.limit + 1)
-        return { messages: rows.slice(0, options.limit).map(toMessage), hasMore: rows.length > options.limit }
+        return { messages: rows.slice(0, options.limit).map(messageOfRow), hasMore: rows.length > options.limit }
       }
       const rows = this.statements.backward.all(room, afterOffset, beforeOffset, options.limit + 1)
-      return { messages: rows.slice(0, options.limit).reverse().map(toMessage), hasMore: rows.length > options.limit }
+      return { messages: rows.slice(0, options.limit).reverse().map(messageOfRow), hasMore: rows.length > options.limit }
     })
   }
 

@@ -1,0 +1,24 @@
+import type { StorableMessage } from './types.js'
+
+/** The columns of a stored message that SQLite and PostgreSQL keep alike (JSON as text, `from_json` NULL without a sender). */
+export interface MessageColumns {
+  id: string
+  room: string
+  kind: string
+  type: string
+  ts: string
+  payload_json: string
+  from_json: string | null
+}
+
+/** A stored row as the message it was: `from` only when one was stored, so a message without one reads back without the key. */
+export function messageOfRow (row: MessageColumns): StorableMessage {
+  const message: StorableMessage = { id: row.id, kind: row.kind as StorableMessage['kind'], room: row.room, type: row.type, ts: row.ts, payload: JSON.parse(row.payload_json) }
+  if (row.from_json !== null) message.from = JSON.parse(row.from_json)
+  return message
+}
+
+/** The `from_json` column of a message. */
+export function fromColumn (message: StorableMessage): string | null {
+  return message.from === undefined ? null : JSON.stringify(message.from)
+}
