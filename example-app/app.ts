@@ -54,6 +54,8 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     // Demo identity: the name in `?name=` (anyone may claim any name); a real app checks a token or a cookie here.
     authenticate: demoIdentity,
     identityKey: demoIdentityKey,
+    // The name beside each message comes from the server's view of the sender, never from the payload.
+    senderInfo: (session) => ({ name: (session.identity as DemoIdentity).name }),
     // Who is in each room, shown by the chat page.
     presence: { rooms: 'all', meta: (identity) => ({ name: (identity as DemoIdentity).name }) },
     limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),

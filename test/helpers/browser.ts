@@ -36,10 +36,10 @@ export async function launchChromium (t: Reporter): Promise<Browser | undefined>
   return browser
 }
 
-/** Save a screenshot of `page` as `test-artifacts/<name>`; resolves to its path. */
-export async function saveScreenshot (page: Page, name: string): Promise<string> {
+/** Save a screenshot of `page` (the viewport, or the whole page) as `test-artifacts/<name>`; resolves to its path. */
+export async function saveScreenshot (page: Page, name: string, fullPage = false): Promise<string> {
   await mkdir(artifactsDir, { recursive: true })
   const path = join(artifactsDir, name)
-  await page.screenshot({ path })
+  await page.screenshot({ path, fullPage })
   return path
 }
