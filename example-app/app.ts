@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { demoIdentity, demoIdentityKey, type DemoIdentity } from './identity.js'
+import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
 import { registerChatPage } from './static.js'
 import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
 
@@ -55,9 +55,9 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     authenticate: demoIdentity,
     identityKey: demoIdentityKey,
     // The name beside each message comes from the server's view of the sender, never from the payload.
-    senderInfo: (session) => ({ name: (session.identity as DemoIdentity).name }),
+    senderInfo: (session) => demoPublicInfo(session.identity),
     // Who is in each room, shown by the chat page.
-    presence: { rooms: 'all', meta: (identity) => ({ name: (identity as DemoIdentity).name }) },
+    presence: { rooms: 'all', meta: demoPublicInfo },
     limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.

@@ -19,8 +19,13 @@ export function demoIdentity (request: unknown): DemoIdentity {
   return { name }
 }
 
-/** Same name, same member (two tabs are one member); every guest is a member of its own. */
+/** Same name, same member (two tabs are one member); every guest (and a session made without a request) is one of its own. */
 export function demoIdentityKey (identity: unknown): string | undefined {
-  const { name, guest } = identity as DemoIdentity
-  return guest === true ? undefined : `name:${name}`
+  const demo = identity as DemoIdentity | undefined
+  return demo === undefined || demo.guest === true ? undefined : `name:${demo.name}`
+}
+
+/** What every member sees of a session, in presence and as the `from` of its messages: its name. */
+export function demoPublicInfo (identity: unknown): { name: string } {
+  return { name: (identity as DemoIdentity | undefined)?.name ?? 'guest' }
 }

@@ -232,7 +232,7 @@ t.test('registration order does not matter', async (t) => {
       await app.register(hubPlugin, { relayTypes: ['chat.message'] })
       await app.register(websocketPlugin)
       withRoute(app)
-      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false })
+      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false, clientScript: false })
     }
   }
   for (const [name, register] of Object.entries(orders)) {
