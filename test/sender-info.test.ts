@@ -6,11 +6,15 @@ import { VixClient } from '../lib/client/index.js'
 import { Hub } from '../lib/hub.js'
 import type { Session } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
+import { PostgresMessageStore } from '../lib/store/postgres.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import vixRealtime, { hubPlugin, messageStorePlugin, type VixRealtimeOptions } from '../plugins/index.js'
 import { baseUrl, build } from './helpers/app.js'
 import { FakeTransport } from './helpers/fake-transport.js'
 import { PollClient } from './helpers/poll-client.js'
+import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
+import { redisAvailable, redisUrl, uniquePrefix } from './helpers/redis.js'
+import { requireService } from './helpers/services.js'
 import { seeded, ShuffleBus } from './helpers/shuffle-broker.js'
 import { waitFor } from './helpers/wait.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
@@ -251,6 +255,27 @@ t.test('across nodes: the sender crosses the broker (as JSON) and is stored once
   await bus.idle()
   const kept = (await store.listByRoom('r', { limit: 100 })).messages
   t.same(kept.map((m) => [m.id, m.from?.name]).sort(), expected(['Ada', 'Bob']).sort(), 'stored once each, with the sender')
+})
+
+t.test('across nodes over Redis with history in PostgreSQL: live, polled and read back on the other node with the sender', async (t) => {
+  const [redis, postgres] = await Promise.all([redisAvailable(), postgresAvailable()])
+  if (!requireService(t, 'redis', redis.ok, redis.reason)) return
+  if (!requireService(t, 'postgresql', postgres.ok, postgres.reason)) return
+  t.teardown(() => dropRunSchemas())
+  const prefix = uniquePrefix()
+  const schema = schemaFor(t.fullname)
+  const node = async (): Promise<App> => {
+    const store = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
+    return await build(t, { relayTypes: ['chat.message'], authenticate: byName, senderInfo: nameOf, docs: false, broker: { redis: redisUrl, prefix }, store: { store } })
+  }
+  const a = await node()
+  const b = await node()
+  const ada = await member(a, 'Ada')
+  const [bob, cy] = await Promise.all([member(b, 'Bob'), pollMember(b, 'Cy')])
+  ada.send(chat('a-1'))
+  t.same((await bob.waitFor(isChat('a-1'))).from, { name: 'Ada' }, 'a WebSocket member of the other node')
+  t.same((await cy.pollUntil(isChat('a-1')))[0].from, { name: 'Ada' }, 'a long-poll member of the other node')
+  t.same((await history(b)).map((m) => [m.id, m.from]), [['a-1', { name: 'Ada' }]], 'the other node\'s history, from PostgreSQL')
 })
 
 t.test('handler code relaying for a session cannot choose its from', async (t) => {
