@@ -1,5 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type } from '@sinclair/typebox'
+import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
+import { registerChatPage } from './static.js'
 import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
@@ -28,7 +30,9 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
 }
 
 /**
- * The example chat app: `chat.message` is relayed to the room the client joined
+ * The example chat app: the chat page at `/` (example-app/public), where a
+ * user picks a name (`?name=` on connect, the session's identity; without
+ * it a guest) and a room; `chat.message` is relayed to the room the client joined
  * (sender included) and stored in SQLite at `VIX_STORE_PATH` (default
  * `./data/messages.db`), messages with an `id` are acked, a raw text frame is
  * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`. With `VIX_PUBLISH_KEY`
@@ -47,6 +51,13 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const publishKey = env.VIX_PUBLISH_KEY
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
+    // Demo identity: the name in `?name=` (anyone may claim any name); a real app checks a token or a cookie here.
+    authenticate: demoIdentity,
+    identityKey: demoIdentityKey,
+    // The name beside each message comes from the server's view of the sender, never from the payload.
+    senderInfo: (session) => demoPublicInfo(session.identity),
+    // Who is in each room, shown by the chat page.
+    presence: { rooms: 'all', meta: demoPublicInfo },
     limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
@@ -66,5 +77,6 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     }
     session.sendSerialized(`echo: ${String(data)}`)
   })
+  await registerChatPage(app)
   return app
 }

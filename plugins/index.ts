@@ -10,6 +10,7 @@ import type { LongPollingOptions } from '../lib/long-polling/options.js'
 import { longPollingPlugin } from './long-polling.js'
 import { resolveBrokerOption, type BrokerOption } from '../lib/broker/options.js'
 import { presencePlugin } from './presence.js'
+import { clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
@@ -25,10 +26,12 @@ export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
   docs?: OpenApiPluginOptions | false
   /** The durable message store, replay and `GET /ws/history` (off unless given). */
   store?: MessageStorePluginOptions | false
+  /** The browser client as one ES module at `GET /ws/client.js` (default on; `{ path, maxAge }`). */
+  clientScript?: ClientScriptOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, broker, ...hubOptions } = options
+  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, clientScript: clientScriptOptions, broker, ...hubOptions } = options
   await ensureHub(fastify, broker === undefined ? hubOptions : { ...hubOptions, broker: resolveBrokerOption(broker, fastify.log) })
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
@@ -37,6 +40,7 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
   if (longPollingOptions !== false) await fastify.register(longPollingPlugin, { ...longPollingOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
+  if (clientScriptOptions !== false) await fastify.register(clientScriptPlugin, { ...clientScriptOptions })
   if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
   // GET /ws/presence comes with the hub option that turns presence on.
   if (fastify.realtime.presenceTracker !== undefined) await fastify.register(presencePlugin)
@@ -68,6 +72,7 @@ export { StorePersistence, type PersistFilter } from '../lib/store/persistence.j
 export type { RetentionOptions } from '../lib/store/retention.js'
 export type { MessageStore, StorableMessage, AppendResult, HistoryPage, ListOptions, ReplayResult, RetentionRule, RoomHead, RoomPosition, PositionedMessage, RoomRange } from '../lib/store/types.js'
 export { presencePlugin, type PresencePluginOptions } from './presence.js'
+export { clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
 export { Presence, type PresenceMember } from '../lib/presence/presence.js'
 export type { PresenceOptions } from '../lib/presence/options.js'
 export type { ControlMessage } from '../lib/broker/types.js'

@@ -23,7 +23,8 @@ export const errorTable = {
   INVALID_OPTION: { code: 'VIX_ERR_INVALID_OPTION', status: 500, message: 'Invalid option "%s": %s' },
   INVALID_ENV: { code: 'VIX_ERR_INVALID_ENV', status: 500, message: 'Invalid environment variable %s=%s: %s' },
   STORE_OPEN: { code: 'VIX_ERR_STORE_OPEN', status: 500, message: 'Cannot open message store at "%s": %s' },
-  STORE_UNAVAILABLE: { code: 'VIX_ERR_STORE_UNAVAILABLE', status: 503, message: 'Message store unavailable, nothing was stored: %s' }
+  STORE_UNAVAILABLE: { code: 'VIX_ERR_STORE_UNAVAILABLE', status: 503, message: 'Message store unavailable, nothing was stored: %s' },
+  CLIENT_SCRIPT_MISSING: { code: 'VIX_ERR_CLIENT_SCRIPT_MISSING', status: 503, message: 'The browser client is not built (%s missing): run npm run build' }
 } as const
 
 export type ErrorName = keyof typeof errorTable

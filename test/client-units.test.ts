@@ -97,6 +97,19 @@ test('options: http(s) URLs become ws(s); polling URLs derive from the origin; q
   t.equal(resolveOptions({ url: 'wss://x/ws', WebSocket, longPolling: false }).longPolling, false)
 })
 
+test('options: WebSocket null means long polling only, even where a global WebSocket exists', async (t) => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket')
+  Object.defineProperty(globalThis, 'WebSocket', { value: WebSocket, configurable: true, writable: true })
+  t.teardown(() => {
+    if (saved === undefined) delete (globalThis as { WebSocket?: unknown }).WebSocket
+    else Object.defineProperty(globalThis, 'WebSocket', saved)
+  })
+  t.equal(resolveOptions({ url: 'ws://x/ws' }).WebSocket, WebSocket, 'the global by default')
+  t.equal(resolveOptions({ url: 'ws://x/ws', WebSocket: null }).WebSocket, undefined)
+  t.equal(new VixClient({ url: 'ws://x/ws', WebSocket: null }).transport, 'long-polling')
+  t.throws(() => new VixClient({ url: 'ws://x/ws', WebSocket: null, longPolling: false }), /long polling is off/)
+})
+
 test('TimerSet: unref in Node, clear is idempotent; default timers fire', async (t) => {
   const timers = new TimerSet(defaultTimers(), true)
   let fired = false

@@ -1,32 +1,18 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { chromium } from 'playwright-core'
 import { baseUrl, build } from './helpers/app.js'
+import { launchChromium, saveScreenshot } from './helpers/browser.js'
 import { documentedOperations } from './helpers/openapi.js'
 import { requireService } from './helpers/services.js'
 
-const chromiumPath = '/usr/bin/chromium'
-const chromiumArgs = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-quic',
-  '--no-first-run', '--disable-component-update', '--disable-sync'
-]
-
 t.test('Swagger UI in headless Chromium lists every documented operation', async (t) => {
-  if (!requireService(t, 'chromium', existsSync(chromiumPath), `${chromiumPath} is not installed (apt-get install chromium)`)) return
+  const browser = await launchChromium(t)
+  if (browser === undefined) return
   const app = await build(t, { relayTypes: ['chat.message'] })
   const document = (await app.inject('/docs/json')).json()
   const expected = [...documentedOperations(document).keys()].sort()
   t.ok(expected.length > 0, 'the document has operations')
 
-  const profile = await mkdtemp(join(tmpdir(), 'vix-chromium-'))
-  t.teardown(() => rm(profile, { recursive: true, force: true }))
-  // A persistent context is how Playwright takes a --user-data-dir of our own: a fresh one per run.
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs })
-  t.teardown(() => browser.close())
-  const page = await browser.newPage()
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
   const pageErrors: string[] = []
   page.on('pageerror', (error) => { pageErrors.push(error.message) })
 
@@ -46,6 +32,7 @@ t.test('Swagger UI in headless Chromium lists every documented operation', async
   const statuses = await page.$$eval('.responses-table .response-col_status', (cells) => cells.map((cell) => cell.textContent?.trim()))
   for (const status of ['101', '401', '403', '426', '503']) t.ok(statuses.includes(status), `response ${status} is shown`)
   t.same(pageErrors, [], 'no script error on the page')
+  await saveScreenshot(page, 'docs.png')
 })
 
 t.test('Swagger UI in headless Chromium: real error examples and the message table on GET /ws', async (t) => {

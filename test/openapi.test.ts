@@ -28,7 +28,8 @@ const expectedOperations = [
   'GET /ws',
   'GET /ws/poll',
   'POST /ws/send',
-  'GET /metrics'
+  'GET /metrics',
+  'GET /ws/client.js'
 ]
 
 async function documentOf (app: FastifyInstance, prefix = '/docs'): Promise<any> {
@@ -234,7 +235,7 @@ t.test('registration order does not matter', async (t) => {
       await app.register(hubPlugin, { relayTypes: ['chat.message'] })
       await app.register(websocketPlugin)
       withRoute(app)
-      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false })
+      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false, clientScript: false })
     }
   }
   for (const [name, register] of Object.entries(orders)) {

@@ -22,8 +22,8 @@ export interface LongPollingClientOptions {
 export interface VixClientOptions {
   /** The WebSocket endpoint, e.g. `wss://example.com/ws` (`http(s)` is turned into `ws(s)`). */
   url: string
-  /** WebSocket class: default `globalThis.WebSocket`; in Node 20 pass `WebSocket` from `ws`. */
-  WebSocket?: WebSocketConstructor
+  /** WebSocket class: default `globalThis.WebSocket`; in Node 20 pass `WebSocket` from `ws`; `null`: long polling only. */
+  WebSocket?: WebSocketConstructor | null
   /** Third argument to the WebSocket constructor (for `ws`: `{ headers }`, an agent...). */
   webSocketOptions?: unknown
   /** fetch implementation for long polling (default `globalThis.fetch`). */
@@ -100,7 +100,7 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
   const httpOrigin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`
 
   const globals = globalThis as { WebSocket?: WebSocketConstructor, fetch?: FetchLike }
-  const WebSocketClass = options.WebSocket ?? globals.WebSocket
+  const WebSocketClass = options.WebSocket === null ? undefined : options.WebSocket ?? globals.WebSocket
   if (WebSocketClass !== undefined && typeof WebSocketClass !== 'function') throw invalid('WebSocket', 'expected a WebSocket class')
   const fetchFn = options.fetch ?? (typeof globals.fetch === 'function' ? globals.fetch.bind(globalThis) : undefined)
   if (fetchFn !== undefined && typeof fetchFn !== 'function') throw invalid('fetch', 'expected a function')

@@ -22,12 +22,13 @@ export async function bundleForChild (entry: string, dir: string): Promise<strin
 export interface NodeProcess { name: string, base: string, ws: string, process: ChildProcess, output: () => string }
 
 /**
- * Start `bundle` as a node with `env` (plus PORT and HOST) and resolve once it
+ * Start `bundle` as a node with `env` (plus HOST, and PORT: a free one unless
+ * `env.PORT` names one, e.g. to restart a node on its port) and resolve once it
  * answers `GET /ws` with 426; killed at the end of the test. Its output is
  * kept for failure messages.
  */
 export async function startNode (t: { teardown: (fn: () => unknown) => void }, bundle: string, name: string, env: Record<string, string>, timeout = 60_000): Promise<NodeProcess> {
-  const port = await freePort()
+  const port = env.PORT === undefined ? await freePort() : Number(env.PORT)
   const child = spawn(process.execPath, [bundle], { env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' }, stdio: ['ignore', 'pipe', 'pipe'] })
   let output = ''
   child.stdout.on('data', (chunk) => { output += chunk })

@@ -1,0 +1,69 @@
+import fp from 'fastify-plugin'
+// Brings in the FastifySchema fields the docs read (summary, description, tags).
+import type {} from '@fastify/swagger'
+import type { FastifyPluginAsync } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { ClientScriptFile, matchesEtag, resolveClientScriptOptions, type ClientScriptOptions } from '../lib/client-script.js'
+import { codedError, ErrorCodes, InvalidOptionError } from '../lib/errors.js'
+import { ErrorResponse } from '../schemas/message.js'
+import { codedErrorHandler } from './http.js'
+
+export type { ClientScriptOptions }
+
+const clientScriptPluginImpl: FastifyPluginAsync<ClientScriptOptions> = async (fastify, options) => {
+  const config = resolveClientScriptOptions(options)
+  const script = new ClientScriptFile(config)
+  const howToBuild = `vix-realtime: the browser client ${config.file} is missing, so ${config.path} answers 503: run \`npm run build\` (or \`npm run build:client\`) in the package`
+  const atBoot = await script.load().catch((error: Error) => {
+    throw new InvalidOptionError('clientScript.file', `cannot read ${config.file}: ${error.message}`)
+  })
+  if (atBoot === undefined) fastify.log.warn(howToBuild)
+  // Registered alone (no hub), the error answer's shared schema is ours to add.
+  if (fastify.getSchema('VixErrorResponse') === undefined) fastify.addSchema(ErrorResponse)
+
+  fastify.route({
+    method: 'GET',
+    url: config.path,
+    schema: {
+      summary: 'The browser client as one ES module',
+      description: 'vix-realtime\'s client (`VixClient`, as `vix-realtime/client` exports it) bundled into one dependency-free ES module, ' +
+        'for pages without a bundler: `import { VixClient } from \'/ws/client.js\'` in a `<script type="module">`. ' +
+        `Cacheable (\`Cache-Control: public, max-age=${config.maxAge}\`) with an ETag holding the package version and a hash of the content; ` +
+        '`If-None-Match` with that ETag answers 304.',
+      tags: ['realtime'],
+      response: {
+        200: {
+          description: 'The client module',
+          content: { 'text/javascript': { schema: Type.String({ description: 'An ES module exporting VixClient, VixClientError, ClientErrorCodes...' }) } }
+        },
+        304: { description: 'Not modified: the ETag in `If-None-Match` is current' },
+        503: {
+          description: 'The bundle was never built in this checkout (VIX_ERR_CLIENT_SCRIPT_MISSING): run `npm run build`',
+          content: { 'application/json': { schema: { $ref: 'VixErrorResponse#' } } }
+        }
+      }
+    },
+    errorHandler: codedErrorHandler({ bodyLimit: 0 }, 'client script request'),
+    handler: async (request, reply) => {
+      const found = await script.load()
+      if (found === undefined) {
+        request.log.warn(howToBuild)
+        throw codedError(ErrorCodes.CLIENT_SCRIPT_MISSING, `The browser client is not built (${config.file} missing): run npm run build`)
+      }
+      reply.header('etag', found.etag).header('cache-control', `public, max-age=${config.maxAge}`)
+      if (matchesEtag(request.headers['if-none-match'], found.etag)) return await reply.code(304).send()
+      return await reply.type('text/javascript; charset=utf-8').send(found.body)
+    }
+  })
+}
+
+/**
+ * `GET /ws/client.js`: the browser client as one ES module, for a plain
+ * `<script type="module">` page. The umbrella registers it unless
+ * `clientScript: false`. Needs no hub.
+ *
+ * @example
+ * await app.register(clientScriptPlugin, { path: '/ws/client.js', maxAge: 3600 })
+ */
+export const clientScriptPlugin = fp(clientScriptPluginImpl, { fastify: '5.x', name: 'vix-realtime-client-script' })
+export default clientScriptPlugin
