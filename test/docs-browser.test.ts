@@ -36,12 +36,9 @@ t.test('Swagger UI in headless Chromium lists every documented operation', async
 })
 
 t.test('Swagger UI in headless Chromium: real error examples and the message table on GET /ws', async (t) => {
-  if (!requireService(t, 'chromium', existsSync(chromiumPath), `${chromiumPath} is not installed (apt-get install chromium)`)) return
+  const browser = await launchChromium(t)
+  if (browser === undefined) return
   const app = await build(t, { relayTypes: ['chat.message'] })
-  const profile = await mkdtemp(join(tmpdir(), 'vix-chromium-'))
-  t.teardown(() => rm(profile, { recursive: true, force: true }))
-  const browser = await chromium.launchPersistentContext(profile, { executablePath: chromiumPath, headless: true, args: chromiumArgs })
-  t.teardown(() => browser.close())
   const page = await browser.newPage()
   await page.goto(`${baseUrl(app)}/docs`)
   await page.waitForSelector('.opblock', { timeout: 15_000 })

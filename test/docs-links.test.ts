@@ -3,14 +3,6 @@ import { existsSync, statSync } from 'node:fs'
 import { dirname, join, normalize } from 'node:path'
 import { documentationFiles, headingAnchors, markdownLinks, readDoc, root } from './helpers/markdown.js'
 
-/**
- * Files the docs link to that other branches of this round commit (the chat
- * screenshot, the benchmark chart, the Grafana dashboard). While one is absent
- * its links are reported as skipped, by name; every other link must resolve.
- * Once they are all merged this list can go.
- */
-const producedElsewhere = new Set(['docs/images/chat.png', 'docs/benchmarks.svg', 'docs/grafana/vix-realtime.json'])
-
 const external = /^[a-z][a-z0-9+.-]*:/i
 
 t.test('the helpers read GitHub anchors and links as GitHub does', async (t) => {
@@ -27,10 +19,6 @@ for (const file of documentationFiles()) {
       const resolved = path === '' ? file : normalize(join(dirname(file), decodeURIComponent(path)))
       const where = `${file}:${line} → ${target}`
       if (!existsSync(join(root, resolved))) {
-        if (producedElsewhere.has(resolved)) {
-          t.pass(where, { skip: `${resolved} is committed by another branch of this round` })
-          continue
-        }
         t.fail(`${where}: no file ${resolved}`)
         continue
       }
