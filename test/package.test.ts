@@ -6,14 +6,23 @@
 // (`--omit=peer --omit=optional`) that must get no server framework and no
 // native build. One pack, two installs (in parallel).
 import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { markdownFiles, typescriptBlocks, type CodeBlock } from './helpers/code-blocks.js'
 
-t.setTimeout(170_000)
+// About 90 s alone (one pack, two installs in parallel, two tsc runs); more when the suite loads the machine.
+t.setTimeout(240_000)
+
+/** Every file under `dir`, relative to it. */
+function walk (dir: string, base = ''): string[] {
+  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((entry) => {
+    const path = base === '' ? entry.name : `${base}/${entry.name}`
+    return entry.isDirectory() ? walk(dir, path) : [path]
+  })
+}
 
 const run = promisify(execFile)
 const root = resolve(import.meta.dirname, '..')
@@ -24,20 +33,15 @@ const npm = async (cwd: string, ...args: string[]): Promise<string> => {
 }
 const tsc = join(root, 'node_modules/typescript/bin/tsc')
 
-/** Every file under `dir`, relative to it. */
-function walk (dir: string, base = ''): string[] {
-  return readdirSync(join(dir, base), { withFileTypes: true }).flatMap((entry) => {
-    const path = base === '' ? entry.name : `${base}/${entry.name}`
-    return entry.isDirectory() ? walk(dir, path) : [path]
-  })
-}
-
 const work = mkdtempSync(join(tmpdir(), 'vix-package-'))
 t.teardown(() => { rmSync(work, { recursive: true, force: true }) })
 
 // `npm pack` runs `prepare` (the build) itself when the package has one; else build here.
-// A clean build: files a former build left in dist/ would be packed too.
-if (packageJson.scripts.prepare === undefined) {
+// Else a clean build (files a former build left in dist/ would be packed too), unless dist/ is newer than every source.
+const newest = (paths: string[]): number => Math.max(...paths.map((path) => statSync(join(root, path)).mtimeMs))
+const sources = ['tsconfig.json', 'tsconfig.build.json', ...['lib', 'plugins', 'schemas'].flatMap((dir) => walk(root, dir))]
+const built = existsSync(join(root, 'dist')) ? walk(root, 'dist') : []
+if (packageJson.scripts.prepare === undefined && (built.length === 0 || Math.min(...built.map((path) => statSync(join(root, path)).mtimeMs)) < newest(sources))) {
   rmSync(join(root, 'dist'), { recursive: true, force: true })
   await run('npm', ['run', 'build'], { cwd: root })
 }
