@@ -36,6 +36,22 @@ export interface DeliveryGate {
   admit (envelope: Envelope, frame: PreparedFrame): boolean
 }
 
+/**
+ * Types the application declares once, by declaration merging, so that
+ * `authenticate`, `session.identity`, `authorizeJoin`, `authorizePublish`,
+ * handlers and presence callbacks are typed without casts. Undeclared, an
+ * identity is `unknown`.
+ *
+ * @example
+ * declare module 'vix-realtime' {
+ *   interface VixRealtimeTypes { identity: { user: string, admin: boolean } }
+ * }
+ */
+export interface VixRealtimeTypes {}
+
+/** Who a session is: `VixRealtimeTypes['identity']` when the app declared it, else `unknown`. */
+export type Identity = VixRealtimeTypes extends { identity: infer I } ? I : unknown
+
 /** A session id: 128 bits from a CSPRNG, URL-safe. */
 export function newSessionId (): string {
   return randomBytes(16).toString('base64url')
@@ -43,7 +59,7 @@ export function newSessionId (): string {
 
 export interface SessionOptions {
   id?: string
-  identity?: unknown
+  identity?: Identity
   identityKey?: string
   /** Close the session 1013 when the transport has more than this many bytes queued. */
   maxBufferedAmount: number
@@ -56,7 +72,7 @@ export interface SessionOptions {
  */
 export class Session {
   readonly id: string
-  readonly identity: unknown
+  readonly identity: Identity
   readonly transport: Transport
   /** Rooms this session is in. Maintained by the hub; read-only for users. */
   readonly rooms = new Set<string>()

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteOptions } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
 import { conflictingHubOption, hubOptionNames, type HubOptions } from '../lib/hub/options.js'
@@ -13,7 +13,8 @@ declare module 'fastify' {
   }
 }
 
-export type HubPluginOptions = Omit<HubOptions, 'logger'>
+/** The hub options as the plugins take them: `authenticate` is given the `FastifyRequest` (WebSocket upgrade, long-poll and HTTP routes alike). */
+export type HubPluginOptions = Omit<HubOptions<FastifyRequest>, 'logger'>
 
 /** Routes declared since each hub was registered, whatever plugin declared them. */
 const routesByHub = new WeakMap<Hub, RouteOptions[]>()
@@ -44,7 +45,8 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
     return
   }
   redactRequestLog(fastify)
-  const hub = new Hub({ ...options, logger: fastify.log })
+  // The hub takes any request; every transport of these plugins gives it the FastifyRequest `authenticate` is typed with.
+  const hub = new Hub({ ...options, logger: fastify.log } as HubOptions)
   optionsByHub.set(hub, options)
   await hub.started
   fastify.decorate('realtime', hub)

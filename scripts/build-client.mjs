@@ -21,4 +21,4 @@ await build({
   legalComments: 'none',
   logLevel: 'warning'
 })
-console.log(`vix-realtime: browser client written to ${outfile}`)
+console.error(`vix-realtime: browser client written to ${outfile}`)

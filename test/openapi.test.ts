@@ -9,8 +9,8 @@ import { CloseCodes } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
 import { catalogueHeading, catalogueTable, documentCatalogue, payloadComponentPrefix } from '../lib/openapi/catalogue.js'
 import { literalUnionsAsEnums } from '../lib/openapi/enums.js'
-import { documentErrorExamples, errorNamesOf } from '../lib/openapi/error-examples.js'
-import { httpStatusOf } from '../schemas/protocol.js'
+import { documentErrorExamples, errorBodyExample, errorNamesOf } from '../lib/openapi/error-examples.js'
+import { errorTable, httpStatusOf, type ErrorName } from '../schemas/protocol.js'
 import { mergeDocuments } from '../lib/openapi/document.js'
 import { routesSinceHub } from '../plugins/hub.js'
 import { hubPlugin, openapiPlugin, vixRealtime, websocketPlugin } from '../plugins/index.js'
@@ -350,6 +350,14 @@ t.test('with every part on, every route is present, fully documented and valid',
   t.ok(history.parameters.some((p: { name: string }) => p.name === 'room'), 'room is a documented parameter')
   assertFullyDocumented(t, document)
   await t.resolves(SwaggerParser.validate(structuredClone(document)))
+})
+
+t.test('every code of the error table has a documented example with its message filled in', async (t) => {
+  for (const name of Object.keys(errorTable) as ErrorName[]) {
+    const body = errorBodyExample(name)
+    t.equal(body.code, errorTable[name].code, `${name}: its code`)
+    t.notMatch(String(body.message), /%s/, `${name}: a sample for every %s of its template`)
+  }
 })
 
 t.test('every error answer has examples: the bodies the server sends for the codes it names', async (t) => {

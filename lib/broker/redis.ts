@@ -1,6 +1,9 @@
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { optionalPackage } from '../optional.js'
 import type { Logger } from '../hub/types.js'
 import type { Broker, BrokerEvents, ControlMessage, Envelope } from './types.js'
+
+const ioredis = optionalPackage<typeof import('ioredis')>('ioredis', 'broker.redis')
 
 export interface RedisBrokerOptions {
   /** A `redis://` URL (the broker opens and closes both connections), or a client of the app's (used to publish, duplicated to subscribe; left open on close). */
@@ -94,8 +97,8 @@ export class RedisBroker implements Broker {
       retryStrategy: (times: number) => Math.min(max, min * 2 ** Math.min(times - 1, 16))
     }
     if (typeof options.redis === 'string') {
-      this.publisher = new Redis(options.redis, own)
-      this.subscriber = new Redis(options.redis, own)
+      this.publisher = new (ioredis().Redis)(options.redis, own)
+      this.subscriber = new (ioredis().Redis)(options.redis, own)
       this.ownsPublisher = true
     } else {
       this.publisher = options.redis

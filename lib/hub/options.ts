@@ -7,10 +7,14 @@ import { InvalidOptionError } from '../errors.js'
 import { defaultIdentityKey } from '../identity.js'
 import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
 import { resolvePresenceOptions, type PresenceOptions, type ResolvedPresenceOptions } from '../presence/options.js'
-import type { Session } from '../session.js'
+import type { Identity, Session } from '../session.js'
 import type { InboundMessage, Logger } from './types.js'
 
-export interface HubOptions {
+/** What `authenticate` returns to reject a client (401). */
+export type Rejection = null | undefined | false
+
+/** The hub's options; `Request` is what `authenticate` is given (the plugins give a `FastifyRequest`). */
+export interface HubOptions<Request = unknown> {
   /** Types a client may publish to a room it has joined (relayed to every member, sender included). */
   relayTypes?: string[]
   /** Answer typed messages nobody handles with `VIX_ERR_UNKNOWN_TYPE` (default true). */
@@ -23,9 +27,9 @@ export interface HubOptions {
    */
   maxQueuedFrames?: number
   /** Resolve the identity of a connecting client; `null`, `undefined`, `false` or a throw rejects it (401). */
-  authenticate?: (request: unknown) => unknown
+  authenticate?: (request: Request) => Identity | Rejection | Promise<Identity | Rejection>
   /** Who is the same client: sessions with one key share a long-poll binding (and, later, caps and presence). Default: the identity's JSON. */
-  identityKey?: (identity: unknown) => string | undefined
+  identityKey?: (identity: Identity) => string | undefined
   /** May this session join this room? (default: yes) */
   authorizeJoin?: (session: Session, room: string) => boolean | Promise<boolean>
   /** May this session (null: server-side HTTP publish) publish this message? (default: yes) */
@@ -117,6 +121,6 @@ function same (a: unknown, b: unknown): boolean {
  * (given at its registration), or undefined when they agree. Hub options are
  * taken once: a second, different set fails boot instead of being dropped.
  */
-export function conflictingHubOption (registered: HubOptions, options: Record<string, unknown>): string | undefined {
+export function conflictingHubOption (registered: Partial<Record<keyof HubOptions, unknown>>, options: Record<string, unknown>): string | undefined {
   return hubOptionNames.find((name) => options[name] !== undefined && !same(options[name], registered[name]))
 }

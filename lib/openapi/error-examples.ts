@@ -17,7 +17,12 @@ const sampleArguments: Partial<Record<ErrorName, string[]>> = {
   RATE_LIMITED: ['20 messages per second per session'],
   LIMIT_EXCEEDED: ['at most 50 connections per client IP'],
   SERVER_FULL: ['10000'],
-  STORE_UNAVAILABLE: ['connect ECONNREFUSED 127.0.0.1:5432']
+  STORE_UNAVAILABLE: ['connect ECONNREFUSED 127.0.0.1:5432'],
+  CLIENT_SCRIPT_MISSING: ['dist/browser/vix-client.js'],
+  // Boot-time errors (never an HTTP answer), for the error table's sake.
+  INVALID_OPTION: ['maxQueuedFrames', 'must be a positive integer'],
+  INVALID_ENV: ['PORT', 'eighty', 'must be an integer'],
+  STORE_OPEN: ['./data/messages.db', 'SQLITE_CANTOPEN: unable to open database file']
 }
 const samplePaths: Partial<Record<ErrorName, string>> = { INVALID_MESSAGE: '/payload/text', INVALID_REQUEST: '/wait' }
 

@@ -1,13 +1,13 @@
 import { InvalidOptionError } from '../errors.js'
 import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
-import type { Session } from '../session.js'
+import type { Identity, Session } from '../session.js'
 
 /** The hub option `presence`: which rooms track their members, what each member shows, and the cluster timings. */
 export interface PresenceOptions {
   /** Rooms with presence: `'all'` (default), a list of names, or a predicate. */
   rooms?: 'all' | string[] | ((room: string) => boolean)
   /** What a member shows others (e.g. a display name), from its identity; taken from its first connection (default `{}`). */
-  meta?: (identity: unknown, session: Session) => Record<string, unknown>
+  meta?: (identity: Identity, session: Session) => Record<string, unknown>
   /** Diffs of one room are coalesced over this window, in ms (default 100). */
   window?: number
   /** How often a node announces its members to the others, in ms (default 5000). */
@@ -20,7 +20,7 @@ export interface PresenceOptions {
 
 export interface ResolvedPresenceOptions {
   isPresenceRoom: (room: string) => boolean
-  meta: ((identity: unknown, session: Session) => Record<string, unknown>) | undefined
+  meta: ((identity: Identity, session: Session) => Record<string, unknown>) | undefined
   window: number
   heartbeat: number
   ttl: number

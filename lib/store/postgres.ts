@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import pg from 'pg'
+import type pg from 'pg'
 import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
 import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
 import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
+import { optionalPackage } from '../optional.js'
+
+const pgDriver = optionalPackage<typeof pg>('pg', 'store.postgres')
 
 export { POSTGRES_SCHEMA_VERSION } from './postgres-schema.js'
 
@@ -75,7 +78,7 @@ export class PostgresMessageStore implements MessageStore {
     this.schema = options.schema ?? 'public'
     this.maxBatch = options.maxBatch ?? 500
     this.ownsPool = options.pool === undefined
-    this.pool = options.pool ?? new pg.Pool({
+    this.pool = options.pool ?? new (pgDriver().Pool)({
       connectionString: options.connectionString,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: options.connectionTimeout ?? 5000

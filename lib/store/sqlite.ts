@@ -1,10 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { MessageNotFoundError, StoreOpenError } from '../errors.js'
 import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
+import { optionalPackage } from '../optional.js'
+
+const sqliteDriver = optionalPackage<typeof Database>('better-sqlite3', 'store')
 
 /** The schema version this build writes; recorded in `PRAGMA user_version`. */
 export const SCHEMA_VERSION = 3
@@ -293,10 +296,11 @@ export class SqliteMessageStore implements MessageStore {
 /** Open (creating when needed) and migrate the database; any failure names the path. */
 function openDatabase (options: SqliteMessageStoreOptions): Database.Database {
   const synchronous = options.synchronous ?? 'NORMAL'
+  const Driver = sqliteDriver()
   let db: Database.Database | undefined
   try {
     if (options.path !== ':memory:') mkdirSync(dirname(resolve(options.path)), { recursive: true })
-    db = new Database(options.path, { timeout: options.busyTimeout ?? 5000 })
+    db = new Driver(options.path, { timeout: options.busyTimeout ?? 5000 })
     db.pragma('journal_mode = WAL')
     db.pragma(`synchronous = ${synchronous}`)
     const database = db

@@ -4,10 +4,18 @@ import { join } from 'node:path'
 /** The repository root (tests run from it). */
 export const root = process.cwd()
 
-/** README.md and every docs/*.md, as paths relative to the root. */
+/** README.md and every markdown file under docs/ (recursively), as paths relative to the root. */
 export function documentationFiles (): string[] {
-  const docs = readdirSync(join(root, 'docs')).filter((name) => name.endsWith('.md')).sort()
-  return ['README.md', ...docs.map((name) => `docs/${name}`)]
+  const files: string[] = []
+  const walk = (dir: string): void => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`
+      if (entry.isDirectory()) walk(path)
+      else if (entry.name.endsWith('.md')) files.push(path)
+    }
+  }
+  walk('docs')
+  return ['README.md', ...files.sort()]
 }
 
 export function readDoc (path: string): string {
@@ -80,4 +88,22 @@ export function markdownLinks (text: string): MarkdownLink[] {
     }
   })
   return links
+}
+
+/** One fenced TypeScript block of a markdown file: where it is and its code. */
+export interface CodeBlock { file: string, line: number, code: string }
+
+/** Every ```ts / ```typescript block of `file` (relative to the root), with the line its fence opens on. */
+export function typescriptBlocks (file: string): CodeBlock[] {
+  const lines = readDoc(file).split('\n')
+  const blocks: CodeBlock[] = []
+  for (let i = 0; i < lines.length; i++) {
+    const open = /^\s*(`{3,}|~{3,})\s*([\w-]*)/.exec(lines[i])
+    if (open === null) continue
+    let end = i + 1
+    while (end < lines.length && lines[end].trim() !== open[1]) end++
+    if (open[2] === 'ts' || open[2] === 'typescript') blocks.push({ file, line: i + 1, code: lines.slice(i + 1, end).join('\n') + '\n' })
+    i = end
+  }
+  return blocks
 }
