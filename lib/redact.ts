@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto'
+
 /**
  * A long-poll `session_id` is the session's secret and travels in the query
  * string, which request logs print. Replace its value before a URL is logged.
@@ -7,6 +9,20 @@
  */
 export function redactSessionId (url: string): string {
   return url.replace(/([?&]session_id=)[^&#]*/g, '$1[redacted]')
+}
+
+/**
+ * How a session appears in logs. A WebSocket session's id is a name; a
+ * long-poll session's id is its secret (whoever holds it polls and sends as
+ * that session), so it is logged as a fingerprint instead: the same session
+ * gives the same `lp:` value, from which the id cannot be read back.
+ *
+ * @example
+ * logger.error({ err, sessionId: sessionLogId(session) }, 'handler failed')
+ */
+export function sessionLogId (session: { id: string, transport: { name: string } }): string {
+  if (session.transport.name === 'websocket') return session.id
+  return `lp:${createHash('sha256').update(session.id).digest('base64url').slice(0, 12)}`
 }
 
 /** Query parameters that carry secrets (a long-poll session id, bearer tokens, keys); matched case-insensitively. */

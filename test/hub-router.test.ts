@@ -2,6 +2,7 @@ import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { ForbiddenError } from '../lib/errors.js'
 import { Hub, type ErrorReason, type HubOptions, type InboundMessage } from '../lib/hub.js'
+import { sessionLogId } from '../lib/redact.js'
 import { deferred, openFake, recordingLogger } from './helpers/fake-transport.js'
 
 /**
@@ -251,7 +252,7 @@ t.test('a failing typed handler answers VIX_ERR_INTERNAL with the message id; it
   t.notMatch(transport.sent.join(''), /secret detail/)
   t.same(errors, ['secret detail 1', 'secret detail 2', 'not an Error'])
   t.match(logger.errors, [
-    ['vix-realtime: message handler failed', { sessionId: session.id, err: { message: 'secret detail 1' } }],
+    ['vix-realtime: message handler failed', { sessionId: sessionLogId(session), err: { message: 'secret detail 1' } }],
     ['vix-realtime: message handler failed', { err: { message: 'secret detail 2' } }],
     ['vix-realtime: message handler failed', { err: { message: 'not an Error' } }]
   ])

@@ -57,3 +57,24 @@ t.test('redactUrl replaces secret parameters only', async (t) => {
   t.equal(redactUrl('/x?room=a&Token=b&session_id=c#frag'), '/x?room=a&Token=[redacted]&session_id=[redacted]#frag')
   t.equal(redactUrl('/x?monkey=1&api_key=2'), '/x?monkey=1&api_key=[redacted]', 'a parameter is matched by its whole name')
 })
+
+t.test('a failing handler is logged with the session: a WebSocket by its id, a long-poll session by a fingerprint, never its secret id', async (t) => {
+  const { app, lines } = await loggedApp(t, {})
+  app.realtime.on('app.bug', () => { throw new Error('handler bug') })
+  const url = baseUrl(app)
+  const created = await (await fetch(`${url}/ws/poll?wait=0`, { headers: { authorization: 'poller' } })).json() as { session_id: string }
+  const sent = await fetch(`${url}/ws/send?session_id=${created.session_id}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'poller' }, body: '{"type":"app.bug"}' })
+  t.equal(sent.status, 500, 'the poll session is answered with the internal error')
+  const ws = await connect(app)
+  t.teardown(() => ws.close())
+  ws.send({ type: 'app.bug' })
+  await ws.waitFor((frame) => frame.kind === 'error')
+
+  const failures = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'vix-realtime: message handler failed')
+  t.equal(failures.length, 2, 'both failures are logged')
+  const [poll, socket] = failures
+  t.match(poll, { sessionId: /^lp:[\w-]{12}$/, err: { message: 'handler bug' } }, 'the long-poll session as a fingerprint')
+  t.notOk(lines.join('').includes(created.session_id), 'the long-poll session id is nowhere in the log')
+  const wsSession = [...app.realtime.sessions.values()].find((session) => session.transport.name === 'websocket')
+  t.equal(socket.sessionId, wsSession?.id, 'a WebSocket session by its id')
+})

@@ -1,4 +1,5 @@
 import { ErrorCodes } from '../errors.js'
+import { sessionLogId } from '../redact.js'
 import type { Session } from '../session.js'
 import type { DispatchError, ErrorHandler, Logger } from './types.js'
 
@@ -13,7 +14,7 @@ export class Hooks {
   /** Log a failed handler, hand it to `onError`, and answer with the internal error (its cause stays in the log). */
   failed (session: Session, error: unknown): DispatchError {
     const err = error instanceof Error ? error : new Error(String(error))
-    this.logger.error({ err, sessionId: session.id }, 'vix-realtime: message handler failed')
+    this.logger.error({ err, sessionId: sessionLogId(session) }, 'vix-realtime: message handler failed')
     this.emitError(session, err)
     return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while handling the message' }
   }
