@@ -1,5 +1,4 @@
-import { STATUS_CODES } from 'node:http'
-import { componentRef, errorExample, websocketExtensionKey } from './openapi.js'
+import { componentRef, websocketExtensionKey } from './openapi.js'
 import { CloseCodes } from './protocol.js'
 import { ErrorFramePayload, ErrorResponse, JsonMessage, ServerMessage } from './message.js'
 
@@ -15,13 +14,9 @@ export const closeCodeReasons: Record<number, string> = {
 
 const errorRef = `${ErrorResponse.$id as string}#`
 
-/** A documented error answer whose example is the error the server really throws. */
-function errorAnswer (description: string, example: ReturnType<typeof errorExample>): Record<string, unknown> {
-  return {
-    description,
-    $ref: errorRef,
-    examples: [{ ...example, error: STATUS_CODES[example.statusCode] }]
-  }
+/** A documented error answer (its examples, one per code its description names, come from lib/openapi/error-examples.ts). */
+function errorAnswer (description: string): Record<string, unknown> {
+  return { description, $ref: errorRef }
 }
 
 /**
@@ -69,11 +64,11 @@ ${closeCodeTable}`,
         'sec-websocket-accept': { type: 'string', description: 'Hash of the client key (RFC 6455 §4.2.2)' }
       }
     },
-    401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)', errorExample('UNAUTHORIZED', 'rejected by authenticate')),
-    403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)', errorExample('FORBIDDEN', 'origin https://elsewhere.example is not allowed')),
-    426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)', errorExample('UPGRADE_REQUIRED')),
-    429: errorAnswer('Refused before the upgrade: `limits.maxConnectionsPerIp` or `limits.maxConnectionsPerIdentity` reached (VIX_ERR_LIMIT_EXCEEDED)', errorExample('LIMIT_EXCEEDED', 'at most 50 connections per client IP')),
-    503: errorAnswer('The server is shutting down (VIX_ERR_SHUTTING_DOWN), or `limits.maxConnections` sessions are open (VIX_ERR_SERVER_FULL); retry after `Retry-After` seconds', errorExample('SHUTTING_DOWN'))
+    401: errorAnswer('The `authenticate` option rejected the client (VIX_ERR_UNAUTHORIZED)'),
+    403: errorAnswer('The `Origin` header is not in `allowedOrigins` (VIX_ERR_FORBIDDEN)'),
+    426: errorAnswer('Upgrade Required: a plain GET without a WebSocket upgrade (VIX_ERR_UPGRADE_REQUIRED)'),
+    429: errorAnswer('Refused before the upgrade: `limits.maxConnectionsPerIp` or `limits.maxConnectionsPerIdentity` reached (VIX_ERR_LIMIT_EXCEEDED)'),
+    503: errorAnswer('The server is shutting down (VIX_ERR_SHUTTING_DOWN), or `limits.maxConnections` sessions are open (VIX_ERR_SERVER_FULL); retry after `Retry-After` seconds')
   },
   [websocketExtensionKey]: websocketExtension
 }
