@@ -1,29 +1,8 @@
 import { test } from 'tap'
 import { VixClient, type FetchLike, type ResponseLike, type VixClientError, type VixClientOptions } from '../lib/client/index.js'
 import { FakeClock } from './helpers/fake-clock.js'
+import { ScriptedSocket } from './helpers/scripted-socket.js'
 import { delay, nextEvent } from './helpers/wait.js'
-
-/** A WebSocket the test drives by hand: open it, make the server "send", read what the client sent. */
-class ScriptedSocket {
-  static sockets: ScriptedSocket[] = []
-  readyState = 0
-  binaryType = 'blob'
-  onopen: ((e: unknown) => void) | null = null
-  onmessage: ((e: unknown) => void) | null = null
-  onclose: ((e: unknown) => void) | null = null
-  onerror: ((e: unknown) => void) | null = null
-  readonly sent: any[] = []
-
-  constructor (readonly url: string) {
-    ScriptedSocket.sockets.push(this)
-  }
-
-  send (data: string): void { this.sent.push(JSON.parse(data)) }
-  close (): void { this.readyState = 3 }
-  open (): void { this.readyState = 1; this.onopen?.({}) }
-  receive (frame: unknown): void { this.onmessage?.({ data: JSON.stringify(frame) }) }
-  drop (): void { this.readyState = 3; this.onclose?.({ code: 1006, reason: '' }) }
-}
 
 function scripted (t: { teardown: (fn: () => unknown) => void }, options: Partial<VixClientOptions> = {}): { vix: VixClient, clock: FakeClock, socket: () => ScriptedSocket } {
   ScriptedSocket.sockets = []

@@ -89,7 +89,7 @@ test('options are checked at construction with VIX_ERR_INVALID_OPTION naming the
 test('options: http(s) URLs become ws(s); polling URLs derive from the origin; query on both', async (t) => {
   const secure = resolveOptions({ url: 'https://chat.example.com/ws', WebSocket, query: { token: 't' } })
   t.equal(secure.url, 'wss://chat.example.com/ws?token=t')
-  t.same(secure.longPolling, { pollUrl: 'https://chat.example.com/ws/poll?token=t', sendUrl: 'https://chat.example.com/ws/send?token=t', wait: 25_000, afterFailures: 2 })
+  t.same(secure.longPolling, { pollUrl: 'https://chat.example.com/ws/poll?token=t', sendUrl: 'https://chat.example.com/ws/send?token=t', wait: 25_000, afterFailures: 2, upgradeInterval: 30_000 })
   const plain = resolveOptions({ url: 'http://127.0.0.1:8080/rt', WebSocket, longPolling: { baseUrl: 'http://api.local:9000', pollPath: '/rt/poll', sendPath: '/rt/send' }, reconnect: false })
   t.equal(plain.url, 'ws://127.0.0.1:8080/rt')
   t.match(plain.longPolling, { pollUrl: 'http://api.local:9000/rt/poll', sendUrl: 'http://api.local:9000/rt/send' })

@@ -17,7 +17,11 @@ export interface VixClientEvents {
   reconnecting: (info: { attempt: number, delay: number, transport: TransportName }) => void
   /** The server is shutting down; the client reconnects after `retryAfterMs` (plus jitter). */
   going_away: (info: { retryAfterMs: number }) => void
-  /** The client switched transport (WebSocket → long polling). */
+  /**
+   * The client switched transport: WebSocket → long polling (a fallback, while
+   * connecting) or long polling → WebSocket (the upgrade probe opened; the
+   * client stayed `open`, rooms were rejoined with `since` on the new socket).
+   */
   transport: (transport: TransportName, previous: TransportName) => void
   /** Every event frame, after duplicates were dropped. */
   message: (message: VixMessage) => void
@@ -37,6 +41,12 @@ export interface VixClientEvents {
   recovery_failed: (info: { room: string, since: string, latestId: string | null }) => void
   /** The long-polling server dropped frames of this session (buffer overflow); rooms are rejoined with `since`. */
   gap: (info: { dropped: number }) => void
+  /**
+   * Debug-level: an upgrade probe (a background WebSocket tried while on long
+   * polling after a fallback) did not open; the next one is in `retryInMs`.
+   * The client is still open on long polling; nothing else is emitted.
+   */
+  upgrade_failed: (info: { reason: string, status?: number, retryInMs: number }) => void
   /** A presence room's members changed: who joined (first connection) and who left (last connection). `client.presence(room)` has the result. */
   presence: (diff: PresenceDiff) => void
 }
@@ -46,5 +56,5 @@ export type ClientEventName = keyof VixClientEvents
 /** The names `on` treats as lifecycle events; every other name is a message type. */
 export const lifecycleEvents = new Set<string>([
   'open', 'close', 'state', 'reconnecting', 'going_away', 'transport', 'message', 'system', 'raw', 'error',
-  'rejoined', 'recovery_failed', 'gap', 'presence'
+  'rejoined', 'recovery_failed', 'gap', 'presence', 'upgrade_failed'
 ])

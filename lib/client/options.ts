@@ -16,6 +16,12 @@ export interface LongPollingClientOptions {
   wait?: number
   /** Fall back after this many WebSocket attempts in a row that never opened (default 2). */
   afterFailures?: number
+  /**
+   * After a fallback, try a WebSocket in the background every this many ms
+   * while open on long polling, and switch back when it opens (default 30000;
+   * `0` or `false`: stay on long polling).
+   */
+  upgradeInterval?: number | false
 }
 
 /** Options of {@link VixClient}. Only `url` is required. */
@@ -58,7 +64,7 @@ export interface ResolvedOptions {
   webSocketOptions: unknown
   fetch: FetchLike | undefined
   headers: HeadersOption | undefined
-  longPolling: { pollUrl: string, sendUrl: string, wait: number, afterFailures: number } | false
+  longPolling: { pollUrl: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number } | false
   reconnect: ReconnectOptions | false
   timeout: number
   connectTimeout: number
@@ -79,6 +85,15 @@ function checkNumber (name: string, value: number, min: number, integer = false)
   }
   return value
 }
+
+/** A timer delay, or `false`/`0` for never: setTimeout fires at once on anything above 2^31 - 1 ms. */
+function checkInterval (name: string, value: number | false): number {
+  if (value === false) return 0
+  if (checkNumber(name, value, 0) > MAX_TIMER_DELAY) throw invalid(name, `expected at most ${MAX_TIMER_DELAY} ms (or false), got ${String(value)}`)
+  return value
+}
+
+const MAX_TIMER_DELAY = 2_147_483_647
 
 function withQuery (url: URL, query: Record<string, string> | undefined): string {
   for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value)
@@ -120,7 +135,8 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
       pollUrl: withQuery(new URL(polling.pollPath ?? '/ws/poll', origin), options.query),
       sendUrl: withQuery(new URL(polling.sendPath ?? '/ws/send', origin), options.query),
       wait: checkNumber('longPolling.wait', polling.wait ?? 25_000, 0, true),
-      afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true)
+      afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
+      upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000)
     }
   }
   if (WebSocketClass === undefined && longPolling === false) {

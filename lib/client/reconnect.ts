@@ -7,7 +7,13 @@ import { openLongPolling } from './long-polling-connection.js'
 import type { ResolvedOptions } from './options.js'
 import { PendingGroup } from './pending.js'
 import type { TimerSet } from './timers.js'
+import { UpgradeProbe, webSocketOptionsOf } from './upgrade.js'
 import { openWebSocket } from './websocket-connection.js'
+
+/** Why a connection failed, in words. */
+function reasonOf (info: ConnectionClosed): string {
+  return info.reason !== '' ? info.reason : (info.error?.message ?? 'connection failed')
+}
 
 /**
  * What the reconnector needs from the rest of the client. `frame`, `accepted`,
@@ -25,10 +31,11 @@ export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close
 /**
  * The client's connection lifecycle: one connection at a time, WebSocket
  * first and long polling when WebSocket is blocked, reconnection with backoff
- * (or at the time a going-away server advised), and giving up after
- * `reconnect.maxAttempts`. It owns the client's `state` and announces `state`,
- * `open`, `close`, `reconnecting`, `transport`, `going_away` and failed
- * attempts (`error`).
+ * (or at the time a going-away server advised), giving up after
+ * `reconnect.maxAttempts`, and back to WebSocket (the upgrade probe) once it
+ * works again after a fallback. It owns the client's `state` and announces
+ * `state`, `open`, `close`, `reconnecting`, `transport`, `going_away`,
+ * `upgrade_failed` and failed attempts (`error`).
  *
  * @example
  * const reconnector = new Reconnector(options, timers, events, hooks)
@@ -41,7 +48,10 @@ export class Reconnector implements CurrentConnection {
   private currentTransport: TransportName
   private attempt = 0
   private webSocketFailures = 0
+  /** On long polling because WebSocket failed (not because the app chose it): the probe may bring it back. */
+  private fellBack = false
   private readonly opens: PendingGroup<void>
+  private readonly probe: UpgradeProbe
 
   constructor (
     private readonly options: ResolvedOptions,
@@ -51,6 +61,14 @@ export class Reconnector implements CurrentConnection {
   ) {
     this.opens = new PendingGroup(timers)
     this.currentTransport = this.initialTransport()
+    this.probe = new UpgradeProbe(options, timers, {
+      handlers: (connection) => this.handlers(connection),
+      upgraded: (connection) => { this.upgraded(connection) },
+      failed: (info) => {
+        const interval = (options.longPolling as Exclude<ResolvedOptions['longPolling'], false>).upgradeInterval
+        this.events.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: interval })
+      }
+    })
   }
 
   get state (): ClientState {
@@ -88,6 +106,7 @@ export class Reconnector implements CurrentConnection {
     const connection = this.current
     this.current = null
     connection?.close(1000, 'client closed')
+    this.probe.stop()
     // Every timer of the client: reconnects, the transports' and every request's deadline.
     this.timers.clearAll()
     const closed = (): VixClientError => new VixClientError(ClientErrorCodes.CLOSED, 'The client was closed')
@@ -95,6 +114,7 @@ export class Reconnector implements CurrentConnection {
     this.opens.rejectAll(closed)
     this.attempt = 0
     this.webSocketFailures = 0
+    this.fellBack = false
     this.currentTransport = this.initialTransport()
     this.setState('closed')
     if (previous === 'open' && connection !== null) {
@@ -125,27 +145,30 @@ export class Reconnector implements CurrentConnection {
     this.events.emit('state', state, previous)
   }
 
-  private openConnection (): void {
-    let connection: Connection | null = null
+  /** The handlers of a connection: one that was replaced or closed may still report, and only the current one is heard. */
+  private handlers (connection: () => Connection | null): ConnectionHandlers {
     const { hooks } = this
-    // A connection that was replaced or closed may still report: only the current one is heard.
-    const handlers: ConnectionHandlers = {
-      open: () => { if (this.current === connection) this.connectionOpened() },
-      frame: (data) => { if (this.current === connection) hooks.frame(data) },
+    return {
+      open: () => { if (this.current === connection()) this.connectionOpened() },
+      frame: (data) => { if (this.current === connection()) hooks.frame(data) },
       close: (info) => {
-        if (this.current !== connection) return
+        if (this.current !== connection()) return
         this.current = null
         this.connectionLost(info)
       },
       accepted: (id) => { hooks.accepted(id) },
       rejected: (id, error) => { hooks.rejected(id, error) },
-      dropped: (count) => { if (this.current === connection) hooks.dropped(count) }
+      dropped: (count) => { if (this.current === connection()) hooks.dropped(count) }
     }
-    const context = { timers: this.timers, handlers }
+  }
+
+  private openConnection (): void {
+    let connection: Connection | null = null
+    const context = { timers: this.timers, handlers: this.handlers(() => connection) }
     const { options } = this
     try {
       connection = this.currentTransport === 'websocket'
-        ? openWebSocket({ url: options.url, WebSocket: options.WebSocket!, webSocketOptions: options.webSocketOptions, connectTimeout: options.connectTimeout }, context)
+        ? openWebSocket(webSocketOptionsOf(options), context)
         : openLongPolling({
           ...(options.longPolling as Exclude<ResolvedOptions['longPolling'], false>),
           fetch: options.fetch!,
@@ -173,10 +196,32 @@ export class Reconnector implements CurrentConnection {
     this.setState('open')
     this.opens.resolveAll()
     this.events.emit('open', { transport: connection.transport })
+    if (this.fellBack) this.probe.schedule()
+  }
+
+  /**
+   * The upgrade probe's WebSocket opened while open on long polling: it takes
+   * over without a `close`, `reconnecting` or `open` (the client stays open);
+   * rooms are rejoined with `since` and unacked publishes resent on it, as
+   * after a reconnect, then `transport` announces the switch.
+   */
+  private upgraded (connection: Connection): void {
+    const polling = this.current
+    this.current = connection
+    // Closed by us: no handler of it runs, so no reconnect.
+    polling?.close(1000, 'upgraded to websocket')
+    this.hooks.ended()
+    this.fellBack = false
+    this.webSocketFailures = 0
+    this.currentTransport = 'websocket'
+    this.hooks.restore(connection)
+    this.events.emit('transport', 'websocket', 'long-polling')
   }
 
   private connectionLost (info: ConnectionClosed, retryAfterMs?: number): void {
     const transport = this.currentTransport
+    // Reconnecting stays on long polling (it worked last); the probe resumes once it is open again.
+    this.probe.stop()
     this.hooks.ended()
     const reconnect = this.options.reconnect
     if (transport === 'websocket' && !info.opened) {
@@ -184,6 +229,7 @@ export class Reconnector implements CurrentConnection {
       if (this.shouldFallBack(info)) {
         this.reportFailedAttempt(transport, info)
         this.currentTransport = 'long-polling'
+        this.fellBack = true
         this.events.emit('transport', 'long-polling', 'websocket')
         // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
         this.timers.set(() => { this.openConnection() }, 0)
@@ -212,8 +258,7 @@ export class Reconnector implements CurrentConnection {
 
   private reportFailedAttempt (transport: TransportName, info: ConnectionClosed): void {
     const status = info.status === undefined ? '' : ` (HTTP ${info.status})`
-    const why = info.reason !== '' ? info.reason : (info.error?.message ?? 'connection failed')
-    this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${why}`, { status: info.status }))
+    this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${reasonOf(info)}`, { status: info.status }))
   }
 
   /** A refused upgrade (an HTTP answer that is not about auth or load) or N failed attempts: WebSocket is blocked. */
