@@ -1,13 +1,13 @@
 import fp from 'fastify-plugin'
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox'
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, FastifySchemaCompiler } from 'fastify'
-import { SessionBusyError, SessionNotFoundError } from '../lib/errors.js'
+import { CloseCodes, SessionBusyError, SessionNotFoundError } from '../lib/errors.js'
 import { goingAwayFrame } from '../lib/frames.js'
 import { errorOfDispatch } from '../lib/http-errors.js'
 import { LongPollBridge } from '../lib/long-polling/bridge.js'
 import { LongPollManager } from '../lib/long-polling/manager.js'
 import { resolveLongPollingOptions, type LongPollingOptions } from '../lib/long-polling/options.js'
-import { longPollingSchemas, PollQuery, SendQuery, type PollQueryValue, type SendQueryValue } from '../schemas/long-polling.js'
+import { EndQuery, longPollingSchemas, PollQuery, SendQuery, type EndQueryValue, type PollQueryValue, type SendQueryValue } from '../schemas/long-polling.js'
 import { partMeta, refuseHubOptions } from './hub.js'
 import { codedErrorHandler, withRetryAfter } from './http.js'
 
@@ -108,6 +108,15 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
     return reply.header('content-type', JSON_TYPE).send(body)
   }
 
+  async function end (request: FastifyRequest<{ Querystring: EndQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
+    const identity = await hub.authenticate(request)
+    const session = manager.get(request.query.session_id, identity)
+    if (session === undefined) throw new SessionNotFoundError()
+    // As a WebSocket closing: out of every room (presence sees it leave) and its slot given back, at once.
+    manager.expire(session, CloseCodes.NORMAL)
+    return reply.code(204).send()
+  }
+
   async function send (request: FastifyRequest<{ Querystring: SendQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
     const text = request.body as string
     const id = request.query.session_id
@@ -153,6 +162,19 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
         }
       }
     }, poll)
+
+    scope.delete(`${config.prefix}/poll`, {
+      schema: {
+        summary: 'End a long-poll session',
+        description: 'The client is leaving (a page closing, a switch back to WebSocket): the session leaves every room, a held poll is answered with what it has, and the session id stops working. Without it the session lingers until `sessionTtl` passes with no poll.',
+        tags: ['realtime'],
+        querystring: EndQuery,
+        response: {
+          204: { type: 'null', description: 'Ended' },
+          ...errorResponses
+        }
+      }
+    }, end)
 
     scope.post(`${config.prefix}/send`, {
       bodyLimit: config.maxMessageSize,

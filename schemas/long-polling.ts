@@ -51,6 +51,12 @@ export const PollResponse = Type.Object({
   ]
 })
 
+/** Querystring of `DELETE /ws/poll`: the session to end. */
+export const EndQuery = Type.Object({
+  session_id: SessionId
+}, { description: 'The session to end' })
+export type EndQueryValue = Static<typeof EndQuery>
+
 /** Querystring of `POST /ws/send`. */
 export const SendQuery = Type.Object({
   session_id: Type.Optional(Type.String({

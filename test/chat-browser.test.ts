@@ -99,9 +99,12 @@ if (browser !== undefined) {
     await waitForList(bob, shown, [...general, 'Ada: Still general'], 'Bob after a reload')
     await say(ada, 'After the reload')
     await waitForList(bob, shown, [...general, 'Ada: Still general', 'Ada: After the reload'], 'live after the reload')
-    // A page closing: the others' member lists follow (a WebSocket page at once; a long-poll one when its session expires).
+    // A page closing: the others' member lists follow at once, a WebSocket page's and a long-poll page's
+    // (it ends its session as the page goes, instead of lingering until the session expires, 60 s).
     await bob.context().close()
     await waitForList(ada, members, ['Ada', 'Dave'], 'Bob left general')
+    await dave.goto('about:blank')
+    await waitForList(ada, members, ['Ada'], 'Dave (long polling) left general')
     t.same(ada.errors.concat(bob.errors, carol.errors, dave.errors), [], 'no script error')
   })
 

@@ -301,4 +301,6 @@ test('against the real server: refused upgrades: the client long-polls; upgrades
   t.same(lifecycle.filter((name) => name !== 'upgrade_failed'), ['error', 'transport:long-polling', 'open', 'transport:websocket'], 'one error (the first refused attempt), then a quiet switch')
   t.equal(client.state, 'open')
   t.equal([...app.realtime.sessions.values()].filter((session) => session.transport.name === 'websocket').length, 1, 'the client is a WebSocket session on the server')
+  await waitFor(() => app.realtimeLongPolling.size === 0, { timeout: 3000, message: 'the long-poll session was ended by the switch' })
+  t.equal(app.realtime.sessions.size, 1, 'and its hub session is gone: the client is one session, not two')
 })

@@ -243,6 +243,17 @@ ui.compose.addEventListener('submit', (event) => {
 
 ui.older.addEventListener('click', () => { loadOlder() })
 
+// Leaving the page ends the session at once (a long-poll one would stay in the member
+// list until it expires); coming back to it from the back/forward cache enters again.
+window.addEventListener('pagehide', () => {
+  if (client === null) return
+  client.close()
+  client = null
+})
+window.addEventListener('pageshow', (event) => {
+  if (event.persisted && myName !== '' && client === null) enter(myName, room)
+})
+
 const saved = (() => {
   try { return JSON.parse(window.localStorage.getItem('vix-chat') ?? 'null') } catch { return null }
 })()

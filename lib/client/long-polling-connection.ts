@@ -14,6 +14,8 @@ export type FetchLike = (url: string, init: {
   headers: Record<string, string>
   body?: string
   signal: AbortSignal
+  /** Set on the request that ends the session as the client closes: it may outlive a closing page. */
+  keepalive?: boolean
 }) => Promise<ResponseLike>
 
 /** Extra request headers (a token...), or a function called before every request so a token can be refreshed. */
@@ -110,6 +112,18 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
       timers.clear(timer)
       controllers.delete(controller)
     }
+  }
+
+  /**
+   * Tell the server the session is over (`DELETE` of the poll URL), so it
+   * leaves its rooms at once instead of after `sessionTtl`: a page closing,
+   * a switch back to WebSocket. Best effort: nothing waits for it.
+   */
+  async function end (id: string): Promise<void> {
+    try {
+      const extra = typeof options.headers === 'function' ? await options.headers() : options.headers
+      await options.fetch(withQuery(options.pollUrl, { session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(options.pollGrace), keepalive: true })
+    } catch {}
   }
 
   function deliver (body: PollBody): void {
@@ -234,7 +248,10 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
       pump().catch(fail)
     },
     close () {
-      if (!done) stop()
+      if (done) return
+      const id = sessionId
+      stop()
+      if (id !== undefined) end(id).catch(() => {})
     }
   }
 }
