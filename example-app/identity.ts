@@ -6,13 +6,13 @@ const GUEST: DemoIdentity = Object.freeze({ name: 'guest', guest: true })
 /**
  * The demo's `authenticate`: the name in `?name=` of the WebSocket URL or the
  * long-poll and history requests, trimmed, 1–32 characters, else a 401
- * `VIX_ERR_UNAUTHORIZED` (the hub turns a throw into one). Without `name` the session is a guest. Anyone can
- * claim any name: fine for a demo, not for an app (see README, "Identity").
+ * `VIX_ERR_UNAUTHORIZED` (the hub turns a throw into one). Without `name` the
+ * session is a guest. Anyone can claim any name: fine for a demo, not for an
+ * app (the README's security checklist).
  */
-export function demoIdentity (request: unknown): DemoIdentity {
-  const url = (request as { url?: unknown }).url
+export function demoIdentity (request: { url: string }): DemoIdentity {
   // The raw URL: route validation strips query parameters a route does not declare.
-  const raw = new URL(typeof url === 'string' ? url : '/', 'http://localhost').searchParams.get('name')
+  const raw = new URL(request.url, 'http://localhost').searchParams.get('name')
   if (raw === null) return GUEST
   const name = raw.trim()
   if (name.length === 0 || [...name].length > 32) throw new Error('`name` must be 1-32 characters')

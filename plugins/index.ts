@@ -26,7 +26,7 @@ export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
   docs?: OpenApiPluginOptions | false
   /** The durable message store, replay and `GET /ws/history` (off unless given). */
   store?: MessageStorePluginOptions | false
-  /** The browser client as one ES module at `GET /ws/client.js` (default on; `{ path, maxAge }`). */
+  /** The browser client as one ES module at `GET /ws/client.js` (default on; `{ path, maxAge, file }`). */
   clientScript?: ClientScriptOptions | false
 }
 

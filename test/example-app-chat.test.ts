@@ -59,7 +59,7 @@ t.test('demo identity: ?name= (trimmed, 1-32 characters) is who a session is; ba
 
 t.test('demo identity without a request URL or a session identity (server-made sessions) is a guest', async (t) => {
   const { demoIdentity, demoIdentityKey, demoPublicInfo } = await import('../example-app/identity.js')
-  t.same(demoIdentity({}), { name: 'guest', guest: true })
+  t.same(demoIdentity({ url: '/ws' }), { name: 'guest', guest: true })
   t.equal(demoIdentityKey(undefined), undefined)
   t.equal(demoIdentityKey(demoIdentity({ url: '/ws?name=Ada' })), 'name:Ada')
   t.same(demoPublicInfo(undefined), { name: 'guest' })
