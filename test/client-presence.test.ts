@@ -17,13 +17,13 @@ t.test('the client keeps the members: presence.state, then each diff as a presen
   client.on('presence', (diff) => { seen.push(diff) })
   await client.connect()
   await client.join('lobby')
-  await waitFor(() => keys(client).length === 1, { timeout: 2000, message: 'state' })
+  await waitFor(() => keys(client).length === 1, { timeout: 10_000, message: 'state' })
   t.same(client.presence('lobby'), [{ key: '"ada"', meta: {}, connections: 1 }])
 
   const bob = await connect(app, '/ws', { headers: { 'x-user': 'bob' } })
   t.teardown(() => { bob.close() })
   await bob.join('lobby')
-  await waitFor(() => keys(client).includes('"bob"'), { timeout: 2000, message: 'bob joined' })
+  await waitFor(() => keys(client).includes('"bob"'), { timeout: 10_000, message: 'bob joined' })
   t.ok(seen.some((d) => d.room === 'lobby' && d.joins.some((j) => j.key === '"bob"')), 'a presence event with the diff')
 
   // Away while bob leaves: the fresh presence.state after the rejoin replaces the stale list.
@@ -31,7 +31,7 @@ t.test('the client keeps the members: presence.state, then each diff as a presen
   for (const session of app.realtime.sessions.values()) if (session.identity === 'ada') session.transport.terminate()
   bob.close()
   await rejoined
-  await waitFor(() => keys(client).length === 1 && !keys(client).includes('"bob"'), { timeout: 2000, message: 'state replaced' })
+  await waitFor(() => keys(client).length === 1 && !keys(client).includes('"bob"'), { timeout: 10_000, message: 'state replaced' })
   t.same(keys(client), ['"ada"'])
 
   await client.leave('lobby')
