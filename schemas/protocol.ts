@@ -24,6 +24,9 @@ export const errorTable = {
   INVALID_ENV: { code: 'VIX_ERR_INVALID_ENV', status: 500, message: 'Invalid environment variable %s=%s: %s' },
   STORE_OPEN: { code: 'VIX_ERR_STORE_OPEN', status: 500, message: 'Cannot open message store at "%s": %s' },
   STORE_UNAVAILABLE: { code: 'VIX_ERR_STORE_UNAVAILABLE', status: 503, message: 'Message store unavailable, nothing was stored: %s' },
+  NOT_READY: { code: 'VIX_ERR_NOT_READY', status: 503, message: 'Not ready: %s' },
+  DEPENDENCY_UNAVAILABLE: { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', status: 503, message: '%s unreachable (%s): %s' },
+  STREAM_BROKEN: { code: 'VIX_ERR_STREAM_BROKEN', status: 503, message: 'The live stream of room "%s" broke on this node: rejoin it with since' },
   CLIENT_SCRIPT_MISSING: { code: 'VIX_ERR_CLIENT_SCRIPT_MISSING', status: 503, message: 'The browser client is not built (%s missing): run npm run build' }
 } as const
 
