@@ -149,7 +149,7 @@ test('after the server drops the socket: reconnect, rejoin with since = last id,
   const [rejoin] = await rejoined
   t.same(rejoin, { room: 'general', recovered: false, replayed: 0, latestId: null, since: lastId })
   const [failed] = await recoveryFailed
-  t.same(failed, { room: 'general', since: lastId, latestId: null }, 'no store here: the app is told to fetch history')
+  t.same(failed, { room: 'general', recovered: false, reason: 'not_recovered', since: lastId, latestId: null, pos: null, missed: { after: lastId, until: null, count: null } }, 'no store here: the app is told to fetch history')
 
   const ack = await order
   t.same(seen, [ack.id, ack.id], 'the unacked publish was resent with the same id')

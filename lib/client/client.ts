@@ -79,7 +79,7 @@ export class VixClient {
         this.publishes.close(closed)
         this.membership.close(closed)
       },
-      accepted: (id) => { this.publishes.acked(id) },
+      accepted: (id, ack) => { this.publishes.acked(id, undefined, ack) },
       rejected: (id, error) => { this.requestFailed(id, error) },
       dropped: (count) => {
         // Long-polling overflow: frames were lost, so every room is rejoined with the last id seen before them.
@@ -87,7 +87,7 @@ export class VixClient {
         this.membership.rejoinAll()
       }
     })
-    this.membership = new Rooms(timers, resolved, this.reconnector, this.events)
+    this.membership = new Rooms(timers, resolved, this.reconnector, this.events, (frame) => { this.deliver(frame) })
     this.publishes = new Publishes(timers, resolved, this.reconnector)
   }
 
@@ -130,6 +130,18 @@ export class VixClient {
    */
   lastEventId (room: string): string | undefined {
     return this.membership.lastEventId(room)
+  }
+
+  /**
+   * The room's last contiguous position (`"<offset>.<tag>"`), for stored
+   * rooms on a server that sends positions: the best thing to persist and
+   * pass back as `join(room, { since })`. Undefined otherwise (use `lastEventId`).
+   *
+   * @example
+   * localStorage.setItem('general:last', client.lastPosition('general') ?? client.lastEventId('general') ?? '')
+   */
+  lastPosition (room: string): string | undefined {
+    return this.membership.lastPosition(room)
   }
 
   // ---- events ---------------------------------------------------------------
@@ -201,8 +213,9 @@ export class VixClient {
 
   /**
    * Join `room`; resolves with the server's ack. The room is rejoined after
-   * every reconnect with `since` = the last event id seen, so the server
-   * replays what was missed. Pass `since` to resume from an id you stored;
+   * every reconnect with `since` = its last contiguous position (the last
+   * event id for rooms without positions), so the server replays what was
+   * missed. Pass `since` to resume from a position or an id you stored;
    * `''`, `null` or `undefined` (nothing stored yet) mean no position: the
    * join is sent without `since`.
    *
@@ -249,6 +262,7 @@ export class VixClient {
    * @example
    * const ack = await client.publish('general', 'chat.message', { text: 'Hello' })
    * ack.id // the message id, also the id of the event every member receives
+   * ack.pos // its position in the room (stored rooms); ack.duplicate: the server already had this id from you
    */
   async publish (room: string | null, type: string, payload: Record<string, unknown> = {}, options: { id?: string, timeout?: number } = {}): Promise<PublishAck> {
     return await this.publishes.publish(room, type, payload, options)
@@ -293,7 +307,11 @@ export class VixClient {
   }
 
   private receiveEvent (frame: VixMessage): void {
-    if (!this.membership.accept(frame)) return
+    // Rooms deliver it (now, after its join's ack, or never: a duplicate, or past a hole being filled).
+    this.membership.receive(frame)
+  }
+
+  private deliver (frame: VixMessage): void {
     this.events.emit('message', frame)
     this.typed.emit(frame.type, frame)
   }
@@ -320,6 +338,10 @@ export class VixClient {
     if (frame.type.startsWith('presence.')) {
       const diff = this.presenceView.receive(frame)
       if (diff !== undefined) this.events.emit('presence', diff)
+    }
+    if (frame.type === 'room.interrupted') {
+      const room = (frame.payload as { room?: unknown }).room ?? frame.room
+      if (typeof room === 'string') this.membership.interrupted(room)
     }
     if (frame.type === 'server.going_away') this.reconnector.goingAway((frame.payload as { retryAfterMs?: unknown }).retryAfterMs)
   }

@@ -23,8 +23,8 @@ export interface ConnectionHandlers {
   open: () => void
   frame: (data: string | ArrayBuffer) => void
   close: (info: ConnectionClosed) => void
-  /** A send the transport confirmed itself (long polling: 202). */
-  accepted: (id: string) => void
+  /** A send the transport confirmed itself (long polling: 202, whose body may carry the stored position). */
+  accepted: (id: string, ack?: { pos?: string, duplicate?: boolean }) => void
   /** A send the transport refused (long polling: an HTTP error for that message). */
   rejected: (id: string | undefined, error: VixClientError) => void
   /** The server dropped `count` frames of this session (long-polling overflow). */

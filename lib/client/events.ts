@@ -37,10 +37,27 @@ export interface VixClientEvents {
   error: (error: VixClientError) => void
   /** A room was rejoined after a reconnect (or a long-polling gap). */
   rejoined: (info: JoinAck & { since?: string }) => void
-  /** A join with `since` could not be replayed: fetch `/ws/history?room=...&after=since` to fill the gap. */
-  recovery_failed: (info: { room: string, since: string, latestId: string | null }) => void
+  /**
+   * Events of `room` the client will never deliver: a join with `since` was
+   * answered `recovered: false` (beyond retention, a new epoch, no store), or
+   * a gap in the room's positions could not be filled after
+   * `gapRecovery.maxAttempts` rejoins. Emitted once per such hole; the
+   * stream goes on after `pos`. Fetch `/ws/history?room=...&after=since` to
+   * fill it if the store still has it.
+   */
+  recovery_failed: (info: RecoveryFailed) => void
   /** The long-polling server dropped frames of this session (buffer overflow); rooms are rejoined with `since`. */
   gap: (info: { dropped: number }) => void
+  /**
+   * Debug-level: the client noticed a hole in `room`'s positions (an offset
+   * jump, another epoch tag, a join ack ahead of the replay) or the server
+   * said the room's stream broke (`room.interrupted`). The event that
+   * revealed it is not delivered; the room is rejoined from `expected - 1`
+   * (its last contiguous position) and the app sees the missing events first,
+   * in order. Nothing to do for the app: `recovery_failed` follows only if
+   * the hole cannot be filled.
+   */
+  position_gap: (info: PositionGap) => void
   /**
    * Debug-level: an upgrade probe (a background WebSocket tried while on long
    * polling after a fallback) did not open; the next one is in `retryInMs`.
@@ -51,10 +68,41 @@ export interface VixClientEvents {
   presence: (diff: PresenceDiff) => void
 }
 
+/** Payload of `recovery_failed`: what the app will not receive in order, and where the stream resumes. */
+export interface RecoveryFailed {
+  room: string
+  recovered: false
+  /** Why: the server answered a join with `since` `recovered: false`, or rejoins did not fill a gap. */
+  reason: 'not_recovered' | 'gap_unfilled'
+  /** The position (or id) after which events are missing: the `since` to fetch `/ws/history` with. */
+  since: string
+  /** The room's latest stored message id, as the last join ack said (null without a store or when empty). */
+  latestId: string | null
+  /** Where the stream goes on: events after this position are delivered (null: the room has no stored event, or the server sends no positions). */
+  pos: string | null
+  /**
+   * What was missed: the events after `after` up to and including `until`
+   * (`until` null when unknown); `count` when both are positions of the same
+   * epoch, else null (a new epoch: the old history is gone).
+   */
+  missed: { after: string, until: string | null, count: number | null }
+}
+
+/** Payload of the debug-level `position_gap`. */
+export interface PositionGap {
+  room: string
+  /** `jump`: an offset past the next one; `epoch`: another epoch tag; `ack`: a join ack ahead of what was replayed; `interrupted`: the server's `room.interrupted`. */
+  reason: 'jump' | 'epoch' | 'ack' | 'interrupted'
+  /** The position the client waited for (null when it had none). */
+  expected: string | null
+  /** The position that arrived instead (null for `interrupted`). */
+  got: string | null
+}
+
 export type ClientEventName = keyof VixClientEvents
 
 /** The names `on` treats as lifecycle events; every other name is a message type. */
 export const lifecycleEvents = new Set<string>([
   'open', 'close', 'state', 'reconnecting', 'going_away', 'transport', 'message', 'system', 'raw', 'error',
-  'rejoined', 'recovery_failed', 'gap', 'presence', 'upgrade_failed'
+  'rejoined', 'recovery_failed', 'gap', 'position_gap', 'presence', 'upgrade_failed'
 ])

@@ -3,8 +3,9 @@
  * Browser-safe: no Node import; in Node 20 pass the `ws` package's WebSocket.
  */
 export { VixClient } from './client.js'
-export type { ClientState, ClientEventName, VixClientEvents } from './events.js'
-export type { VixClientOptions, LongPollingClientOptions } from './options.js'
+export type { ClientState, ClientEventName, VixClientEvents, RecoveryFailed, PositionGap } from './events.js'
+export type { VixClientOptions, LongPollingClientOptions, GapRecoveryOptions } from './options.js'
+export { parsePosition, formatPosition, type Position } from './position.js'
 export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorCode, type VixClientErrorDetails } from './errors.js'
 export { backoffDelay, goingAwayDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js'
 export type { VixMessage, JoinAck, PublishAck, OutgoingMessage, FrameKind } from './protocol.js'

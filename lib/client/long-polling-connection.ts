@@ -52,6 +52,20 @@ function retryAfterOf (response: ResponseLike): number | undefined {
   return Number(header) * 1000
 }
 
+/** What a 202 of `POST /ws/send` says about a stored message: `{id, pos?, duplicate?}` (a body it cannot read says nothing). */
+async function acceptedOf (response: ResponseLike): Promise<{ pos?: string, duplicate?: boolean }> {
+  let body: { pos?: unknown, duplicate?: unknown } | null
+  try {
+    body = (await response.json()) as { pos?: unknown, duplicate?: unknown } | null
+  } catch {
+    body = null
+  }
+  const accepted: { pos?: string, duplicate?: boolean } = {}
+  if (typeof body?.pos === 'string') accepted.pos = body.pos
+  if (body?.duplicate === true) accepted.duplicate = true
+  return accepted
+}
+
 async function errorOf (response: ResponseLike, id?: string): Promise<VixClientError> {
   let body: ErrorBody = {}
   try {
@@ -220,7 +234,7 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
         }
         outbox.shift()
         if (response.status === 202 || response.status === 200) {
-          if (item.id !== undefined) handlers.accepted(item.id)
+          if (item.id !== undefined) handlers.accepted(item.id, await acceptedOf(response))
         } else {
           handlers.rejected(item.id, await errorOf(response, item.id))
         }

@@ -50,6 +50,13 @@ export interface VixClientOptions {
   maxMessageSize?: number
   /** Message ids remembered per room to drop duplicates (default 1000). */
   dedupeWindow?: number
+  /**
+   * Rejoins that fill a hole in a room's positions: the first at once, the
+   * next ones after an exponential backoff from `minDelay` (default 100 ms)
+   * capped at `maxDelay` (default 5000 ms), with `reconnect.jitter`; after
+   * `maxAttempts` rejoins (default 5) that do not fill it, `recovery_failed`.
+   */
+  gapRecovery?: Partial<GapRecoveryOptions>
   /** Node only: `unref()` the client's timers so they do not keep the process alive (default false). */
   autoUnref?: boolean
   /** Timer functions (a fake clock in tests). */
@@ -57,6 +64,15 @@ export interface VixClientOptions {
   /** Random source for jitter, 0 <= x < 1 (default `Math.random`). */
   random?: () => number
 }
+
+/** Timing of the rejoins that fill a gap (milliseconds). */
+export interface GapRecoveryOptions {
+  minDelay: number
+  maxDelay: number
+  maxAttempts: number
+}
+
+export const gapRecoveryDefaults: GapRecoveryOptions = { minDelay: 100, maxDelay: 5000, maxAttempts: 5 }
 
 export interface ResolvedOptions {
   url: string
@@ -69,6 +85,8 @@ export interface ResolvedOptions {
   timeout: number
   connectTimeout: number
   dedupeWindow: number
+  /** With `factor` 2 and `jitter` from `reconnect` (0.5 when reconnect is off). */
+  gapRecovery: GapRecoveryOptions & { factor: number, jitter: number }
   maxMessageSize: number
   autoUnref: boolean
   timers: Timers
@@ -153,6 +171,13 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     checkNumber('reconnect.maxAttempts', reconnect.maxAttempts, 1, true)
   }
 
+  const gapRecovery = { ...gapRecoveryDefaults, ...options.gapRecovery, factor: 2, jitter: reconnect === false ? 0.5 : reconnect.jitter }
+  checkNumber('gapRecovery.minDelay', gapRecovery.minDelay, 0)
+  checkNumber('gapRecovery.maxDelay', gapRecovery.maxDelay, gapRecovery.minDelay)
+  if (gapRecovery.maxDelay > MAX_TIMER_DELAY) throw invalid('gapRecovery.maxDelay', `expected at most ${MAX_TIMER_DELAY} ms, got ${String(gapRecovery.maxDelay)}`)
+  checkNumber('gapRecovery.maxAttempts', gapRecovery.maxAttempts, 1, true)
+  if (gapRecovery.maxAttempts === Infinity) throw invalid('gapRecovery.maxAttempts', 'expected a finite number: a gap that cannot be filled must end')
+
   return {
     url: withQuery(url, options.query),
     WebSocket: WebSocketClass,
@@ -164,6 +189,7 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     timeout: checkNumber('timeout', options.timeout ?? 10_000, 1),
     connectTimeout: checkNumber('connectTimeout', options.connectTimeout ?? 10_000, 1),
     dedupeWindow: checkNumber('dedupeWindow', options.dedupeWindow ?? 1000, 1, true),
+    gapRecovery,
     maxMessageSize: checkNumber('maxMessageSize', options.maxMessageSize ?? 65_536, 1, true),
     autoUnref: options.autoUnref ?? false,
     timers: options.timers ?? defaultTimers(),

@@ -15,6 +15,11 @@ export interface VixMessage<P = Record<string, unknown>> {
   payload: P
   /** Who sent it, as the server sees it (the server's `senderInfo`): trust this, never a name in the payload. Absent when the server names no sender. */
   from?: Record<string, unknown>
+  /**
+   * The event's position in its room, `"<offset>.<tag>"` (stored rooms only):
+   * the client checks continuity with it, and it is a valid `since`.
+   */
+  pos?: string
 }
 
 /** What the server answers a `room.join` with. */
@@ -25,6 +30,13 @@ export interface JoinAck {
   replayed: number
   /** The room's latest stored message id (null without a store or when empty). */
   latestId: string | null
+  /**
+   * Where this session's stream of the room continues (the last replayed
+   * event's position, `since`'s when nothing was replayed, the room's head
+   * otherwise); null when the room has no stored message. Absent from servers
+   * that send no positions.
+   */
+  pos?: string | null
 }
 
 /** What a `publish()` resolves with once the server acknowledged the message. */
@@ -32,6 +44,10 @@ export interface PublishAck {
   id: string
   type: string
   room?: string
+  /** The stored message's position in its room (stored rooms only; the original's for a duplicate). */
+  pos?: string
+  /** True when the server already had a message with this id from this sender: not delivered again. */
+  duplicate?: boolean
 }
 
 /** A typed message as the client sends it. */

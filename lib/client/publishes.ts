@@ -31,7 +31,7 @@ function tooLarge (text: string, max: number): boolean {
  * @example
  * const publishes = new Publishes(timers, { timeout: 10_000, maxMessageSize: 65_536 }, current)
  * const acked = publishes.publish('general', 'chat.message', { text: 'Hello' }, {})
- * publishes.acked(ackFrame.id, ackFrame) // `acked` resolves with { id, type, room }
+ * publishes.acked(ackFrame.id, ackFrame) // `acked` resolves with { id, type, room, pos? , duplicate? }
  */
 export class Publishes {
   private readonly unacked = new Map<string, UnackedPublish>()
@@ -74,13 +74,17 @@ export class Publishes {
   }
 
   /** The server acked `id` (an ack frame, or long polling's 202 without one). */
-  acked (id: string, frame?: VixMessage): void {
+  acked (id: string, frame?: VixMessage, accepted?: { pos?: string, duplicate?: boolean }): void {
     const publish = this.unacked.get(id)
     if (publish === undefined) return
     this.unacked.delete(id)
     const ack: PublishAck = { id, type: frame?.type ?? publish.type }
     const room = frame?.room ?? publish.room
     if (room !== undefined) ack.room = room
+    // A stored message's ack carries its position; a duplicate's, the original's and `duplicate: true`.
+    const payload = (frame?.payload ?? accepted) as { pos?: unknown, duplicate?: unknown } | undefined
+    if (typeof payload?.pos === 'string') ack.pos = payload.pos
+    if (payload?.duplicate === true) ack.duplicate = true
     publish.acked.resolve(ack)
   }
 

@@ -156,7 +156,7 @@ export class Reconnector implements CurrentConnection {
         this.current = null
         this.connectionLost(info)
       },
-      accepted: (id) => { hooks.accepted(id) },
+      accepted: (id, ack) => { hooks.accepted(id, ack) },
       rejected: (id, error) => { hooks.rejected(id, error) },
       dropped: (count) => { if (this.current === connection()) hooks.dropped(count) }
     }

@@ -3,48 +3,106 @@ import type { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import { newClientId } from './id.js'
 import { Pending, PendingGroup } from './pending.js'
+import { backoffDelay } from './backoff.js'
+import type { RecoveryFailed } from './events.js'
+import type { GapRecoveryOptions } from './options.js'
+import { formatPosition, parsePosition, type Position } from './position.js'
 import type { JoinAck, VixMessage } from './protocol.js'
 import { RecentIds } from './recent-ids.js'
 import type { TimerSet } from './timers.js'
 
+/** A hole in a room's positions being filled by rejoins. */
+interface GapRecovery {
+  /** Rejoins sent (or due) for this hole so far. */
+  attempts: number
+  /** The backoff timer of the next rejoin, while one waits. */
+  timer?: unknown
+}
+
 interface RoomState {
-  /** Id of the last event delivered in this room: the `since` of the next join. */
+  /** Id of the last event delivered in this room: the `since` of the next join when the room has no positions. */
   lastSeen?: string
+  /**
+   * The last contiguous position delivered (or the join ack's baseline): the
+   * `since` of the next join. `undefined`: unknown (no position yet, or the
+   * server sends none): the first position seen becomes the baseline;
+   * `null`: the room has no stored event, so offset 1 comes next.
+   */
+  pos?: Position | null
+  /** The latest stored id the last join ack named. */
+  latestId: string | null
   recent: RecentIds
   joins: PendingGroup<JoinAck>
   /** Id of the join in flight on the current connection. */
   joinId?: string
-  /** Did an event of this room arrive since the join in flight was sent? */
-  eventsSinceJoin: boolean
+  /** Events of this room that arrived while its join was in flight: processed against the ack. */
+  held: VixMessage[]
   /** Acked at least once (a later join is a rejoin). */
   joined: boolean
+  /** The hole being filled, if any: at most one rejoin in flight or waiting per room. */
+  gap?: GapRecovery
+  /** The furthest position seen past the hole: where the stream resumes if it cannot be filled. */
+  ahead?: Position
+  /** A hole was found in the events just processed. */
+  holeSeen: boolean
+  /** `room.interrupted` arrived while the join was in flight: rejoin once it is acked. */
+  interrupted: boolean
+  /** Deadline of a gap rejoin's ack: past it, the next attempt. */
+  ackTimer?: unknown
 }
 
 type RoomRequest =
   | { kind: 'join', room: string, since?: string, rejoin: boolean }
   | { kind: 'leave', room: string, left: Pending<void> }
 
+/** Events held per room while its join is in flight; past it the newest are dropped (the next one's offset jumps, and a rejoin brings them back). */
+const HOLD_LIMIT = 10_000
+
 function joinAckOf (frame: VixMessage, room: string): JoinAck {
   const payload = frame.payload as Partial<JoinAck>
-  return {
+  const ack: JoinAck = {
     room,
     recovered: payload.recovered === true,
     replayed: typeof payload.replayed === 'number' ? payload.replayed : 0,
     latestId: typeof payload.latestId === 'string' ? payload.latestId : null
   }
+  // Servers that send positions say `pos` (null for a room without stored events); older ones say nothing.
+  if (typeof payload.pos === 'string' || payload.pos === null) ack.pos = payload.pos
+  return ack
+}
+
+/** The `since` of a room's next join: its last contiguous position, else the last id seen. */
+function sinceOf (state: RoomState): string | undefined {
+  const position = state.pos === undefined || state.pos === null ? null : formatPosition(state.pos)
+  return position ?? state.lastSeen
+}
+
+/** How many events lie after `after` up to and including `until`, when both are positions of one epoch. */
+function countBetween (after: string, until: string | null): number | null {
+  const from = parsePosition(after)
+  const to = parsePosition(until)
+  if (to === null) return null
+  if (after === '') return to.offset
+  if (from === null || from.tag !== to.tag) return null
+  return Math.max(0, to.offset - from.offset)
 }
 
 /**
- * The rooms a client is in or joining, each with the id of the last event
- * seen in it: rejoined with that id as `since` on every new connection, so
- * the server replays what was missed, and used to drop events delivered twice.
- * Also the join and leave requests in flight, which an ack or error frame
- * settles by message id.
+ * The rooms a client is in or joining, each with its last contiguous
+ * position (and the id of the last event seen, for rooms without positions):
+ * rejoined with it as `since` on every new connection, so the server replays
+ * what was missed. Every event of a room goes through here before the app
+ * sees it: the next position is delivered, an old one is dropped (a
+ * duplicate), a jump or another epoch is a hole, filled by rejoining that
+ * room from its last position with backoff (`recovery_failed` when it cannot
+ * be). Events without a position are deduplicated by id. Also the join and
+ * leave requests in flight, which an ack or error frame settles by message id.
  *
  * @example
- * const rooms = new Rooms(timers, { timeout: 10_000, dedupeWindow: 1000 }, current, events)
+ * const rooms = new Rooms(timers, { timeout: 10_000, dedupeWindow: 1000, gapRecovery, random: Math.random }, current, events, deliver)
  * const joined = rooms.join('general')
  * rooms.acked(ackFrame.id, ackFrame) // true: it answered the join, `joined` resolves
+ * rooms.receive(eventFrame) // calls `deliver` when it is the room's next event
  */
 export class Rooms {
   private readonly states = new Map<string, RoomState>()
@@ -55,9 +113,10 @@ export class Rooms {
 
   constructor (
     private readonly timers: TimerSet,
-    private readonly options: { timeout: number, dedupeWindow: number },
+    private readonly options: { timeout: number, dedupeWindow: number, gapRecovery: GapRecoveryOptions & { factor: number, jitter: number }, random: () => number },
     private readonly current: CurrentConnection,
-    private readonly events: Emitter
+    private readonly events: Emitter,
+    private readonly deliver: (frame: VixMessage) => void
   ) {
     this.untracked = new RecentIds(options.dedupeWindow)
   }
@@ -71,15 +130,34 @@ export class Rooms {
     return this.states.get(room)?.lastSeen
   }
 
-  /** Resolves with the ack of the join in flight, or of the one sent now when none is. An empty or missing `since` leaves the position as it is. */
+  /** The room's last contiguous position, as the wire writes it (undefined: none yet, or the room is not stored). */
+  lastPosition (room: string): string | undefined {
+    const position = this.states.get(room)?.pos
+    return position === undefined || position === null ? undefined : (formatPosition(position) ?? undefined)
+  }
+
+  /**
+   * Resolves with the ack of the join in flight, or of the one sent now when
+   * none is. A `since` that is a position becomes the room's position; any
+   * other non-empty `since` is an id; an empty or missing one leaves the
+   * position as it is.
+   */
   join (room: string, since?: string | null): Promise<JoinAck> {
     let state = this.states.get(room)
     if (state === undefined) {
-      state = { recent: new RecentIds(this.options.dedupeWindow), joins: new PendingGroup(this.timers), eventsSinceJoin: false, joined: false }
+      state = { latestId: null, recent: new RecentIds(this.options.dedupeWindow), joins: new PendingGroup(this.timers), held: [], joined: false, holeSeen: false, interrupted: false }
       this.states.set(room, state)
     }
     // '' is what `lastEventId(room) ?? ''` stores before any event: no position, not an id.
-    if (typeof since === 'string' && since !== '') state.lastSeen = since
+    if (typeof since === 'string' && since !== '') {
+      const position = parsePosition(since)
+      if (position !== null) {
+        state.pos = position
+      } else {
+        state.pos = undefined
+        state.lastSeen = since
+      }
+    }
     const { timeout } = this.options
     const joined = state.joins.add({
       ms: timeout,
@@ -96,6 +174,7 @@ export class Rooms {
     if (state !== undefined) {
       this.states.delete(room)
       if (state.joinId !== undefined) this.requests.delete(state.joinId)
+      this.stopGap(state)
       state.joins.rejectAll(() => new VixClientError(ClientErrorCodes.ABORTED, `Left "${room}" before the join was acknowledged`, { room }))
     }
     const connection = this.current.connection
@@ -114,22 +193,44 @@ export class Rooms {
     return left.promise
   }
 
-  /** Join every room again with `since` = its last id seen: on a new connection, or after frames were lost. */
+  /** Join every room again with `since` = its last position (or id): on a new connection, or after frames were lost. */
   rejoinAll (): void {
     for (const [room, state] of this.states) this.sendJoin(room, state)
   }
 
-  /** Is this event new? A duplicate (a replay overlapping live delivery) is not; a new one moves its room's last id. */
-  accept (frame: VixMessage): boolean {
-    if (frame.id === undefined) return true
+  /**
+   * An event frame: delivered (through `deliver`) when it is new and in
+   * order, dropped when already delivered, held while its room's join is in
+   * flight, and a hole to fill when its position jumps.
+   */
+  receive (frame: VixMessage): void {
     const room = frame.room
     const state = room === undefined ? undefined : this.states.get(room)
-    const fresh = state === undefined ? this.untracked.add(`${room ?? ''}\u0000${frame.id}`) : state.recent.add(frame.id)
-    if (fresh && state !== undefined) {
-      state.lastSeen = frame.id
-      state.eventsSinceJoin = true
+    if (room === undefined || state === undefined) {
+      if (frame.id === undefined || this.untracked.add(`${room ?? ''}\u0000${frame.id}`)) this.deliver(frame)
+      return
     }
-    return fresh
+    if (state.joinId !== undefined) {
+      // Replayed and held events come before the ack, which says where they continue from.
+      if (state.held.length < HOLD_LIMIT) state.held.push(frame)
+      return
+    }
+    state.holeSeen = false
+    this.process(room, state, frame, true)
+    this.afterHoles(room, state)
+  }
+
+  /** The server's `room.interrupted`: the room's stream stopped until it is joined again from the last position. */
+  interrupted (room: string): void {
+    const state = this.states.get(room)
+    if (state === undefined) return
+    if (state.joinId !== undefined) {
+      state.interrupted = true
+      return
+    }
+    state.holeSeen = false
+    this.hole(room, state, 'interrupted', null, null)
+    this.afterHoles(room, state)
   }
 
   /** The room of join or leave request `id`, to name it in that request's error. */
@@ -146,19 +247,55 @@ export class Rooms {
       request.left.resolve()
       return true
     }
-    const state = this.states.get(request.room)
+    const { room } = request
+    const state = this.states.get(room)
     // Left meanwhile, or superseded by a newer join.
     if (state === undefined || state.joinId !== id) return true
     state.joinId = undefined
-    const ack = joinAckOf(frame, request.room)
-    // The latest stored id is the resume point when nothing newer has arrived yet.
-    if (!state.eventsSinceJoin && ack.latestId !== null) state.lastSeen = ack.latestId
+    this.timers.clear(state.ackTimer)
+    state.ackTimer = undefined
+    const held = state.held
+    state.held = []
+    const ack = joinAckOf(frame, room)
+    state.latestId = ack.latestId
     state.joined = true
-    state.joins.resolveAll(ack)
+    const ackPos = ack.pos === undefined ? undefined : parsePosition(ack.pos)
+    // The latest stored id is the resume point (of rooms without positions) when nothing newer arrived.
+    if (ack.latestId !== null && !held.some((event) => event.id !== undefined)) state.lastSeen = ack.latestId
     if (request.rejoin) this.events.emit('rejoined', request.since === undefined ? ack : { ...ack, since: request.since })
+
     if (request.since !== undefined && !ack.recovered) {
-      this.events.emit('recovery_failed', { room: request.room, since: request.since, latestId: ack.latestId })
+      // Beyond retention, another epoch, no store: what lies between is gone. Say so once, then go on from the ack.
+      this.stopGap(state)
+      this.unfillable(room, state, 'not_recovered', request.since, ack.pos ?? null)
+      state.pos = ackPos
+      state.ahead = undefined
+    } else if (!ack.recovered) {
+      // A fresh join: the stream starts after the room's head, or at the first event held before the ack if that is earlier.
+      const first = held.map((event) => parsePosition(event.pos)).find((position) => position !== null)
+      state.pos = first !== undefined && ackPos !== undefined && ackPos !== null && first.tag === ackPos.tag && first.offset <= ackPos.offset
+        ? { offset: first.offset - 1, tag: first.tag }
+        : ackPos
+    } else if (state.pos === undefined && ackPos !== undefined) {
+      // Recovered from an id: the replay ends at the ack's position, `replayed` events after since's.
+      state.pos = ackPos === null ? null : { offset: Math.max(0, ackPos.offset - ack.replayed), tag: ackPos.tag }
     }
+
+    state.holeSeen = false
+    for (const event of held) this.process(room, state, event, true)
+    // The replay ends at the ack's position: short of it, a replayed event was lost on the way.
+    if (ack.recovered && ackPos !== undefined && ackPos !== null && state.pos !== undefined) {
+      const last = state.pos
+      if (last === null || (last.tag === ackPos.tag && ackPos.offset > last.offset)) {
+        this.hole(room, state, 'ack', this.expected(last), ackPos)
+      }
+    }
+    if (state.interrupted) {
+      state.interrupted = false
+      this.hole(room, state, 'interrupted', this.expected(state.pos), null)
+    }
+    this.afterHoles(room, state, true)
+    state.joins.resolveAll(ack)
     return true
   }
 
@@ -175,32 +312,181 @@ export class Rooms {
     if (state === undefined || state.joinId !== id) return false
     // Refused (forbidden...): the client is not in this room and will not rejoin it.
     this.states.delete(request.room)
+    this.stopGap(state)
     return state.joins.rejectAll(() => error) > 0
   }
 
-  /** The connection ended: joins in flight are void (rejoined on the next one); a leave is done (the session is gone). */
+  /**
+   * The connection ended: joins in flight are void (rejoined on the next one),
+   * and so is any hole being filled (that rejoin starts from the last
+   * position); held events in order are delivered, the rest come again. A
+   * leave is done (the session is gone).
+   */
   connectionEnded (): void {
     for (const request of this.requests.values()) {
       if (request.kind === 'leave') request.left.resolve()
     }
     this.requests.clear()
-    for (const state of this.states.values()) state.joinId = undefined
+    for (const [room, state] of this.states) {
+      state.joinId = undefined
+      this.stopGap(state)
+      state.interrupted = false
+      const held = state.held
+      state.held = []
+      for (const event of held) this.process(room, state, event, false)
+    }
   }
 
-  /** The client closes: every waiting join rejects. Rooms and last ids stay, for a later `connect()`. */
+  /** The client closes: every waiting join rejects. Rooms and last positions stay, for a later `connect()`. */
   close (closed: () => VixClientError): void {
     this.connectionEnded()
     for (const state of this.states.values()) state.joins.rejectAll(closed)
   }
 
+  // ---- continuity -----------------------------------------------------------
+
+  /**
+   * One event of a joined room, against its last position. `fill`: a hole is
+   * recorded to be filled; without it (a connection that ended) it is just dropped.
+   */
+  private process (room: string, state: RoomState, frame: VixMessage, fill: boolean): void {
+    const position = parsePosition(frame.pos)
+    if (position === null) {
+      // Not stored (or a server without positions): by id.
+      if (frame.id !== undefined) {
+        if (!state.recent.add(frame.id)) return
+        state.lastSeen = frame.id
+      }
+      this.deliver(frame)
+      return
+    }
+    const last = state.pos
+    if (last !== undefined) {
+      if (last !== null && position.tag === last.tag && position.offset <= last.offset) return
+      const next = last === null ? 1 : last.offset + 1
+      if (position.offset !== next || (last !== null && position.tag !== last.tag)) {
+        if (fill) this.hole(room, state, last !== null && position.tag !== last.tag ? 'epoch' : 'jump', this.expected(last), position)
+        return
+      }
+    }
+    state.pos = position
+    if (frame.id !== undefined) {
+      state.recent.add(frame.id)
+      state.lastSeen = frame.id
+    }
+    this.deliver(frame)
+  }
+
+  /** The position expected after `last`, as text (null when unknown). */
+  private expected (last: Position | null | undefined): string | null {
+    if (last === undefined) return null
+    if (last === null) return null
+    return `${last.offset + 1}.${last.tag}`
+  }
+
+  /** Record a hole (announced once per hole: not again while it is being filled). */
+  private hole (room: string, state: RoomState, reason: 'jump' | 'epoch' | 'ack' | 'interrupted', expected: string | null, got: Position | null): void {
+    if (got !== null) {
+      const ahead = state.ahead
+      if (ahead === undefined || ahead.tag !== got.tag || got.offset > ahead.offset) state.ahead = got
+    }
+    if (!state.holeSeen && state.gap === undefined) {
+      this.events.emit('position_gap', { room, reason, expected, got: got === null ? null : formatPosition(got) })
+    }
+    state.holeSeen = true
+  }
+
+  /** After events were processed: a new hole starts its filling; one seen again after a rejoin's ack is that attempt failing; none after an ack, filled. */
+  private afterHoles (room: string, state: RoomState, acked = false): void {
+    if (!state.holeSeen) {
+      if (acked && state.gap !== undefined) {
+        this.stopGap(state)
+        state.ahead = undefined
+      }
+      return
+    }
+    state.holeSeen = false
+    if (state.gap === undefined) {
+      state.gap = { attempts: 0 }
+    } else if (!acked) {
+      // Already being filled: the rejoin in flight (or waiting) covers this event too.
+      return
+    }
+    this.nextAttempt(room, state)
+  }
+
+  /** The next rejoin for the room's hole: at once the first time, then with capped backoff; past `maxAttempts`, give up. */
+  private nextAttempt (room: string, state: RoomState): void {
+    const gap = state.gap as GapRecovery
+    this.timers.clear(gap.timer)
+    gap.timer = undefined
+    const since = sinceOf(state)
+    if (since === undefined && state.ahead === undefined) {
+      // Interrupted before any position: a plain join restarts the stream, nothing is known to be missing.
+      this.stopGap(state)
+      if (this.current.open) this.sendJoin(room, state)
+      return
+    }
+    gap.attempts++
+    const { gapRecovery, random } = this.options
+    if (since === undefined || gap.attempts > gapRecovery.maxAttempts) {
+      // No position to rejoin from (the first stored event never came), or rejoins did not fill it.
+      this.stopGap(state)
+      this.unfillable(room, state, 'gap_unfilled', since ?? '', state.ahead === undefined ? null : formatPosition(state.ahead))
+      if (state.ahead !== undefined) state.pos = state.ahead
+      state.ahead = undefined
+      return
+    }
+    const delay = gap.attempts === 1 ? 0 : backoffDelay(gap.attempts - 1, { ...gapRecovery, maxAttempts: Infinity }, random)
+    const rejoin = (): void => {
+      gap.timer = undefined
+      // On a new connection `rejoinAll` rejoins every room (and this hole's filling starts over).
+      if (this.states.get(room) === state && state.gap === gap && this.current.open) this.sendJoin(room, state)
+    }
+    if (delay === 0) rejoin()
+    else gap.timer = this.timers.set(rejoin, delay)
+  }
+
+  /** Tell the app, once, what it will not receive in order. */
+  private unfillable (room: string, state: RoomState, reason: RecoveryFailed['reason'], since: string, resume: string | null): void {
+    const info: RecoveryFailed = {
+      room,
+      recovered: false,
+      reason,
+      since,
+      latestId: state.latestId,
+      pos: resume,
+      missed: { after: since, until: resume, count: countBetween(since, resume) }
+    }
+    this.events.emit('recovery_failed', info)
+  }
+
+  private stopGap (state: RoomState): void {
+    this.timers.clear(state.gap?.timer)
+    this.timers.clear(state.ackTimer)
+    state.ackTimer = undefined
+    state.gap = undefined
+  }
+
   private sendJoin (room: string, state: RoomState): void {
     const id = newClientId()
     if (state.joinId !== undefined) this.requests.delete(state.joinId)
+    this.timers.clear(state.ackTimer)
+    state.ackTimer = undefined
     state.joinId = id
-    state.eventsSinceJoin = false
-    const since = state.lastSeen
+    const since = sinceOf(state)
     this.requests.set(id, since === undefined ? { kind: 'join', room, rejoin: state.joined } : { kind: 'join', room, since, rejoin: state.joined })
     const payload = since === undefined ? { room } : { room, since }
+    const gap = state.gap
+    if (gap !== undefined) {
+      this.timers.clear(gap.timer)
+      gap.timer = undefined
+      // A rejoin that fills a hole must end: no ack in time is a failed attempt.
+      state.ackTimer = this.timers.set(() => {
+        state.ackTimer = undefined
+        if (this.states.get(room) === state && state.joinId === id && state.gap === gap) this.nextAttempt(room, state)
+      }, this.options.timeout)
+    }
     this.current.connection?.send(JSON.stringify({ id, type: 'room.join', payload }), id)
   }
 }
