@@ -229,7 +229,7 @@ export class Rooms {
       return
     }
     state.holeSeen = false
-    this.hole(room, state, 'interrupted', null, null)
+    this.hole(room, state, 'interrupted', this.expected(state.pos), null)
     this.afterHoles(room, state)
   }
 
@@ -282,13 +282,18 @@ export class Rooms {
     }
 
     state.holeSeen = false
-    for (const event of held) this.process(room, state, event, true)
+    this.drain(room, state, held, true)
     // The replay ends at the ack's position: short of it, a replayed event was lost on the way.
     if (ack.recovered && ackPos !== undefined && ackPos !== null && state.pos !== undefined) {
       const last = state.pos
       if (last === null || (last.tag === ackPos.tag && ackPos.offset > last.offset)) {
         this.hole(room, state, 'ack', this.expected(last), ackPos)
       }
+    }
+    // Not yet up to an event already seen past the hole: still a hole (a replay that stopped short).
+    const ahead = state.ahead
+    if (ahead !== undefined && !(state.pos !== undefined && state.pos !== null && state.pos.tag === ahead.tag && state.pos.offset >= ahead.offset)) {
+      this.hole(room, state, state.pos !== undefined && state.pos !== null && state.pos.tag !== ahead.tag ? 'epoch' : 'jump', this.expected(state.pos), ahead)
     }
     if (state.interrupted) {
       state.interrupted = false
@@ -333,7 +338,7 @@ export class Rooms {
       state.interrupted = false
       const held = state.held
       state.held = []
-      for (const event of held) this.process(room, state, event, false)
+      this.drain(room, state, held, false)
     }
   }
 
@@ -346,27 +351,51 @@ export class Rooms {
   // ---- continuity -----------------------------------------------------------
 
   /**
-   * One event of a joined room, against its last position. `fill`: a hole is
-   * recorded to be filled; without it (a connection that ended) it is just dropped.
+   * Events held during a join, against the room's position after its ack.
+   * They may arrive out of order (live events on the old stream, then the
+   * replay): an event past a hole is tried again once earlier ones were
+   * delivered. What is still past a hole at the end is a hole to fill
+   * (`fill`), or dropped (a connection that ended: the next join replays it).
    */
-  private process (room: string, state: RoomState, frame: VixMessage, fill: boolean): void {
+  private drain (room: string, state: RoomState, events: VixMessage[], fill: boolean): void {
+    let pending = events
+    for (;;) {
+      const ahead: VixMessage[] = []
+      let progressed = false
+      for (const event of pending) {
+        const outcome = this.process(room, state, event, false)
+        if (outcome === 'ahead') ahead.push(event)
+        else if (outcome === 'delivered') progressed = true
+      }
+      pending = ahead
+      if (!progressed || pending.length === 0) break
+    }
+    if (fill) for (const event of pending) this.process(room, state, event, true)
+  }
+
+  /**
+   * One event of a joined room, against its last position: delivered,
+   * dropped (already delivered) or ahead (past a hole; recorded to be filled
+   * when `fill`).
+   */
+  private process (room: string, state: RoomState, frame: VixMessage, fill: boolean): 'delivered' | 'dropped' | 'ahead' {
     const position = parsePosition(frame.pos)
     if (position === null) {
       // Not stored (or a server without positions): by id.
       if (frame.id !== undefined) {
-        if (!state.recent.add(frame.id)) return
+        if (!state.recent.add(frame.id)) return 'dropped'
         state.lastSeen = frame.id
       }
       this.deliver(frame)
-      return
+      return 'delivered'
     }
     const last = state.pos
     if (last !== undefined) {
-      if (last !== null && position.tag === last.tag && position.offset <= last.offset) return
+      if (last !== null && position.tag === last.tag && position.offset <= last.offset) return 'dropped'
       const next = last === null ? 1 : last.offset + 1
       if (position.offset !== next || (last !== null && position.tag !== last.tag)) {
         if (fill) this.hole(room, state, last !== null && position.tag !== last.tag ? 'epoch' : 'jump', this.expected(last), position)
-        return
+        return 'ahead'
       }
     }
     state.pos = position
@@ -375,6 +404,7 @@ export class Rooms {
       state.lastSeen = frame.id
     }
     this.deliver(frame)
+    return 'delivered'
   }
 
   /** The position expected after `last`, as text (null when unknown). */
