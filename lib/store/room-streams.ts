@@ -170,7 +170,7 @@ export class RoomStreams {
 
   /** Deliver what is contiguous; read the store for a hole or a catch-up. */
   private flush (order: RoomOrder): void {
-    if (!order.known || order.busy) return
+    if (!order.known) return
     for (const [offset, envelope] of order.pending) {
       const current = order.epoch === null || envelope.epoch === order.epoch
       // A copy of another epoch is kept only until a catch-up read says which epoch is current.
@@ -186,12 +186,13 @@ export class RoomStreams {
     }
     if (order.pending.size === 0) {
       order.holdSince = null
-      if (order.catchUp) this.read(order)
+      if (order.catchUp && !order.busy) this.read(order)
       return
     }
     order.holdSince ??= Date.now()
     if (this.overBound(order)) this.interrupt(order)
-    else this.read(order)
+    // A copy that arrives while a read is in flight (or a retry waits) is delivered above, when it fits; the read goes on.
+    else if (!order.busy) this.read(order)
   }
 
   private overBound (order: RoomOrder): boolean {
