@@ -215,7 +215,7 @@ t.test('room.join with since: a position (as an event carries it) or an id; the 
   t.same(events(fromPos), ['m4', 'm5'], 'replayed after the position')
   t.same(fromPos.ack.payload, { room: 'r', recovered: true, replayed: 2, latestId: 'm5', pos: pos[4] })
   const atHead = await client(hub, 'r', pos[4])
-  t.same(atHead.ack.payload, { room: 'r', recovered: true, replayed: 0, latestId: null, pos: pos[4] }, 'at the head: nothing to replay')
+  t.same(atHead.ack.payload, { room: 'r', recovered: true, replayed: 0, latestId: 'm5', pos: pos[4] }, 'at the head: nothing to replay')
   const fromId = await client(hub, 'r', 'm3')
   t.same([events(fromId), fromId.ack.payload.pos], [['m4', 'm5'], pos[4]], 'an id still works')
   const fresh = await client(hub, 'r')

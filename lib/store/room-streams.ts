@@ -344,8 +344,14 @@ export class RoomStreams {
         const range = await store.readAfter(room, position.offset, replayLimit + 1)
         if (range.epoch !== null && sameEpoch(position, range.epoch)) {
           const first = range.messages[0]
-          const contiguous = first === undefined ? (await store.latest(room))?.offset === position.offset : first.offset === position.offset + 1
-          if (contiguous && range.messages.length <= replayLimit) return this.replay(session, gate, range.messages, { offset: position.offset, epoch: range.epoch }, since)
+          const after = { offset: position.offset, epoch: range.epoch }
+          if (first === undefined) {
+            // Nothing after it: recovered when it is the head itself (not beyond it).
+            const head = await store.latest(room)
+            if (head !== null && head.offset === position.offset && head.epoch === range.epoch) return this.replay(session, gate, [], after, head.id)
+            return this.released(gate, head, false)
+          }
+          if (first.offset === position.offset + 1 && range.messages.length <= replayLimit) return this.replay(session, gate, range.messages, after, null)
           return await this.unrecovered(gate, room)
         }
       }
@@ -365,14 +371,17 @@ export class RoomStreams {
     return { recovered, replayed: 0, latestId: head?.id ?? null, pos: positionOf(head) }
   }
 
-  private replay (session: Session, gate: MemberGate, messages: Array<{ offset: number, message: RealtimeMessage }>, after: RoomPosition, since: string): JoinRecovery {
+  /** `sinceId`: the id of the message at `after`, when known (the ack's `latestId` when nothing follows it). */
+  private replay (session: Session, gate: MemberGate, messages: Array<{ offset: number, message: RealtimeMessage }>, after: RoomPosition, sinceId: string | null): JoinRecovery {
     let position = after
+    let sent = 0
     for (const { offset, message } of messages) {
-      this.parts.send(session, withPosition(message, offset, after.epoch))
+      if (session.send(withPosition(message, offset, after.epoch))) sent++
       position = { offset, epoch: after.epoch }
     }
-    this.parts.outbound(gate.release(position))
+    // Replayed and released frames are counted as one batch.
+    this.parts.outbound(sent + gate.release(position))
     const last = messages[messages.length - 1]
-    return { recovered: true, replayed: messages.length, latestId: last?.message.id ?? (decodePosition(since) === null ? since : null), pos: positionOf(position) }
+    return { recovered: true, replayed: messages.length, latestId: last?.message.id ?? sinceId, pos: positionOf(position) }
   }
 }
