@@ -64,7 +64,8 @@ t.test('an empty since keeps the position the client already has', async (t) => 
   await app.realtime.publish({ room: 'general', type: 'chat.message', payload: { text: 'one' } })
   const one = await new Promise<any>((resolve) => vix.on('chat.message', resolve))
   t.match(await vix.join('general', { since: '' }), { recovered: true, replayed: 0 })
-  t.same(joins.at(-1), { room: 'general', since: one.id }, "joined again from the last event seen, not from ''")
+  t.same(joins.at(-1), { room: 'general', since: one.pos }, "joined again from the last position seen, not from ''")
+  t.match(one.pos, /^1\.[A-Za-z0-9_-]{4}$/, 'a stored room: the position, not the id')
   t.equal(vix.lastEventId('general'), one.id)
 })
 

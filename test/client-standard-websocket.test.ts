@@ -22,7 +22,7 @@ test('works with a standard (browser API) global WebSocket, and exits by itself 
   t.equal(code, 0)
   t.same(JSON.parse(stdout), [
     'websocket', 'function',
-    { room: 'general', recovered: false, replayed: 0, latestId: null },
+    { room: 'general', recovered: false, replayed: 0, latestId: null, pos: null },
     'chat.message', { text: 'from a standard WebSocket' },
     [7, 8],
     'closed'

@@ -39,7 +39,7 @@ test('connects, joins, publishes and receives over WebSocket', async (t) => {
   t.same(states, ['connecting', 'open'])
 
   const ack = await vix.join('general')
-  t.same(ack, { room: 'general', recovered: false, replayed: 0, latestId: null })
+  t.same(ack, { room: 'general', recovered: false, replayed: 0, latestId: null, pos: null }, 'no store: pos null')
   t.same(vix.rooms, ['general'])
 
   const peer = await connect(app)
@@ -147,7 +147,7 @@ test('after the server drops the socket: reconnect, rejoin with since = last id,
   const recoveryFailed = nextEvent(vix, 'recovery_failed')
   clock.tick(100)
   const [rejoin] = await rejoined
-  t.same(rejoin, { room: 'general', recovered: false, replayed: 0, latestId: null, since: lastId })
+  t.same(rejoin, { room: 'general', recovered: false, replayed: 0, latestId: null, pos: null, since: lastId })
   const [failed] = await recoveryFailed
   t.same(failed, { room: 'general', recovered: false, reason: 'not_recovered', since: lastId, latestId: null, pos: null, missed: { after: lastId, until: null, count: null } }, 'no store here: the app is told to fetch history')
 
