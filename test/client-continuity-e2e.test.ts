@@ -125,3 +125,23 @@ test('publish acks carry the stored position; a resend with the same id is acked
   t.same(seen.seen, [1, 2], 'the duplicate was not delivered again')
   t.same(seen.gaps, [])
 })
+
+test('long polling: events carry their positions and the client tracks them', async (t) => {
+  const { app, joins } = await storedApp(t)
+  const vix = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket: null, longPolling: { wait: 200 }, autoUnref: true })
+  t.teardown(() => { vix.close() })
+  const seen = observe(vix)
+  await vix.connect()
+  t.equal(vix.transport, 'long-polling')
+  await vix.join('general')
+  // (The 202 of a session's POST /ws/send does not carry `pos` on the server yet; the client passes it on when it does: see client-continuity.test.ts.)
+  await vix.publish('general', 'chat.message', { n: 1 }, { id: 'lp-1' })
+  await app.realtime.publish({ room: 'general', type: 'chat.message', payload: { n: 2 } })
+  await waitFor(() => seen.seen.length >= 2, { message: () => `two events, got ${JSON.stringify(seen.seen)}` })
+  t.same(seen.seen, [1, 2])
+  const tag = (parsePosition(seen.positions[0]) as { tag: string }).tag
+  t.same(seen.positions, [`1.${tag}`, `2.${tag}`])
+  t.equal(vix.lastPosition('general'), `2.${tag}`)
+  t.same(seen.gaps, [])
+  t.equal(joins.length, 1)
+})

@@ -1,5 +1,5 @@
 import { test } from 'tap'
-import { VixClient, formatPosition, parsePosition, type PositionGap, type RecoveryFailed, type VixClientOptions, type VixMessage } from '../lib/client/index.js'
+import { VixClient, formatPosition, parsePosition, type FetchLike, type PositionGap, type RecoveryFailed, type VixClientOptions, type VixMessage } from '../lib/client/index.js'
 import { FakeClock } from './helpers/fake-clock.js'
 import { ScriptedSocket } from './helpers/scripted-socket.js'
 
@@ -410,4 +410,23 @@ test('gapRecovery options are checked', async (t) => {
   t.throws(() => new VixClient({ ...base, gapRecovery: { maxAttempts: Infinity } }), /"gapRecovery.maxAttempts"/)
   t.throws(() => new VixClient({ ...base, gapRecovery: { minDelay: 500, maxDelay: 100 } }), /"gapRecovery.maxDelay"/)
   t.throws(() => new VixClient({ ...base, gapRecovery: { minDelay: -1 } }), /"gapRecovery.minDelay"/)
+})
+
+test('long polling: the 202 of a publish carries its pos and duplicate, and the publish resolves with them', async (t) => {
+  const answers = [{ id: 'p-1', pos: '7.AAAA' }, { id: 'p-1', pos: '7.AAAA', duplicate: true }, { id: 'p-2' }]
+  const fetch: FetchLike = async (url, init) => {
+    const json = async (): Promise<unknown> => {
+      if (init.method === 'POST') return answers.shift()
+      if (!url.includes('session_id')) return { session_id: 's-1', messages: [], next: 0 }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      return { messages: [], next: 0 }
+    }
+    return { status: init.method === 'POST' ? 202 : 200, headers: { get: () => null }, json }
+  }
+  const vix = new VixClient({ url: 'ws://example.test/ws', WebSocket: null, fetch, longPolling: { wait: 0 }, autoUnref: true })
+  t.teardown(() => { vix.close() })
+  await vix.connect()
+  t.same(await vix.publish(null, 'chat.message', { n: 1 }, { id: 'p-1' }), { id: 'p-1', type: 'chat.message', pos: '7.AAAA' })
+  t.same(await vix.publish(null, 'chat.message', { n: 1 }, { id: 'p-1' }), { id: 'p-1', type: 'chat.message', pos: '7.AAAA', duplicate: true })
+  t.same(await vix.publish(null, 'chat.message', { n: 2 }, { id: 'p-2' }), { id: 'p-2', type: 'chat.message' }, 'a 202 without them: neither')
 })

@@ -35,7 +35,7 @@ export interface VixClientEvents {
    * the thrown value as `cause`): always a {@link VixClientError} with a `code`.
    */
   error: (error: VixClientError) => void
-  /** A room was rejoined after a reconnect (or a long-polling gap). */
+  /** A room was rejoined after a reconnect, a long-polling gap, or to fill a hole in its positions (`position_gap`). */
   rejoined: (info: JoinAck & { since?: string }) => void
   /**
    * Events of `room` the client will never deliver: a join with `since` was
