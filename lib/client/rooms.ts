@@ -49,11 +49,24 @@ interface RoomState {
   interrupted: boolean
   /** Deadline of a gap rejoin's ack: past it, the next attempt. */
   ackTimer?: unknown
+  /** Rejoins in a row refused by a passing condition (the node's store down, shutting down...): the backoff of the next. */
+  retries: number
+  /** The timer of that next rejoin. */
+  retryTimer?: unknown
 }
 
 type RoomRequest =
   | { kind: 'join', room: string, since?: string, rejoin: boolean }
   | { kind: 'leave', room: string, left: Pending<void> }
+
+/**
+ * Codes that say "not now" rather than "no": a rejoin refused with one is
+ * sent again with capped backoff, keeping the room and its position (the
+ * node's database link may be down; another node or a later try will answer).
+ */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
+  'VIX_ERR_STORE_UNAVAILABLE', 'VIX_ERR_INTERNAL', 'VIX_ERR_RATE_LIMITED', 'VIX_ERR_SHUTTING_DOWN', 'VIX_ERR_SERVER_FULL', 'VIX_ERR_NOT_READY', ClientErrorCodes.TIMEOUT
+])
 
 /** Events held per room while its join is in flight; past it the newest are dropped (the next one's offset jumps, and a rejoin brings them back). */
 const HOLD_LIMIT = 10_000
@@ -145,7 +158,7 @@ export class Rooms {
   join (room: string, since?: string | null): Promise<JoinAck> {
     let state = this.states.get(room)
     if (state === undefined) {
-      state = { latestId: null, recent: new RecentIds(this.options.dedupeWindow), joins: new PendingGroup(this.timers), held: [], joined: false, holeSeen: false, interrupted: false }
+      state = { latestId: null, recent: new RecentIds(this.options.dedupeWindow), joins: new PendingGroup(this.timers), held: [], joined: false, holeSeen: false, interrupted: false, retries: 0 }
       this.states.set(room, state)
     }
     // '' is what `lastEventId(room) ?? ''` stores before any event: no position, not an id.
@@ -259,6 +272,7 @@ export class Rooms {
     const ack = joinAckOf(frame, room)
     state.latestId = ack.latestId
     state.joined = true
+    state.retries = 0
     const ackPos = ack.pos === undefined ? undefined : parsePosition(ack.pos)
     // The latest stored id is the resume point (of rooms without positions) when nothing newer arrived.
     if (ack.latestId !== null && !held.some((event) => event.id !== undefined)) state.lastSeen = ack.latestId
@@ -315,6 +329,10 @@ export class Rooms {
     }
     const state = this.states.get(request.room)
     if (state === undefined || state.joinId !== id) return false
+    if ((state.joined || state.gap !== undefined) && TRANSIENT_CODES.has(error.code)) {
+      this.retryLater(request.room, state)
+      return false
+    }
     // Refused (forbidden...): the client is not in this room and will not rejoin it.
     this.states.delete(request.room)
     this.stopGap(state)
@@ -334,6 +352,8 @@ export class Rooms {
     this.requests.clear()
     for (const [room, state] of this.states) {
       state.joinId = undefined
+      this.timers.clear(state.retryTimer)
+      state.retryTimer = undefined
       this.stopGap(state)
       state.interrupted = false
       const held = state.held
@@ -477,6 +497,20 @@ export class Rooms {
     else gap.timer = this.timers.set(rejoin, delay)
   }
 
+  /** A rejoin was refused for now: send it again after a capped backoff; the room, its position and what is held stay. */
+  private retryLater (room: string, state: RoomState): void {
+    state.joinId = undefined
+    this.timers.clear(state.ackTimer)
+    state.ackTimer = undefined
+    this.timers.clear(state.retryTimer)
+    state.retries++
+    const { gapRecovery, random } = this.options
+    state.retryTimer = this.timers.set(() => {
+      state.retryTimer = undefined
+      if (this.states.get(room) === state && state.joinId === undefined && this.current.open) this.sendJoin(room, state)
+    }, backoffDelay(state.retries, { ...gapRecovery, maxAttempts: Infinity }, random))
+  }
+
   /** Tell the app, once, what it will not receive in order. */
   private unfillable (room: string, state: RoomState, reason: RecoveryFailed['reason'], since: string, resume: string | null): void {
     const info: RecoveryFailed = {
@@ -500,6 +534,8 @@ export class Rooms {
 
   private sendJoin (room: string, state: RoomState): void {
     const id = newClientId()
+    this.timers.clear(state.retryTimer)
+    state.retryTimer = undefined
     if (state.joinId !== undefined) this.requests.delete(state.joinId)
     this.timers.clear(state.ackTimer)
     state.ackTimer = undefined

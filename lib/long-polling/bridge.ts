@@ -86,7 +86,8 @@ export class LongPollBridge {
     const named = withMessageId(text)
     const result = await this.hub.receiveRequest(poll.session, named.text)
     // A success is always of a typed message (raw frames are refused over HTTP), so it has an id.
-    return result.ok ? { ok: true, id: result.id ?? named.id } : result
+    // Its pos and duplicate (a stored relay) go with it into the 202.
+    return result.ok ? { ...result, id: result.id ?? named.id } : result
   }
 
   /**
