@@ -255,6 +255,9 @@ export class ChaosWriter extends ChaosClient {
   }
 }
 
+/** A join of a reader and its ack. */
+export interface JoinRecord { room: string, node: number, at: number, since?: string, recovered: boolean, replayed: number }
+
 /** One event as a reader's application saw it. */
 export interface Delivery { room: string, id: string, pos?: string, at: number, node: number }
 
@@ -266,12 +269,16 @@ export interface Delivery { room: string, id: string, pos?: string, at: number, 
  */
 export class ChaosReader extends ChaosClient {
   readonly deliveries: Delivery[] = []
+  /** Every join this reader's application made, with the server's answer (for the report). */
+  readonly joins: JoinRecord[] = []
   private readonly last = new Map<string, Delivery>()
 
   /** Join from the last position seen (the last id when events carry no position). */
   protected override async joinOnce (client: VixClient, room: string): Promise<void> {
     const seen = this.last.get(room)
-    const ack = await client.join(room, { since: seen?.pos ?? seen?.id })
+    const since = seen?.pos ?? seen?.id
+    const ack = await client.join(room, { since })
+    this.joins.push({ room, node: this.node, at: Date.now(), since, recovered: ack.recovered, replayed: ack.replayed })
     if (seen !== undefined && !ack.recovered) this.counters.notRecovered++
   }
 

@@ -278,6 +278,8 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
     writeFileSync(join(options.workDir, 'report.json'), JSON.stringify({
       report,
       deliveries: Object.fromEntries(readers.map((reader) => [reader.name, reader.deliveries])),
+      joins: Object.fromEntries(readers.map((reader) => [reader.name, reader.joins])),
+      history: Object.fromEntries(roomNames.map((room) => [room, histories[0].get(room)?.map((message) => message.pos === undefined ? message.id : `${message.id} ${message.pos}`)])),
       sent: [...sent.values()]
     }, null, 1))
     log('checked')
