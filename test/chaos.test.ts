@@ -2,11 +2,10 @@ import t from 'tap'
 import { postgresAvailable, postgresUrl } from './helpers/postgres.js'
 import { redisAvailable, redisUrl } from './helpers/redis.js'
 import { requireService } from './helpers/services.js'
-import { formatReport, runChaos } from './chaos/run.js'
 
 // One fixed-seed run: ~10 s to start, 55 s of faults, up to ~60 s to settle and check.
-// The file's own bound, above .taprc's 120 s.
-t.setTimeout(200_000)
+// The file's own bound, above .taprc's 120 s (a heavily loaded machine boots nodes slowly).
+t.setTimeout(240_000)
 
 const SEED = 20
 const FAULT_PHASE_MS = 55_000
@@ -15,6 +14,9 @@ t.test('chaos: overlapping faults, nodes killed and stopped, clients moving; eve
   const [redis, postgres] = await Promise.all([redisAvailable(), postgresAvailable()])
   if (!requireService(t, 'redis', redis.ok, redis.reason)) return
   if (!requireService(t, 'postgresql', postgres.ok, postgres.reason)) return
+  // Loaded only when it runs: a skipped run adds no uncovered lines to the coverage floors.
+  const { formatReport, runChaos } = await import('./chaos/run.js')
+  const timeline: string[] = []
 
   const report = await runChaos({
     seed: SEED,
@@ -24,7 +26,7 @@ t.test('chaos: overlapping faults, nodes killed and stopped, clients moving; eve
     // Gentle enough for a 2-core machine running another test file meanwhile.
     rate: 5,
     settleMs: 50_000,
-    log: (line) => { t.comment(line) }
+    log: (line) => { timeline.push(line) }
   })
   t.comment(formatReport(report))
   const { check } = report
@@ -39,4 +41,6 @@ t.test('chaos: overlapping faults, nodes killed and stopped, clients moving; eve
   t.equal(check.storedTwice, 0, 'every message stored once')
   t.ok(check.historyIdentical, 'the history is the same on every node', { diffs: check.historyDiffs })
   t.not(check.positions, 'holes', 'history positions are dense', { problems: check.positionProblems.slice(0, 10) })
+  // The faults and phases with their times, to read a failure against.
+  if (!t.passing()) t.comment(['timeline:', ...timeline].join('\n'))
 })
