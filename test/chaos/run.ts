@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL, fileURLToPath } from 'node:url'
@@ -291,6 +291,9 @@ export async function runChaos (options: ChaosOptions): Promise<ChaosReport> {
     for (const node of nodes) liveNodes.delete(node)
     await database.drop().catch((error) => { log(`could not drop ${database.name}: ${(error as Error).message}`) })
     await deleteRedisPrefix(options.services.redisUrl, redisPrefix).catch(() => {})
+    // The logs stay; the bundle goes (it is no source of the project's: lint would read it).
+    rmSync(bundle, { force: true })
+    rmSync(watchdog, { force: true })
   }
 }
 
