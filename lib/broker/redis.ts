@@ -84,6 +84,8 @@ export class RedisBroker implements Broker {
   private dependency: Dependency | undefined
   private lastError: unknown
   private resubscribing: Promise<void> | undefined
+  /** True while a `failFast` start waits: its failure is thrown, not logged as an outage. */
+  private quiet = false
   /** The URL given (undefined for a client of the app's), named, redacted, in the log line of an outage. */
   private readonly url: string | undefined
 
@@ -156,6 +158,8 @@ export class RedisBroker implements Broker {
     }
     this.started = true
     if (this.health?.failFast === true) {
+      // Boot fails with the coded error below instead of logging an outage the node would not live through.
+      this.quiet = true
       try {
         await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
         await this.up()
@@ -165,6 +169,8 @@ export class RedisBroker implements Broker {
         this.subscriber.disconnect()
         if (this.ownsPublisher) this.publisher.disconnect()
         throw this.dependency.unavailable(error)
+      } finally {
+        this.quiet = false
       }
       return
     }
@@ -216,7 +222,7 @@ export class RedisBroker implements Broker {
     if (this.closing) return
     this.lastError = error
     this.events?.error(error)
-    this.dependency?.down(error)
+    if (!this.quiet) this.dependency?.down(error)
   }
 
   /** A connection closed: a dropped connection is an error too, even when the socket ended cleanly. */
