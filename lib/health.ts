@@ -172,12 +172,31 @@ export class Health {
   }
 }
 
+/** The body of a 503 of `GET /ws/ready`: the shared error body (`VIX_ERR_NOT_READY`) with the readiness fields. */
+export interface NotReadyBody {
+  statusCode: 503
+  code: 'VIX_ERR_NOT_READY'
+  error: 'Service Unavailable'
+  message: string
+  status: 'not_ready'
+  dependencies: Record<string, DependencyState>
+  shuttingDown?: true
+}
+
 /** The answer of `GET /ws/ready` for a readiness: 200 `ready`, or 503 `not_ready` with `VIX_ERR_NOT_READY`. */
-export function readinessAnswer (readiness: Readiness): { statusCode: 200, body: { status: 'ready', dependencies: Record<string, DependencyState> } } | { statusCode: 503, body: { status: 'not_ready', code: 'VIX_ERR_NOT_READY', message: string, dependencies: Record<string, DependencyState>, shuttingDown?: true } } {
+export function readinessAnswer (readiness: Readiness): { statusCode: 200, body: { status: 'ready', dependencies: Record<string, DependencyState> } } | { statusCode: 503, body: NotReadyBody } {
   const { dependencies } = readiness
   if (readiness.ready) return { statusCode: 200, body: { status: 'ready', dependencies } }
   const reasons = Object.entries(dependencies).filter(([, state]) => state === 'down').map(([name]) => `${name} down`)
   if (readiness.shuttingDown) reasons.unshift('shutting down')
-  const body = { status: 'not_ready' as const, code: ErrorCodes.NOT_READY, message: format(errorTable.NOT_READY.message, reasons.join(', ')), dependencies }
-  return { statusCode: 503, body: readiness.shuttingDown ? { ...body, shuttingDown: true } : body }
+  const body: NotReadyBody = {
+    statusCode: 503,
+    code: ErrorCodes.NOT_READY,
+    error: 'Service Unavailable',
+    message: format(errorTable.NOT_READY.message, reasons.join(', ')),
+    status: 'not_ready',
+    dependencies
+  }
+  if (readiness.shuttingDown) body.shuttingDown = true
+  return { statusCode: 503, body }
 }

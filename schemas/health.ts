@@ -28,16 +28,23 @@ export const ReadyResponse = Type.Object({
 })
 export type ReadyResponseValue = Static<typeof ReadyResponse>
 
-/** Body of `GET /ws/ready` when the node is not ready (503). */
-export const NotReadyResponse = Type.Object({
+/** What a 503 of `GET /ws/ready` adds to the shared error body. */
+export const NotReadyFields = Type.Object({
   status: Type.Literal('not_ready'),
-  code: Type.Literal('VIX_ERR_NOT_READY'),
-  message: Type.String({ description: 'What is not ready, in words' }),
   dependencies: Dependencies,
   shuttingDown: Type.Optional(Type.Literal(true, { description: 'Present while the node is shutting down (after `requestStop`)' }))
-}, {
-  title: 'NotReadyResponse',
-  description: 'A dependency is down or the node is shutting down: send it no new traffic. The process stays up and retries; the answer turns 200 once every dependency is back',
-  examples: [{ status: 'not_ready', code: 'VIX_ERR_NOT_READY', message: 'Not ready: redis down', dependencies: { redis: 'down', postgres: 'up' } }]
-})
-export type NotReadyResponseValue = Static<typeof NotReadyResponse>
+}, { title: 'NotReadyFields' })
+
+const notReadyExample = { statusCode: 503, code: 'VIX_ERR_NOT_READY', error: 'Service Unavailable', message: 'Not ready: redis down', status: 'not_ready', dependencies: { redis: 'down', postgres: 'up' } }
+
+/** The 503 answer of `GET /ws/ready`: the shared error body (`VIX_ERR_NOT_READY`) and the readiness fields, with the body the server sends as its example. */
+export const NotReadyResponse = {
+  description: 'A dependency is down or the node is shutting down (VIX_ERR_NOT_READY): send it no new traffic. The process stays up and retries; the answer turns 200 once every dependency is back',
+  content: {
+    'application/json': {
+      schema: { allOf: [{ $ref: 'VixErrorResponse#' }, NotReadyFields] },
+      examples: { VIX_ERR_NOT_READY: { summary: 'VIX_ERR_NOT_READY', value: notReadyExample } }
+    }
+  }
+}
+export type NotReadyResponseValue = Static<typeof NotReadyFields> & { statusCode: 503, code: 'VIX_ERR_NOT_READY', error: string, message: string }
