@@ -86,6 +86,8 @@ export class RedisBroker implements Broker {
   private resubscribing: Promise<void> | undefined
   /** True while a `failFast` start waits: its failure is thrown, not logged as an outage. */
   private quiet = false
+  /** True while `start` waits for the first connection. */
+  private booting = false
   /** The URL given (undefined for a client of the app's), named, redacted, in the log line of an outage. */
   private readonly url: string | undefined
 
@@ -137,11 +139,11 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Connect in the background and return at once: the node boots while Redis
-   * is unreachable, delivers locally, and subscribes every wanted channel
-   * (then repairs from the store) once both connections are ready. With the
-   * hub's `failFast`, wait up to `connectTimeout` and reject with
-   * `VIX_ERR_DEPENDENCY_UNAVAILABLE` instead.
+   * Connect; when Redis cannot be reached (the first error, or `connectTimeout`)
+   * resolve anyway and go on connecting in the background: the node boots,
+   * delivers locally, and subscribes every wanted channel (then repairs from
+   * the store) once both connections are ready. With the hub's `failFast`,
+   * reject with `VIX_ERR_DEPENDENCY_UNAVAILABLE` instead.
    */
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
     this.deliver = deliver
@@ -160,6 +162,7 @@ export class RedisBroker implements Broker {
     if (this.health?.failFast === true) {
       // Boot fails with the coded error below instead of logging an outage the node would not live through.
       this.quiet = true
+      this.booting = true
       try {
         await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
         await this.up()
@@ -171,16 +174,22 @@ export class RedisBroker implements Broker {
         throw this.dependency.unavailable(error)
       } finally {
         this.quiet = false
+        this.booting = false
       }
       return
     }
-    // Until both connections are ready the hub counts the broker as disconnected.
-    this.events.connection(false)
-    for (const client of [this.publisher, this.subscriber]) {
-      // A failed first attempt rejects here (reported through 'error'); ioredis goes on retrying with the backoff.
-      if (client.status === 'wait') client.connect().catch(() => {})
+    // Reachable: connected and subscribed when start resolves, as before. Not: the first
+    // error (or connectTimeout) ends the wait, the node boots, ioredis retries with the backoff.
+    this.booting = true
+    try {
+      await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
+      await this.up()
+    } catch {
+    } finally {
+      this.booting = false
     }
-    this.whenUp()
+    // Until both connections are ready the hub counts the broker as disconnected.
+    if (!this.connected && !this.closing) this.events.connection(false)
   }
 
   /** `up()` from an event: it never rejects (a failed subscribe is reported as an outage). */
@@ -259,6 +268,8 @@ export class RedisBroker implements Broker {
     this.connected = true
     this.lastError = undefined
     this.dependency?.up()
+    // Connected within start: nothing was missed, and the hub already counts the broker as connected.
+    if (this.booting) return
     this.logger.warn({ channels: channels.length }, 'vix-realtime: Redis connected; repairing missed messages from the store')
     this.events?.connection(true)
     this.events?.resync()
