@@ -16,6 +16,14 @@ export interface ExampleConfig {
   logStream?: { write: (line: string) => void }
 }
 
+/** `VIX_FAIL_FAST`: 1/true/yes/on or 0/false/no/off (default off); anything else fails boot naming the variable. */
+function failFastFromEnv (env: Record<string, string | undefined>): boolean {
+  const raw = env.VIX_FAIL_FAST?.trim().toLowerCase()
+  if (raw === undefined || raw === '' || ['0', 'false', 'no', 'off'].includes(raw)) return false
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true
+  throw new Error(`Invalid environment variable VIX_FAIL_FAST=${env.VIX_FAIL_FAST as string}: expected 1 or 0 (true or false)`)
+}
+
 const nonEmpty = (value: string | undefined): string | undefined => value === undefined || value === '' ? undefined : value
 
 /** Log requests without the long-poll session secret in the URL. */
@@ -43,6 +51,8 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * Limits are on: `VIX_MAX_CONNECTIONS_PER_IP` (default 50, WebSocket and
  * long-poll sessions together) and `VIX_RATE_LIMIT` / `VIX_RATE_BURST`
  * (default 20 messages/s per session, burst 40); `off` turns one off.
+ * While Redis or PostgreSQL is unreachable the node stays up, answers
+ * `GET /ws/ready` 503 and retries; `VIX_FAIL_FAST=1` makes boot fail instead.
  */
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
   const env = config.env ?? process.env
@@ -59,6 +69,8 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     // Who is in each room, shown by the chat page.
     presence: { rooms: 'all', meta: demoPublicInfo },
     limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),
+    // VIX_FAIL_FAST=1: boot fails when Redis or PostgreSQL cannot be reached, instead of staying up (503 on /ws/ready) and retrying.
+    failFast: failFastFromEnv(env),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
     longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined || publishKey === '' ? undefined : { key: publishKey } },

@@ -1,6 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { Admission, type AdmissionPolicy, type Admitted } from './admission.js'
 import { InProcessBroker } from './broker/in-process.js'
+import { Health } from './health.js'
 import type { Broker, Envelope } from './broker/types.js'
 import { compileValidator, type Decoded } from './codec.js'
 import { CloseCodes, ErrorCodes, ForbiddenError } from './errors.js'
@@ -63,6 +64,8 @@ export class Hub {
   readonly presenceTracker: Presence | undefined
   /** False while the broker reports its connection down (always true for the in-process broker). */
   brokerConnected = true
+  /** The node's dependencies (Redis, PostgreSQL), up or down: `GET /ws/ready` and the `vix_dependency_*` metrics read it. */
+  readonly health: Health
   private readonly recipientResolvers: RecipientResolver[] = []
   private readonly dispatcher: Dispatcher
   private readonly inboxes = new WeakMap<Session, Inbox<Decoded>>()
@@ -106,6 +109,8 @@ export class Hub {
       ? undefined
       : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger, lifecycle: this.lifecycle }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
+    this.health = new Health({ logger: this.logger, failFast: this.options.failFast, stopping: () => this.lifecycle.stopping })
+    this.broker.watch?.(this.health)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
       resync: () => {
         this.pipeline.resync()

@@ -54,6 +54,8 @@ export const MetricNames = {
   brokerConnected: 'vix_broker_connected',
   brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total',
   streamsInterruptedTotal: 'vix_room_streams_interrupted_total',
+  dependencyErrorsTotal: 'vix_dependency_errors_total',
+  dependencyUp: 'vix_dependency_up',
   limitRejectionsTotal: 'vix_limit_rejections_total',
   presenceMembers: 'vix_presence_members',
   presenceDiffsTotal: 'vix_presence_diffs_total'
@@ -160,6 +162,30 @@ export class RealtimeMetrics {
     // No room label: a gauge per room would grow with the rooms.
     gauge(MetricNames.presenceMembers, 'Members of presence rooms as this node\'s clients see them, summed over rooms', () => hub.presenceTracker?.size ?? 0)
     const presenceDiffs = counter(MetricNames.presenceDiffsTotal, 'presence.diff frames sent (one per recipient of a coalesced diff)')
+    // Read from the hub's health at scrape time: an outage at boot, before this registry existed, is counted too.
+    const countedOutages = new Map<string, number>()
+    this.registry.registerMetric(new Counter({
+      name: MetricNames.dependencyErrorsTotal,
+      help: 'Outages of a dependency (Redis, PostgreSQL): times it became unreachable, at boot or later; each is logged once as VIX_ERR_DEPENDENCY_UNAVAILABLE',
+      labelNames: ['dependency'],
+      registers: [],
+      collect () {
+        for (const dependency of hub.health.list()) {
+          const name = dependency.spec.name
+          this.labels(name).inc(dependency.outages - (countedOutages.get(name) ?? 0))
+          countedOutages.set(name, dependency.outages)
+        }
+      }
+    }))
+    this.registry.registerMetric(new Gauge({
+      name: MetricNames.dependencyUp,
+      help: '1 while a dependency (Redis, PostgreSQL) is reachable, 0 while it is not',
+      labelNames: ['dependency'],
+      registers: [],
+      collect () {
+        for (const dependency of hub.health.list()) this.labels(dependency.spec.name).set(dependency.state === 'up' ? 1 : 0)
+      }
+    }))
     gauge(MetricNames.brokerConnected, '1 while the broker is connected (always 1 on a single node)', () => hub.brokerConnected ? 1 : 0)
 
     gauge(MetricNames.wsConnectionsActive, 'Open WebSocket connections', () => this.countSessions('websocket'))

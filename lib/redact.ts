@@ -89,3 +89,14 @@ export function serializersOf (logger: object): Record<string, Serializer> | und
   const symbol = Object.getOwnPropertySymbols(logger).find((s) => s.description === 'pino.serializers')
   return symbol === undefined ? undefined : (logger as Record<symbol, Record<string, Serializer>>)[symbol]
 }
+
+/**
+ * A connection URL as it may be logged: the password of its userinfo and
+ * every secret query parameter (`secretQueryParams`) replaced.
+ *
+ * @example
+ * redactCredentials('postgres://app:s3cret@db:5432/app') // 'postgres://app:[redacted]@db:5432/app'
+ */
+export function redactCredentials (url: string): string {
+  return redactUrl(url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*:)[^/?#]*@/i, '$1[redacted]@'))
+}

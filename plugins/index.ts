@@ -11,6 +11,7 @@ import { longPollingPlugin } from './long-polling.js'
 import { resolveBrokerOption, type BrokerOption } from '../lib/broker/options.js'
 import { presencePlugin } from './presence.js'
 import { clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
+import { healthPlugin, type HealthPluginOptions } from './health.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
@@ -28,10 +29,12 @@ export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
   store?: MessageStorePluginOptions | false
   /** The browser client as one ES module at `GET /ws/client.js` (default on; `{ path, maxAge, file }`). */
   clientScript?: ClientScriptOptions | false
+  /** Liveness `GET /ws/health` and readiness `GET /ws/ready` (default on; `{ healthPath, readyPath }` move them). */
+  health?: HealthPluginOptions | false
 }
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
-  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, clientScript: clientScriptOptions, broker, ...hubOptions } = options
+  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, clientScript: clientScriptOptions, health: healthOptions, broker, ...hubOptions } = options
   await ensureHub(fastify, broker === undefined ? hubOptions : { ...hubOptions, broker: resolveBrokerOption(broker, fastify.log) })
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
@@ -40,6 +43,7 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
   if (longPollingOptions !== false) await fastify.register(longPollingPlugin, { ...longPollingOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
+  if (healthOptions !== false) await fastify.register(healthPlugin, { ...healthOptions })
   if (clientScriptOptions !== false) await fastify.register(clientScriptPlugin, { ...clientScriptOptions })
   if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
   // GET /ws/presence comes with the hub option that turns presence on.
@@ -73,6 +77,8 @@ export type { RetentionOptions } from '../lib/store/retention.js'
 export type { MessageStore, StorableMessage, AppendResult, HistoryPage, ListOptions, ReplayResult, RetentionRule, RoomHead, RoomPosition, PositionedMessage, RoomRange } from '../lib/store/types.js'
 export { presencePlugin, type PresencePluginOptions } from './presence.js'
 export { clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
+export { healthPlugin, type HealthPluginOptions } from './health.js'
+export { Health, Dependency, type DependencySpec, type DependencyState, type Readiness } from '../lib/health.js'
 export { Presence, type PresenceMember } from '../lib/presence/presence.js'
 export type { PresenceOptions } from '../lib/presence/options.js'
 export type { ControlMessage } from '../lib/broker/types.js'
@@ -97,6 +103,6 @@ export type { Rate } from '../lib/limits/token-bucket.js'
 export { limitNames, type LimitName } from '../lib/limits/limits.js'
 export type { WebSocketOptions } from '../lib/websocket/options.js'
 export { ErrorCodes, CloseCodes } from '../lib/errors.js'
-export { redactSessionId, redactUrl, sessionLogId } from '../lib/redact.js'
+export { redactSessionId, redactUrl, redactCredentials, sessionLogId } from '../lib/redact.js'
 export { ackFrame, errorFrame, systemFrame, goingAwayFrame, type RealtimeMessage, type PublishInput } from '../lib/frames.js'
 export * from '../schemas/message.js'

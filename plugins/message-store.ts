@@ -2,13 +2,15 @@ import fp from 'fastify-plugin'
 // Brings in the FastifySchema fields the docs read (summary, description, tags).
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
-import { InvalidOptionError, StoreOpenError } from '../lib/errors.js'
+import { InvalidOptionError } from '../lib/errors.js'
 import { authorizeRead } from '../lib/admission.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { resolveMessageStoreOptions, type MessageStoreOptions } from '../lib/store/options.js'
 import { RetentionSweeper } from '../lib/store/retention.js'
 import { SqliteMessageStore } from '../lib/store/sqlite.js'
 import { PostgresMessageStore } from '../lib/store/postgres.js'
+import { watchPostgres } from '../lib/store/postgres-monitor.js'
+import type { Hub } from '../lib/hub.js'
 import type { MessageStore } from '../lib/store/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
 import { codedErrorHandler } from './http.js'
@@ -25,15 +27,12 @@ declare module 'fastify' {
 
 export type MessageStorePluginOptions = MessageStoreOptions
 
-async function openStore (config: ReturnType<typeof resolveMessageStoreOptions>): Promise<MessageStore> {
+async function openStore (config: ReturnType<typeof resolveMessageStoreOptions>, hub: Hub): Promise<MessageStore> {
   if (config.postgres === undefined) return new SqliteMessageStore({ path: config.path, synchronous: config.synchronous, busyTimeout: config.busyTimeout })
   const store = new PostgresMessageStore(typeof config.postgres === 'string' ? { connectionString: config.postgres, schema: config.schema } : { pool: config.postgres, schema: config.schema })
-  try {
-    await store.ready()
-  } catch (error) {
-    await store.close()
-    throw new StoreOpenError(`postgres schema ${store.schema}`, (error as Error).message)
-  }
+  // Opened lazily (the node stays up while PostgreSQL is down) unless failFast; readiness follows it.
+  const monitor = await watchPostgres(store, hub.health, typeof config.postgres === 'string' ? config.postgres : undefined)
+  hub.lifecycle.add({ name: 'postgres-monitor', order: 90, finalize () { monitor.stop() } })
   return store
 }
 
@@ -43,7 +42,7 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
   const hub = fastify.realtime
   if (hub.persistence !== null) throw new InvalidOptionError('store', 'a message store is already plugged into this hub')
   const owned = config.store === undefined
-  const store: MessageStore = config.store ?? await openStore(config)
+  const store: MessageStore = config.store ?? await openStore(config, hub)
   const persistence = new StorePersistence(hub, store, { replayLimit: config.replayLimit, persist: config.persist, hold: config.hold })
   hub.persistence = persistence
   fastify.decorate('messageStore', store)

@@ -26,6 +26,8 @@ const expectedOperations = [
   'DELETE /ws/poll',
   'POST /ws/send',
   'GET /metrics',
+  'GET /ws/health',
+  'GET /ws/ready',
   'GET /ws/client.js'
 ]
 
@@ -240,7 +242,7 @@ t.test('registration order does not matter', async (t) => {
     t.teardown(() => app.close())
     await register(app)
     const document = await documentOf(app)
-    t.same([...documentedOperations(document).keys()].sort(), ['GET /between', 'GET /ws'], `${name}: every route`)
+    t.same([...documentedOperations(document).keys()].sort(), ['GET /between', 'GET /ws', ...(name.endsWith('umbrella') ? ['GET /ws/health', 'GET /ws/ready'] : [])], `${name}: every route`)
     t.same(Object.keys(document.paths['/ws'].get.responses).sort(), ['101', '401', '403', '426', '429', '503'], `${name}: /ws responses`)
     t.ok(document.paths['/ws'].get['x-vix-messages'].some((m: { type: string }) => m.type === 'chat.message'), `${name}: catalogue`)
     t.equal(document.components.schemas.VixJsonMessage.title, 'JsonMessage', `${name}: shared components`)

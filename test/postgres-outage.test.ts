@@ -56,11 +56,13 @@ t.test('PostgreSQL cut: publishes that need the store get VIX_ERR_STORE_UNAVAILA
   t.same(stored.json().messages.map((m: { id: string }) => m.id), ['ok-1', 'ok-2'], 'and the store has exactly the acked ones')
 })
 
-t.test('PostgreSQL unreachable at boot fails boot with VIX_ERR_STORE_OPEN; a bad option fails with VIX_ERR_INVALID_OPTION', async (t) => {
+t.test('PostgreSQL unreachable at boot fails boot only with failFast (VIX_ERR_DEPENDENCY_UNAVAILABLE); a bad option fails with VIX_ERR_INVALID_OPTION', async (t) => {
   const proxy = await TcpProxy.start(1)
   t.teardown(() => proxy.close())
   proxy.cut()
-  await t.rejects(build(t, { docs: false, store: { postgres: `postgres://postgres@127.0.0.1:${proxy.port}/test` } }), { code: 'VIX_ERR_STORE_OPEN' })
+  await t.rejects(build(t, { docs: false, failFast: true, store: { postgres: `postgres://postgres@127.0.0.1:${proxy.port}/test` } }), { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', message: /PostgreSQL unreachable \(store\.postgres/ })
+  const app = await build(t, { docs: false, store: { postgres: `postgres://postgres@127.0.0.1:${proxy.port}/test` } })
+  t.equal(app.realtime.health.readiness().dependencies.postgres, 'down', 'without failFast the node boots, PostgreSQL down')
   await t.rejects(build(t, { docs: false, store: { postgres: 'mysql://x' } }), { code: 'VIX_ERR_INVALID_OPTION', message: /"postgres"/ })
   await t.rejects(build(t, { docs: false, store: { postgres: 'postgres://x', store: new PostgresMessageStore({ connectionString: 'postgres://x' }) } }), { code: 'VIX_ERR_INVALID_OPTION', message: /"postgres"/ })
   await t.rejects(build(t, { docs: false, store: { postgres: 'postgres://x', schema: 'bad-name' } }), { code: 'VIX_ERR_INVALID_OPTION', message: /"schema"/ })

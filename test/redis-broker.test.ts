@@ -48,7 +48,9 @@ t.test('broker option', async (t) => {
   t.equal(broker.roomChannel('r'), 'p:room:r')
   t.equal(broker.broadcastChannel, 'p:all')
   await broker.close()
-  await t.rejects(build(t, { broker: { redis: 'redis://127.0.0.1:1' }, docs: false }), /Redis|ECONNREFUSED|not ready/, 'Redis unreachable at boot fails boot')
+  await t.rejects(build(t, { broker: { redis: 'redis://127.0.0.1:1' }, docs: false, failFast: true }), { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', message: /Redis unreachable \(broker\.redis/ }, 'with failFast, Redis unreachable at boot fails boot')
+  const app = await build(t, { broker: { redis: 'redis://127.0.0.1:1' }, docs: false })
+  t.equal(app.realtime.health.readiness().dependencies.redis, 'down', 'without it the node boots, Redis down')
 })
 
 t.test('two nodes over the shared Redis', async (t) => {

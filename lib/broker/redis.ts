@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { optionalPackage } from '../optional.js'
 import type { Logger } from '../hub/types.js'
+import { Health, type Dependency } from '../health.js'
 import type { Broker, BrokerEvents, ControlMessage, Envelope } from './types.js'
 
 const ioredis = optionalPackage<typeof import('ioredis')>('ioredis', 'broker.redis')
@@ -12,7 +13,7 @@ export interface RedisBrokerOptions {
   prefix?: string
   /** Reconnect backoff: first delay and ceiling, in ms (default 50 and 2000). */
   retryDelay?: { min?: number, max?: number }
-  /** How long `start` waits for Redis before boot fails, in ms (default 5000, under Fastify's plugin timeout). */
+  /** With the hub's `failFast`: how long `start` waits for Redis before boot fails, in ms (default 5000, under Fastify's plugin timeout). */
   connectTimeout?: number
   logger?: Logger
 }
@@ -30,7 +31,7 @@ function isControl (value: unknown): value is ControlMessage {
   return typeof candidate === 'object' && candidate !== null && typeof candidate.node === 'string' && typeof candidate.type === 'string'
 }
 
-/** Resolves once `client` is ready; rejects on its first error or on timeout (boot fails fast); a lazy client is told to connect. */
+/** Resolves once `client` is ready; rejects on its first error or on timeout (`failFast` boot); a lazy client is told to connect. */
 async function whenReady (client: Redis, timeout: number): Promise<void> {
   if (client.status === 'ready') return
   await new Promise<void>((resolve, reject) => {
@@ -79,7 +80,16 @@ export class RedisBroker implements Broker {
   private started = false
   private closing = false
   private connected = false
-  private outage = false
+  private health: Health | undefined
+  private dependency: Dependency | undefined
+  private lastError: unknown
+  private resubscribing: Promise<void> | undefined
+  /** True while a `failFast` start waits: its failure is thrown, not logged as an outage. */
+  private quiet = false
+  /** True while `start` waits for the first connection. */
+  private booting = false
+  /** The URL given (undefined for a client of the app's), named, redacted, in the log line of an outage. */
+  private readonly url: string | undefined
 
   constructor (options: RedisBrokerOptions) {
     this.prefix = options.prefix ?? 'vix:'
@@ -96,6 +106,7 @@ export class RedisBroker implements Broker {
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(max, min * 2 ** Math.min(times - 1, 16))
     }
+    this.url = typeof options.redis === 'string' ? options.redis : undefined
     if (typeof options.redis === 'string') {
       this.publisher = new (ioredis().Redis)(options.redis, own)
       this.subscriber = new (ioredis().Redis)(options.redis, own)
@@ -122,9 +133,22 @@ export class RedisBroker implements Broker {
     return `${this.prefix}all`
   }
 
+  /** The hub's health registry: Redis is registered as the `redis` dependency, reported up and down. */
+  watch (health: Health): void {
+    this.health = health
+  }
+
+  /**
+   * Connect; when Redis cannot be reached (the first error, or `connectTimeout`)
+   * resolve anyway and go on connecting in the background: the node boots,
+   * delivers locally, and subscribes every wanted channel (then repairs from
+   * the store) once both connections are ready. With the hub's `failFast`,
+   * reject with `VIX_ERR_DEPENDENCY_UNAVAILABLE` instead.
+   */
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
     this.deliver = deliver
     this.events = events
+    this.dependency = (this.health ?? new Health({ logger: this.logger })).add({ name: 'redis', label: 'Redis', option: 'broker.redis', url: this.url })
     this.subscriber.on('message', (channel: string, data: string) => {
       if (channel === this.controlChannel) this.receivedControl(data)
       else this.received(data)
@@ -132,19 +156,45 @@ export class RedisBroker implements Broker {
     for (const client of [this.publisher, this.subscriber]) {
       client.on('error', (error: unknown) => { this.failed(error) })
       client.on('close', () => { this.down() })
-      client.on('ready', () => { this.up() })
-    }
-    try {
-      await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
-      await this.subscriber.subscribe(this.broadcastChannel, this.controlChannel)
-    } catch (error) {
-      this.closing = true
-      this.subscriber.disconnect()
-      if (this.ownsPublisher) this.publisher.disconnect()
-      throw error
+      client.on('ready', () => { this.whenUp() })
     }
     this.started = true
-    this.connected = true
+    if (this.health?.failFast === true) {
+      // Boot fails with the coded error below instead of logging an outage the node would not live through.
+      this.quiet = true
+      this.booting = true
+      try {
+        await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
+        await this.up()
+        if (!this.connected) throw this.lastError ?? new Error('Redis connection lost while subscribing')
+      } catch (error) {
+        this.closing = true
+        this.subscriber.disconnect()
+        if (this.ownsPublisher) this.publisher.disconnect()
+        throw this.dependency.unavailable(error)
+      } finally {
+        this.quiet = false
+        this.booting = false
+      }
+      return
+    }
+    // Reachable: connected and subscribed when start resolves, as before. Not: the first
+    // error (or connectTimeout) ends the wait, the node boots, ioredis retries with the backoff.
+    this.booting = true
+    try {
+      await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
+      await this.up()
+    } catch {
+    } finally {
+      this.booting = false
+    }
+    // Until both connections are ready the hub counts the broker as disconnected.
+    if (!this.connected && !this.closing) this.events.connection(false)
+  }
+
+  /** `up()` from an event: it never rejects (a failed subscribe is reported as an outage). */
+  private whenUp (): void {
+    this.up().catch((error: unknown) => { this.failed(error) })
   }
 
   private received (data: string): void {
@@ -179,15 +229,9 @@ export class RedisBroker implements Broker {
 
   private failed (error: unknown): void {
     if (this.closing) return
+    this.lastError = error
     this.events?.error(error)
-    this.logOutage(error)
-  }
-
-  /** Once per outage, whichever of error and close comes first. */
-  private logOutage (error: unknown): void {
-    if (this.outage) return
-    this.outage = true
-    this.logger.error({ err: error }, 'vix-realtime: Redis connection lost; local delivery goes on, reconnecting')
+    if (!this.quiet) this.dependency?.down(error)
   }
 
   /** A connection closed: a dropped connection is an error too, even when the socket ended cleanly. */
@@ -196,23 +240,39 @@ export class RedisBroker implements Broker {
     this.connected = false
     const error = new Error('Redis connection closed')
     this.events?.error(error)
-    this.logOutage(error)
+    this.dependency?.down(this.lastError ?? error)
     this.events?.connection(false)
   }
 
-  /** A connection is (again) ready: once both are, subscribe every wanted channel, then have the hub repair what was missed. */
-  private up (): void {
-    if (!this.started || this.closing || this.connected) return
-    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return
+  /**
+   * A connection is (again) ready: once both are, subscribe every wanted
+   * channel (the rooms with local members included), then have the hub
+   * repair what was missed from the store. One run at a time.
+   */
+  private up (): Promise<void> {
+    if (!this.started || this.closing || this.connected) return Promise.resolve()
+    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return Promise.resolve()
+    this.resubscribing ??= this.resubscribe().finally(() => { this.resubscribing = undefined })
+    return this.resubscribing
+  }
+
+  private async resubscribe (): Promise<void> {
     const channels = [this.broadcastChannel, this.controlChannel, ...[...this.rooms].map((room) => this.roomChannel(room))]
-    this.subscriber.subscribe(...channels).then(() => {
-      if (this.closing) return
-      this.connected = true
-      this.outage = false
-      this.logger.warn({ channels: channels.length }, 'vix-realtime: Redis connection back; repairing missed messages from the store')
-      this.events?.connection(true)
-      this.events?.resync()
-    }, (error: unknown) => { this.failed(error) })
+    try {
+      await this.subscriber.subscribe(...channels)
+    } catch (error) {
+      this.failed(error)
+      return
+    }
+    if (this.closing || this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return
+    this.connected = true
+    this.lastError = undefined
+    this.dependency?.up()
+    // Connected within start: nothing was missed, and the hub already counts the broker as connected.
+    if (this.booting) return
+    this.logger.warn({ channels: channels.length }, 'vix-realtime: Redis connected; repairing missed messages from the store')
+    this.events?.connection(true)
+    this.events?.resync()
   }
 
   async publish (envelope: Envelope): Promise<void> {

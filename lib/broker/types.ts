@@ -1,3 +1,4 @@
+import type { Health } from '../health.js'
 import type { RealtimeMessage } from '../frames.js'
 
 /**
@@ -61,6 +62,12 @@ export interface Broker {
   unsubscribe: (room: string) => void | Promise<void>
   /** Optional: hand a control message to every other node (one channel for the whole cluster). Without it presence stays node-local. */
   publishControl?: (message: ControlMessage) => void | Promise<void>
+  /**
+   * Optional: called once by the hub before `start`. A broker that connects to a server registers
+   * it here (`health.add`) and reports it up and down; `health.failFast` says whether `start`
+   * must reject with `VIX_ERR_DEPENDENCY_UNAVAILABLE` when the server cannot be reached.
+   */
+  watch?: (health: Health) => void
   /** Release connections (shutdown, after the transports and before the store). */
   close: () => void | Promise<void>
 }

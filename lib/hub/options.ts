@@ -54,6 +54,12 @@ export interface HubOptions<Request = unknown> {
   nodeId?: string
   /** Connection caps, rates and room caps (see `LimitsOptions`); every one is off unless given. */
   limits?: LimitsOptions
+  /**
+   * Boot fails with `VIX_ERR_DEPENDENCY_UNAVAILABLE` when Redis (`broker.redis`) or PostgreSQL
+   * (`store.postgres`) cannot be reached (default false: the node boots, answers `GET /ws/ready`
+   * 503 and retries until they come up).
+   */
+  failFast?: boolean
   logger?: Logger
 }
 
@@ -64,7 +70,7 @@ export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'aut
 /** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
 export const hubOptionNames = [
   'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
-  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence'
+  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence', 'failFast'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
 /** Types the server itself speaks: never a relay type, never published from outside. */
@@ -81,7 +87,8 @@ const defaults = {
   messageSchema: JsonMessage as TSchema,
   shutdownTimeout: 10_000,
   goingAwayRetryAfter: 1000,
-  limits: {} as LimitsOptions
+  limits: {} as LimitsOptions,
+  failFast: false
 }
 
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
@@ -90,6 +97,7 @@ export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions
   checkStringList('relayTypes', resolved.relayTypes)
   const reserved = resolved.relayTypes.find(isReservedType)
   if (reserved !== undefined) throw new InvalidOptionError('relayTypes', `"${reserved}" is a type the server itself sends`)
+  if (typeof resolved.failFast !== 'boolean') throw new InvalidOptionError('failFast', 'expected a boolean')
   if (typeof resolved.rejectUnknownTypes !== 'boolean') throw new InvalidOptionError('rejectUnknownTypes', 'expected a boolean')
   checkInteger('maxBufferedAmount', resolved.maxBufferedAmount, 1)
   checkInteger('maxQueuedFrames', resolved.maxQueuedFrames, 1)

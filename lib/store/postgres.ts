@@ -71,6 +71,8 @@ export class PostgresMessageStore implements MessageStore {
   private writing: Promise<void> | null = null
   private schemaReady: Promise<void> | null = null
   private closed = false
+  /** Told of every failure to reach the database (the health monitor marks PostgreSQL down at once). */
+  onUnavailable: ((error: unknown) => void) | undefined
   private readonly onPoolError = (): void => {}
   private readonly onConnect = (client: pg.PoolClient): void => { client.on('error', this.onPoolError) }
 
@@ -119,8 +121,15 @@ export class PostgresMessageStore implements MessageStore {
     }
   }
 
+  /** One round trip on a pooled connection (the schema made first): resolves when the database answers, rejects `VIX_ERR_STORE_UNAVAILABLE` when it cannot be reached. */
+  async ping (): Promise<void> {
+    await this.ready()
+    await this.withClient(async (client) => { await client.query('SELECT 1') })
+  }
+
   private unavailable (error: unknown): unknown {
     if (!isUnavailable(error)) return error
+    this.onUnavailable?.(error)
     const coded = new StoreUnavailableError((error as Error).message)
     coded.cause = error
     return coded

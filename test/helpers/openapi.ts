@@ -22,7 +22,9 @@ export function assertFullyDocumented (t: Asserter, document: any): void {
     for (const status of statuses.filter((s) => /^[45]/.test(s))) {
       const response = operation.responses[status]
       t.ok(response.description !== undefined && response.description !== 'Default Response', `${name} ${status} is described`)
-      t.equal(response.content?.['application/json']?.schema?.$ref, '#/components/schemas/VixErrorResponse', `${name} ${status} answers VixErrorResponse`)
+      // The shared error body, alone or extended (allOf: VixErrorResponse first, then the fields of that answer).
+      const schema = response.content?.['application/json']?.schema
+      t.equal(schema?.$ref ?? schema?.allOf?.[0]?.$ref, '#/components/schemas/VixErrorResponse', `${name} ${status} answers VixErrorResponse`)
     }
   }
 }
