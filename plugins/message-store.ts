@@ -3,6 +3,7 @@ import fp from 'fastify-plugin'
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import { InvalidOptionError, StoreOpenError } from '../lib/errors.js'
+import { encodePosition } from '../lib/position.js'
 import { authorizeRead } from '../lib/admission.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { resolveMessageStoreOptions, type MessageStoreOptions } from '../lib/store/options.js'
@@ -83,7 +84,9 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
     handler: async (request) => {
       const { room, before, after, limit } = request.query
       await authorizeRead(hub, request, room)
-      return await store.listByRoom(room, { before, after, limit })
+      const { messages, epoch, hasMore } = await store.listByRoom(room, { before, after, limit })
+      // A page with messages always has an epoch; each message gets its wire position.
+      return { messages: messages.map(({ offset, message }) => epoch === null ? message : { ...message, pos: encodePosition(offset, epoch) }), hasMore }
     }
   })
 }

@@ -26,8 +26,8 @@ export interface RecoveryResult { recovered: boolean, replayed: number, latestId
  */
 export interface Persistence {
   shouldPersist: (message: RealtimeMessage) => boolean
-  /** Commit the message; resolves with its room position once it is durable. */
-  persist: (message: RealtimeMessage) => Promise<PersistResult>
+  /** Commit the message under its sender's idempotency scope; resolves with its room position once it is durable. */
+  persist: (message: RealtimeMessage, sender: string) => Promise<PersistResult>
   /** Join `session` to `room` (by calling `join`) and bring it up to date from `since` with no gap and no duplicate. */
   joinWithRecovery: (session: Session, room: string, since: string | undefined, join: () => void) => Promise<RecoveryResult>
   /**
@@ -155,7 +155,8 @@ export class PublishPipeline {
     if (persistence === null || !persistence.shouldPersist(message)) {
       return this.deliver({ node: this.node, room: message.room, except, message }, started)
     }
-    return persistence.persist(message).then((stored) => {
+    // TODO(issue 20, lead): the sender's own scope instead of 'server' for every publish.
+    return persistence.persist(message, 'server').then((stored) => {
       if (stored.duplicate) return stored.message
       const envelope: Envelope = { node: this.node, room: message.room, offset: stored.position.offset, epoch: stored.position.epoch, except, message: stored.message }
       return this.deliver(envelope, started)

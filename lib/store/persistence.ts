@@ -104,9 +104,9 @@ export class StorePersistence implements Persistence {
     hub.rooms.on('left', (room, session) => { session.gates.delete(room) })
   }
 
-  async persist (message: RealtimeMessage): Promise<PersistResult> {
+  async persist (message: RealtimeMessage, sender: string): Promise<PersistResult> {
     const started = performance.now()
-    const result = await this.store.append(message as StorableMessage)
+    const result = await this.store.append(message as StorableMessage, sender)
     const seconds = (performance.now() - started) / 1000
     for (const observer of this.hub.observers) observer.storeAppended?.(1, seconds)
     return { duplicate: result.duplicate, message: result.message, position: result.position }
