@@ -96,6 +96,58 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       t.same((await store.listByRoom('general', { limit: 10 })).messages.map(({ message: m }) => m.id), ['x', 'z', 'y', 'w'])
     })
 
+    t.test('idempotency is per sender: another sender\'s equal id is stored and positioned; the same sender\'s is a duplicate with the original', async (t) => {
+      const store = await setup(t)
+      const eve = await store.append(msg('general', 'm1', 'eve'), 'id:eve')
+      const ada = await store.append(msg('general', 'm1', 'ada'), 'id:ada')
+      t.same([eve.duplicate, ada.duplicate], [false, false], 'both stored')
+      t.same([eve.position.offset, ada.position.offset], [1, 2], 'at their own offsets')
+      t.equal(ada.message.payload.text, 'ada', 'ada gets her own message back, not eve\'s')
+      const retry = await store.append(msg('general', 'm1', 'ada again'), 'id:ada')
+      t.same([retry.duplicate, retry.position, retry.message.payload.text], [true, ada.position, 'ada'], 'ada\'s retry: a duplicate, with her original and its position')
+      t.same((await store.append(msg('general', 'm1', 'eve again'), 'id:eve')).position, eve.position, 'eve\'s retry: hers')
+      const oneTick = await Promise.all([
+        store.append(msg('general', 'm2', 'server'), 'server'),
+        store.append(msg('general', 'm2', 'http'), 'http'),
+        store.append(msg('general', 'm2', 'server again'), 'server'),
+        store.append(msg('general', 'm2', 'http again'), 'http')
+      ])
+      t.same(oneTick.map((r) => [r.duplicate, r.position.offset, r.message.payload.text]), [[false, 3, 'server'], [false, 4, 'http'], [true, 3, 'server'], [true, 4, 'http']], 'within one batch too')
+      t.equal((await store.append(msg('general', 'm3'), 'id:eve')).position.offset, 5, 'duplicates take no offset')
+      const page = await store.listByRoom('general', { limit: 10 })
+      t.same(page.messages.map((e) => [e.offset, e.message.id, e.message.payload.text]), [[1, 'm1', 'eve'], [2, 'm1', 'ada'], [3, 'm2', 'server'], [4, 'm2', 'http'], [5, 'm3', 'm3']], 'history holds every sender\'s message')
+      const keys = ['id', 'kind', 'payload', 'room', 'ts', 'type']
+      t.ok(page.messages.every((e) => t.same(Object.keys(e.message).sort(), keys, `${e.offset}: no sender scope in history`)))
+      const replayed = await store.replayFrom('general', 'm3', 10)
+      t.same(replayed.recovered && replayed.messages, [], 'up to date')
+      t.same(Object.keys((await store.readAfter('general', 0, 1)).messages[0].message).sort(), keys, 'nor in readAfter')
+      t.same(Object.keys(retry.message).sort(), keys, 'nor in a duplicate\'s answer')
+    })
+
+    t.test('an id several senders used: since and after mean the earliest message with it, before the latest, so nothing is skipped', async (t) => {
+      const store = await setup(t)
+      await store.append(msg('general', 'm1', 'eve'), 'id:eve')
+      await store.append(msg('general', 'x'), 'id:eve')
+      await store.append(msg('general', 'm1', 'ada'), 'id:ada')
+      await store.append(msg('general', 'y'), 'id:eve')
+      const { epoch } = (await store.latest('general')) as { epoch: string }
+      const replay = await store.replayFrom('general', 'm1', 10)
+      t.same(replay.recovered && [replay.after, offsets(replay.messages)], [{ offset: 1, epoch }, [2, 3, 4]], 'replay from the earliest m1')
+      t.same(offsets((await store.listByRoom('general', { after: 'm1', limit: 10 })).messages), [2, 3, 4], 'after: the earliest')
+      t.same(offsets((await store.listByRoom('general', { before: 'm1', limit: 10 })).messages), [1, 2], 'before: the latest')
+      t.same(offsets((await store.listByRoom('general', { after: 'm1', before: 'm1', limit: 10 })).messages), [2], 'both: between the two')
+      t.same(await store.replayFrom('general', 'm1', 2), { recovered: false, reason: 'too_many', head: { id: 'y', offset: 4, epoch } }, 'the limit counts from the earliest')
+      t.equal(await store.prune('general', { maxMessages: 3 }, Date.now(), 10), 1, 'the earliest m1 pruned')
+      const afterPruning = await store.replayFrom('general', 'm1', 10)
+      t.same(afterPruning.recovered && [afterPruning.after.offset, offsets(afterPruning.messages)], [3, [4]], 'the id now names the surviving one')
+      t.same(offsets((await store.listByRoom('general', { before: 'm1', limit: 10 })).messages), [2])
+      t.equal((await store.append(msg('general', 'm1', 'eve anew'), 'id:eve')).duplicate, false, 'eve\'s pruned m1 can be stored again')
+      t.equal((await store.append(msg('general', 'm1', 'ada again'), 'id:ada')).duplicate, true, 'ada\'s surviving one is still a duplicate')
+      await store.prune('general', { maxMessages: 0 }, Date.now(), 10)
+      t.same(await store.replayFrom('general', 'm1', 10), { recovered: false, reason: 'unknown', head: null }, 'every m1 pruned: unknown')
+      await t.rejects(store.listByRoom('general', { after: 'm1', limit: 5 }), { code: 'VIX_ERR_MESSAGE_NOT_FOUND' })
+    })
+
     t.test('a message\'s from is kept: history, replay, readAfter and a duplicate return it; a message without one has no from key', async (t) => {
       const dir = t.testdir()
       const store = await setup(t, dir)
@@ -326,6 +378,11 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       t.same(await reopened.latest('general'), { id: 'b', offset: 2, epoch: a.position.epoch })
       t.same((await reopened.append(msg('general', 'c'), ADA)).position, { offset: 3, epoch: a.position.epoch })
       t.same((await reopened.append(msg('general', 'a'), ADA)).position, a.position, 'a duplicate across the restart')
+      const other = await reopened.append(msg('general', 'a'), 'id:bob')
+      t.same([other.duplicate, other.position.offset], [false, 4], 'another sender\'s equal id across the restart: stored')
+      await reopened.close()
+      const third = await setup(t, dir)
+      t.same([(await third.append(msg('general', 'a', 'bob again'), 'id:bob')).position, (await third.append(msg('general', 'a'), ADA)).position], [other.position, a.position], 'each sender\'s duplicate after another restart')
     })
 
     t.test('shared storage: two stores appending interleaved share one dense sequence per room, in commit order', async (t) => {
@@ -335,6 +392,10 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       const b = await stores[1].append(msg('general', 'b'), ADA)
       t.same(b.position, { offset: 2, epoch: a.position.epoch }, 'the second store continues the first one\'s counter, same epoch')
       t.same((await stores[1].append(msg('general', 'a'), ADA)).position, a.position, 'a duplicate of a message the other store wrote')
+      const bob = await Promise.all([stores[0].append(msg('general', 'b'), 'id:bob'), stores[1].append(msg('general', 'b'), 'id:bob')])
+      t.same(bob.map((r) => r.duplicate).sort(), [false, true], 'one sender\'s id sent through both stores at once: stored by one of them')
+      t.same(bob.map((r) => r.position), [bob[0].position, bob[0].position], 'both answer its position')
+      t.equal(bob[0].position.offset, 3)
 
       const random = lcg(3)
       const rounds: Array<Array<{ store: number, result: AppendResult }>> = []
@@ -351,7 +412,7 @@ function messageStoreContract (name: string, open: OpenStore, options: ContractO
       for (const room of ['general', 'side']) {
         const inRoom = rounds.map((round) => round.filter((e) => e.result.message.room === room))
         const all = inRoom.flat()
-        const first = room === 'general' ? 3 : 1
+        const first = room === 'general' ? 4 : 1
         t.same(all.map((e) => e.result.position.offset).sort((x, y) => x - y), range(first, first + all.length - 1), `${room}: dense, no offset twice`)
         t.ok(all.every((e) => e.result.position.epoch === all[0].result.position.epoch), `${room}: one epoch`)
         let highest = 0
