@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import { InvalidOptionError, StoreOpenError } from '../lib/errors.js'
-import { encodePosition } from '../lib/position.js'
 import { authorizeRead } from '../lib/admission.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { resolveMessageStoreOptions, type MessageStoreOptions } from '../lib/store/options.js'
@@ -14,6 +13,7 @@ import type { MessageStore } from '../lib/store/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
 import { codedErrorHandler } from './http.js'
 import { partMeta, refuseHubOptions } from './hub.js'
+import { encodePosition } from '../lib/position.js'
 
 export type { MessageStoreOptions }
 
