@@ -19,6 +19,8 @@ export interface RealtimeMessage {
   payload: Record<string, unknown>
   /** The sender as the server sees it (absent: none was given, e.g. no `senderInfo` option). */
   from?: SenderInfo
+  /** The room position of a stored message, in its wire form (`lib/position.ts`): absent for messages that are not stored. */
+  pos?: string
 }
 
 /** A message as code hands it to `publish`: only `type` is required. */
@@ -72,4 +74,11 @@ export function systemFrame (type: string, payload: Record<string, unknown> = {}
 /** The frame every client gets on shutdown, whatever its transport: reconnect after `retryAfterMs` (plus jitter). */
 export function goingAwayFrame (retryAfterMs: number): RealtimeMessage {
   return systemFrame('server.going_away', { retryAfterMs })
+}
+
+/** The frame that tells a member its live stream of `room` broke on this node: rejoin it with `since` (`pos`: the last position delivered to it in order). */
+export function interruptedFrame (room: string, pos: string | null): RealtimeMessage {
+  const frame = systemFrame('room.interrupted', { room, code: 'VIX_ERR_STREAM_BROKEN' satisfies ErrorCode, message: `The live stream of room "${room}" broke on this node: rejoin it with since`, pos })
+  frame.room = room
+  return frame
 }

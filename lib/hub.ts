@@ -9,7 +9,8 @@ import { Dispatcher } from './hub/dispatch.js'
 import { Inbox, type InboundFrame } from './hub/inbox.js'
 import { chain, type Maybe } from './hub/maybe.js'
 import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub/options.js'
-import { PublishPipeline, type Persistence, type PublishSource } from './hub/pipeline.js'
+import { PublishPipeline, type Persistence, type PublishSource, type Published } from './hub/pipeline.js'
+import { senderScope } from './hub/sender.js'
 import { Hooks } from './hub/hooks.js'
 import { Router } from './hub/router.js'
 import { RoomSubscriptions } from './hub/subscriptions.js'
@@ -24,7 +25,7 @@ import { Session, type Transport } from './session.js'
 export type * from './hub/types.js'
 export { inboundMessageOf } from './hub/types.js'
 export type { HubOptions } from './hub/options.js'
-export type { Persistence, PersistResult, PublishSource } from './hub/pipeline.js'
+export type { Persistence, PersistResult, PublishSource, Published } from './hub/pipeline.js'
 
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
 
@@ -280,7 +281,7 @@ export class Hub {
    * await app.realtime.publish({ room: 'general', type: 'chat.message', payload: { text: 'hi' } })
    */
   async publish (input: PublishInput, options: { except?: Session | string } = {}): Promise<RealtimeMessage> {
-    return await this.publishFrom(input, 'server', options)
+    return (await this.publishFrom(input, 'server', options)).message
   }
 
   /**
@@ -288,11 +289,11 @@ export class Hub {
    * (a server-side HTTP publish) must name a known type and pass its payload
    * schema and `authorizePublish(null, message)`.
    */
-  async publishFrom (input: PublishInput, source: PublishSource, options: { except?: Session | string } = {}): Promise<RealtimeMessage> {
+  async publishFrom (input: PublishInput, source: PublishSource, options: { except?: Session | string } = {}): Promise<Published> {
     const message: InboundMessage = { ...input, payload: input.payload ?? {} }
     const accepted = await this.pipeline.accept(message, source)
     const except = typeof options.except === 'string' ? options.except : options.except?.id
-    return await this.pipeline.publishAccepted(accepted, except)
+    return await this.pipeline.publishAccepted(accepted, senderScope(source), except)
   }
 
   /**
@@ -300,7 +301,7 @@ export class Hub {
    * and the type's payload schema. What `relayTypes` do; handlers may call it for their own types.
    */
   async relay (session: Session, message: InboundMessage): Promise<RealtimeMessage> {
-    return await this.publishFrom(message, { session })
+    return (await this.publishFrom(message, { session })).message
   }
 
   /** Deliver an already accepted (and stored) envelope to this node's sessions. */

@@ -53,6 +53,7 @@ export const MetricNames = {
   brokerErrorsTotal: 'vix_broker_errors_total',
   brokerConnected: 'vix_broker_connected',
   brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total',
+  streamsInterruptedTotal: 'vix_room_streams_interrupted_total',
   limitRejectionsTotal: 'vix_limit_rejections_total',
   presenceMembers: 'vix_presence_members',
   presenceDiffsTotal: 'vix_presence_diffs_total'
@@ -155,6 +156,7 @@ export class RealtimeMetrics {
     const storeAppends = counter(MetricNames.storeAppendsTotal, 'Messages appended to the message store')
     const brokerErrors = counter(MetricNames.brokerErrorsTotal, 'Broker failures: publishes, subscriptions, dropped connections')
     const gapsRepaired = counter(MetricNames.brokerGapsRepairedTotal, 'Gaps in other nodes\' messages filled from the store (a lost envelope, a broker reconnect)')
+    const interrupted = counter(MetricNames.streamsInterruptedTotal, 'Members sent room.interrupted: a room\'s stream had a hole the store could not fill within the hold bound')
     // No room label: a gauge per room would grow with the rooms.
     gauge(MetricNames.presenceMembers, 'Members of presence rooms as this node\'s clients see them, summed over rooms', () => hub.presenceTracker?.size ?? 0)
     const presenceDiffs = counter(MetricNames.presenceDiffsTotal, 'presence.diff frames sent (one per recipient of a coalesced diff)')
@@ -214,6 +216,7 @@ export class RealtimeMetrics {
       longPollDropped: (count) => { if (count > 0) dropped.inc(count) },
       brokerError: () => { brokerErrors.inc() },
       gapRepaired: () => { gapsRepaired.inc() },
+      streamInterrupted: (sessions) => { if (sessions > 0) interrupted.inc(sessions) },
       presenceDiffs: (frames) => { if (frames > 0) presenceDiffs.inc(frames) },
       storeAppended: (count, seconds) => {
         if (count > 0) storeAppends.inc(count)

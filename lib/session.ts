@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Envelope } from './broker/types.js'
 import type { RealtimeMessage } from './frames.js'
 import { CloseCodes } from './errors.js'
@@ -86,6 +86,7 @@ export class Session {
   closeCode: number | undefined
   private readonly maxBufferedAmount: number
   private readonly onSlowConsumer: ((session: Session) => void) | undefined
+  private scope: string | undefined
 
   constructor (transport: Transport, options: SessionOptions) {
     this.id = options.id ?? newSessionId()
@@ -94,6 +95,18 @@ export class Session {
     this.transport = transport
     this.maxBufferedAmount = options.maxBufferedAmount
     this.onSlowConsumer = options.onSlowConsumer
+  }
+
+  /**
+   * Whose ids this session's messages are unique among (idempotency is per
+   * room, sender and id): its identity when it has one, else the session
+   * itself, as a digest (the id is a secret and is never stored).
+   */
+  get senderScope (): string {
+    this.scope ??= this.identityKey === undefined
+      ? `session:${createHash('sha256').update(this.id).digest('base64url').slice(0, 22)}`
+      : `id:${this.identityKey}`
+    return this.scope
   }
 
   /** Send a frame object (serialized here). */

@@ -132,7 +132,8 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
       result = await bridge.send(session, text)
     }
     if (!result.ok) throw errorOfDispatch(result)
-    return reply.code(202).send({ id: result.id })
+    const { ok, ...accepted } = result
+    return reply.code(202).send(accepted)
   }
 
   // Routes in their own context: the raw-text JSON parser, the validator and

@@ -45,7 +45,8 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
   if (hub.persistence !== null) throw new InvalidOptionError('store', 'a message store is already plugged into this hub')
   const owned = config.store === undefined
   const store: MessageStore = config.store ?? await openStore(config)
-  hub.persistence = new StorePersistence(hub, store, { replayLimit: config.replayLimit, persist: config.persist })
+  const persistence = new StorePersistence(hub, store, { replayLimit: config.replayLimit, persist: config.persist, hold: config.hold })
+  hub.persistence = persistence
   fastify.decorate('messageStore', store)
 
   const sweeper = config.retention === undefined ? undefined : new RetentionSweeper(store, config.retention, fastify.log)
@@ -55,6 +56,7 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
     name: 'message-store',
     order: 100,
     async finalize () {
+      persistence.close()
       await sweeper?.stop()
       // Transports finalized first (lower order), so this is the last commit.
       if (owned) await store.close()

@@ -73,12 +73,14 @@ export const SendAccepted = Type.Object({
   id: Type.String({
     minLength: 1,
     description: 'Id of the message: the client\'s, or for a message sent without one the id the server gave it, which its ack and (relayed or published) the event every receiver gets carry'
-  })
+  }),
+  pos: Type.Optional(Type.String({ description: 'Where a stored message sits in its room (`<offset>.<epoch tag>`, the `pos` of its event); a valid `since`', examples: ['42.Xb3k'] })),
+  duplicate: Type.Optional(Type.Literal(true, { description: 'Its sender had already stored a message with this id in this room: nothing was stored or delivered again, and `pos` is the original\'s' }))
 }, {
   $id: 'VixSendAccepted',
   title: 'SendAccepted',
   description: 'The message was accepted (and stored, when its room is persisted)',
-  examples: [{ id: 'c-1' }, { id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c' }]
+  examples: [{ id: 'c-1', pos: '42.Xb3k' }, { id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c' }, { id: 'c-1', pos: '42.Xb3k', duplicate: true }]
 })
 
 /** Every long-polling shape with an `$id`, for `addSchema` and the OpenAPI components. */

@@ -12,6 +12,13 @@ export const MessageType = Type.String({
 export const RoomName = Type.String({ minLength: 1, maxLength: 128, description: 'Room name', examples: ['general'] })
 export const MessageId = Type.String({ minLength: 1, maxLength: 128, description: 'Message id; a client id makes the send idempotent and acked' })
 export const Payload = Type.Record(Type.String(), Type.Unknown(), { description: 'Message payload, always a JSON object' })
+/** A room position on the wire: decimal offset, a dot, and the room epoch's 4-character tag. */
+export const Position = Type.String({
+  pattern: '^[1-9][0-9]{0,15}\\.[A-Za-z0-9_-]{4}$',
+  maxLength: 21,
+  description: 'Room position of a stored message: `<offset>.<epoch tag>`. Offsets grow by one per stored message of the room, in commit order; the tag changes when the room\'s history is reset. A valid `since`',
+  examples: ['42.Xb3k']
+})
 export const Sender = Type.Record(Type.String(), Type.Unknown(), {
   description: 'The sender as the server sees it, from the hub\'s `senderInfo` (or a server publish\'s own `from`); never from the client. At most 1 KiB as JSON; absent when none was given',
   examples: [{ name: 'Ada' }]
@@ -50,19 +57,20 @@ export const ServerMessage = Type.Object({
   type: MessageType,
   ts: Type.String({ format: 'date-time', description: 'Server time, ISO 8601 UTC' }),
   payload: Payload,
-  from: Type.Optional(Sender)
+  from: Type.Optional(Sender),
+  pos: Type.Optional(Position)
 }, {
   $id: 'VixServerMessage',
   title: 'ServerMessage',
   description: 'A frame sent by the server: event, ack, error or system',
-  examples: [{ id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-05-17T10:00:00.000Z', payload: { text: 'Hello' }, from: { name: 'Ada' } }]
+  examples: [{ id: '0192f0c4-6d3b-7a51-9a9e-1c1f4b1a2b3c', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-05-17T10:00:00.000Z', payload: { text: 'Hello' }, from: { name: 'Ada' }, pos: '42.Xb3k' }]
 })
 export type ServerMessageFrame = Static<typeof ServerMessage>
 
 /** Payload of `room.join`. */
 export const RoomJoinPayload = Type.Object({
   room: RoomName,
-  since: Type.Optional(MessageId)
+  since: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Where the client is in the room: the `pos` of the last event it has (recommended), or that event\'s id. Every stored message after it is replayed before any live one', examples: ['42.Xb3k'] }))
 }, { $id: 'VixRoomJoinPayload', title: 'RoomJoinPayload', additionalProperties: false })
 
 /** Payload of `room.leave`. */
@@ -75,8 +83,21 @@ export const RoomJoinAckPayload = Type.Object({
   room: RoomName,
   recovered: Type.Boolean({ description: 'True when every message after `since` was replayed; false means fetch /ws/history' }),
   replayed: Type.Integer({ minimum: 0 }),
-  latestId: Type.Union([MessageId, Type.Null()], { description: 'Id of the latest stored message in the room, null when none' })
+  latestId: Type.Union([MessageId, Type.Null()], { description: 'Id of the latest stored message in the room, null when none' }),
+  pos: Type.Union([Position, Type.Null()], { description: 'The position after which this session\'s live stream of the room continues: the last replayed message\'s, `since` when nothing was replayed, else the room\'s head; null when the room has no stored message. The next event of the room has the next offset' })
 }, { $id: 'VixRoomJoinAckPayload', title: 'RoomJoinAckPayload' })
+
+/** Payload of the `room.interrupted` system frame (documented only: the server writes it). */
+export const RoomInterruptedPayload = Type.Object({
+  room: RoomName,
+  code: Type.Literal('VIX_ERR_STREAM_BROKEN'),
+  message: Type.String(),
+  pos: Type.Union([Position, Type.Null()], { description: 'The last position this node delivered in order in the room (null: none)' })
+}, {
+  $id: 'VixRoomInterruptedPayload',
+  title: 'RoomInterruptedPayload',
+  description: 'This node could not deliver the room\'s stream without a hole (the store stayed unreadable past the hold bound): the live stream of the room stops for this session until it sends `room.join` again with `since` (its own last position)'
+})
 
 /** Payload of an error frame. */
 export const ErrorFramePayload = Type.Object({
@@ -96,5 +117,5 @@ export const ErrorResponse = Type.Object({
 
 /** Every shared schema, for `addSchema` and the OpenAPI components. */
 export const sharedSchemas: TSchema[] = [
-  JsonMessage, ServerMessage, RoomJoinPayload, RoomLeavePayload, RoomJoinAckPayload, ErrorFramePayload, ErrorResponse
+  JsonMessage, ServerMessage, RoomJoinPayload, RoomLeavePayload, RoomJoinAckPayload, RoomInterruptedPayload, ErrorFramePayload, ErrorResponse
 ]

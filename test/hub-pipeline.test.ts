@@ -212,7 +212,7 @@ t.test('distribute: the broker gets every delivered envelope with this node id, 
   hub.join(session, 'r')
   const live = await hub.publish({ room: 'r', type: 'news' }, { except: session })
   const all = await hub.publish({ type: 'all' })
-  const persistence = new FakePersistence()
+  const persistence = new FakePersistence(hub)
   hub.persistence = persistence
   t.equal(hub.persistence, persistence)
   const stored = await hub.publish({ id: 's1', room: 'r', type: 'news' })

@@ -148,8 +148,8 @@ t.test('room.join and room.leave frames: acked with the room, authorizeJoin sync
 
 t.test('room.join with a persistence: the session joins through it and the ack carries its recovery', async (t) => {
   const { hub } = setup()
-  const persistence = new FakePersistence()
-  persistence.recovery = { recovered: true, replayed: 2, latestId: 'm9' }
+  const persistence = new FakePersistence(hub)
+  persistence.recovery = { recovered: true, replayed: 2, latestId: 'm9', pos: '9.e1e1' }
   hub.persistence = persistence
   const { session, transport } = openFake(hub)
   hub.receive(session, frame({ id: 'j1', type: 'room.join', payload: { room: 'r', since: 'm7' } }))
@@ -245,7 +245,7 @@ t.test('receiveRequest answers with the result instead of frames, in order with 
   t.same(await pinged, { ok: true, id: 'p1' })
   t.same(order, ['slow', 'ping'])
   hub.join(session, 'r')
-  const persistence = new FakePersistence()
+  const persistence = new FakePersistence(hub)
   hub.persistence = persistence
   const relayed = await hub.receiveRequest(session, frame({ type: 'chat', room: 'r' }))
   t.same(relayed, { ok: true, id: transport.frames('event')[0].id }, 'a relay is answered once committed and delivered')

@@ -330,8 +330,8 @@ t.test('a failing server-side publish is a 500 that says nothing about its cause
   app.realtime.persistence = {
     shouldPersist: () => true,
     persist: async () => { throw new Error('disk on fire') },
-    joinWithRecovery: async (_s, _r, _since, join) => { join(); return { recovered: false, replayed: 0, latestId: null } },
-    sequence: (envelope, deliver) => { deliver(envelope) }
+    joinWithRecovery: async (_s, _r, _since, join) => { join(); return { recovered: false, replayed: 0, latestId: null, pos: null } },
+    sequence: (envelope) => { app.realtime.deliverLocal(envelope) }
   }
   const response = await serverPublish(app, { room: 'r', type: 'x' })
   t.equal(response.statusCode, 500)

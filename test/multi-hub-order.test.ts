@@ -164,25 +164,29 @@ t.test('a broker reconnect (resync) reads what every open room missed from the s
   t.same(readers.map(eventIds), [['r1', 'r2', 'r3', 'r4'], ['s1']], 'a resync with nothing missing delivers nothing')
 })
 
-t.test('resync: a failed store read is logged; an epoch change orders the room from its start again', async (t) => {
+t.test('resync: a failed store read is logged once and retried; an epoch change orders the room from its start again and tells the members', async (t) => {
   const store = new MemoryMessageStore()
   const errors: unknown[] = []
   const logger = { debug () {}, warn () {}, error (obj: unknown) { errors.push(obj) } }
   const bus = outageBus()
   const b = new Hub({ nodeId: 'b', broker: bus.broker('b'), logger })
-  b.persistence = new StorePersistence(b, store)
+  const persistence = new StorePersistence(b, store, { hold: { checkInterval: 0, retryMin: 5, retryMax: 10 } })
+  b.persistence = persistence
+  t.teardown(() => { persistence.close() })
   const reader = await client(b, 'r')
   await b.publish({ id: 'x1', room: 'r', type: 'chat' })
   const readAfter = store.readAfter.bind(store)
-  store.readAfter = async () => { throw new Error('database gone') }
+  let failed = 0
+  store.readAfter = async () => { failed++; throw new Error('database gone') }
   bus.events[0].resync()
-  await waitFor(() => errors.length === 1, { message: 'the failed read is logged' })
+  await waitFor(() => failed >= 3, { message: 'the failed read is retried' })
+  t.equal(errors.length, 1, 'and logged once per outage')
   // The history was reset under a new epoch (a new database): the node orders the room from its start again.
   store.readAfter = async (room, _after, limit) => {
     const range = await readAfter(room, 0, limit)
     return { epoch: 'new-epoch', messages: range.messages }
   }
-  bus.events[0].resync()
-  await waitFor(() => eventIds(reader).length === 2, { message: () => eventIds(reader).join(',') })
-  t.same(eventIds(reader), ['x1', 'x1'], 'the new epoch\'s offset 1 is delivered (the gate lets a new epoch through)')
+  const told = await waitFor(() => reader.transport.frames().find((f) => f.type === 'room.interrupted'), { message: 'the member is told its stream broke' })
+  t.equal(told.payload.code, 'VIX_ERR_STREAM_BROKEN')
+  t.same(eventIds(reader), ['x1'], 'the new epoch\'s offset 1 is not passed off as the next message: the client rejoins and learns recovered: false')
 })

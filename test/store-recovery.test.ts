@@ -2,7 +2,8 @@ import t from 'tap'
 import { Hub } from '../lib/hub.js'
 import type { Session, Transport } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
-import { persistPredicate, ReplayGate, StorePersistence } from '../lib/store/persistence.js'
+import { persistPredicate, StorePersistence } from '../lib/store/persistence.js'
+import { MemberGate } from '../lib/store/member-gate.js'
 import { RetentionSweeper } from '../lib/store/retention.js'
 import type { MessageStore, ReplayResult } from '../lib/store/types.js'
 import type { Envelope } from '../lib/broker/types.js'
@@ -62,13 +63,13 @@ t.test('join with since replays what was missed, in order, then the ack', async 
   await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm2' } }))
   t.same(events(client), ['m3', 'm4'])
   t.same(client.frames.map((f) => f.kind), ['event', 'event', 'ack'])
-  t.same(joinAck(client).payload, { room: 'general', recovered: true, replayed: 2, latestId: 'm4' })
+  t.match(joinAck(client).payload, { room: 'general', recovered: true, replayed: 2, latestId: 'm4' })
   await publishMany(hub, 'general', ['m5'])
   t.same(events(client), ['m3', 'm4', 'm5'], 'then live messages')
 
   const upToDate = fakeClient(hub)
   await hub.receiveRequest(upToDate.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm5' } }))
-  t.same(joinAck(upToDate).payload, { room: 'general', recovered: true, replayed: 0, latestId: 'm5' })
+  t.match(joinAck(upToDate).payload, { room: 'general', recovered: true, replayed: 0, latestId: 'm5' })
 })
 
 t.test('a message published while the join is replaying arrives once, after the replayed ones', async (t) => {
@@ -133,15 +134,24 @@ t.test('a stored message delivered after the replay that carried it is dropped, 
   t.same(events(client), ['m2', 'note', 'm3'])
 })
 
-t.test('a new epoch (history reset) starts the watermark again', async (t) => {
+t.test('a member gate passes each offset once and contiguously; a jump or a new epoch closes it and tells the session', async (t) => {
   const { hub } = setup()
-  const client = fakeClient(hub)
-  await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'r' } }))
   const message = (id: string): RealtimeMessage => ({ id, kind: 'event', room: 'r', type: 'x', ts: new Date().toISOString(), payload: {} })
-  const gate = client.session.gates.get('r') as ReplayGate
-  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, prepared('{"kind":"event","id":"a"}')), true)
-  t.equal(gate.admit({ node: 'n', room: 'r', offset: 5, epoch: 'e1', message: message('a') }, prepared('{"kind":"event","id":"a"}')), false, 'same offset, same epoch: duplicate')
-  t.equal(gate.admit({ node: 'n', room: 'r', offset: 1, epoch: 'e2', message: message('b') }, prepared('{"kind":"event","id":"b"}')), true, 'offset 1 of a new epoch passes')
+  const admit = (gate: MemberGate, offset: number, epoch: string): boolean => gate.admit({ node: 'n', room: 'r', offset, epoch, message: message(`m${offset}`) }, prepared('{}'))
+  for (const [label, offset, epoch] of [['a jump', 8, 'e1'], ['a new epoch', 1, 'e2']] as const) {
+    const client = fakeClient(hub)
+    await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'r' } }))
+    const gate = client.session.gates.get('r') as MemberGate
+    t.equal(admit(gate, 5, 'e1'), true, 'the first offset sets the baseline')
+    t.equal(admit(gate, 5, 'e1'), false, 'same offset, same epoch: duplicate')
+    t.equal(admit(gate, 6, 'e1'), true, 'the next offset passes')
+    t.equal(admit(gate, offset, epoch), false, `${label} does not pass`)
+    const told = client.frames.filter((f) => f.type === 'room.interrupted')
+    t.match(told, [{ kind: 'system', room: 'r', payload: { room: 'r', code: 'VIX_ERR_STREAM_BROKEN' } }], `${label}: the session is told once`)
+    t.equal(told[0].payload.pos.split('.')[0], '6', 'with its last position')
+    t.equal(admit(gate, 7, 'e1'), false, 'a closed gate drops everything until the session rejoins')
+    t.equal(client.frames.filter((f) => f.type === 'room.interrupted').length, 1)
+  }
 })
 
 t.test('recovered:false sends nothing when since is unknown or too far back; live traffic follows', async (t) => {
@@ -151,20 +161,20 @@ t.test('recovered:false sends nothing when since is unknown or too far back; liv
     const client = fakeClient(hub)
     await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since } }))
     t.same(events(client), [], `no partial replay for since=${since}`)
-    t.same(joinAck(client).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' })
+    t.match(joinAck(client).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' })
     t.ok(client.session.rooms.has('general'), 'still joined')
   }
   const fresh = fakeClient(hub)
   await hub.receiveRequest(fresh.session, JSON.stringify({ type: 'room.join', payload: { room: 'general' } }))
-  t.same(joinAck(fresh).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' }, 'no since: the head of the room')
+  t.match(joinAck(fresh).payload, { room: 'general', recovered: false, replayed: 0, latestId: 'm4' }, 'no since: the head of the room')
   await publishMany(hub, 'general', ['m5'])
   t.same(events(fresh), ['m5'])
   const empty = fakeClient(hub)
   await hub.receiveRequest(empty.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet', since: 'x' } }))
-  t.same(joinAck(empty).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
+  t.match(joinAck(empty).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
   const emptyNoSince = fakeClient(hub)
   await hub.receiveRequest(emptyNoSince.session, JSON.stringify({ type: 'room.join', payload: { room: 'quiet' } }))
-  t.same(joinAck(emptyNoSince).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
+  t.match(joinAck(emptyNoSince).payload, { room: 'quiet', recovered: false, replayed: 0, latestId: null })
 })
 
 t.test('unstored messages published during a replay are delivered after it', async (t) => {
@@ -213,7 +223,7 @@ t.test('a duplicate client id is acked again but neither stored nor delivered tw
 t.test('a gate releases once: a second release sends nothing', async (t) => {
   const { hub } = setup()
   const client = fakeClient(hub)
-  const gate = new ReplayGate(client.session)
+  const gate = new MemberGate(client.session, (frame) => client.session.send(frame))
   const live: Envelope = { node: 'n', room: 'general', message: { id: 'live', kind: 'event', room: 'general', type: 'x', ts: '', payload: {} } }
   t.equal(gate.admit(live, prepared('{"kind":"event","id":"live"}')), false, 'buffered before release')
   t.equal(gate.release(null), 1)

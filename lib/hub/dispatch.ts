@@ -2,13 +2,14 @@ import type { Static } from '@sinclair/typebox'
 import { RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { compileValidator, decodeFrame, type Decoded, type Validator } from '../codec.js'
 import { ErrorCodes, UnknownTypeError, codedError, isVixError, type ErrorCode } from '../errors.js'
-import { ackFrame, errorFrame, type RealtimeMessage } from '../frames.js'
+import { ackFrame, errorFrame } from '../frames.js'
 import type { Hub } from '../hub.js'
 import type { Session } from '../session.js'
+import type { Published } from './pipeline.js'
 import { InFlight, type FrameProcessor, type InboundFrame, type Step } from './inbox.js'
 import { chain, each, type Maybe } from './maybe.js'
 import { payloadError, type TypeLimits } from './router.js'
-import { inboundMessageOf, type DispatchError, type DispatchResult, type ErrorReason, type InboundMessage, type RecoveryResult } from './types.js'
+import { inboundMessageOf, type DispatchError, type DispatchOk, type DispatchResult, type ErrorReason, type InboundMessage, type RecoveryResult } from './types.js'
 
 const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
   [ErrorCodes.INVALID_MESSAGE]: 'invalid_message',
@@ -19,8 +20,8 @@ const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
   [ErrorCodes.INTERNAL]: 'internal'
 }
 
-const OK: DispatchResult = { ok: true }
-const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: null }
+const OK: DispatchOk = { ok: true }
+const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: null, pos: null }
 
 /**
  * What a session's frames go through once they leave its inbox, per the
@@ -104,7 +105,7 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     const handlers = this.hub.router.handlersOf(message.type)
     if (this.hub.relayTypes.has(message.type)) {
       return chain(this.hub.pipeline.accept(message, { session }), (accepted): Step => {
-        const published = this.hub.pipeline.publishAccepted(accepted)
+        const published = this.hub.pipeline.publishAccepted(accepted, session.senderScope)
         if (published instanceof Promise) return new InFlight(published.then((stored) => this.afterRelay(session, message, stored)))
         return this.afterRelay(session, message, published)
       })
@@ -129,13 +130,22 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     if (limits.rate !== undefined) this.hub.limits.takeType(frame.session, type, limits.rate)
   }
 
-  private afterRelay (session: Session, message: InboundMessage, published: RealtimeMessage): Maybe<DispatchResult> {
-    return chain(this.runHandlers(session, message), () => this.acked(session, message, published.id))
+  /** A relay's ack says where it was stored (`pos`), and whether it was a duplicate of its sender's (then nothing ran or was delivered again). */
+  private afterRelay (session: Session, message: InboundMessage, published: Published): Maybe<DispatchResult> {
+    const { id, pos } = published.message
+    if (published.duplicate) return this.acked(session, message, { ok: true, id, pos, duplicate: true })
+    return chain(this.runHandlers(session, message), () => this.acked(session, message, pos === undefined ? { ok: true, id } : { ok: true, id, pos }))
   }
 
-  private acked (session: Session, message: InboundMessage, id: string | undefined): DispatchResult {
-    if (message.id !== undefined) this.hub.send(session, ackFrame(message.type, { id: message.id, room: message.room }))
-    return id === undefined ? OK : { ok: true, id }
+  private acked (session: Session, message: InboundMessage, result: DispatchOk | string | undefined): DispatchResult {
+    const ok: DispatchOk = typeof result === 'object' ? result : result === undefined ? OK : { ok: true, id: result }
+    if (message.id !== undefined) {
+      const payload: Record<string, unknown> = {}
+      if (ok.pos !== undefined) payload.pos = ok.pos
+      if (ok.duplicate === true) payload.duplicate = true
+      this.hub.send(session, ackFrame(message.type, { id: message.id, room: message.room }, payload))
+    }
+    return ok
   }
 
   private runHandlers (session: Session, message: InboundMessage): Maybe<void> {

@@ -2,13 +2,14 @@ import type { Broker, Envelope } from '../broker/types.js'
 import type { Validator } from '../codec.js'
 import { ErrorCodes, ForbiddenError, NotInRoomError, UnknownTypeError, codedError } from '../errors.js'
 import { stampEvent, type PublishInput, type RealtimeMessage } from '../frames.js'
+import { encodePosition } from '../position.js'
 import { PreparedFrame } from '../prepared-frame.js'
 import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
 import { isReservedType, type ResolvedHubOptions } from './options.js'
 import { publishedSender, sessionSender } from './sender.js'
 import type { Router } from './router.js'
-import type { HubObserver, InboundMessage, Logger, RecipientResolver } from './types.js'
+import type { HubObserver, InboundMessage, Logger, RecipientResolver, RecoveryResult } from './types.js'
 
 /** Result of persisting one message: the stored message and its room position; `duplicate`: already stored under that id. */
 export interface PersistResult {
@@ -17,8 +18,11 @@ export interface PersistResult {
   position: { offset: number, epoch: string }
 }
 
-/** Result of joining a room with recovery. */
-export interface RecoveryResult { recovered: boolean, replayed: number, latestId: string | null }
+/** What became of a published message: the message as delivered (with `pos` when stored); `duplicate`: its sender had already stored that id (the original, not delivered again). */
+export interface Published {
+  message: RealtimeMessage
+  duplicate: boolean
+}
 
 /**
  * Stage 2 of the pipeline and the replay side of `room.join`, set by the
@@ -26,7 +30,7 @@ export interface RecoveryResult { recovered: boolean, replayed: number, latestId
  */
 export interface Persistence {
   shouldPersist: (message: RealtimeMessage) => boolean
-  /** Commit the message under its sender's idempotency scope; resolves with its room position once it is durable. */
+  /** Commit the message; resolves with its room position once it is durable. A duplicate is one its `sender` (a scope, see `senderScope`) already stored under that id. */
   persist: (message: RealtimeMessage, sender: string) => Promise<PersistResult>
   /** Join `session` to `room` (by calling `join`) and bring it up to date from `since` with no gap and no duplicate. */
   joinWithRecovery: (session: Session, room: string, since: string | undefined, join: () => void) => Promise<RecoveryResult>
@@ -34,9 +38,11 @@ export interface Persistence {
    * Hand a positioned envelope to `deliver` in offset order, exactly once per
    * offset, whatever order envelopes arrive in (reading a gap from the store).
    */
-  sequence: (envelope: Envelope, deliver: (envelope: Envelope) => void) => void
+  sequence: (envelope: Envelope) => void
   /** Other nodes' envelopes may have been lost (the broker reconnected): read every open room's missing messages from the store and deliver them before anything newer. */
-  resync?: (deliver: (envelope: Envelope) => void) => void
+  resync?: () => void
+  /** Stop timers (shutdown). */
+  close?: () => void
 }
 
 /**
@@ -148,18 +154,17 @@ export class PublishPipeline {
    * Run stages 2-4 for an accepted message. Resolves (or returns, when
    * nothing is stored) once it is committed and delivered locally.
    */
-  publishAccepted (input: PublishInput, except?: string): RealtimeMessage | Promise<RealtimeMessage> {
+  publishAccepted (input: PublishInput, sender: string, except?: string): Published | Promise<Published> {
     const started = performance.now()
     const message = stampEvent(input)
     const persistence = this.persistence
     if (persistence === null || !persistence.shouldPersist(message)) {
-      return this.deliver({ node: this.node, room: message.room, except, message }, started)
+      return { message: this.deliver({ node: this.node, room: message.room, except, message }, started), duplicate: false }
     }
-    // TODO(issue 20, lead): the sender's own scope instead of 'server' for every publish.
-    return persistence.persist(message, 'server').then((stored) => {
-      if (stored.duplicate) return stored.message
+    return persistence.persist(message, sender).then((stored): Published => {
+      if (stored.duplicate) return { message: stored.message, duplicate: true }
       const envelope: Envelope = { node: this.node, room: message.room, offset: stored.position.offset, epoch: stored.position.epoch, except, message: stored.message }
-      return this.deliver(envelope, started)
+      return { message: this.deliver(envelope, started), duplicate: false }
     })
   }
 
@@ -174,7 +179,7 @@ export class PublishPipeline {
   /** Stored messages reach local sessions in offset order (the persistence's sequencer), others straight away. */
   private sequenced (envelope: Envelope): void {
     if (envelope.offset !== undefined && this.persistence !== null) {
-      this.persistence.sequence(envelope, (ordered) => { this.deliverLocal(ordered) })
+      this.persistence.sequence(envelope)
     } else {
       this.deliverLocal(envelope)
     }
@@ -245,12 +250,14 @@ export class PublishPipeline {
 
   /** The broker's feed from other nodes came back after a break: repair what it missed, room by room, from the store. */
   resync (): void {
-    this.persistence?.resync?.((envelope) => { this.deliverLocal(envelope) })
+    this.persistence?.resync?.()
   }
 
   /** An envelope from another node: ignored when it is this node's own, else ordered and delivered locally. */
   receiveRemote (envelope: Envelope): void {
     if (envelope.node === this.node) return
+    // The position is the envelope's: the wire form is made here, whatever the message carried.
+    if (envelope.offset !== undefined && envelope.epoch !== undefined) envelope.message.pos = encodePosition(envelope.offset, envelope.epoch)
     this.sequenced(envelope)
   }
 }

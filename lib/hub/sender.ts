@@ -57,3 +57,13 @@ export function sessionSender (senderInfo: (session: Session) => SenderInfo | un
   if (checked.json.includes(session.id)) throw new Error('senderInfo returned the session id: it is the session\'s secret and must not reach other clients')
   return JSON.parse(checked.json)
 }
+
+/**
+ * The scope a message's id is unique in (idempotency is per room, sender
+ * and id): a session's identity (`id:` and its `identityKey`), or for an
+ * anonymous one the session itself (a digest of its id, which is a secret);
+ * `server` for code's own publishes, `http` for server-side HTTP publishes.
+ */
+export function senderScope (source: { session: Session } | 'http' | 'server'): string {
+  return typeof source === 'object' ? source.session.senderScope : source
+}

@@ -55,6 +55,8 @@ export interface HubObserver {
   brokerConnection?: (connected: boolean) => void
   /** Messages another node published were missing here and were read from the store (a gap repaired). */
   gapRepaired?: (messages: number) => void
+  /** A room's live stream broke on this node (a hole the store could not fill in time): `sessions` members were sent `room.interrupted`. */
+  streamInterrupted?: (sessions: number) => void
   /** Something was refused by a limit (`limits` hub option, the inbox bound, a type's `maxSize` / `rate`). */
   limitRejected?: (limit: LimitName) => void
   /** `frames` presence diff frames were sent (one per recipient of a coalesced diff). */
@@ -71,13 +73,20 @@ export interface Logger {
 /** A typed-message catalogue entry: what OpenAPI documents. */
 export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string, maxSize?: number, rate?: Required<Rate> }
 
-export interface DispatchOk { ok: true, id?: string }
+/** A processed frame: its message's id, and for a stored relay its position (`pos`) and whether its sender had already stored it (`duplicate`). */
+export interface DispatchOk { ok: true, id?: string, pos?: string, duplicate?: boolean }
 /** A refused or failed frame: the code and message of its error frame (or HTTP answer). */
 export interface DispatchError { ok: false, code: ErrorCode, message: string, path?: string, id?: string, retryAfter?: number }
 export type DispatchResult = DispatchOk | DispatchError
 
 /** Result of joining a room with recovery (the `room.join` ack's payload). */
-export interface RecoveryResult { recovered: boolean, replayed: number, latestId: string | null }
+export interface RecoveryResult {
+  recovered: boolean
+  replayed: number
+  latestId: string | null
+  /** The wire position after which the session's live stream of the room continues (null: nothing stored, or no store). */
+  pos: string | null
+}
 
 /** A validated envelope as handlers receive it: `payload` defaulted, `kind` and `ts` dropped. */
 export function inboundMessageOf (input: JsonMessageInput): InboundMessage {

@@ -111,8 +111,11 @@ export class LongPollBridge {
     const message = inboundMessageOf(decoded.message)
     try {
       await this.serverPublish.checkMessage(request, message)
-      const published = await this.hub.publishFrom(message, 'http')
-      return { ok: true, id: published.id }
+      const { message: published, duplicate } = await this.hub.publishFrom(message, 'http')
+      const result: DispatchResult = { ok: true, id: published.id }
+      if (published.pos !== undefined) result.pos = published.pos
+      if (duplicate) result.duplicate = true
+      return result
     } catch (error) {
       return this.failed(error, message.id)
     }

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { CatalogueEntry } from '../hub.js'
-import { ErrorFramePayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
+import { ErrorFramePayload, RoomInterruptedPayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'
 
 import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
@@ -32,9 +32,10 @@ export interface DocumentedMessage {
 const id = (schema: TSchema): string => schema.$id as string
 
 const builtInMessages: DocumentedMessage[] = [
-  { type: 'room.join', direction: 'client', builtIn: true, relay: false, description: 'Join a room. With `since` (the last id seen there) and a store, every message after it is replayed before any live one.', payload: componentRef(id(RoomJoinPayload)), ack: componentRef(id(RoomJoinAckPayload)) },
+  { type: 'room.join', direction: 'client', builtIn: true, relay: false, description: 'Join a room. With `since` (the `pos` of the last event seen there, or its id) and a store, every message after it is replayed before any live one; the ack\'s `pos` is where the live stream continues. Sent again for a room already joined, it replaces the membership\'s position (a client repairing a gap).', payload: componentRef(id(RoomJoinPayload)), ack: componentRef(id(RoomJoinAckPayload)) },
   { type: 'room.leave', direction: 'client', builtIn: true, relay: false, description: 'Leave a room.', payload: componentRef(id(RoomLeavePayload)), ack: componentRef(id(RoomLeavePayload)) },
   { type: 'error', direction: 'server', builtIn: true, relay: false, description: 'A frame (kind `error`) answering a message that failed; the connection stays open.', payload: componentRef(id(ErrorFramePayload)) },
+  { type: 'room.interrupted', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame: this node could not deliver the room\'s stream without a hole. The session\'s live stream of the room stops until it joins the room again with `since` (its last `pos`).', payload: componentRef(id(RoomInterruptedPayload)) },
   { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001: reconnect after `retryAfterMs`.', payload: componentRef(id(GoingAwayPayload)) }
 ]
 const builtInTypes = new Set(builtInMessages.map((message) => message.type))

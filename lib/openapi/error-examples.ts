@@ -19,6 +19,10 @@ const sampleArguments: Partial<Record<ErrorName, string[]>> = {
   SERVER_FULL: ['10000'],
   STORE_UNAVAILABLE: ['connect ECONNREFUSED 127.0.0.1:5432'],
   CLIENT_SCRIPT_MISSING: ['dist/browser/vix-client.js'],
+  NOT_READY: ['redis down'],
+  // Logged and in frames (never an HTTP answer), for the error table's sake.
+  DEPENDENCY_UNAVAILABLE: ['Redis', 'broker.redis, REDIS_URL=redis://:***@127.0.0.1:6379', 'connect ECONNREFUSED 127.0.0.1:6379'],
+  STREAM_BROKEN: ['general'],
   // Boot-time errors (never an HTTP answer), for the error table's sake.
   INVALID_OPTION: ['maxQueuedFrames', 'must be a positive integer'],
   INVALID_ENV: ['PORT', 'eighty', 'must be an integer'],

@@ -1,6 +1,7 @@
 import { InvalidOptionError } from '../errors.js'
 import { checkInteger, checkPath, checkStringList } from '../options.js'
 import type { PersistFilter } from './persistence.js'
+import { defaultHoldOptions, type HoldOptions } from './room-streams.js'
 import type { RetentionOptions } from './retention.js'
 import type { SynchronousMode } from './sqlite.js'
 import type { MessageStore, RetentionRule } from './types.js'
@@ -27,6 +28,8 @@ export interface MessageStoreOptions {
   persist?: PersistFilter
   /** Route of the history endpoint (default `/ws/history`). */
   historyPath?: string
+  /** How a stored room's later messages are held while a hole in it cannot be read from the store (defaults: `maxHeld` 10000, `maxHoldMs` 30000, `retryMin` 50, `retryMax` 2000, `checkInterval` 10000). */
+  hold?: Partial<HoldOptions>
 }
 
 export const messageStoreDefaults = { path: './data/messages.db', synchronous: 'NORMAL' as SynchronousMode, busyTimeout: 5000, replayLimit: 1000, historyPath: '/ws/history' }
@@ -59,6 +62,10 @@ export function resolveMessageStoreOptions (options: MessageStoreOptions): typeo
     if (typeof persist !== 'object' || persist === null) throw new InvalidOptionError('persist', 'expected a function or { rooms?, types? }')
     if (persist.rooms !== undefined) checkStringList('persist.rooms', persist.rooms)
     if (persist.types !== undefined) checkStringList('persist.types', persist.types)
+  }
+  for (const [name, value] of Object.entries(resolved.hold ?? {})) {
+    if (!(name in defaultHoldOptions)) throw new InvalidOptionError(`hold.${name}`, `unknown; expected one of ${Object.keys(defaultHoldOptions).join(', ')}`)
+    checkInteger(`hold.${name}`, value, name === 'checkInterval' ? 0 : 1)
   }
   const retention = resolved.retention
   if (retention !== undefined) {

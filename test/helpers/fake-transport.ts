@@ -74,7 +74,7 @@ export function openFake (hub: Hub, identity?: unknown, id?: string): { session:
  * releases (or fails) it.
  */
 export function heldRelaySession (hub: Hub): { session: Session, transport: FakeTransport, persistence: FakePersistence } {
-  const persistence = new FakePersistence()
+  const persistence = new FakePersistence(hub)
   persistence.hold = true
   hub.persistence = persistence
   const { session, transport } = openFake(hub)
@@ -106,16 +106,20 @@ export class FakePersistence implements Persistence {
   /** Messages whose commit was asked for, in call order. */
   readonly persisted: RealtimeMessage[] = []
   readonly joins: Array<{ room: string, since: string | undefined }> = []
-  recovery: RecoveryResult = { recovered: false, replayed: 0, latestId: null }
+  recovery: RecoveryResult = { recovered: false, replayed: 0, latestId: null, pos: null }
   private readonly offsets = new Map<string, number>()
   private readonly stored = new Map<string, PersistResult>()
   private held: Array<{ message: RealtimeMessage, resolve: (result: PersistResult) => void, reject: (error: unknown) => void }> = []
+
+  /** `hub`: where stored messages are delivered (in the order they arrive: nothing to sequence here). */
+  constructor (private readonly hub: Hub) {}
 
   shouldPersist (message: RealtimeMessage): boolean {
     return message.room !== undefined
   }
 
-  async persist (message: RealtimeMessage): Promise<PersistResult> {
+  /** Commits are keyed by room and id, whatever the sender (the real stores' per-sender rule is tested on them). */
+  async persist (message: RealtimeMessage, _sender: string): Promise<PersistResult> {
     this.persisted.push(message)
     if (!this.hold) return this.commit(message)
     return await new Promise((resolve, reject) => { this.held.push({ message, resolve, reject }) })
@@ -137,8 +141,8 @@ export class FakePersistence implements Persistence {
     return this.recovery
   }
 
-  sequence (envelope: Envelope, deliver: (envelope: Envelope) => void): void {
-    deliver(envelope)
+  sequence (envelope: Envelope): void {
+    this.hub.deliverLocal(envelope)
   }
 
   private takeHeld (): FakePersistence['held'] {
