@@ -257,3 +257,28 @@ t.test('hold options are checked at register time', async (t) => {
   t.throws(() => resolveMessageStoreOptions({ hold: { maxHoldMS: 5 } as any }), { code: 'VIX_ERR_INVALID_OPTION', message: /hold\.maxHoldMS/ })
   t.doesNotThrow(() => resolveMessageStoreOptions({ hold: { checkInterval: 0, retryMax: 100 } }))
 })
+
+t.test('since at the head while a message commits between the two reads of a join: recovered, and the new message arrives live once', async (t) => {
+  const store = new MemoryMessageStore()
+  const hub = new Hub({ relayTypes: ['chat'] })
+  const persistence = new StorePersistence(hub, store, { hold: { checkInterval: 0 } })
+  hub.persistence = persistence
+  t.teardown(() => { persistence.close() })
+  const first = await client(hub, 'r')
+  await hub.publish({ id: 'm1', room: 'r', type: 'chat' })
+  const [p1] = positions(first)
+  // The join reads what follows p1 (nothing), then the head: m2 commits in between.
+  const latest = store.latest.bind(store)
+  let raced = false
+  store.latest = async (room) => {
+    if (!raced) {
+      raced = true
+      await hub.publish({ id: 'm2', room: 'r', type: 'chat' })
+    }
+    return await latest(room)
+  }
+  const joiner = await client(hub, 'r', p1)
+  t.ok(raced, 'the race happened')
+  t.match(joiner.ack.payload, { recovered: true, replayed: 0 })
+  t.same(events(joiner), ['m2'], 'm2 reaches it live, once')
+})

@@ -346,9 +346,10 @@ export class RoomStreams {
           const first = range.messages[0]
           const after = { offset: position.offset, epoch: range.epoch }
           if (first === undefined) {
-            // Nothing after it: recovered when it is the head itself (not beyond it).
+            // Nothing after it when read: recovered unless it is beyond the head. A message committed
+            // since the read (the head moved on) reaches the gate live, as the gate was set before the read.
             const head = await store.latest(room)
-            if (head !== null && head.offset === position.offset && head.epoch === range.epoch) return this.replay(session, gate, [], after, head.id)
+            if (head !== null && head.epoch === range.epoch && head.offset >= position.offset) return this.replay(session, gate, [], after, head.id)
             return this.released(gate, head, false)
           }
           if (first.offset === position.offset + 1 && range.messages.length <= replayLimit) return this.replay(session, gate, range.messages, after, null)
