@@ -43,11 +43,13 @@ t.test('room messages are stored before they are acked, and a rejoin with since 
   await say(a, 'general', 'c3')
   const back = await connect(app)
   const ack = await back.join('general', 'c1')
-  t.same(ack.payload, { room: 'general', recovered: true, replayed: 2, latestId: 'c3' })
+  const head = await app.messageStore.latest('general') as { offset: number, epoch: string }
+  const c3 = encodePosition(head.offset, head.epoch)
+  t.same(ack.payload, { room: 'general', recovered: true, replayed: 2, latestId: 'c3', pos: c3 }, 'pos: the last replayed message\'s')
   t.same(back.frames.filter((f: any) => f.kind === 'event').map((f: any) => f.id), ['c2', 'c3'])
   const fresh = await connect(app)
   const freshAck = await fresh.join('general', 'never-seen')
-  t.same(freshAck.payload, { room: 'general', recovered: false, replayed: 0, latestId: 'c3' })
+  t.same(freshAck.payload, { room: 'general', recovered: false, replayed: 0, latestId: 'c3', pos: c3 }, 'pos: the room\'s head')
   t.equal(fresh.frames.filter((f: any) => f.kind === 'event').length, 0, 'no partial replay')
 })
 

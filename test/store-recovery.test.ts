@@ -216,8 +216,12 @@ t.test('a duplicate client id is acked again but neither stored nor delivered tw
   t.same(sender.frames.filter((f) => f.kind === 'ack').map((f) => f.id), ['c-1', 'c-1'], 'the sender gets the same ack twice')
   t.same(events(member), ['c-1'], 'delivered once')
   t.equal((await store.listByRoom('general', { limit: 10 })).messages.length, 1, 'stored once')
+  // Idempotency is per sender: server code is another sender, its equal id is a message of its own.
   const again = await hub.publish({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'changed' } })
-  t.equal(again.payload.text, 'once', 'publish returns the stored message')
+  t.equal(again.payload.text, 'changed', 'another sender\'s equal id: publish returns its own message')
+  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((e) => [e.offset, e.message.payload.text]), [[1, 'once'], [2, 'changed']], 'stored after the first one')
+  const retried = await hub.publish({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'changed again' } })
+  t.equal(retried.payload.text, 'changed', 'the same sender again: the stored message')
 })
 
 t.test('a gate releases once: a second release sends nothing', async (t) => {
