@@ -15,12 +15,7 @@ export type HistoryQueryValue = Static<typeof HistoryQuery>
 
 /** Body of a `GET /ws/history` answer. */
 export const HistoryPageResponse = Type.Object({
-  messages: Type.Array(Type.Unsafe<Record<string, unknown>>({
-    allOf: [
-      { $ref: 'VixServerMessage#' },
-      { type: 'object', properties: { pos: { type: 'string', pattern: '^[1-9][0-9]*\\.[A-Za-z0-9_-]{4}$', description: 'The message\'s room position, `<offset>.<epoch tag>`; a valid `since`' } }, required: ['pos'] }
-    ]
-  }), { description: 'Stored messages, oldest first, each with its position' }),
+  messages: Type.Array(Type.Unsafe<Record<string, unknown>>({ $ref: 'VixServerMessage#' }), { description: 'Stored messages, oldest first, each with its `pos`' }),
   hasMore: Type.Boolean({ description: 'More messages exist beyond this page in the paging direction: older without `after`, newer with it' })
 }, {
   title: 'HistoryPage',
