@@ -59,7 +59,7 @@ async function appendStore (messages: StorableMessage[]): Promise<number> {
   const store = new SqliteMessageStore({ path: freshPath() })
   const started = process.hrtime.bigint()
   for (let i = 0; i < messages.length; i += BATCH) {
-    await Promise.all(messages.slice(i, i + BATCH).map((message) => store.append(message)))
+    await Promise.all(messages.slice(i, i + BATCH).map((message) => store.append(message, 'server')))
   }
   const perSecond = rate(messages.length, started)
   await store.close()

@@ -15,6 +15,7 @@ import type { MessageStore } from '../lib/store/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
 import { codedErrorHandler } from './http.js'
 import { partMeta, refuseHubOptions } from './hub.js'
+import { encodePosition } from '../lib/position.js'
 
 export type { MessageStoreOptions }
 
@@ -84,7 +85,9 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
     handler: async (request) => {
       const { room, before, after, limit } = request.query
       await authorizeRead(hub, request, room)
-      return await store.listByRoom(room, { before, after, limit })
+      const { messages, epoch, hasMore } = await store.listByRoom(room, { before, after, limit })
+      // A page with messages always has an epoch; each message gets its wire position.
+      return { messages: messages.map(({ offset, message }) => epoch === null ? message : { ...message, pos: encodePosition(offset, epoch) }), hasMore }
     }
   })
 }

@@ -15,13 +15,13 @@ export type HistoryQueryValue = Static<typeof HistoryQuery>
 
 /** Body of a `GET /ws/history` answer. */
 export const HistoryPageResponse = Type.Object({
-  messages: Type.Array(Type.Unsafe<Record<string, unknown>>({ $ref: 'VixServerMessage#' }), { description: 'Stored messages, oldest first' }),
+  messages: Type.Array(Type.Unsafe<Record<string, unknown>>({ $ref: 'VixServerMessage#' }), { description: 'Stored messages, oldest first, each with its `pos`' }),
   hasMore: Type.Boolean({ description: 'More messages exist beyond this page in the paging direction: older without `after`, newer with it' })
 }, {
   title: 'HistoryPage',
   description: 'A page of a room\'s stored history',
   examples: [{
-    messages: [{ id: 'c-42', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-05-17T10:00:00.000Z', payload: { text: 'Hello' } }],
+    messages: [{ id: 'c-42', kind: 'event', room: 'general', type: 'chat.message', ts: '2026-05-17T10:00:00.000Z', payload: { text: 'Hello' }, pos: '42.Xb3k' }],
     hasMore: false
   }]
 })

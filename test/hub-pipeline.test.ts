@@ -395,5 +395,5 @@ t.test('a burst of 200 relayed frames shares one group commit of the SQLite stor
     const order = transport.frames().map((f) => `${f.kind} ${f.id}`)
     t.ok(ids.every((id) => order.indexOf(`event ${id}`) < order.indexOf(`ack ${id}`)), 'each acked after its delivery')
     const page = await store.listByRoom('r', { limit: 500 })
-    t.same(page.messages.map((m) => m.id), ids, 'stored in order')
+    t.same(page.messages.map((m) => m.message.id), ids, 'stored in order')
   })

@@ -31,7 +31,7 @@ t.test('a socket sending 100,000 frames as fast as it can is stopped by the inbo
 
   await app.messageStore.flush()
   const page = await app.messageStore.listByRoom('general', { limit: 100_000 })
-  const flood = page.messages.filter((m) => m.payload.text === 'flood').length
+  const flood = page.messages.filter((m) => m.message.payload.text === 'flood').length
   t.ok(flood > 0 && flood <= 2 * bound, `the server processed the bound, not the flood: ${flood} of 100000 frames stored (bound ${bound})`)
 
   // The neighbour and the server go on as before.

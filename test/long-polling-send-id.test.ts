@@ -36,7 +36,7 @@ t.test('a session\'s messages without an id: the 202 names the id their ack and 
   const stored = await poller.send({ type: 'chat.message', room: 'kept', payload: { text: 'stored' } })
   t.equal(stored.statusCode, 202)
   t.equal((await member.waitFor((f) => f.kind === 'event' && f.payload.text === 'stored')).id, stored.body.id, 'through the store too')
-  t.same((await app.messageStore.listByRoom('kept', { limit: 10 })).messages.map((m) => m.id), [stored.body.id], 'stored under that id')
+  t.same((await app.messageStore.listByRoom('kept', { limit: 10 })).messages.map((m) => m.message.id), [stored.body.id], 'stored under that id')
 
   const typed = await poller.send({ type: 'cursor.move', payload: { x: 1 } })
   t.match(typed, { statusCode: 202, body: { id: uuid } })

@@ -9,6 +9,7 @@ import { delay } from './helpers/wait.js'
 import { messageStorePlugin } from '../plugins/message-store.js'
 import { hubPlugin } from '../plugins/hub.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
+import { encodePosition } from '../lib/position.js'
 import type { VixRealtimeOptions } from '../plugins/index.js'
 
 const chat = { relayTypes: ['chat.message'] }
@@ -42,11 +43,13 @@ t.test('room messages are stored before they are acked, and a rejoin with since 
   await say(a, 'general', 'c3')
   const back = await connect(app)
   const ack = await back.join('general', 'c1')
-  t.same(ack.payload, { room: 'general', recovered: true, replayed: 2, latestId: 'c3' })
+  const head = await app.messageStore.latest('general') as { offset: number, epoch: string }
+  const c3 = encodePosition(head.offset, head.epoch)
+  t.same(ack.payload, { room: 'general', recovered: true, replayed: 2, latestId: 'c3', pos: c3 }, 'pos: the last replayed message\'s')
   t.same(back.frames.filter((f: any) => f.kind === 'event').map((f: any) => f.id), ['c2', 'c3'])
   const fresh = await connect(app)
   const freshAck = await fresh.join('general', 'never-seen')
-  t.same(freshAck.payload, { room: 'general', recovered: false, replayed: 0, latestId: 'c3' })
+  t.same(freshAck.payload, { room: 'general', recovered: false, replayed: 0, latestId: 'c3', pos: c3 }, 'pos: the room\'s head')
   t.equal(fresh.frames.filter((f: any) => f.kind === 'event').length, 0, 'no partial replay')
 })
 
@@ -75,6 +78,9 @@ t.test('GET /ws/history pages through a room', async (t) => {
   t.same(all.json().messages.map((m: any) => m.id), ['h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7'])
   t.match(all.json().messages[0], { id: 'h1', kind: 'event', room: 'general', type: 'chat.message', payload: { n: 1 } })
   t.equal(all.json().hasMore, false)
+  const { epoch } = await app.messageStore.latest('general') as { epoch: string }
+  t.same(all.json().messages.map((m: any) => m.pos), [1, 2, 3, 4, 5, 6, 7].map((offset) => encodePosition(offset, epoch)), 'each message has its position')
+  t.same(Object.keys(all.json().messages[0]).sort(), ['id', 'kind', 'payload', 'pos', 'room', 'ts', 'type'], 'and nothing else: no sender scope')
   const last = (await get('room=general&limit=3')).json()
   t.same([last.messages.map((m: any) => m.id), last.hasMore], [['h5', 'h6', 'h7'], true])
   const older = (await get('room=general&limit=3&before=h5')).json()
@@ -157,7 +163,7 @@ t.test('retention prunes on its timer', async (t) => {
     if ((await app.messageStore.listByRoom('general', { limit: 10 })).messages.length === 2) break
     await delay(10)
   }
-  t.same((await app.messageStore.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['r4', 'r5'])
+  t.same((await app.messageStore.listByRoom('general', { limit: 10 })).messages.map((m) => m.message.id), ['r4', 'r5'])
   t.equal((await app.messageStore.listByRoom('all', { limit: 10 })).messages.length, 5)
 })
 
@@ -185,7 +191,7 @@ t.test('a store instance passed in is used, flushed on close, and left open for 
   t.equal(app.messageStore, store)
   await app.realtime.publish({ id: 'm', room: 'general', type: 'chat.message' })
   await app.close()
-  t.equal((await store.append({ id: 'n', kind: 'event', room: 'general', type: 'x', ts: '', payload: {} })).duplicate, false, 'still open')
+  t.equal((await store.append({ id: 'n', kind: 'event', room: 'general', type: 'x', ts: '', payload: {} }, 'server')).duplicate, false, 'still open')
 })
 
 t.test('boot fails on a bad store', async (t) => {

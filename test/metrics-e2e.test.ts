@@ -71,5 +71,5 @@ t.test('store appends are counted and timed for every stored message, and only t
   t.equal(duration.count, 4, 'one duration sample per append')
   t.ok(duration.sum > 0, 'appends took measurable time')
   t.equal(duration.buckets['+Inf'], 4)
-  t.same((await app.messageStore.listByRoom('kept', { limit: 10 })).messages.map((m) => m.id).slice(0, 3), ['c-0', 'c-1', 'c-2'])
+  t.same((await app.messageStore.listByRoom('kept', { limit: 10 })).messages.map((m) => m.message.id).slice(0, 3), ['c-0', 'c-1', 'c-2'])
 })

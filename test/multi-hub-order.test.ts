@@ -63,7 +63,7 @@ for (const seed of [1, 2, 3]) {
     sends.push((async () => {
       await delay(20)
       const seen = await store.listByRoom('r', { limit: 5 })
-      lateSince = seen.messages[seen.messages.length - 1]?.id
+      lateSince = seen.messages[seen.messages.length - 1]?.message.id
       t.ok(lateSince !== undefined, 'the late client resumes from a stored id')
       late = await client(b, 'r', lateSince)
     })())
@@ -71,7 +71,7 @@ for (const seed of [1, 2, 3]) {
 
     const total = publishers.length * perPublisher + 2 * 10
     await waitFor(async () => (await store.listByRoom('r', { limit: 1000 })).messages.length === total, { message: 'every message stored' })
-    const history = (await store.listByRoom('r', { limit: 1000 })).messages.map((m) => m.id)
+    const history = (await store.listByRoom('r', { limit: 1000 })).messages.map((m) => m.message.id)
     t.equal(new Set(history).size, total, 'stored once each')
     await waitFor(() => clients.every((c) => eventIds(c).length >= total), { timeout: 5000, message: () => `deliveries: ${clients.map((c) => eventIds(c).length).join(', ')} of ${total}` })
     await bus.idle()

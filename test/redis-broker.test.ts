@@ -75,7 +75,7 @@ t.test('two nodes over the shared Redis', async (t) => {
   }
   await a.realtime.publish({ id: 'srv', room: 'stored', type: 'chat', payload: {} })
   for (const client of [onA, ...onB]) await client.waitForCount((f) => f.kind === 'event', 11)
-  const history = (await store.listByRoom('stored', { limit: 100 })).messages.map((m) => m.id)
+  const history = (await store.listByRoom('stored', { limit: 100 })).messages.map((m) => m.message.id)
   for (const client of [onA, ...onB]) t.same(events(client), history, 'each message once, in the one stored order')
 
   // A room that is not persisted: no offsets, at-most-once, in per-publisher order.

@@ -253,7 +253,7 @@ t.test('across nodes: the sender crosses the broker (as JSON) and is stored once
     t.same(senders(transport).sort(), expected(['Ada', 'Bob']).sort(), 'every message with its sender, whichever node accepted it')
   }
   await bus.idle()
-  const kept = (await store.listByRoom('r', { limit: 100 })).messages
+  const kept = (await store.listByRoom('r', { limit: 100 })).messages.map((e) => e.message)
   t.same(kept.map((m) => [m.id, m.from?.name]).sort(), expected(['Ada', 'Bob']).sort(), 'stored once each, with the sender')
 })
 

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pg from 'pg'
 import { POSTGRES_SCHEMA_VERSION, PostgresMessageStore } from '../lib/store/postgres.js'
 import type { StorableMessage } from '../lib/store/types.js'
@@ -24,13 +24,18 @@ const VERSION_1_DDL = `
       UNIQUE (room, id)
     );`
 
-function msg (id: string): StorableMessage {
-  return { id, kind: 'event', room: 'general', type: 'chat.message', ts: '2026-01-01T10:00:00.000Z', payload: { text: id } }
+/** The tables the version-2 code created on an empty database (version 1's, then `from_json`), verbatim. */
+const VERSION_2_DDL = `${VERSION_1_DDL}
+    ALTER TABLE %s.vix_messages ADD COLUMN from_json TEXT;`
+
+function msg (id: string, room = 'general'): StorableMessage {
+  return { id, kind: 'event', room, type: 'chat.message', ts: '2026-01-01T10:00:00.000Z', payload: { text: id } }
 }
 
-t.test('a version-1 PostgreSQL schema is migrated in place: old messages keep their offsets and epoch and have no from', async (t) => {
+/** A schema of `version` with the tables of `ddl`, and a client to look into it. */
+async function oldSchema (t: Test, ddl: string, version: number): Promise<{ schema: string, s: string, admin: pg.Client } | null> {
   const up = await postgresAvailable()
-  if (!requireService(t, 'postgresql', up.ok, up.reason)) return
+  if (!requireService(t, 'postgresql', up.ok, up.reason)) return null
   t.teardown(() => dropRunSchemas())
   const schema = schemaFor(t.fullname)
   const s = `"${schema}"`
@@ -38,8 +43,15 @@ t.test('a version-1 PostgreSQL schema is migrated in place: old messages keep th
   await admin.connect()
   t.teardown(() => admin.end())
   await admin.query(`CREATE SCHEMA ${s}`)
-  await admin.query(VERSION_1_DDL.replaceAll('%s', s))
-  await admin.query(`CREATE TABLE ${s}.vix_schema_version (version INTEGER NOT NULL); INSERT INTO ${s}.vix_schema_version VALUES (1)`)
+  await admin.query(ddl.replaceAll('%s', s))
+  await admin.query(`CREATE TABLE ${s}.vix_schema_version (version INTEGER NOT NULL); INSERT INTO ${s}.vix_schema_version VALUES (${version})`)
+  return { schema, s, admin }
+}
+
+t.test('a version-1 PostgreSQL schema is migrated in place: old messages keep their offsets and epoch and have no from', async (t) => {
+  const old = await oldSchema(t, VERSION_1_DDL, 1)
+  if (old === null) return
+  const { schema, s, admin } = old
   await admin.query(`INSERT INTO ${s}.vix_rooms VALUES ('general', 'epoch-general', 2)`)
   await admin.query(`INSERT INTO ${s}.vix_messages VALUES ('general', 1, 'm1', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m1"}'), ('general', 2, 'm2', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m2"}')`)
 
@@ -48,9 +60,9 @@ t.test('a version-1 PostgreSQL schema is migrated in place: old messages keep th
   const before = await store.readAfter('general', 0, 10)
   t.same(before, { epoch: 'epoch-general', messages: [{ offset: 1, message: msg('m1') }, { offset: 2, message: msg('m2') }] }, 'the same rows, offsets and epoch')
   t.notOk(before.messages.some((e) => 'from' in e.message), 'an old message has no sender, not a null one')
-  t.same((await store.append({ ...msg('m3'), from: { name: 'Ada' } })).position, { offset: 3, epoch: 'epoch-general' }, 'the counter goes on')
-  t.equal((await store.append(msg('m1'))).duplicate, true, 'idempotency survives the migration')
-  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.from), [undefined, undefined, { name: 'Ada' }])
+  t.same((await store.append({ ...msg('m3'), from: { name: 'Ada' } }, 'server')).position, { offset: 3, epoch: 'epoch-general' }, 'the counter goes on')
+  t.equal((await store.append({ ...msg('m3'), from: { name: 'Ada' } }, 'server')).duplicate, true, 'new messages are deduplicated (old rows: see the version-2 test)')
+  t.same((await store.listByRoom('general', { limit: 10 })).messages.map(({ message: m }) => m.from), [undefined, undefined, { name: 'Ada' }])
 
   t.same((await admin.query(`SELECT version FROM ${s}.vix_schema_version`)).rows, [{ version: POSTGRES_SCHEMA_VERSION }], 'the version is recorded once')
   t.same((await admin.query(`SELECT id, from_json FROM ${s}.vix_messages ORDER BY "offset"`)).rows, [
@@ -59,4 +71,49 @@ t.test('a version-1 PostgreSQL schema is migrated in place: old messages keep th
   const reopened = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
   t.teardown(() => reopened.close())
   t.same(await reopened.latest('general'), { id: 'm3', offset: 3, epoch: 'epoch-general' }, 'opening it again migrates nothing')
+})
+
+t.test('a version-2 PostgreSQL schema is migrated in place to per-sender idempotency: old rows keep offsets and epochs under the scope legacy, which suppresses no new message', async (t) => {
+  const old = await oldSchema(t, VERSION_2_DDL, 2)
+  if (old === null) return
+  const { schema, s, admin } = old
+  await admin.query(`INSERT INTO ${s}.vix_rooms VALUES ('general', 'epoch-general', 3), ('other', 'epoch-other', 1)`)
+  await admin.query(`INSERT INTO ${s}.vix_messages VALUES
+    ('general', 2, 'm1', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m1"}', '{"name":"Eve"}'),
+    ('general', 3, 'm2', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m2"}', NULL),
+    ('other', 1, 'm1', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m1"}', NULL)`)
+
+  const store = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
+  t.teardown(() => store.close())
+  t.same(await store.readAfter('general', 0, 10), { epoch: 'epoch-general', messages: [{ offset: 2, message: { ...msg('m1'), from: { name: 'Eve' } } }, { offset: 3, message: msg('m2') }] }, 'the same rows, offsets, epoch and from; no sender scope in them')
+  t.same(await store.readAfter('other', 0, 10), { epoch: 'epoch-other', messages: [{ offset: 1, message: msg('m1', 'other') }] })
+
+  const ada = await store.append(msg('m1'), 'id:ada')
+  t.same([ada.duplicate, ada.position], [false, { offset: 4, epoch: 'epoch-general' }], 'an old row (scope legacy) is no duplicate of a new message with its id: stored, next offset')
+  const again = await store.append({ ...msg('m1'), payload: { text: 'retry' } }, 'id:ada')
+  t.same([again.duplicate, again.position, again.message.payload], [true, ada.position, { text: 'm1' }], 'the same sender again: a duplicate, with the original')
+  t.same((await store.append(msg('m1'), 'id:bob')).position, { offset: 5, epoch: 'epoch-general' }, 'another sender: stored too')
+  t.equal((await store.append(msg('m1'), 'legacy')).duplicate, true, 'the old row is still keyed under its scope')
+
+  const replay = await store.replayFrom('general', 'm1', 10)
+  t.same(replay.recovered && [replay.after, replay.messages.map((e) => e.offset)], [{ offset: 2, epoch: 'epoch-general' }, [3, 4, 5]], 'a since id from before the migration replays from the earliest message with it')
+  t.same((await store.listByRoom('general', { before: 'm1', limit: 10 })).messages.map((e) => e.offset), [2, 3, 4], 'before: the latest with that id')
+
+  t.same((await admin.query(`SELECT version FROM ${s}.vix_schema_version`)).rows, [{ version: POSTGRES_SCHEMA_VERSION }], 'the version is recorded once')
+  t.same((await admin.query(`SELECT room, "offset", id, sender FROM ${s}.vix_messages ORDER BY room, "offset"`)).rows, [
+    { room: 'general', offset: '2', id: 'm1', sender: 'legacy' }, { room: 'general', offset: '3', id: 'm2', sender: 'legacy' },
+    { room: 'general', offset: '4', id: 'm1', sender: 'id:ada' }, { room: 'general', offset: '5', id: 'm1', sender: 'id:bob' },
+    { room: 'other', offset: '1', id: 'm1', sender: 'legacy' }
+  ], 'the scope is a column of its own')
+  const constraints = await admin.query(`SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = '${s}.vix_messages'::regclass AND contype IN ('p', 'u') ORDER BY conname`)
+  t.same(constraints.rows, [
+    { conname: 'vix_messages_pkey', def: 'PRIMARY KEY (room, "offset")' },
+    { conname: 'vix_messages_room_id_sender_key', def: 'UNIQUE (room, id, sender)' }
+  ], 'the unique (room, id) key is replaced')
+  await store.close()
+
+  const reopened = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
+  t.teardown(() => reopened.close())
+  t.same(await reopened.latest('general'), { id: 'm1', offset: 5, epoch: 'epoch-general' }, 'reopening migrates nothing')
+  t.same((await reopened.append(msg('m1'), 'id:bob')).position, { offset: 5, epoch: 'epoch-general' }, 'a duplicate after the restart is still detected')
 })

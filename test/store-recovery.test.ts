@@ -119,7 +119,7 @@ t.test('a stored message delivered after the replay that carried it is dropped, 
   await publishMany(hub, 'general', ['m1'])
   // m2 is committed (so the replay reads it) but its live delivery has not run yet.
   const m2: RealtimeMessage = { id: 'm2', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} }
-  const stored = await store.append({ ...m2, id: 'm2', room: 'general' })
+  const stored = await store.append({ ...m2, id: 'm2', room: 'general' }, 'server')
   const late: Envelope = { node: 'elsewhere', room: 'general', ...stored.position, message: m2 }
   const client = fakeClient(hub)
   await hub.receiveRequest(client.session, JSON.stringify({ type: 'room.join', payload: { room: 'general', since: 'm1' } }))
@@ -190,7 +190,7 @@ t.test('unstored messages published during a replay are delivered after it', asy
   release()
   await joined
   t.same(events(client), ['m2', 't1'])
-  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.id), ['m1', 'm2'], 'chat.typing was not stored')
+  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((m) => m.message.id), ['m1', 'm2'], 'chat.typing was not stored')
 })
 
 t.test('a store failure during join answers VIX_ERR_INTERNAL and leaves the session out of the room', async (t) => {
@@ -216,8 +216,12 @@ t.test('a duplicate client id is acked again but neither stored nor delivered tw
   t.same(sender.frames.filter((f) => f.kind === 'ack').map((f) => f.id), ['c-1', 'c-1'], 'the sender gets the same ack twice')
   t.same(events(member), ['c-1'], 'delivered once')
   t.equal((await store.listByRoom('general', { limit: 10 })).messages.length, 1, 'stored once')
+  // Idempotency is per sender: server code is another sender, its equal id is a message of its own.
   const again = await hub.publish({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'changed' } })
-  t.equal(again.payload.text, 'once', 'publish returns the stored message')
+  t.equal(again.payload.text, 'changed', 'another sender\'s equal id: publish returns its own message')
+  t.same((await store.listByRoom('general', { limit: 10 })).messages.map((e) => [e.offset, e.message.payload.text]), [[1, 'once'], [2, 'changed']], 'stored after the first one')
+  const retried = await hub.publish({ id: 'c-1', room: 'general', type: 'chat.message', payload: { text: 'changed again' } })
+  t.equal(retried.payload.text, 'changed', 'the same sender again: the stored message')
 })
 
 t.test('a gate releases once: a second release sends nothing', async (t) => {
@@ -265,7 +269,7 @@ t.test('RetentionSweeper', async (t) => {
   t.test('applies the default rule and per-room overrides, in batches', async (t) => {
     const store = new MemoryMessageStore()
     for (const room of ['a', 'b', 'keep']) {
-      for (let i = 1; i <= 10; i++) await store.append({ id: `${room}${i}`, kind: 'event', room, type: 'x', ts: new Date().toISOString(), payload: {} })
+      for (let i = 1; i <= 10; i++) await store.append({ id: `${room}${i}`, kind: 'event', room, type: 'x', ts: new Date().toISOString(), payload: {} }, 'server')
     }
     const sweeper = new RetentionSweeper(store, { maxMessages: 3, batchSize: 2, rooms: { b: { maxMessages: 8 }, keep: {} } })
     t.same(sweeper.ruleFor('a'), { maxMessages: 3, batchSize: 2, rooms: { b: { maxMessages: 8 }, keep: {} } })
@@ -273,7 +277,7 @@ t.test('RetentionSweeper', async (t) => {
     const first = sweeper.sweep()
     t.equal(sweeper.sweep(), first, 'a second call joins the pass in progress')
     t.equal(await first, 7 + 2)
-    t.same((await store.listByRoom('a', { limit: 50 })).messages.map((m) => m.id), ['a8', 'a9', 'a10'])
+    t.same((await store.listByRoom('a', { limit: 50 })).messages.map((m) => m.message.id), ['a8', 'a9', 'a10'])
     t.equal((await store.listByRoom('b', { limit: 50 })).messages.length, 8)
     t.equal((await store.listByRoom('keep', { limit: 50 })).messages.length, 10)
     await sweeper.stop()
@@ -281,7 +285,7 @@ t.test('RetentionSweeper', async (t) => {
 
   t.test('runs on its timer, logs a failed pass, and stop waits for a pass in progress', async (t) => {
     const store = new MemoryMessageStore()
-    await store.append({ id: 'old', kind: 'event', room: 'r', type: 'x', ts: new Date(0).toISOString(), payload: {} })
+    await store.append({ id: 'old', kind: 'event', room: 'r', type: 'x', ts: new Date(0).toISOString(), payload: {} }, 'server')
     const errors: unknown[] = []
     const logger = { debug () {}, warn () {}, error: (obj: unknown) => { errors.push(obj) } }
     const sweeper = new RetentionSweeper(store, { maxAge: 1000, interval: 5 }, logger)
@@ -299,7 +303,7 @@ t.test('RetentionSweeper', async (t) => {
 
   t.test('stop interrupts a pass between batches', async (t) => {
     const store = new MemoryMessageStore()
-    for (let i = 0; i < 10; i++) await store.append({ id: `m${i}`, kind: 'event', room: 'r', type: 'x', ts: new Date().toISOString(), payload: {} })
+    for (let i = 0; i < 10; i++) await store.append({ id: `m${i}`, kind: 'event', room: 'r', type: 'x', ts: new Date().toISOString(), payload: {} }, 'server')
     const sweeper = new RetentionSweeper(store, { maxMessages: 1, batchSize: 1 })
     const pass = sweeper.sweep()
     await sweeper.stop()

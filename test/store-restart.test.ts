@@ -2,6 +2,7 @@ import t from 'tap'
 import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { buildExampleApp } from '../example-app/app.js'
+import { encodePosition } from '../lib/position.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
 
 async function startExample (storePath: string): Promise<FastifyInstance> {
@@ -46,7 +47,8 @@ t.test('the example app stopped and started on the same database: rejoin with si
 
   const bob2 = await connect(second)
   const ack = await bob2.join('lobby', bobLastSeen)
-  t.same(ack.payload, { room: 'lobby', recovered: true, replayed: 3, latestId: 'a5' })
+  const head = await second.messageStore.latest('lobby') as { offset: number, epoch: string }
+  t.same(ack.payload, { room: 'lobby', recovered: true, replayed: 3, latestId: 'a5', pos: encodePosition(head.offset, head.epoch) }, 'the stream goes on after the last replayed message')
   t.same(eventIds(bob2), ['a3', 'a4', 'a5'], 'what was published while away, across the restart, in order')
 
   const history = await second.inject({ method: 'GET', url: '/ws/history?room=lobby' })

@@ -17,7 +17,8 @@ type Report = [room: string, id: string, offset: number, epoch: string, duplicat
  * A writer process: its own SqliteMessageStore (its own connection) on the
  * shared file. Bursts of appends without waiting for them, a pause between
  * bursts, so its group commits race the other writers' for the write lock. Some appends resend one of its earlier messages; some send an id
- * that every writer sends, so exactly one of them stores it.
+ * that every writer sends under one shared sender scope (as `server` code on several nodes would), so exactly one of them stores it;
+ * the others go under the writer's own scope.
  */
 const isCommon = (n: number): boolean => n % 50 === 0
 const isResend = (n: number): boolean => n % 7 === 0 && n > 7 && !isCommon(n)
@@ -37,7 +38,8 @@ while (n < Number(count)) {
     n++
     const message = isCommon(n) ? { room: 'general', id: 'common-' + n } : isResend(n) ? sent[sent.length - 7] : { room: n % 3 === 0 ? 'side' : 'general', id: name + '-' + n }
     sent.push(message)
-    appends.push(store.append({ ...message, kind: 'event', type: 'chat.message', ts: new Date().toISOString(), payload: { name, n } })
+    const sender = message.id.startsWith('common-') ? 'server' : 'id:' + name
+    appends.push(store.append({ ...message, kind: 'event', type: 'chat.message', ts: new Date().toISOString(), payload: { name, n } }, sender)
       .then((r) => [r.message.room, r.message.id, r.position.offset, r.position.epoch, r.duplicate]))
   }
   // A millisecond between bursts spreads each writer over a few hundred ms, so all of them overlap.

@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg'
+import { LEGACY_SENDER } from './rows.js'
 
 /** The schema version this build writes; recorded in `<schema>.vix_schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 2
+export const POSTGRES_SCHEMA_VERSION = 3
 
 /** Quote an SQL identifier (a schema name from the options). */
 export function quoteIdent (name: string): string {
@@ -30,7 +31,15 @@ const migrations: Array<(s: string) => string> = [
       UNIQUE (room, id)
     );`,
   // The sender as the server saw it; NULL for a message without one, which is what every older row is.
-  (s) => `ALTER TABLE ${s}.vix_messages ADD COLUMN from_json TEXT;`
+  (s) => `ALTER TABLE ${s}.vix_messages ADD COLUMN from_json TEXT;`,
+  // Idempotency per sender: the key becomes (room, sender, id). Older rows get the scope 'legacy' through the
+  // column's default (a constant default rewrites no row), which no caller appends under: no new message is a
+  // duplicate of one; a node of the previous build still running inserts under it too. The key leads with
+  // (room, id) so that its index also serves the lookups by id (replay, history paging).
+  (s) => `
+    ALTER TABLE ${s}.vix_messages ADD COLUMN sender TEXT NOT NULL DEFAULT '${LEGACY_SENDER}';
+    ALTER TABLE ${s}.vix_messages DROP CONSTRAINT vix_messages_room_id_key;
+    ALTER TABLE ${s}.vix_messages ADD CONSTRAINT vix_messages_room_id_sender_key UNIQUE (room, id, sender);`
 ]
 
 /**

@@ -3,6 +3,7 @@ import type pg from 'pg'
 import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
 import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
 import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
+import { replayDecision } from './replay.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
 
@@ -27,6 +28,7 @@ export interface PostgresMessageStoreOptions {
 
 interface PendingAppend {
   message: StorableMessage
+  sender: string
   resolve: (result: AppendResult) => void
   reject: (error: Error) => void
 }
@@ -56,7 +58,7 @@ const retryable = (error: unknown): boolean => ['40P01', '40001'].includes((erro
  *
  * @example
  * const store = new PostgresMessageStore({ connectionString: 'postgres://127.0.0.1/test', schema: 'chat' })
- * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } })
+ * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } }, 'id:ada')
  * await store.close()
  */
 export class PostgresMessageStore implements MessageStore {
@@ -156,10 +158,10 @@ export class PostgresMessageStore implements MessageStore {
     return await this.withClient(async (client) => (await client.query<R>(text, values)).rows)
   }
 
-  append (message: StorableMessage): Promise<AppendResult> {
+  append (message: StorableMessage, sender: string): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error(`message store (postgres schema "${this.schema}") is closed`))
     return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject })
+      this.pending.push({ message, sender, resolve, reject })
       this.writing ??= this.writeLoop()
     })
   }
@@ -192,7 +194,7 @@ export class PostgresMessageStore implements MessageStore {
     }
   }
 
-  /** The batch's transaction: lock the rooms' counters (in name order, so two nodes cannot deadlock), skip stored ids, insert, advance. */
+  /** The batch's transaction: lock the rooms' counters (in name order, so two nodes cannot deadlock), skip stored (room, sender, id), insert, advance. */
   private async storeBatch (client: pg.PoolClient, batch: PendingAppend[]): Promise<AppendResult[]> {
     const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
     await client.query('BEGIN')
@@ -203,30 +205,30 @@ export class PostgresMessageStore implements MessageStore {
          ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset RETURNING room, epoch, last_offset`,
         [rooms, rooms.map(() => randomUUID())])
       for (const row of locked.rows) counters.set(row.room, { epoch: row.epoch, last: Number(row.last_offset), stored: Number(row.last_offset) })
-      const stored = await client.query<Row>(
-        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE (room, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))`,
-        [batch.map((e) => e.message.room), batch.map((e) => e.message.id)])
+      const stored = await client.query<Row & { sender: string }>(
+        `SELECT ${COLUMNS}, sender FROM ${this.t.messages} WHERE (room, id, sender) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+        [batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.sender)])
       const known = new Map<string, { offset: number, message: StorableMessage }>()
-      for (const row of stored.rows) known.set(`${row.room}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
-      const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null> } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [] }
-      const results = batch.map(({ message }): AppendResult => {
+      for (const row of stored.rows) known.set(`${row.room}\0${row.sender}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
+      const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null>, sender: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [], sender: [] }
+      const results = batch.map(({ message, sender }): AppendResult => {
         const counter = counters.get(message.room) as { epoch: string, last: number }
-        const key = `${message.room}\0${message.id}`
+        const key = `${message.room}\0${sender}\0${message.id}`
         const existing = known.get(key)
         if (existing !== undefined) return { duplicate: true, message: existing.message, position: { offset: existing.offset, epoch: counter.epoch } }
         const offset = ++counter.last
         known.set(key, { offset, message })
         insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
         insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
-        insert.from.push(fromColumn(message))
+        insert.from.push(fromColumn(message)); insert.sender.push(sender)
         return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
       })
       if (insert.room.length > 0) {
         // No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
         await client.query(
-          `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])`,
-          [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from])
+          `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
+          [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender])
         const advanced = [...counters].filter(([, c]) => c.last !== c.stored)
         await client.query(
           `UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($1::text[], $2::bigint[]) AS v (room, last) WHERE r.room = v.room`,
@@ -241,20 +243,23 @@ export class PostgresMessageStore implements MessageStore {
   }
 
   async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {
-    return await this.snapshot(async (client) => {
-      const afterOffset = options.after === undefined ? 0 : await this.offsetOf(client, room, options.after)
-      const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : await this.offsetOf(client, room, options.before)
+    return await this.snapshot(async (client): Promise<HistoryPage> => {
+      const afterOffset = options.after === undefined ? 0 : await this.offsetOf(client, room, options.after, 'earliest')
+      const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : await this.offsetOf(client, room, options.before, 'latest')
+      const epoch = (await client.query<{ epoch: string }>(`SELECT epoch FROM ${this.t.rooms} WHERE room = $1`, [room])).rows[0]?.epoch ?? null
       const forward = options.after !== undefined
       const rows = (await client.query<Row>(
         `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 AND "offset" < $3 ORDER BY "offset" ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
         [room, afterOffset, beforeOffset, options.limit + 1])).rows
-      const page = rows.slice(0, options.limit).map(messageOfRow)
-      return { messages: forward ? page : page.reverse(), hasMore: rows.length > options.limit }
+      const page = rows.slice(0, options.limit).map(toPositioned)
+      return { messages: forward ? page : page.reverse(), epoch, hasMore: rows.length > options.limit }
     })
   }
 
-  private async offsetOf (client: pg.PoolClient, room: string, id: string): Promise<number> {
-    const row = (await client.query<{ offset: string }>(`SELECT "offset" FROM ${this.t.messages} WHERE room = $1 AND id = $2`, [room, id])).rows[0]
+  /** The offset of a stored message with that id; several senders may have used it: `since`/`after` take the earliest, `before` the latest (see MessageStore). */
+  private async offsetOf (client: pg.PoolClient, room: string, id: string, which: 'earliest' | 'latest'): Promise<number> {
+    const row = (await client.query<{ offset: string }>(
+      `SELECT "offset" FROM ${this.t.messages} WHERE room = $1 AND id = $2 ORDER BY "offset" ${which === 'earliest' ? 'ASC' : 'DESC'} LIMIT 1`, [room, id])).rows[0]
     if (row === undefined) throw new MessageNotFoundError(id, room)
     return Number(row.offset)
   }
@@ -270,14 +275,13 @@ export class PostgresMessageStore implements MessageStore {
     return await this.snapshot(async (client): Promise<ReplayResult> => {
       const head = await this.head(client, room)
       const since = (await client.query<{ offset: string, epoch: string }>(
-        `SELECT m."offset", r.epoch FROM ${this.t.messages} m JOIN ${this.t.rooms} r ON r.room = m.room WHERE m.room = $1 AND m.id = $2`,
+        `SELECT m."offset", r.epoch FROM ${this.t.messages} m JOIN ${this.t.rooms} r ON r.room = m.room WHERE m.room = $1 AND m.id = $2 ORDER BY m."offset" LIMIT 1`,
         [room, afterId])).rows[0]
-      if (since === undefined) return { recovered: false, reason: 'unknown', head }
+      if (since === undefined) return replayDecision(undefined, [], limit, head)
       const rows = (await client.query<Row>(
         `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
         [room, since.offset, limit + 1])).rows
-      if (rows.length > limit) return { recovered: false, reason: 'too_many', head }
-      return { recovered: true, messages: rows.map(toPositioned), after: { offset: Number(since.offset), epoch: since.epoch }, head }
+      return replayDecision({ offset: Number(since.offset), epoch: since.epoch }, rows.map(toPositioned), limit, head)
     })
   }
 

@@ -22,3 +22,10 @@ export function messageOfRow (row: MessageColumns): StorableMessage {
 export function fromColumn (message: StorableMessage): string | null {
   return message.from === undefined ? null : JSON.stringify(message.from)
 }
+
+/**
+ * The sender scope of a row stored before scopes existed (or by an older
+ * build that does not name one): the column's default. No caller appends
+ * under it, so no new message is a duplicate of such a row.
+ */
+export const LEGACY_SENDER = 'legacy'

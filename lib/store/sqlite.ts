@@ -3,14 +3,15 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type Database from 'better-sqlite3'
 import { MessageNotFoundError, StoreOpenError } from '../errors.js'
-import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
+import { LEGACY_SENDER, fromColumn, messageOfRow, type MessageColumns } from './rows.js'
+import { replayDecision } from './replay.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
 
 const sqliteDriver = optionalPackage<typeof Database>('better-sqlite3', 'store')
 
 /** The schema version this build writes; recorded in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 3
+export const SCHEMA_VERSION = 4
 
 /** Durability of a commit: NORMAL survives a process crash, FULL also survives power loss (one fsync per commit). */
 export type SynchronousMode = 'NORMAL' | 'FULL'
@@ -35,6 +36,7 @@ interface RoomRow {
 
 interface PendingAppend {
   message: StorableMessage
+  sender: string
   resolve: (result: AppendResult) => void
   reject: (error: Error) => void
 }
@@ -85,7 +87,13 @@ const migrations: Array<(db: Database.Database) => void> = [
     for (const { room, last } of heads) insertRoom.run(room, randomUUID(), last)
   },
   // The sender as the server saw it; NULL for a message without one, which is what every older row is.
-  (db) => db.exec('ALTER TABLE messages ADD COLUMN from_json TEXT')
+  (db) => db.exec('ALTER TABLE messages ADD COLUMN from_json TEXT'),
+  // Idempotency per sender: the key becomes (room, sender, id). Older rows get the scope 'legacy' (the
+  // default, so no row is rewritten), which no caller appends under: no new message is a duplicate of one.
+  // The unique index leads with (room, id) so that it also serves the lookups by id (replay, history paging).
+  (db) => db.exec(`ALTER TABLE messages ADD COLUMN sender TEXT NOT NULL DEFAULT '${LEGACY_SENDER}';
+     DROP INDEX messages_room_id;
+     CREATE UNIQUE INDEX messages_room_id_sender ON messages (room, id, sender);`)
 ]
 
 const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json, from_json'
@@ -104,7 +112,7 @@ function toPositioned (row: Row): PositionedMessage {
  *
  * @example
  * const store = new SqliteMessageStore({ path: './data/messages.db', synchronous: 'FULL' })
- * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } })
+ * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: { text: 'hi' } }, 'id:ada')
  * await store.close()
  */
 export class SqliteMessageStore implements MessageStore {
@@ -125,12 +133,14 @@ export class SqliteMessageStore implements MessageStore {
     this.db = openDatabase(options)
     const db = this.db
     this.statements = {
-      insert: db.prepare<[string, string, number, string, string, string, string, string | null]>(`INSERT INTO messages (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id) DO NOTHING`),
+      insert: db.prepare<[string, string, number, string, string, string, string, string | null, string]>(`INSERT INTO messages (${COLUMNS}, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id, sender) DO NOTHING`),
       room: db.prepare<[string], RoomRow>('SELECT epoch, last_offset FROM rooms WHERE room = ?'),
       saveRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset'),
-      byId: db.prepare<[string, string], { offset: number, epoch: string }>('SELECT m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ?'),
+      // Several senders may have used an id: `since`/`after` take the earliest, `before` the latest (see MessageStore).
+      earliestWithId: db.prepare<[string, string], { offset: number, epoch: string }>('SELECT m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ? ORDER BY m."offset" LIMIT 1'),
+      latestWithId: db.prepare<[string, string], { offset: number }>('SELECT "offset" FROM messages WHERE room = ? AND id = ? ORDER BY "offset" DESC LIMIT 1'),
       // Within a batch the room's row may not be written yet: the epoch comes from the batch's counter.
-      stored: db.prepare<[string, string], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND id = ?`),
+      stored: db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND id = ? AND sender = ?`),
       head: db.prepare<[string], RoomHead>('SELECT m.id, m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? ORDER BY m."offset" DESC LIMIT 1'),
       forward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" LIMIT ?`),
       backward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?`),
@@ -155,7 +165,7 @@ export class SqliteMessageStore implements MessageStore {
   private storeBatch (batch: PendingAppend[]): AppendResult[] {
     const { insert, room: roomRow, saveRoom, stored } = this.statements
     const counters = new Map<string, RoomCounter>()
-    const results = batch.map(({ message }): AppendResult => {
+    const results = batch.map(({ message, sender }): AppendResult => {
       let counter = counters.get(message.room)
       if (counter === undefined) {
         const row = roomRow.get(message.room)
@@ -163,13 +173,13 @@ export class SqliteMessageStore implements MessageStore {
         counters.set(message.room, counter)
       }
       const offset = counter.last + 1
-      // ON CONFLICT names (room, id) only: a clash on (room, offset) would be a bug and must fail the batch, not vanish.
+      // ON CONFLICT names (room, id, sender) only: a clash on (room, offset) would be a bug and must fail the batch, not vanish.
       const from = fromColumn(message)
-      if (insert.run(message.id, message.room, offset, message.kind, message.type, message.ts, JSON.stringify(message.payload), from).changes === 1) {
+      if (insert.run(message.id, message.room, offset, message.kind, message.type, message.ts, JSON.stringify(message.payload), from, sender).changes === 1) {
         counter.last = offset
         return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
       }
-      const row = stored.get(message.room, message.id) as Row
+      const row = stored.get(message.room, message.id, sender) as Row
       return { duplicate: true, message: messageOfRow(row), position: { offset: row.offset, epoch: counter.epoch } }
     })
     for (const [room, counter] of counters) {
@@ -178,10 +188,10 @@ export class SqliteMessageStore implements MessageStore {
     return results
   }
 
-  append (message: StorableMessage): Promise<AppendResult> {
+  append (message: StorableMessage, sender: string): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new Error(`message store at "${this.path}" is closed`))
     return new Promise((resolve, reject) => {
-      this.pending.push({ message, resolve, reject })
+      this.pending.push({ message, sender, resolve, reject })
       // setImmediate (not nextTick) so every append of this event-loop turn, including
       // those from other sockets' I/O callbacks, joins the same transaction.
       this.scheduled ??= setImmediate(() => { this.commitPending() })
@@ -208,32 +218,29 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {
-    return this.snapshot(() => {
-      const afterOffset = options.after === undefined ? 0 : this.offsetOf(room, options.after)
-      const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : this.offsetOf(room, options.before)
-      if (options.after !== undefined) {
-        const rows = this.statements.forward.all(room, afterOffset, beforeOffset, options.limit + 1)
-        return { messages: rows.slice(0, options.limit).map(messageOfRow), hasMore: rows.length > options.limit }
-      }
-      const rows = this.statements.backward.all(room, afterOffset, beforeOffset, options.limit + 1)
-      return { messages: rows.slice(0, options.limit).reverse().map(messageOfRow), hasMore: rows.length > options.limit }
+    return this.snapshot((): HistoryPage => {
+      const afterOffset = options.after === undefined ? 0 : this.offsetOf(room, options.after, this.statements.earliestWithId)
+      const beforeOffset = options.before === undefined ? Number.MAX_SAFE_INTEGER : this.offsetOf(room, options.before, this.statements.latestWithId)
+      const epoch = this.statements.room.get(room)?.epoch ?? null
+      const forward = options.after !== undefined
+      const rows = (forward ? this.statements.forward : this.statements.backward).all(room, afterOffset, beforeOffset, options.limit + 1)
+      const page = rows.slice(0, options.limit).map(toPositioned)
+      return { messages: forward ? page : page.reverse(), epoch, hasMore: rows.length > options.limit }
     })
   }
 
-  private offsetOf (room: string, id: string): number {
-    const row = this.statements.byId.get(room, id)
+  private offsetOf (room: string, id: string, lookup: Database.Statement<[string, string], { offset: number }>): number {
+    const row = lookup.get(room, id)
     if (row === undefined) throw new MessageNotFoundError(id, room)
     return row.offset
   }
 
   async replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult> {
     return this.snapshot((): ReplayResult => {
-      const since = this.statements.byId.get(room, afterId)
+      const since = this.statements.earliestWithId.get(room, afterId)
       const head = this.statements.head.get(room) ?? null
-      if (since === undefined) return { recovered: false, reason: 'unknown', head }
-      const rows = this.statements.forward.all(room, since.offset, Number.MAX_SAFE_INTEGER, limit + 1)
-      if (rows.length > limit) return { recovered: false, reason: 'too_many', head }
-      return { recovered: true, messages: rows.map(toPositioned), after: { offset: since.offset, epoch: since.epoch }, head }
+      const rows = since === undefined ? [] : this.statements.forward.all(room, since.offset, Number.MAX_SAFE_INTEGER, limit + 1)
+      return replayDecision(since, rows.map(toPositioned), limit, head)
     })
   }
 

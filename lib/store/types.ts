@@ -17,7 +17,7 @@ export interface RoomPosition {
   epoch: string
 }
 
-/** Result of one append. `duplicate`: a message with that id was already stored in that room; `message` and `position` are the stored one's. */
+/** Result of one append. `duplicate`: the same sender already stored a message with that id in that room; `message` and `position` are the stored one's. */
 export interface AppendResult {
   duplicate: boolean
   message: StorableMessage
@@ -37,7 +37,7 @@ export interface RoomHead extends RoomPosition {
 
 /**
  * Result of a replay request. `recovered: true` carries every message after
- * `afterId`, in offset order, and the position of `afterId` itself.
+ * `afterId` (the earliest stored message with that id), in offset order, and the position of `afterId` itself.
  * `recovered: false` carries none: `afterId` is unknown (or pruned), or more
  * than `limit` messages follow it — never a partial replay.
  */
@@ -52,16 +52,21 @@ export interface RoomRange {
 }
 
 export interface ListOptions {
-  /** Only messages stored before this id. */
+  /** Only messages stored before this id (of several with that id: the latest one). */
   before?: string
-  /** Only messages stored after this id (pages forward from it). */
+  /** Only messages stored after this id, paging forward from it (of several with that id: the earliest one). */
   after?: string
   limit: number
 }
 
-/** A page of history, oldest first. `hasMore`: further messages exist in the paging direction. */
+/**
+ * A page of history, oldest first, each message with its offset. `epoch`: the
+ * room's epoch, which every offset of the page belongs to (null: the room never
+ * had a message). `hasMore`: further messages exist in the paging direction.
+ */
 export interface HistoryPage {
-  messages: StorableMessage[]
+  messages: PositionedMessage[]
+  epoch: string | null
   hasMore: boolean
 }
 
@@ -81,13 +86,28 @@ export interface RetentionRule {
  *   the transaction that inserts the message, so a reader that has seen offset
  *   n has seen, or can read, every offset below it: no gap, ever, whatever
  *   number of writers (connections, processes, nodes) append concurrently.
- * - **Appends of one caller commit in call order.** If `append(a)` is called
- *   before `append(b)`, `a` is committed no later than `b` (and, in one room,
+ * - **Appends of one caller commit in call order.** If `append(a, s)` is called
+ *   before `append(b, s)`, `a` is committed no later than `b` (and, in one room,
  *   gets the lower offset), even when neither was awaited. The hub relies on
  *   this to let a client's next frame start before its previous message committed.
- * - **Idempotent by client id within a room.** Appending a message whose
- *   (room, id) is stored returns `duplicate: true` with the stored message
- *   and its position, and stores nothing.
+ * - **Idempotent by client id per sender within a room.** Appending a
+ *   message whose (room, sender, id) is stored returns `duplicate: true` with
+ *   the stored message and its position, and stores nothing. Another sender's
+ *   message with an equal id is stored and positioned like any other: one
+ *   sender's id never suppresses another's. `sender` is an opaque scope
+ *   (`id:<identityKey>`, `session:<hash>`, `server`, `http`); the store keeps
+ *   it beside the message and never returns it (not in the message, not in
+ *   history or replay). Rows stored before sender scopes existed (SQLite schema
+ *   < 4, PostgreSQL < 3), or by an older build that does not name one, have the
+ *   scope `legacy`, which no caller uses: such a row is kept, positioned and
+ *   replayed as before, but no new append is a duplicate of it.
+ * - **An id names one message for lookups even when several senders used it.**
+ *   A lookup by id (`replayFrom`'s `afterId`, `listByRoom`'s `after` and
+ *   `before`) resolves it so that nothing is skipped: `afterId` and `after` mean
+ *   the earliest stored message with that id in the room (lowest offset),
+ *   `before` the latest (highest offset). An ambiguous id can so bring back
+ *   messages the caller already has, never hide one; a position (offset and
+ *   epoch) is exact.
  * - **The epoch of a room is stable** until its history is reset (a new
  *   database): then offsets start again at 1 under a new epoch. Pruning by
  *   retention does not reset: offsets keep growing. (A known limit: a store
@@ -101,15 +121,18 @@ export interface RetentionRule {
  *
  * @example
  * const store: MessageStore = new SqliteMessageStore({ path: './data/messages.db' })
- * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} })
+ * const { position } = await store.append({ id: 'c-1', kind: 'event', room: 'general', type: 'chat.message', ts: new Date().toISOString(), payload: {} }, 'id:ada')
  * const page = await store.listByRoom('general', { limit: 50 })
  */
 export interface MessageStore {
-  /** Store a message; resolves once it is durable (committed), with its room position. */
-  append (message: StorableMessage): Promise<AppendResult>
-  /** A page of a room's history, oldest first. Without `after` the page ends at `before` (or the newest). Throws `VIX_ERR_MESSAGE_NOT_FOUND` for an unknown `before`/`after`. */
+  /**
+   * Store a message sent by `sender` (its idempotency scope: a duplicate is an
+   * equal (room, sender, id)); resolves once it is durable (committed), with its room position.
+   */
+  append (message: StorableMessage, sender: string): Promise<AppendResult>
+  /** A page of a room's history with offsets, oldest first. Without `after` the page ends at `before` (or the newest). Throws `VIX_ERR_MESSAGE_NOT_FOUND` for an unknown `before`/`after`. */
   listByRoom (room: string, options: ListOptions): Promise<HistoryPage>
-  /** Every message after `afterId`, when it is known and at most `limit` follow it. */
+  /** Every message after `afterId` (the earliest with that id), when it is known and at most `limit` follow it. */
   replayFrom (room: string, afterId: string, limit: number): Promise<ReplayResult>
   /**
    * Up to `limit` messages of the room with an offset above `afterOffset`, in offset order (gap repair between nodes).
