@@ -16,8 +16,8 @@ export const Payload = Type.Record(Type.String(), Type.Unknown(), { description:
 export const Position = Type.String({
   pattern: '^[1-9][0-9]{0,15}\\.[A-Za-z0-9_-]{4}$',
   maxLength: 21,
-  description: 'Room position of a stored message: `<offset>.<epoch tag>`. Offsets grow by one per stored message of the room, in commit order; the tag changes when the room\'s history is reset. A valid `since`',
-  examples: ['42.Xb3k']
+  // No `examples`: OpenAPI 3.0 refuses them inside the nullable unions this is used in.
+  description: 'Room position of a stored message: `<offset>.<epoch tag>`, e.g. `42.Xb3k`. Offsets grow by one per stored message of the room, in commit order; the tag changes when the room\'s history is reset. A valid `since`'
 })
 export const Sender = Type.Record(Type.String(), Type.Unknown(), {
   description: 'The sender as the server sees it, from the hub\'s `senderInfo` (or a server publish\'s own `from`); never from the client. At most 1 KiB as JSON; absent when none was given',

@@ -146,8 +146,8 @@ t.test('REDIS_URL where nothing listens: the node stays up, 503 naming redis, lo
   t.same((await ready(node.base)).body, { status: 'ready', dependencies: { redis: 'up' } })
   t.equal(node.process.exitCode, null, 'the process stayed up throughout')
 
-  // A second node on the same Redis: its message reaches node a's members, so a subscribed 'general' on reconnect.
-  const other = await startNode(t, bundle, 'b', { REDIS_URL: url, VIX_STORE_PATH: join(dir, 'b.db'), VIX_PUBLISH_KEY: KEY })
+  // A second node on the same Redis and the same history (one SQLite file): its message reaches node a's members, so a subscribed 'general' on reconnect.
+  const other = await startNode(t, bundle, 'b', { REDIS_URL: url, VIX_STORE_PATH: join(dir, 'a.db'), VIX_PUBLISH_KEY: KEY })
   await waitFor(async () => (await ready(other.base)).status === 200, { timeout: 10_000, interval: 50, message: () => `node b not ready: ${other.output()}` })
   const sent = await fetch(`${other.base}/ws/send`, {
     method: 'POST',

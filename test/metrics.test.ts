@@ -31,6 +31,7 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_broker_errors_total: 'COUNTER',
   vix_broker_connected: 'GAUGE',
   vix_broker_gaps_repaired_total: 'COUNTER',
+  vix_room_streams_interrupted_total: 'COUNTER',
   vix_dependency_errors_total: 'COUNTER',
   vix_dependency_up: 'GAUGE',
   vix_limit_rejections_total: 'COUNTER',
