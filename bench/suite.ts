@@ -6,6 +6,11 @@
  *
  *   npm run bench                       (raises ulimit -n, then runs this)
  *   npx tsx bench/suite.ts --rounds 3 --scenarios fanout,echo,idle,hold
+ *   npx tsx bench/suite.ts --baseline ../old --scenarios fanout,echo
+ *
+ * `--baseline DIR`: a checkout of another commit (with its node_modules);
+ * its vix servers run in the same rounds as `vix@base` and `vix-sqlite@base`,
+ * interleaved with this checkout's, and the verdicts compare the two.
  *
  * Each server runs in its own process (bench/suite-server.ts) pinned to core
  * 0; this process is the load generator, pinned to core 1 (when `taskset`
@@ -41,6 +46,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { resolve as resolvePath } from 'node:path'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -68,9 +74,15 @@ const { values: args } = parseArgs({
     'timeout-ms': { type: 'string', default: '60000' },
     'no-pin': { type: 'boolean', default: false },
     /** Write a V8 CPU profile of every server (node --cpu-prof) under bench/results/profiles/<system>/. */
-    profile: { type: 'boolean', default: false }
+    profile: { type: 'boolean', default: false },
+    /** A checkout of another commit: its vix servers run beside this one's, as `vix@base` and `vix-sqlite@base`. */
+    baseline: { type: 'string' }
   }
 })
+const BASE_SUFFIX = '@base'
+const baseline = args.baseline === undefined ? undefined : `${resolvePath(args.baseline)}/`
+/** The systems a scenario runs, with the baseline's copies of the vix ones when `--baseline` is given. */
+const withBaseline = (systems: string[]): string[] => baseline === undefined ? systems : [...systems, ...systems.filter((s) => s.startsWith('vix')).map((s) => s + BASE_SUFFIX)]
 const num = (name: keyof typeof args): number => {
   const value = Number(args[name])
   if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`)
@@ -101,9 +113,12 @@ interface Server { port: number, child: ChildProcess, rpc: (message: Record<stri
 async function startServer (system: string, env: Record<string, string> = {}): Promise<Server> {
   // One directory per system: the main thread and tsx's loader thread each write their own profile (the larger is the server's).
   const profile = args.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}profiles/${system}`] : []
-  const nodeArgs = ['--expose-gc', ...profile, '--import', 'tsx', serverFile, system]
+  // A baseline system is the other checkout's own server file, run from there (its own node_modules).
+  const base = system.endsWith(BASE_SUFFIX) && baseline !== undefined
+  const file = base ? `${baseline as string}bench/suite-server.ts` : serverFile
+  const nodeArgs = ['--expose-gc', ...profile, '--import', 'tsx', file, base ? system.slice(0, -BASE_SUFFIX.length) : system]
   const [command, commandArgs] = pinned ? ['taskset', ['-c', '0', process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs]
-  const child = spawn(command, commandArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = spawn(command, commandArgs, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], cwd: base ? baseline : undefined })
   let next = 0
   const waiting = new Map<number, (reply: any) => void>()
   const port = await new Promise<number>((resolve, reject) => {
@@ -235,7 +250,7 @@ const record = (scenario: string, m: Measure): void => {
 }
 
 async function fanoutScenario (): Promise<void> {
-  const systems = ['vix', 'vix-sqlite', 'ws-loop', 'ws-batch10', 'socket.io']
+  const systems = withBaseline(['vix', 'vix-sqlite', 'ws-loop', 'ws-batch10', 'socket.io'])
   for (let round = 0; round < ROUNDS; round++) {
     for (const system of rotate(systems, round)) {
       const server = await startServer(system)
@@ -258,7 +273,7 @@ async function fanoutScenario (): Promise<void> {
 }
 
 async function echoScenario (): Promise<void> {
-  const systems = ['vix', 'fastify-ws', 'socket.io']
+  const systems = withBaseline(['vix', 'fastify-ws', 'socket.io'])
   const echo1 = num('echo1')
   const echo10 = num('echo10')
   for (let round = 0; round < ROUNDS; round++) {
@@ -404,6 +419,16 @@ const goals: Array<[string, string, number, '>=' | '<=', number]> = [
   ['idle memory', 'heap per connection vix / bare', heapRatio('fastify-ws'), '<=', 1.0],
   ['idle memory', 'heap per connection vix / Socket.IO', heapRatio('socket.io'), '<=', 0.5]
 ]
+if (baseline !== undefined) {
+  goals.push(
+    ['against the baseline', 'fan-out one per tick, vix / vix@base', ratio('fanout-tick', 'vix', 'vix@base'), '>=', 0.95],
+    ['against the baseline', 'fan-out 1000 in one tick, vix / vix@base', ratio('fanout-burst', 'vix', 'vix@base'), '>=', 0.95],
+    ['against the baseline', 'fan-out stored, one per tick, vix+sqlite / vix-sqlite@base', ratio('fanout-tick', 'vix-sqlite', 'vix-sqlite@base'), '>=', 0.95],
+    ['against the baseline', 'fan-out stored, 1000 in one tick, vix+sqlite / vix-sqlite@base', ratio('fanout-burst', 'vix-sqlite', 'vix-sqlite@base'), '>=', 0.95],
+    ['against the baseline', 'typed echo 1 client, round trips/s vix / vix@base', ratio('echo-1', 'vix', 'vix@base'), '>=', 0.95],
+    ['against the baseline', 'typed echo 10 clients, server CPU per message vix / vix@base', ratio('echo-10', 'vix', 'vix@base', 'cpuUsPerMsg'), '<=', 1.05]
+  )
+}
 out('| goal | measure | ratio (median of per-round ratios) | verdict |')
 out('|---|---|---:|---|')
 for (const [scenario, what, value, op, target] of goals) {
@@ -415,12 +440,14 @@ if (held !== undefined) {
 }
 console.log(lines.join('\n'))
 mkdirSync(resultsDir, { recursive: true })
-const file = `${resultsDir}suite-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+const file = `${resultsDir}suite-${baseline === undefined ? '' : 'baseline-'}${new Date().toISOString().replace(/[:.]/g, '-')}.json`
 const machine = { cpus: CPUS, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version, pinned, date: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 1000), loadBefore, loadAfter: os.loadavg(), loadPeak: Math.max(loadPeak, os.loadavg()[0]) }
 const json = JSON.stringify({ machine, args, results, memory, held, goals: goals.map(([scenario, what, value, op, target]) => ({ scenario, what, value, op, target })), table: lines }, null, 2)
 writeFileSync(file, json)
-// The latest run under a fixed name, and its chart (docs/benchmarks.svg, committed).
-writeFileSync(`${resultsDir}suite.json`, json)
-writeSuiteChart(`${resultsDir}suite.json`, chartFile)
-console.error(`results: ${file} (and bench/results/suite.json); chart: docs/benchmarks.svg`)
+if (baseline === undefined) {
+  // The latest run under a fixed name, and its chart (docs/benchmarks.svg, committed); a run against a baseline is kept apart.
+  writeFileSync(`${resultsDir}suite.json`, json)
+  writeSuiteChart(`${resultsDir}suite.json`, chartFile)
+}
+console.error(`results: ${file}${baseline === undefined ? ' (and bench/results/suite.json); chart: docs/benchmarks.svg' : ''}`)
 process.exit(0)

@@ -56,7 +56,8 @@ const report = await runChaos({
   log: values.quiet ? undefined : (line) => { console.log(line) }
 })
 console.log(formatReport(report))
-const failed = report.check.missing + report.check.duplicated + report.check.outOfOrder > 0 || !report.check.historyIdentical || report.check.positions === 'holes'
+// A hole a client had to detect and repair is the server's failure too: the client's check is the safety net, not the mechanism.
+const failed = report.check.missing + report.check.duplicated + report.check.outOfOrder + report.clients.gaps > 0 || !report.check.historyIdentical || report.check.positions === 'holes'
 if (failed || values.keep) console.log(`logs, timeline and report.json: ${workDir}`)
 else rmSync(workDir, { recursive: true, force: true })
 process.exit(failed ? 1 : 0)

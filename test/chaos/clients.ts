@@ -172,7 +172,7 @@ abstract class ChaosClient {
     client.on('close', () => { if (current()) this.counters.reconnects++ })
     client.on('rejoined', () => { if (current()) this.counters.rejoins++ })
     client.on('recovery_failed', () => { if (current()) this.counters.recoveryFailed++ })
-    client.on('position_gap', () => { if (current()) this.counters.gaps++ })
+    client.on('position_gap', (gap) => { if (current() && gap.reason !== 'interrupted') this.counters.gaps++ })
     client.on('error', (error) => {
       if (!current()) return
       this.counters.errors++
