@@ -37,6 +37,11 @@ t.test('a session\'s messages without an id: the 202 names the id their ack and 
   t.equal(stored.statusCode, 202)
   t.equal((await member.waitFor((f) => f.kind === 'event' && f.payload.text === 'stored')).id, stored.body.id, 'through the store too')
   t.same((await app.messageStore.listByRoom('kept', { limit: 10 })).messages.map((m) => m.message.id), [stored.body.id], 'stored under that id')
+  const event = await member.waitFor((f) => f.kind === 'event' && f.payload.text === 'stored')
+  t.match(stored.body.pos, /^1\.[A-Za-z0-9_-]{4}$/, 'a stored relay\'s 202 names its position')
+  t.equal(event.pos, stored.body.pos, 'the one its event carries')
+  const again = await poller.send({ type: 'chat.message', id: stored.body.id, room: 'kept', payload: { text: 'stored' } })
+  t.same([again.statusCode, again.body], [202, { id: stored.body.id, pos: stored.body.pos, duplicate: true }], 'the same id again from the same session: a duplicate, with the original\'s position')
 
   const typed = await poller.send({ type: 'cursor.move', payload: { x: 1 } })
   t.match(typed, { statusCode: 202, body: { id: uuid } })
