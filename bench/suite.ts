@@ -76,13 +76,19 @@ const { values: args } = parseArgs({
     /** Write a V8 CPU profile of every server (node --cpu-prof) under bench/results/profiles/<system>/. */
     profile: { type: 'boolean', default: false },
     /** A checkout of another commit: its vix servers run beside this one's, as `vix@base` and `vix-sqlite@base`. */
-    baseline: { type: 'string' }
+    baseline: { type: 'string' },
+    /** Only these systems (comma-separated, e.g. `vix,vix-sqlite` with --baseline for a quick before/after). */
+    systems: { type: 'string' }
   }
 })
 const BASE_SUFFIX = '@base'
 const baseline = args.baseline === undefined ? undefined : `${resolvePath(args.baseline)}/`
 /** The systems a scenario runs, with the baseline's copies of the vix ones when `--baseline` is given. */
-const withBaseline = (systems: string[]): string[] => baseline === undefined ? systems : [...systems, ...systems.filter((s) => s.startsWith('vix')).map((s) => s + BASE_SUFFIX)]
+const only = args.systems === undefined ? undefined : new Set(String(args.systems).split(','))
+const withBaseline = (all: string[]): string[] => {
+  const systems = only === undefined ? all : all.filter((s) => only.has(s))
+  return baseline === undefined ? systems : [...systems, ...systems.filter((s) => s.startsWith('vix')).map((s) => s + BASE_SUFFIX)]
+}
 const num = (name: keyof typeof args): number => {
   const value = Number(args[name])
   if (!Number.isInteger(value) || value <= 0) throw new Error(`--${name} must be a positive integer`)
