@@ -13,12 +13,25 @@ import { routesSinceHub } from './hub.js'
 
 export type { OpenApiPluginOptions }
 
+/** The document's description, with a link to the AsyncAPI document of the messages when the docs are served. */
+function withAsyncApiLink (config: typeof openapiDefaults): string | undefined {
+  const { description } = config.info as { description?: string }
+  if (!config.serve) return description
+  const link = `The messages, both ways, are described in the AsyncAPI 3.0 document [${config.routePrefix}/asyncapi.json](${config.routePrefix}/asyncapi.json).`
+  return description === undefined || description === '' ? link : `${description}\n\n${link}`
+}
+
+/** Presence is on: the catalogue and the AsyncAPI document list its frames. */
+function presenceOn (fastify: FastifyInstance): boolean {
+  return fastify.hasDecorator('realtime') && fastify.realtime.presenceTracker !== undefined
+}
+
 function swaggerOptions (config: typeof openapiDefaults, openapi = '3.1.0'): FastifyDynamicSwaggerOptions {
   return {
     openapi: {
       // 3.1 schemas are JSON Schema: the TypeBox shapes go into the document as they are.
       openapi,
-      info: config.info,
+      info: { ...config.info, description: withAsyncApiLink(config) },
       tags: [{ name: 'realtime', description: 'The realtime layer: WebSocket, long-polling, history and metrics' }]
     },
     // Components are named after the shared schemas' `$id`s, so `VixJsonMessage#` is `#/components/schemas/VixJsonMessage`.
@@ -57,7 +70,7 @@ async function documentRoutes (routes: RouteOptions[], schemas: Record<string, u
 /** What the docs add to a document @fastify/swagger built: the catalogue, its table, error examples, enums. Idempotent. */
 function completeDocument (fastify: FastifyInstance, document: OpenApiDocument): OpenApiDocument {
   // The hub may be registered after this plugin: look it up when the document is built.
-  if (fastify.hasDecorator('realtime')) documentCatalogue(document, fastify.realtime.catalogue())
+  if (fastify.hasDecorator('realtime')) documentCatalogue(document, fastify.realtime.catalogue(), { presence: presenceOn(fastify) })
   return documentErrorExamples(document)
 }
 
@@ -70,7 +83,7 @@ function serveAsyncApi (fastify: FastifyInstance, config: typeof openapiDefaults
       host: request.host,
       secure: request.protocol === 'https',
       openapiUrl: ownDocument ? `${origin}${config.routePrefix}/json` : undefined,
-      presence: fastify.hasDecorator('realtime') && fastify.realtime.presenceTracker !== undefined
+      presence: presenceOn(fastify)
     })
   })
 }
@@ -126,7 +139,8 @@ const openapiPluginImpl: FastifyPluginAsync<OpenApiPluginOptions> = async (fasti
   if (!config.serve) return
   await fastify.register(swaggerUi, {
     routePrefix: config.routePrefix,
-    uiConfig: { docExpansion: 'list', deepLinking: true, showExtensions: true },
+    // The x-vix-* extensions stay in the JSON for tools; the page shows them as the operation's tables, not as raw JSON.
+    uiConfig: { docExpansion: 'list', deepLinking: true, showExtensions: false },
     // @fastify/swagger builds the document once; the catalogue is read again on each request.
     transformSpecification: (document) => completeDocument(fastify, document as OpenApiDocument)
   })

@@ -61,6 +61,28 @@ t.test('Swagger UI in headless Chromium: real error examples and the message tab
   t.ok(rows.some((row) => row[0] === 'chat.message' && row[1] === 'client → server'), 'the relay type')
 })
 
+t.test('Swagger UI in headless Chromium: no wall of raw JSON, presence frames in the table, a link to the AsyncAPI document', async (t) => {
+  const browser = await launchChromium(t)
+  if (browser === undefined) return
+  const app = await build(t, { relayTypes: ['chat.message'], presence: { rooms: 'all' } })
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } })
+  await page.goto(`${baseUrl(app)}/docs`)
+  await page.waitForSelector('.opblock', { timeout: 15_000 })
+  const link = await page.$eval('.info a[href$="/asyncapi.json"]', (a) => a.getAttribute('href'))
+  t.equal(link, '/docs/asyncapi.json', 'the description links to the AsyncAPI document')
+  await page.click('.opblock-get:has([data-path="/ws"]) .opblock-summary')
+  await page.waitForSelector('.responses-table')
+  const text = await page.textContent('.opblock-get:has([data-path="/ws"])') ?? ''
+  t.notMatch(text, 'Extensions', 'no extensions section')
+  t.notMatch(text, '"direction":"client"', 'x-vix-messages is not shown as raw JSON')
+  t.notMatch(text, '"closeCodes"', 'nor x-vix-websocket')
+  const rows = await page.$$eval('.opblock-description-wrapper table tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td, th')].map((cell) => cell.textContent?.trim())))
+  t.ok(rows.some((row) => row[0] === 'presence.state' && row[1] === 'server → client' && row[2] === 'VixPresenceState'), 'presence.state')
+  t.ok(rows.some((row) => row[0] === 'presence.diff' && row[1] === 'server → client' && row[2] === 'VixPresenceDiff'), 'presence.diff')
+  t.ok(rows.some((row) => row[0] === '1001'), 'the close codes table is still there')
+  await saveScreenshot(page, 'docs-ws.png', true)
+})
+
 t.test('requireService: runs when available, skips with the reason, fails when services are required', async (t) => {
   const calls: string[] = []
   const reporter = {

@@ -122,7 +122,9 @@ export function buildAsyncApiDocument (openapi: OpenApiDocument, context: AsyncA
     return key
   }
   const errorKey = add('error', entryMessages(catalogue.find((entry) => entry.type === 'error') ?? { type: 'error', direction: 'server', builtIn: true, relay: false }).frame)
-  for (const entry of catalogue.filter((candidate) => candidate.type !== 'error')) {
+  // The built-in frames protocolMessages wrote already (presence.state, presence.diff) are not added twice.
+  const written = new Set(Object.keys(messages))
+  for (const entry of catalogue.filter((candidate) => candidate.type !== 'error' && !(candidate.builtIn && written.has(candidate.type)))) {
     const { frame, ack, event } = entryMessages(entry)
     const key = add(entry.type, frame)
     if (entry.direction === 'server') {

@@ -1,9 +1,8 @@
-import { Type } from '@sinclair/typebox'
-import type { DocumentedMessage } from '../openapi/catalogue.js'
+import { PresenceDiff, type DocumentedMessage } from '../openapi/catalogue.js'
 import { componentRef } from '../openapi/document.js'
 import { literalUnionsAsEnums } from '../openapi/enums.js'
 import { JsonMessage, ServerMessage } from '../../schemas/message.js'
-import { PresenceMember, PresenceResponse } from '../../schemas/presence.js'
+import { PresenceResponse } from '../../schemas/presence.js'
 
 /** An AsyncAPI 3.0 Message Object, as vix-realtime writes them. */
 export interface AsyncApiMessage {
@@ -28,12 +27,6 @@ function jsonSchema (schema: object): Record<string, unknown> {
   delete copy.$id
   return literalUnionsAsEnums(copy)
 }
-
-const PresenceDiff = Type.Object({
-  room: Type.String(),
-  joins: Type.Array(Type.Pick(PresenceMember, ['key', 'meta']), { description: 'Members that appeared, with what they show' }),
-  leaves: Type.Array(Type.Pick(PresenceMember, ['key']), { description: 'Members whose last connection left' })
-}, { title: 'PresenceDiff', description: 'Who joined and who left a presence room since the last frame' })
 
 /** The envelope of a client frame of `type`, with its payload schema when it has one. */
 function clientFrame (type: string, payload: { $ref: string } | undefined): Record<string, unknown> {

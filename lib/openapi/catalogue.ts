@@ -1,6 +1,7 @@
-import type { TSchema } from '@sinclair/typebox'
+import { Type, type TSchema } from '@sinclair/typebox'
 import type { CatalogueEntry } from '../hub.js'
 import { ErrorFramePayload, RoomInterruptedPayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
+import { PresenceMember, PresenceResponse } from '../../schemas/presence.js'
 import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'
 
 import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
@@ -40,6 +41,28 @@ const builtInMessages: DocumentedMessage[] = [
 ]
 const builtInTypes = new Set(builtInMessages.map((message) => message.type))
 
+/** Payload of a `presence.diff` frame (documented only: the server writes it). */
+export const PresenceDiff = Type.Object({
+  room: Type.String(),
+  joins: Type.Array(Type.Pick(PresenceMember, ['key', 'meta']), { description: 'Members that appeared, with what they show' }),
+  leaves: Type.Array(Type.Pick(PresenceMember, ['key']), { description: 'Members whose last connection left' })
+}, { title: 'PresenceDiff', description: 'Who joined and who left a presence room since the last frame' })
+
+/** The components of the presence frames' payloads, by name. */
+const presenceComponents = { VixPresenceState: PresenceResponse, VixPresenceDiff: PresenceDiff }
+
+/** The frames a server with presence sends (`presence` on): listed after the other built-in types. */
+const presenceMessages: DocumentedMessage[] = [
+  { type: 'presence.state', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame after the ack of a join to a presence room: every member.', payload: componentRef('VixPresenceState') },
+  { type: 'presence.diff', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame to a presence room\'s members: who joined, who left.', payload: componentRef('VixPresenceDiff') }
+]
+
+/** What the catalogue depends on besides the hub's entries. */
+export interface CatalogueContext {
+  /** Presence is on: list `presence.state` and `presence.diff`. */
+  presence?: boolean
+}
+
 /** A component name (OpenAPI allows `[A-Za-z0-9._-]`) for a message type's payload, unique in `taken`. */
 function payloadComponentName (type: string, taken: Record<string, unknown>): string {
   return uniqueName(payloadComponentPrefix + type, taken)
@@ -66,9 +89,9 @@ function toComponent (schema: TSchema, name: string): Record<string, unknown> {
  * types. Called each time the document is served, so handlers added late show.
  *
  * @example
- * documentCatalogue(app.swagger(), app.realtime.catalogue())
+ * documentCatalogue(app.swagger(), app.realtime.catalogue(), { presence: true })
  */
-export function documentCatalogue (document: OpenApiDocument, catalogue: CatalogueEntry[]): OpenApiDocument {
+export function documentCatalogue (document: OpenApiDocument, catalogue: CatalogueEntry[], context: CatalogueContext = {}): OpenApiDocument {
   const components = componentSchemas(document)
   // Rebuilt from scratch each time: a document served earlier may hold an older catalogue.
   for (const name of Object.keys(components)) {
@@ -76,6 +99,10 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   }
   components[id(GoingAwayPayload)] ??= toComponent(GoingAwayPayload, id(GoingAwayPayload))
   const messages = [...builtInMessages]
+  if (context.presence === true) {
+    for (const [name, schema] of Object.entries(presenceComponents)) components[name] ??= toComponent(schema, name)
+    messages.push(...presenceMessages)
+  }
   for (const entry of catalogue) {
     if (builtInTypes.has(entry.type)) continue
     const message: DocumentedMessage = { type: entry.type, direction: 'client', builtIn: false, relay: entry.relay }
@@ -116,12 +143,30 @@ function tableCell (text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\s*\n\s*/g, ' ')
 }
 
+/** `text` ending as a sentence does: with a full stop unless it has one (or `!`, `?`, `:`). */
+function sentence (text: string): string {
+  const trimmed = text.trim()
+  return /[.!?:]$/.test(trimmed) ? trimmed : `${trimmed}.`
+}
+
+/**
+ * A relay type's description with the note that it is one, said once: a
+ * description ending "relayed to the room" gets only `(relayTypes)`.
+ */
+function withRelayNote (description: string | undefined): string {
+  const note = 'Relayed to the room (`relayTypes`).'
+  if (description === undefined || description.trim() === '') return note
+  const text = description.trim()
+  if (/relayed to the room\.?$/i.test(text)) return `${text.replace(/\.$/, '')} (\`relayTypes\`).`
+  if (/relayed to the room/i.test(text)) return `${sentence(text)} A relay type (\`relayTypes\`).`
+  return `${sentence(text)} ${note}`
+}
+
 /** The catalogue as a markdown table: what Swagger UI shows in the operation description. */
 export function catalogueTable (messages: DocumentedMessage[]): string {
   const rows = messages.map((message) => {
-    const notes = [message.description]
+    const notes = [message.relay ? withRelayNote(message.description) : message.description]
     if (message.builtIn) notes.unshift('Built in.')
-    if (message.relay) notes.push('Relayed to the room (`relayTypes`).')
     if (message.maxSize !== undefined) notes.push(`At most ${message.maxSize} bytes.`)
     if (message.rate !== undefined) notes.push(`${message.rate.rate}/s per session, burst ${message.rate.burst}.`)
     const direction = message.direction === 'client' ? 'client → server' : 'server → client'
@@ -131,9 +176,15 @@ export function catalogueTable (messages: DocumentedMessage[]): string {
   return ['| type | direction | payload | ack payload | notes |', '| --- | --- | --- | --- | --- |', ...rows].join('\n')
 }
 
+/**
+ * Below the table: how its names meet Swagger UI's Schemas list, which shows a
+ * schema under its `title` (the name without `Vix`) rather than its component name.
+ */
+export const schemaNamesNote = 'Payloads are named as their components (`#/components/schemas/<name>` in the JSON document); the Schemas list below shows a schema that has a `title` under it, the name without `Vix`: `VixJsonMessage` is `JsonMessage` there, `VixRoomJoinPayload` is `RoomJoinPayload`.'
+
 /** `description` with the catalogue table at its end, replacing the one a previous run wrote. */
 function withCatalogueTable (description: string, messages: DocumentedMessage[]): string {
   const start = description.indexOf(catalogueHeading)
   const base = start === -1 ? description : description.slice(0, start).trimEnd()
-  return `${base}\n\n${catalogueHeading} (also in \`${messagesExtensionKey}\`)\n\n${catalogueTable(messages)}`
+  return `${base}\n\n${catalogueHeading} (also in \`${messagesExtensionKey}\`)\n\n${catalogueTable(messages)}\n\n${schemaNamesNote}`
 }
