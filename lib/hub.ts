@@ -82,7 +82,6 @@ export class Hub {
     this.hooks = new Hooks(this.logger, this.router.error)
     this.broker = this.options.broker ?? new InProcessBroker()
     const envelope = compileValidator(this.messageSchema)
-    this.dispatcher = new Dispatcher(this, envelope)
     this.limits = new Limits(resolveLimits(this.options.limits), (limit) => {
       for (const observer of this.observers) observer.limitRejected?.(limit)
     })
@@ -92,7 +91,8 @@ export class Hub {
       goingAwayRetryAfter: this.options.goingAwayRetryAfter,
       authenticate: this.options.authenticate,
       identityKey: this.options.identityKey,
-      report: (reason) => { this.report(reason) }
+      report: (reason) => { this.report(reason) },
+      authorizeJoin: (session, room) => this.authorizeJoin(session, room)
     })
     this.pipeline = new PublishPipeline({
       options: this.options,
@@ -110,6 +110,22 @@ export class Hub {
       : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger, lifecycle: this.lifecycle }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.health = new Health({ logger: this.logger, failFast: this.options.failFast, stopping: () => this.lifecycle.stopping })
+    this.dispatcher = new Dispatcher({
+      envelope,
+      relayTypes: this.relayTypes,
+      rejectUnknownTypes: this.options.rejectUnknownTypes,
+      router: this.router,
+      rooms: this.rooms,
+      limits: this.limits,
+      pipeline: this.pipeline,
+      presence: this.presenceTracker,
+      observers: this.observers,
+      send: (session, frame) => this.send(session, frame),
+      authorizeJoin: (session, room) => this.authorizeJoin(session, room),
+      roomReady: (room) => this.roomReady(room),
+      handlerFailed: (session, error) => this.handlerFailed(session, error),
+      report: (reason) => { this.report(reason) }
+    })
     this.broker.watch?.(this.health)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
       resync: () => {
