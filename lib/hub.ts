@@ -23,11 +23,6 @@ import { Presence, type PresenceMember } from './presence/presence.js'
 import { Rooms } from './rooms.js'
 import { Session, type Transport } from './session.js'
 
-export type * from './hub/types.js'
-export { inboundMessageOf } from './hub/types.js'
-export type { HubOptions } from './hub/options.js'
-export type { Persistence, PersistResult, PublishSource, Published } from './hub/pipeline.js'
-
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
 
 /**
