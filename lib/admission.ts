@@ -1,5 +1,5 @@
 import { ErrorCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, isVixError, type VixError } from './errors.js'
-import type { Hub } from './hub.js'
+import type { Maybe } from './hub/maybe.js'
 import type { ErrorReason } from './hub/types.js'
 import type { ConnectionSlot, Limits } from './limits/limits.js'
 import { Session, type Transport } from './session.js'
@@ -12,6 +12,8 @@ export interface AdmissionParts {
   identityKey: (identity: unknown) => string | undefined
   report: (reason: ErrorReason) => void
   limits: Limits
+  /** Throws `VIX_ERR_FORBIDDEN` when the `authorizeJoin` option denies `session` the room. */
+  authorizeJoin: (session: Session, room: string) => Maybe<void>
 }
 
 /** Per-transport policy of one admission. */
@@ -96,24 +98,24 @@ export class Admission {
     }
     return identity
   }
+
+  /**
+   * Who may read a room over HTTP (its history, later its presence): whoever
+   * may join it. The request is checked as a detached session (not in the
+   * hub, sends dropped) against `authenticate` (401) and `authorizeJoin` (403).
+   */
+  async authorizeRead (request: unknown, room: string): Promise<void> {
+    const identity = await this.authenticate(request)
+    const reader = new Session(detachedTransport, { identity, identityKey: this.parts.identityKey(identity), maxBufferedAmount: Number.MAX_SAFE_INTEGER })
+    try {
+      await this.parts.authorizeJoin(reader, room)
+    } catch (error) {
+      if (!isVixError(error) || error.code !== ErrorCodes.FORBIDDEN) throw error
+      this.parts.report('forbidden')
+      throw new ForbiddenError(`may not read room "${room}"`)
+    }
+  }
 }
 
 const ignore = (): void => {}
 const detachedTransport: Transport = { name: 'http', send: ignore, bufferedAmount: () => 0, close: ignore, terminate: ignore }
-
-/**
- * Who may read a room over HTTP (its history, later its presence): whoever
- * may join it. The request is checked as a detached session (not in the
- * hub, sends dropped) against `authenticate` (401) and `authorizeJoin` (403).
- */
-export async function authorizeRead (hub: Hub, request: unknown, room: string): Promise<void> {
-  const identity = await hub.authenticate(request)
-  const reader = new Session(detachedTransport, { identity, identityKey: hub.identityKey(identity), maxBufferedAmount: Number.MAX_SAFE_INTEGER })
-  try {
-    await hub.authorizeJoin(reader, room)
-  } catch (error) {
-    if (!isVixError(error) || error.code !== ErrorCodes.FORBIDDEN) throw error
-    hub.report('forbidden')
-    throw new ForbiddenError(`may not read room "${room}"`)
-  }
-}

@@ -1,18 +1,11 @@
 import { InvalidEnvError } from './errors.js'
 import type { LimitsOptions } from './limits/options.js'
-import { longPollingDefaults } from './long-polling/options.js'
+import { longPollingDefaults, type LongPollingOptions } from './long-polling/options.js'
 import { websocketDefaults, type WebSocketOptions } from './websocket/options.js'
-
-/** Long-polling transport options (times in milliseconds). */
-export interface LongPollingEnvOptions {
-  sessionTtl?: number
-  maxBuffer?: number
-  wait?: number
-}
 
 export interface EnvConfig {
   websocket: Required<Pick<WebSocketOptions, 'maxMessageSize' | 'idleTimeout' | 'pingInterval' | 'perMessageDeflate' | 'autoPingPong'>>
-  longPolling: Required<LongPollingEnvOptions>
+  longPolling: Required<Pick<LongPollingOptions, 'sessionTtl' | 'maxBuffer' | 'wait'>>
 }
 
 type Env = Record<string, string | undefined>

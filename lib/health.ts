@@ -1,7 +1,6 @@
 import { format } from 'node:util'
 import { errorTable } from '../schemas/protocol.js'
 import { codedError, ErrorCodes, type VixError } from './errors.js'
-import type { Logger } from './hub/types.js'
 import { redactCredentials } from './redact.js'
 
 /** A dependency is up (reached) or down (unreachable, or not reached yet). */
@@ -26,15 +25,21 @@ export interface Readiness {
   dependencies: Record<string, DependencyState>
 }
 
+/** What health logs through (an outage, a recovery): the hub's `Logger` fits. Declared here so health imports no hub module. */
+export interface HealthLogger {
+  warn: (obj: unknown, msg?: string) => void
+  error: (obj: unknown, msg?: string) => void
+}
+
 export interface HealthOptions {
-  logger?: Logger
+  logger?: HealthLogger
   /** Boot fails with `VIX_ERR_DEPENDENCY_UNAVAILABLE` when a dependency cannot be reached at boot (default false: stay up and retry). */
   failFast?: boolean
   /** True once shutdown was requested: readiness goes down. */
   stopping?: () => boolean
 }
 
-const silent: Logger = { debug () {}, warn () {}, error () {} }
+const silent: HealthLogger = { warn () {}, error () {} }
 
 /**
  * The name of the environment variable whose value is `url`, if one is: the
@@ -68,7 +73,7 @@ export class Dependency {
   outages = 0
   readonly variable: string | undefined
 
-  constructor (readonly spec: DependencySpec, private readonly logger: Logger) {
+  constructor (readonly spec: DependencySpec, private readonly logger: HealthLogger) {
     this.variable = environmentVariableOf(spec.url, conventionalVariables[spec.name])
   }
 
@@ -133,7 +138,7 @@ export class Dependency {
  */
 export class Health {
   private readonly dependencies = new Map<string, Dependency>()
-  private readonly logger: Logger
+  private readonly logger: HealthLogger
 
   constructor (private readonly options: HealthOptions = {}) {
     this.logger = options.logger ?? silent

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import { ErrorCodes, codedError, httpStatusOf, isVixError, type VixError } from './errors.js'
-import type { DispatchError } from './hub.js'
+import type { DispatchError } from './hub/types.js'
 
 /** The JSON body of every error answer of vix-realtime's HTTP routes (`VixErrorResponse`). */
 export interface ErrorBody {

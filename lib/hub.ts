@@ -23,11 +23,6 @@ import { Presence, type PresenceMember } from './presence/presence.js'
 import { Rooms } from './rooms.js'
 import { Session, type Transport } from './session.js'
 
-export type * from './hub/types.js'
-export { inboundMessageOf } from './hub/types.js'
-export type { HubOptions } from './hub/options.js'
-export type { Persistence, PersistResult, PublishSource, Published } from './hub/pipeline.js'
-
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
 
 /**
@@ -82,7 +77,6 @@ export class Hub {
     this.hooks = new Hooks(this.logger, this.router.error)
     this.broker = this.options.broker ?? new InProcessBroker()
     const envelope = compileValidator(this.messageSchema)
-    this.dispatcher = new Dispatcher(this, envelope)
     this.limits = new Limits(resolveLimits(this.options.limits), (limit) => {
       for (const observer of this.observers) observer.limitRejected?.(limit)
     })
@@ -92,7 +86,8 @@ export class Hub {
       goingAwayRetryAfter: this.options.goingAwayRetryAfter,
       authenticate: this.options.authenticate,
       identityKey: this.options.identityKey,
-      report: (reason) => { this.report(reason) }
+      report: (reason) => { this.report(reason) },
+      authorizeJoin: (session, room) => this.authorizeJoin(session, room)
     })
     this.pipeline = new PublishPipeline({
       options: this.options,
@@ -110,6 +105,22 @@ export class Hub {
       : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger, lifecycle: this.lifecycle }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.health = new Health({ logger: this.logger, failFast: this.options.failFast, stopping: () => this.lifecycle.stopping })
+    this.dispatcher = new Dispatcher({
+      envelope,
+      relayTypes: this.relayTypes,
+      rejectUnknownTypes: this.options.rejectUnknownTypes,
+      router: this.router,
+      rooms: this.rooms,
+      limits: this.limits,
+      pipeline: this.pipeline,
+      presence: this.presenceTracker,
+      observers: this.observers,
+      send: (session, frame) => this.send(session, frame),
+      authorizeJoin: (session, room) => this.authorizeJoin(session, room),
+      roomReady: (room) => this.roomReady(room),
+      handlerFailed: (session, error) => this.handlerFailed(session, error),
+      report: (reason) => { this.report(reason) }
+    })
     this.broker.watch?.(this.health)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
       resync: () => {

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCollectorConfiguration, type RegistryContentType } from 'prom-client'
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
-import type { ErrorReason, Hub, HubObserver } from './hub.js'
+import type { Hub } from './hub.js'
+import type { ErrorReason, HubObserver } from './hub/types.js'
 import { limitNames, type LimitName } from './limits/limits.js'
 
 /** Every value of the `reason` label; a fixed set so the series count stays bounded. */

@@ -3,7 +3,6 @@ import fp from 'fastify-plugin'
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
-import { authorizeRead } from '../lib/admission.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { resolveMessageStoreOptions, type MessageStoreOptions } from '../lib/store/options.js'
 import { RetentionSweeper } from '../lib/store/retention.js'
@@ -84,7 +83,7 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
     errorHandler: codedErrorHandler({ bodyLimit: 0 }, 'history request'),
     handler: async (request) => {
       const { room, before, after, limit } = request.query
-      await authorizeRead(hub, request, room)
+      await hub.admission.authorizeRead(request, room)
       const { messages, epoch, hasMore } = await store.listByRoom(room, { before, after, limit })
       // A page with messages always has an epoch; each message gets its wire position.
       return { messages: messages.map(({ offset, message }) => epoch === null ? message : { ...message, pos: encodePosition(offset, epoch) }), hasMore }

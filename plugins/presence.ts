@@ -2,7 +2,6 @@ import fp from 'fastify-plugin'
 // Brings in the FastifySchema fields the docs read (summary, description, tags).
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
-import { authorizeRead } from '../lib/admission.js'
 import { InvalidOptionError } from '../lib/errors.js'
 import { checkPath } from '../lib/options.js'
 import { PresenceQuery, PresenceResponse, type PresenceQueryValue } from '../schemas/presence.js'
@@ -37,7 +36,7 @@ const presencePluginImpl: FastifyPluginAsync<PresencePluginOptions> = async (fas
     errorHandler: codedErrorHandler({ bodyLimit: 0 }, 'presence request'),
     handler: async (request) => {
       const { room } = request.query
-      await authorizeRead(hub, request, room)
+      await hub.admission.authorizeRead(request, room)
       return { room, members: hub.presence(room) }
     }
   })

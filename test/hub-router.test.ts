@@ -1,7 +1,9 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { ForbiddenError } from '../lib/errors.js'
-import { Hub, type ErrorReason, type HubOptions, type InboundMessage } from '../lib/hub.js'
+import { Hub } from '../lib/hub.js'
+import type { HubOptions } from '../lib/hub/options.js'
+import type { ErrorReason, InboundMessage } from '../lib/hub/types.js'
 import { sessionLogId } from '../lib/redact.js'
 import { deferred, openFake, recordingLogger } from './helpers/fake-transport.js'
 

@@ -2,14 +2,16 @@ import type { Static } from '@sinclair/typebox'
 import { RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { compileValidator, decodeFrame, type Decoded, type Validator } from '../codec.js'
 import { ErrorCodes, UnknownTypeError, codedError, isVixError, type ErrorCode } from '../errors.js'
-import { ackFrame, errorFrame } from '../frames.js'
-import type { Hub } from '../hub.js'
+import { ackFrame, errorFrame, type RealtimeMessage } from '../frames.js'
+import type { Limits } from '../limits/limits.js'
+import type { Presence } from '../presence/presence.js'
+import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
-import type { Published } from './pipeline.js'
+import type { PublishPipeline, Published } from './pipeline.js'
 import { InFlight, type FrameProcessor, type InboundFrame, type Step } from './inbox.js'
 import { chain, each, type Maybe } from './maybe.js'
-import { payloadError, type TypeLimits } from './router.js'
-import { inboundMessageOf, type DispatchError, type DispatchOk, type DispatchResult, type ErrorReason, type InboundMessage, type RecoveryResult } from './types.js'
+import { payloadError, type Router, type TypeLimits } from './router.js'
+import { inboundMessageOf, type DispatchError, type DispatchOk, type DispatchResult, type ErrorReason, type HubObserver, type InboundMessage, type RecoveryResult } from './types.js'
 
 const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
   [ErrorCodes.INVALID_MESSAGE]: 'invalid_message',
@@ -23,6 +25,30 @@ const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
 const OK: DispatchOk = { ok: true }
 const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: null, pos: null }
 
+/** What the dispatcher needs from the hub that builds it. */
+export interface DispatchParts {
+  /** Validates a decoded frame's envelope (the hub's message schema). */
+  envelope: Validator
+  relayTypes: ReadonlySet<string>
+  /** Whether a typed message with no handler is refused (`VIX_ERR_UNKNOWN_TYPE`) or ignored. */
+  rejectUnknownTypes: boolean
+  router: Pick<Router, 'raw' | 'limitsOf' | 'handlersOf' | 'checkPayload'>
+  rooms: Pick<Rooms, 'join' | 'leave' | 'size'>
+  limits: Pick<Limits, 'checkJoin' | 'rateLimited' | 'refused' | 'takeType'>
+  /** Relays go through it; its `persistence` is read at each join (the store plugin sets it after the hub is built). */
+  pipeline: Pick<PublishPipeline, 'accept' | 'publishAccepted' | 'persistence'>
+  presence: Pick<Presence, 'stateFrame'> | undefined
+  observers: readonly HubObserver[]
+  send: (session: Session, frame: RealtimeMessage) => boolean
+  /** Throws `VIX_ERR_FORBIDDEN` when `authorizeJoin` denies. */
+  authorizeJoin: (session: Session, room: string) => Maybe<void>
+  /** Resolves once this node receives the room's messages from other nodes. */
+  roomReady: (room: string) => Maybe<void>
+  /** Logs a failed handler, hands it to `onError`, and answers with the internal error. */
+  handlerFailed: (session: Session, error: unknown) => DispatchError
+  report: (reason: ErrorReason) => void
+}
+
 /**
  * What a session's frames go through once they leave its inbox, per the
  * wire protocol's dispatch rules: raw handlers, built-in `room.join` /
@@ -33,11 +59,12 @@ export class Dispatcher implements FrameProcessor<Decoded> {
   private readonly joinValidator = compileValidator(RoomJoinPayload)
   private readonly leaveValidator = compileValidator(RoomLeavePayload)
 
-  constructor (private readonly hub: Hub, private readonly envelope: Validator) {}
+  /** `hub`: the hub that builds the dispatcher, seen only through `DispatchParts`. */
+  constructor (private readonly hub: DispatchParts) {}
 
   decode (frame: InboundFrame): Decoded {
     for (const observer of this.hub.observers) observer.messageInbound?.(frame.session)
-    return decodeFrame(frame.data, frame.binary, this.envelope)
+    return decodeFrame(frame.data, frame.binary, this.hub.envelope)
   }
 
   overlaps (decoded: Decoded): boolean {
@@ -167,7 +194,7 @@ export class Dispatcher implements FrameProcessor<Decoded> {
       else recovery = persistence.joinWithRecovery(session, room, since, join)
       return chain(recovery, (recovered) => chain(this.hub.roomReady(room), () => chain(this.runHandlers(session, message), () => {
         this.hub.send(session, ackFrame('room.join', { id: message.id, room }, { room, ...recovered }))
-        const state = this.hub.presenceTracker?.stateFrame(room)
+        const state = this.hub.presence?.stateFrame(room)
         if (state !== undefined) this.hub.send(session, state)
         return message.id === undefined ? OK : { ok: true, id: message.id }
       })))

@@ -1,18 +1,12 @@
 import { compileValidator, decodeFrame, type Validator } from '../codec.js'
 import { ErrorCodes, isVixError, type ErrorCode } from '../errors.js'
-import { newMessageId, type RealtimeMessage } from '../frames.js'
-import { inboundMessageOf, type DispatchResult, type Hub } from '../hub.js'
+import { newMessageId } from '../frames.js'
+import type { Hub } from '../hub.js'
+import { inboundMessageOf, type DispatchResult } from '../hub/types.js'
 import type { Session } from '../session.js'
-import type { ServerPublishOptions } from './options.js'
+import type { RecipientIdResolver, ServerPublishOptions } from './options.js'
 import { ServerPublishPolicy, type PublishRequest } from './server-publish.js'
 import type { PollSession } from './session.js'
-
-/**
- * Names the long-poll sessions that should get a room message besides the
- * room's members (which always get it). Return session ids; unknown ids and
- * sessions that are not long-poll sessions are ignored.
- */
-export type RecipientIdResolver = (message: RealtimeMessage) => Iterable<string> | undefined
 
 /**
  * A typed message sent over HTTP without an id gets a server id, as if its

@@ -1,9 +1,15 @@
-import type { LongPollingEnvOptions } from '../config.js'
 import { InvalidOptionError } from '../errors.js'
+import type { RealtimeMessage } from '../frames.js'
 import type { InboundMessage } from '../hub/types.js'
 import { checkInteger, checkOptionalFunction, checkPath } from '../options.js'
 import { websocketDefaults } from '../websocket/options.js'
-import type { RecipientIdResolver } from './bridge.js'
+
+/**
+ * Names the long-poll sessions that should get a room message besides the
+ * room's members (which always get it). Return session ids; unknown ids and
+ * sessions that are not long-poll sessions are ignored.
+ */
+export type RecipientIdResolver = (message: RealtimeMessage) => Iterable<string> | undefined
 
 /**
  * Who may publish over `POST /ws/send` without a `session_id` (a server-side
@@ -18,7 +24,7 @@ export interface ServerPublishOptions {
 }
 
 /** Long-polling transport options (times in milliseconds). */
-export interface LongPollingOptions extends LongPollingEnvOptions {
+export interface LongPollingOptions {
   /** Routes live under it: `${prefix}/poll` and `${prefix}/send` (default `/ws`). */
   prefix?: string
   /** A session not polled for this long is swept (default 60000; env `LONGPOLL_SESSION_TTL`, seconds). */

@@ -1,5 +1,5 @@
 import { Type, type TSchema } from '@sinclair/typebox'
-import type { CatalogueEntry } from '../hub.js'
+import type { CatalogueEntry } from '../hub/types.js'
 import { ErrorFramePayload, RoomInterruptedPayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { PresenceMember, PresenceResponse } from '../../schemas/presence.js'
 import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'

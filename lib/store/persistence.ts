@@ -1,5 +1,7 @@
 import type { Envelope } from '../broker/types.js'
-import type { Hub, PersistResult, Persistence, RecoveryResult } from '../hub.js'
+import type { Hub } from '../hub.js'
+import type { PersistResult, Persistence } from '../hub/pipeline.js'
+import type { RecoveryResult } from '../hub/types.js'
 import type { RealtimeMessage } from '../frames.js'
 import type { Session } from '../session.js'
 import { RoomStreams, withPosition, type HoldOptions } from './room-streams.js'

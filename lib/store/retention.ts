@@ -1,4 +1,4 @@
-import type { Logger } from '../hub.js'
+import type { Logger } from '../hub/types.js'
 import type { MessageStore, RetentionRule } from './types.js'
 
 /** Retention: a default rule for every room, per-room overrides, and how pruning is paced. */

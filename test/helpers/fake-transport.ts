@@ -1,6 +1,8 @@
 import type { Broker, Envelope } from '../../lib/broker/types.js'
 import type { RealtimeMessage } from '../../lib/frames.js'
-import type { Hub, Logger, PersistResult, Persistence, RecoveryResult } from '../../lib/hub.js'
+import type { Hub } from '../../lib/hub.js'
+import type { PersistResult, Persistence } from '../../lib/hub/pipeline.js'
+import type { Logger, RecoveryResult } from '../../lib/hub/types.js'
 import type { Session, Transport } from '../../lib/session.js'
 
 /** An in-memory transport for hub unit tests: records what was sent and how it closed. */
