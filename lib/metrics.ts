@@ -1,13 +1,12 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCollectorConfiguration, type RegistryContentType } from 'prom-client'
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
-import type { ErrorReason, Hub, HubObserver } from './hub.js'
+import type { Hub, HubObserver } from './hub.js'
 import { limitNames, type LimitName } from './limits/limits.js'
+import { errorReasons } from '../schemas/protocol.js'
 
-/** Every value of the `reason` label; a fixed set so the series count stays bounded. */
-export const errorReasons: readonly ErrorReason[] = [
-  'invalid_message', 'too_large', 'rate_limited', 'slow_consumer', 'unauthorized', 'forbidden', 'internal'
-]
+/** Every value of the `reason` label (declared beside the error table, which gives each code its reason). */
+export { errorReasons }
 
 /** Default buckets of `vix_publish_duration_seconds`: an in-memory fan-out takes microseconds to milliseconds. */
 export const publishDurationBuckets: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
