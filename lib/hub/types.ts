@@ -49,6 +49,7 @@ export interface HubObserver {
   longPollEnqueued?: (count: number) => void
   longPollDrained?: (count: number) => void
   longPollDropped?: (count: number) => void
+  /** `count` messages were appended to the store, each in `seconds` from the append call to its commit (the group-commit wait included). */
   storeAppended?: (count: number, seconds: number) => void
   /** A broker call or connection failed (publish, subscribe, a dropped connection). */
   brokerError?: () => void

@@ -61,6 +61,7 @@ export class StorePersistence implements Persistence {
     hub.rooms.on('left', (room, session) => { session.gates.delete(room) })
   }
 
+  /** Store one message; its time from this call to its commit (the group-commit wait included) is observed as one append. */
   async persist (message: RealtimeMessage, sender: string): Promise<PersistResult> {
     const started = performance.now()
     const result = await this.store.append(message as StorableMessage, sender)
