@@ -9,6 +9,7 @@ import type { PublishInput, RealtimeMessage } from './frames.js'
 import { Dispatcher } from './hub/dispatch.js'
 import { Inbox, type InboundFrame } from './hub/inbox.js'
 import { chain, type Maybe } from './hub/maybe.js'
+import { countOutbound } from './hub/observers.js'
 import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub/options.js'
 import { PublishPipeline, type Persistence, type PublishSource, type Published } from './hub/pipeline.js'
 import { senderScope } from './hub/sender.js'
@@ -317,7 +318,7 @@ export class Hub {
   /** Send one frame to one session (counted as outbound). */
   send (session: Session, frame: RealtimeMessage): boolean {
     const sent = session.send(frame)
-    if (sent) for (const observer of this.observers) observer.messagesOutbound?.(1)
+    if (sent) countOutbound(this.observers, 1)
     return sent
   }
 

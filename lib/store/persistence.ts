@@ -1,5 +1,6 @@
 import type { Envelope } from '../broker/types.js'
 import type { Hub, PersistResult, Persistence, RecoveryResult } from '../hub.js'
+import { countOutbound } from '../hub/observers.js'
 import type { RealtimeMessage } from '../frames.js'
 import type { Session } from '../session.js'
 import { RoomStreams, withPosition, type HoldOptions } from './room-streams.js'
@@ -51,7 +52,7 @@ export class StorePersistence implements Persistence {
       members: (room) => hub.rooms.sessionsIn(room),
       deliver: (envelope) => { hub.deliverLocal(envelope) },
       send: (session, frame) => hub.send(session, frame),
-      outbound: (count) => { this.countOutbound(count) },
+      outbound: (count) => { countOutbound(hub.observers, count) },
       repaired: (count) => { for (const observer of hub.observers) observer.gapRepaired?.(count) },
       interrupted: (sessions) => { for (const observer of hub.observers) observer.streamInterrupted?.(sessions) }
     }, options.hold)
@@ -90,10 +91,5 @@ export class StorePersistence implements Persistence {
 
   close (): void {
     this.streams.stop()
-  }
-
-  private countOutbound (count: number): void {
-    if (count === 0) return
-    for (const observer of this.hub.observers) observer.messagesOutbound?.(count)
   }
 }
