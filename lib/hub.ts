@@ -3,7 +3,7 @@ import { Admission, type AdmissionPolicy, type Admitted } from './admission.js'
 import { InProcessBroker } from './broker/in-process.js'
 import { Health } from './health.js'
 import type { Broker, Envelope } from './broker/types.js'
-import { compileValidator, type Decoded } from './codec.js'
+import { compileValidator, type Decoded, type Validator } from './codec.js'
 import { CloseCodes, ErrorCodes, ForbiddenError } from './errors.js'
 import type { PublishInput, RealtimeMessage } from './frames.js'
 import { Dispatcher } from './hub/dispatch.js'
@@ -46,6 +46,8 @@ export class Hub {
   readonly rooms = new Rooms()
   readonly relayTypes: ReadonlySet<string>
   readonly messageSchema: TSchema
+  /** `messageSchema` compiled once: the dispatcher, the pipeline and the long-polling bridge all check envelopes with it. */
+  readonly messageValidator: Validator
   readonly logger: Logger
   /** The options as given, defaults filled in. */
   readonly options: ResolvedHubOptions
@@ -82,8 +84,8 @@ export class Hub {
     this.router = new Router(this.relayTypes, isReservedType)
     this.hooks = new Hooks(this.logger, this.router.error)
     this.broker = this.options.broker ?? new InProcessBroker()
-    const envelope = compileValidator(this.messageSchema)
-    this.dispatcher = new Dispatcher(this, envelope)
+    this.messageValidator = compileValidator(this.messageSchema)
+    this.dispatcher = new Dispatcher(this, this.messageValidator)
     this.limits = new Limits(resolveLimits(this.options.limits), (limit) => {
       for (const observer of this.observers) observer.limitRejected?.(limit)
     })
@@ -100,7 +102,7 @@ export class Hub {
       router: this.router,
       rooms: this.rooms,
       sessions: this.sessions,
-      envelope,
+      envelope: this.messageValidator,
       broker: this.broker,
       observers: this.observers,
       recipientResolvers: this.recipientResolvers,

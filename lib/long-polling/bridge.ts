@@ -1,4 +1,4 @@
-import { compileValidator, decodeFrame, type Validator } from '../codec.js'
+import { decodeFrame, type Validator } from '../codec.js'
 import { ErrorCodes, errorReasonOf, isVixError, type ErrorCode } from '../errors.js'
 import { newMessageId, type RealtimeMessage } from '../frames.js'
 import { inboundMessageOf, type DispatchResult, type Hub } from '../hub.js'
@@ -57,7 +57,7 @@ export class LongPollBridge {
   private readonly serverPublish: ServerPublishPolicy
 
   constructor (private readonly hub: Hub, options: { resolveRecipients?: RecipientIdResolver, serverPublish?: ServerPublishOptions } = {}) {
-    this.envelope = compileValidator(hub.messageSchema)
+    this.envelope = hub.messageValidator
     this.serverPublish = new ServerPublishPolicy(options.serverPublish)
     const resolveIds = options.resolveRecipients
     if (resolveIds !== undefined) {
