@@ -1,7 +1,7 @@
 /**
  * Every value of the `reason` label of `vix_ws_errors_total`: a fixed set, so the
- * series count stays bounded. `slow_consumer` and `too_large` are also counted for
- * close codes that come with no error (1013, 1009).
+ * series count stays bounded. Besides the codes of the table, two closes that come
+ * with no error frame are counted: `slow_consumer` (1013) and `too_large` (1009).
  */
 export const errorReasons = [
   'invalid_message', 'too_large', 'rate_limited', 'limit_exceeded', 'slow_consumer', 'unauthorized', 'forbidden', 'unavailable', 'internal'
