@@ -1,7 +1,7 @@
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
-import { CloseCodes, ErrorCodes, errorTable, httpStatusOf, type ErrorCode, type ErrorName } from '../schemas/protocol.js'
+import { CloseCodes, ErrorCodes, errorReasonOf, errorTable, httpStatusOf, type ErrorCode, type ErrorName, type ErrorReason } from '../schemas/protocol.js'
 
-export { CloseCodes, ErrorCodes, httpStatusOf, type ErrorCode }
+export { CloseCodes, ErrorCodes, errorReasonOf, httpStatusOf, type ErrorCode, type ErrorReason }
 
 /**
  * One class per code of the table in `schemas/protocol.ts`, built with

@@ -3,12 +3,13 @@ import { Admission, type AdmissionPolicy, type Admitted } from './admission.js'
 import { InProcessBroker } from './broker/in-process.js'
 import { Health } from './health.js'
 import type { Broker, Envelope } from './broker/types.js'
-import { compileValidator, type Decoded } from './codec.js'
+import { compileValidator, type Decoded, type Validator } from './codec.js'
 import { CloseCodes, ErrorCodes, ForbiddenError } from './errors.js'
 import type { PublishInput, RealtimeMessage } from './frames.js'
 import { Dispatcher } from './hub/dispatch.js'
 import { Inbox, type InboundFrame } from './hub/inbox.js'
 import { chain, type Maybe } from './hub/maybe.js'
+import { countOutbound } from './hub/observers.js'
 import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './hub/options.js'
 import { PublishPipeline, type Persistence, type PublishSource, type Published } from './hub/pipeline.js'
 import { senderScope } from './hub/sender.js'
@@ -40,6 +41,8 @@ export class Hub {
   readonly rooms = new Rooms()
   readonly relayTypes: ReadonlySet<string>
   readonly messageSchema: TSchema
+  /** `messageSchema` compiled once: the dispatcher, the pipeline and the long-polling bridge all check envelopes with it. */
+  readonly messageValidator: Validator
   readonly logger: Logger
   /** The options as given, defaults filled in. */
   readonly options: ResolvedHubOptions
@@ -76,7 +79,7 @@ export class Hub {
     this.router = new Router(this.relayTypes, isReservedType)
     this.hooks = new Hooks(this.logger, this.router.error)
     this.broker = this.options.broker ?? new InProcessBroker()
-    const envelope = compileValidator(this.messageSchema)
+    this.messageValidator = compileValidator(this.messageSchema)
     this.limits = new Limits(resolveLimits(this.options.limits), (limit) => {
       for (const observer of this.observers) observer.limitRejected?.(limit)
     })
@@ -94,7 +97,7 @@ export class Hub {
       router: this.router,
       rooms: this.rooms,
       sessions: this.sessions,
-      envelope,
+      envelope: this.messageValidator,
       broker: this.broker,
       observers: this.observers,
       recipientResolvers: this.recipientResolvers,
@@ -106,7 +109,7 @@ export class Hub {
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.health = new Health({ logger: this.logger, failFast: this.options.failFast, stopping: () => this.lifecycle.stopping })
     this.dispatcher = new Dispatcher({
-      envelope,
+      envelope: this.messageValidator,
       relayTypes: this.relayTypes,
       rejectUnknownTypes: this.options.rejectUnknownTypes,
       router: this.router,
@@ -328,7 +331,7 @@ export class Hub {
   /** Send one frame to one session (counted as outbound). */
   send (session: Session, frame: RealtimeMessage): boolean {
     const sent = session.send(frame)
-    if (sent) for (const observer of this.observers) observer.messagesOutbound?.(1)
+    if (sent) countOutbound(this.observers, 1)
     return sent
   }
 

@@ -2,18 +2,17 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCol
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
 import type { Hub } from './hub.js'
-import type { ErrorReason, HubObserver } from './hub/types.js'
+import type { HubObserver } from './hub/types.js'
 import { limitNames, type LimitName } from './limits/limits.js'
+import { errorReasons } from '../schemas/protocol.js'
 
-/** Every value of the `reason` label; a fixed set so the series count stays bounded. */
-export const errorReasons: readonly ErrorReason[] = [
-  'invalid_message', 'too_large', 'rate_limited', 'slow_consumer', 'unauthorized', 'forbidden', 'internal'
-]
+/** Every value of the `reason` label (declared beside the error table, which gives each code its reason). */
+export { errorReasons }
 
 /** Default buckets of `vix_publish_duration_seconds`: an in-memory fan-out takes microseconds to milliseconds. */
 export const publishDurationBuckets: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
 
-/** Default buckets of `vix_store_append_duration_seconds`: one commit, fsync included. */
+/** Default buckets of `vix_store_append_duration_seconds`: one append, from the call to its commit (the group-commit wait and fsync included). */
 export const storeAppendDurationBuckets: readonly number[] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
 export type DefaultMetricsOptions = Omit<DefaultMetricsCollectorConfiguration<RegistryContentType>, 'register'>
@@ -202,7 +201,7 @@ export class RealtimeMetrics {
     })
     const storeAppendDuration = new LeanHistogram({
       name: MetricNames.storeAppendDurationSeconds,
-      help: 'Time of one store commit (a group of appends committed together)',
+      help: 'Time of one store append, from the call to its commit (the group-commit wait and fsync included)',
       buckets: options.buckets?.storeAppend ?? storeAppendDurationBuckets,
       registers
     })
@@ -247,7 +246,8 @@ export class RealtimeMetrics {
       presenceDiffs: (frames) => { if (frames > 0) presenceDiffs.inc(frames) },
       storeAppended: (count, seconds) => {
         if (count > 0) storeAppends.inc(count)
-        storeAppendDuration.observe(seconds)
+        // One sample per append, so the histogram's _count is vix_store_appends_total.
+        for (let i = 0; i < count; i++) storeAppendDuration.observe(seconds)
       },
       limitRejected: (limit) => { byLimit.get(limit)?.inc() }
     }

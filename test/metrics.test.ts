@@ -5,6 +5,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, register as globalRegi
 import vixRealtime, { MetricNames, errorReasons, hubPlugin, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
 import type { Hub } from '../lib/hub.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
+import { StoreUnavailableError } from '../lib/errors.js'
 import { build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 import { scrapeMetrics, type MetricsScrape } from './helpers/metrics.js'
@@ -134,7 +135,7 @@ t.test('a WebSocket scenario moves each metric by exactly what happened', async 
   m = await scrapeMetrics(app)
   t.equal(m.value('vix_ws_messages_inbound_total'), 7, 'each bad frame is still one frame in')
   t.equal(m.value('vix_ws_messages_outbound_total'), 13, 'each error frame is one frame out')
-  t.same(errorsOf(m), { invalid_message: 1, too_large: 0, rate_limited: 0, slow_consumer: 0, unauthorized: 0, forbidden: 1, internal: 1 })
+  t.same(errorsOf(m), { invalid_message: 1, too_large: 0, rate_limited: 0, limit_exceeded: 0, slow_consumer: 0, unauthorized: 0, forbidden: 1, unavailable: 0, internal: 1 })
 
   c.send('x'.repeat(2048))
   t.equal((await c.closed).code, 1009, 'oversize frame closes 1009')
@@ -224,18 +225,18 @@ t.test('long-polling sessions: live gauges and observer-fed counters', async (t)
   t.equal(m.value('vix_longpoll_sessions_total'), 1)
 })
 
-t.test('store appends: counter by message, histogram by commit', async (t) => {
+t.test('store appends: counter and histogram both by message', async (t) => {
   const app = await build(t)
   notify(app.realtime, (o) => o.storeAppended?.(3, 0.002))
   notify(app.realtime, (o) => o.storeAppended?.(1, 0.0004))
   const m = await scrapeMetrics(app)
   t.equal(m.value('vix_store_appends_total'), 4)
   const histogram = m.histogram('vix_store_append_duration_seconds')
-  t.equal(histogram.count, 2, 'two commits')
-  t.ok(Math.abs(histogram.sum - 0.0024) < 1e-9, 'sum of commit times')
+  t.equal(histogram.count, 4, 'one sample per append')
+  t.ok(Math.abs(histogram.sum - 0.0064) < 1e-9, 'sum of append times')
   t.equal(histogram.buckets['0.0005'], 1)
-  t.equal(histogram.buckets['0.0025'], 2)
-  t.equal(histogram.buckets['+Inf'], 2)
+  t.equal(histogram.buckets['0.0025'], 4)
+  t.equal(histogram.buckets['+Inf'], 4)
 })
 
 t.test('an unknown reason from untyped code is counted as internal, not as a new series', async (t) => {
@@ -244,6 +245,37 @@ t.test('an unknown reason from untyped code is counted as internal, not as a new
   const m = await scrapeMetrics(app)
   t.equal(m.value('vix_ws_errors_total', { reason: 'internal' }), 1)
   t.equal(m.families.get('vix_ws_errors_total')?.metrics.length, errorReasons.length)
+})
+
+t.test('a refusal counts as its code\'s reason in the error table, the same over WebSocket and HTTP', async (t) => {
+  const key = 'a-publish-key-of-24-chars'
+  const app = await build(t, { relayTypes: ['chat.message'], limits: { maxRoomsPerSession: 1 }, longPolling: { serverPublish: { key } } })
+  app.realtime.on('big', { maxSize: 64 }, () => {})
+  const publish = async (body: unknown, headers: Record<string, string> = { authorization: `Bearer ${key}` }): Promise<number> =>
+    (await app.inject({ method: 'POST', url: '/ws/send', headers: { 'content-type': 'application/json', ...headers }, payload: JSON.stringify(body) })).statusCode
+  const client = await connect(app)
+  await client.join('general')
+
+  client.send({ id: 'j', type: 'room.join', payload: { room: 'second' } })
+  await client.waitFor((f) => f.kind === 'error' && f.id === 'j' && f.payload.code === 'VIX_ERR_LIMIT_EXCEEDED')
+  client.send({ id: 'b', type: 'big', payload: { text: 'x'.repeat(100) } })
+  await client.waitFor((f) => f.kind === 'error' && f.id === 'b' && f.payload.code === 'VIX_ERR_PAYLOAD_TOO_LARGE')
+  t.equal(await publish({ type: 'nothing.known', room: 'general', payload: {} }), 400)
+  t.equal(await publish({ type: 'chat.message', room: 'general', payload: {} }, {}), 401)
+
+  // The store goes away: a relay and a server-side publish are refused alike.
+  app.realtime.persistence = {
+    shouldPersist: () => true,
+    persist: async () => { throw new StoreUnavailableError('connection refused') },
+    joinWithRecovery: async () => { throw new Error('not joined in this test') },
+    sequence: () => {}
+  }
+  client.send({ id: 's', type: 'chat.message', room: 'general', payload: {} })
+  await client.waitFor((f) => f.kind === 'error' && f.id === 's' && f.payload.code === 'VIX_ERR_STORE_UNAVAILABLE')
+  t.equal(await publish({ type: 'chat.message', room: 'general', payload: {} }), 503)
+
+  const m = await scrapeMetrics(app)
+  t.same(errorsOf(m), { invalid_message: 1, too_large: 1, rate_limited: 0, limit_exceeded: 1, slow_consumer: 0, unauthorized: 1, forbidden: 0, unavailable: 2, internal: 0 })
 })
 
 t.test('two apps in one process each expose their own numbers', async (t) => {

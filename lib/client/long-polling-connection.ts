@@ -39,9 +39,10 @@ interface PollBody { session_id?: unknown, messages?: unknown, next?: unknown, d
 interface ErrorBody { code?: unknown, message?: unknown }
 interface QueuedSend { body: string, id?: string }
 
-function withQuery (url: string, params: Record<string, string>): string {
+/** `url` with `params` set in its query (replacing any of the same name); `url` itself is not changed. */
+export function withQuery (url: string | URL, params: Record<string, string> | undefined): string {
   const target = new URL(url)
-  for (const [key, value] of Object.entries(params)) target.searchParams.set(key, value)
+  for (const [key, value] of Object.entries(params ?? {})) target.searchParams.set(key, value)
   return target.toString()
 }
 

@@ -1,6 +1,6 @@
 import { reconnectDefaults, type ReconnectOptions } from './backoff.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
-import type { FetchLike, HeadersOption } from './long-polling-connection.js'
+import { withQuery, type FetchLike, type HeadersOption } from './long-polling-connection.js'
 import { defaultTimers, type Timers } from './timers.js'
 import type { WebSocketConstructor } from './websocket-connection.js'
 
@@ -112,11 +112,6 @@ function checkInterval (name: string, value: number | false): number {
 }
 
 const MAX_TIMER_DELAY = 2_147_483_647
-
-function withQuery (url: URL, query: Record<string, string> | undefined): string {
-  for (const [key, value] of Object.entries(query ?? {})) url.searchParams.set(key, value)
-  return url.toString()
-}
 
 /** Resolve defaults once and check every option, so a mistake fails at construction, not at the first reconnect. */
 export function resolveOptions (options: VixClientOptions): ResolvedOptions {

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox'
 import { RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { compileValidator, decodeFrame, type Decoded, type Validator } from '../codec.js'
-import { ErrorCodes, UnknownTypeError, codedError, isVixError, type ErrorCode } from '../errors.js'
+import { ErrorCodes, UnknownTypeError, codedError, errorReasonOf, isVixError } from '../errors.js'
 import { ackFrame, errorFrame, type RealtimeMessage } from '../frames.js'
 import type { Limits } from '../limits/limits.js'
 import type { Presence } from '../presence/presence.js'
@@ -12,15 +12,6 @@ import { InFlight, type FrameProcessor, type InboundFrame, type Step } from './i
 import { chain, each, type Maybe } from './maybe.js'
 import { payloadError, type Router, type TypeLimits } from './router.js'
 import { inboundMessageOf, type DispatchError, type DispatchOk, type DispatchResult, type ErrorReason, type HubObserver, type InboundMessage, type RecoveryResult } from './types.js'
-
-const reasonByCode: Partial<Record<ErrorCode, ErrorReason>> = {
-  [ErrorCodes.INVALID_MESSAGE]: 'invalid_message',
-  [ErrorCodes.FORBIDDEN]: 'forbidden',
-  [ErrorCodes.NOT_IN_ROOM]: 'forbidden',
-  [ErrorCodes.UNKNOWN_TYPE]: 'invalid_message',
-  [ErrorCodes.RATE_LIMITED]: 'rate_limited',
-  [ErrorCodes.INTERNAL]: 'internal'
-}
 
 const OK: DispatchOk = { ok: true }
 const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: null, pos: null }
@@ -106,12 +97,12 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     return step instanceof Promise ? step.then(guarded, failed) : guarded(step)
   }
 
-  /** Turn an error into the frame's failure: coded errors keep their code; anything else is an internal error, logged. */
+  /** Turn an error into the frame's failure: coded errors keep their code; anything else is an internal error, logged. Counted by the code's reason in the error table. */
   private fail (frame: InboundFrame, error: unknown, id?: string): DispatchError {
     const failure: DispatchError = isVixError(error)
       ? { ok: false, code: error.code, message: error.message, path: error.path, id, retryAfter: error.retryAfter }
       : { ...this.hub.handlerFailed(frame.session, error), id }
-    this.hub.report(reasonByCode[failure.code] ?? 'internal')
+    this.hub.report(errorReasonOf(failure.code))
     if (frame.settle === undefined) this.hub.send(frame.session, errorFrame(failure.code, failure.message, { id: failure.id, path: failure.path }))
     return failure
   }

@@ -1,6 +1,7 @@
 import { ErrorCodes } from '../errors.js'
 import { sessionLogId } from '../redact.js'
 import type { Session } from '../session.js'
+import { callSafely } from './maybe.js'
 import type { DispatchError, ErrorHandler, Logger } from './types.js'
 
 /**
@@ -21,12 +22,7 @@ export class Hooks {
 
   /** Run a lifecycle hook; a throw or rejection is logged and reported, never propagated. */
   run (session: Session, fn: () => unknown): void {
-    try {
-      const result = fn()
-      if (result instanceof Promise) result.catch((error: unknown) => { this.failed(session, error) })
-    } catch (error) {
-      this.failed(session, error)
-    }
+    callSafely(fn, (error) => { this.failed(session, error) })
   }
 
   /** Hand an error (a failed handler, a socket error) to the `onError` handlers. */

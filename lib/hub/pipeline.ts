@@ -6,6 +6,8 @@ import { encodePosition } from '../position.js'
 import { PreparedFrame } from '../prepared-frame.js'
 import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
+import { callSafely } from './maybe.js'
+import { countOutbound } from './observers.js'
 import { isReservedType, type ResolvedHubOptions } from './options.js'
 import { publishedSender, sessionSender } from './sender.js'
 import type { Router } from './router.js'
@@ -205,7 +207,7 @@ export class PublishPipeline {
       }
     }
     if (this.parts.recipientResolvers.length > 0 && message.room !== undefined) delivered += this.deliverResolved(message, message.room, data, except)
-    for (const observer of this.parts.observers) observer.messagesOutbound?.(delivered)
+    countOutbound(this.parts.observers, delivered)
     return delivered
   }
 
@@ -234,16 +236,13 @@ export class PublishPipeline {
 
   /** Hand the envelope to the broker; a failure is logged (once per outage) and never reaches the publisher. */
   distribute (envelope: Envelope): void {
-    try {
-      const sent = this.parts.broker.publish(envelope)
-      if (sent instanceof Promise) sent.then(() => { this.brokerFailures = 0 }, (error: unknown) => { this.brokerFailed(error) })
-      else this.brokerFailures = 0
-    } catch (error) {
-      this.brokerFailed(error)
-    }
+    callSafely(() => this.parts.broker.publish(envelope), this.brokerFailed, this.brokerSucceeded)
   }
 
-  private brokerFailed (error: unknown): void {
+  // Bound once: no closures per publish for the two outcomes.
+  private readonly brokerSucceeded = (): void => { this.brokerFailures = 0 }
+
+  private readonly brokerFailed = (error: unknown): void => {
     for (const observer of this.parts.observers) observer.brokerError?.()
     if (this.brokerFailures++ === 0) this.parts.logger.error({ err: error }, 'vix-realtime: broker publish failed; local delivery goes on')
   }

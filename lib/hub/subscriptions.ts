@@ -1,6 +1,6 @@
 import type { Broker } from '../broker/types.js'
 import type { Rooms } from '../rooms.js'
-import type { Maybe } from './maybe.js'
+import { callSafely, type Maybe } from './maybe.js'
 import type { Logger } from './types.js'
 
 /**
@@ -35,13 +35,6 @@ export class RoomSubscriptions {
   }
 
   private call (call: () => void | Promise<void>, what: string): Promise<void> | undefined {
-    const failed = (error: unknown): void => { this.logger.error({ err: error }, `vix-realtime: broker ${what} failed`) }
-    try {
-      const result = call()
-      return result instanceof Promise ? result.catch(failed) : undefined
-    } catch (error) {
-      failed(error)
-      return undefined
-    }
+    return callSafely(call, (error) => { this.logger.error({ err: error }, `vix-realtime: broker ${what} failed`) })
   }
 }

@@ -1,5 +1,6 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { JsonMessageInput } from '../../schemas/message.js'
+import type { ErrorReason } from '../../schemas/protocol.js'
 import type { ErrorCode } from '../errors.js'
 import type { RealtimeMessage } from '../frames.js'
 import type { LimitName } from '../limits/limits.js'
@@ -32,8 +33,8 @@ export interface TypeOptions<S extends TSchema = TSchema> {
   rate?: Rate
 }
 
-/** Reasons counted by observers; a small fixed set so metric labels stay bounded. */
-export type ErrorReason = 'invalid_message' | 'too_large' | 'rate_limited' | 'slow_consumer' | 'unauthorized' | 'forbidden' | 'internal'
+/** Reasons counted by observers: declared beside the error table, which gives each code its reason. */
+export type { ErrorReason }
 
 /** Hooks for metrics and other passive watchers. Every method is optional and must not throw. */
 export interface HubObserver {
@@ -48,6 +49,7 @@ export interface HubObserver {
   longPollEnqueued?: (count: number) => void
   longPollDrained?: (count: number) => void
   longPollDropped?: (count: number) => void
+  /** `count` messages were appended to the store, each in `seconds` from the append call to its commit (the group-commit wait included). */
   storeAppended?: (count: number, seconds: number) => void
   /** A broker call or connection failed (publish, subscribe, a dropped connection). */
   brokerError?: () => void

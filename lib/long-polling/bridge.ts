@@ -1,5 +1,5 @@
-import { compileValidator, decodeFrame, type Validator } from '../codec.js'
-import { ErrorCodes, isVixError, type ErrorCode } from '../errors.js'
+import { decodeFrame, type Validator } from '../codec.js'
+import { ErrorCodes, errorReasonOf, isVixError, type ErrorCode } from '../errors.js'
 import { newMessageId } from '../frames.js'
 import type { Hub } from '../hub.js'
 import { inboundMessageOf, type DispatchResult } from '../hub/types.js'
@@ -51,7 +51,7 @@ export class LongPollBridge {
   private readonly serverPublish: ServerPublishPolicy
 
   constructor (private readonly hub: Hub, options: { resolveRecipients?: RecipientIdResolver, serverPublish?: ServerPublishOptions } = {}) {
-    this.envelope = compileValidator(hub.messageSchema)
+    this.envelope = hub.messageValidator
     this.serverPublish = new ServerPublishPolicy(options.serverPublish)
     const resolveIds = options.resolveRecipients
     if (resolveIds !== undefined) {
@@ -119,7 +119,7 @@ export class LongPollBridge {
   private failed (error: unknown, id?: string): DispatchResult {
     if (isVixError(error)) return this.refused(error.code, error.message, error.path, id, error.retryAfter)
     this.hub.logger.error({ err: error }, 'vix-realtime: server-side publish failed')
-    this.hub.report('internal')
+    this.hub.report(errorReasonOf(ErrorCodes.INTERNAL))
     return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while publishing the message', id }
   }
 
@@ -128,8 +128,9 @@ export class LongPollBridge {
     this.removeResolver?.()
   }
 
+  /** A refusal, counted by its code's reason in the error table (as the WebSocket dispatch counts it). */
   private refused (code: ErrorCode, message: string, path?: string, id?: string, retryAfter?: number): DispatchResult {
-    this.hub.report(code === ErrorCodes.FORBIDDEN ? 'forbidden' : code === ErrorCodes.UNAUTHORIZED ? 'unauthorized' : code === ErrorCodes.RATE_LIMITED ? 'rate_limited' : 'invalid_message')
+    this.hub.report(errorReasonOf(code))
     return { ok: false, code, message, path, id, retryAfter }
   }
 }

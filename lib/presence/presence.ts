@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Broker, ControlMessage } from '../broker/types.js'
 import { systemFrame, type RealtimeMessage } from '../frames.js'
+import { callSafely } from '../hub/maybe.js'
+import { countOutbound } from '../hub/observers.js'
 import type { HubObserver, Logger } from '../hub/types.js'
 import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
@@ -252,10 +254,8 @@ export class Presence {
     const data = JSON.stringify({ ...systemFrame('presence.diff', { room, joins, leaves }), room })
     let sent = 0
     for (const session of recipients) if (session.sendSerialized(data)) sent++
-    for (const observer of this.host.observers) {
-      observer.messagesOutbound?.(sent)
-      observer.presenceDiffs?.(sent)
-    }
+    countOutbound(this.host.observers, sent)
+    for (const observer of this.host.observers) observer.presenceDiffs?.(sent)
   }
 
   /** Tell the others our members: of `rooms` (an empty list clears a room there), or of every room when absent. */
@@ -271,12 +271,8 @@ export class Presence {
 
   private control (message: ControlMessage): void {
     // debug: during a broker outage every heartbeat fails, and the broker already logs the outage once.
-    const failed = (error: unknown): void => { this.host.logger.debug({ err: error }, 'vix-realtime: presence announcement failed; the next heartbeat repairs it') }
-    try {
-      const result = this.host.broker.publishControl?.(message)
-      if (result instanceof Promise) result.catch(failed)
-    } catch (error) {
-      failed(error)
-    }
+    callSafely(() => this.host.broker.publishControl?.(message), (error) => {
+      this.host.logger.debug({ err: error }, 'vix-realtime: presence announcement failed; the next heartbeat repairs it')
+    })
   }
 }

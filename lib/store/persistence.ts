@@ -2,6 +2,7 @@ import type { Envelope } from '../broker/types.js'
 import type { Hub } from '../hub.js'
 import type { PersistResult, Persistence } from '../hub/pipeline.js'
 import type { RecoveryResult } from '../hub/types.js'
+import { countOutbound } from '../hub/observers.js'
 import type { RealtimeMessage } from '../frames.js'
 import type { Session } from '../session.js'
 import { RoomStreams, withPosition, type HoldOptions } from './room-streams.js'
@@ -53,7 +54,7 @@ export class StorePersistence implements Persistence {
       members: (room) => hub.rooms.sessionsIn(room),
       deliver: (envelope) => { hub.deliverLocal(envelope) },
       send: (session, frame) => hub.send(session, frame),
-      outbound: (count) => { this.countOutbound(count) },
+      outbound: (count) => { countOutbound(hub.observers, count) },
       repaired: (count) => { for (const observer of hub.observers) observer.gapRepaired?.(count) },
       interrupted: (sessions) => { for (const observer of hub.observers) observer.streamInterrupted?.(sessions) }
     }, options.hold)
@@ -63,6 +64,7 @@ export class StorePersistence implements Persistence {
     hub.rooms.on('left', (room, session) => { session.gates.delete(room) })
   }
 
+  /** Store one message; its time from this call to its commit (the group-commit wait included) is observed as one append. */
   async persist (message: RealtimeMessage, sender: string): Promise<PersistResult> {
     const started = performance.now()
     const result = await this.store.append(message as StorableMessage, sender)
@@ -91,10 +93,5 @@ export class StorePersistence implements Persistence {
 
   close (): void {
     this.streams.stop()
-  }
-
-  private countOutbound (count: number): void {
-    if (count === 0) return
-    for (const observer of this.hub.observers) observer.messagesOutbound?.(count)
   }
 }
