@@ -4,7 +4,7 @@ import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import { authorizeRead } from '../lib/admission.js'
 import { InvalidOptionError } from '../lib/errors.js'
-import { checkPath } from '../lib/options.js'
+import { checkOptionKeys, checkPath } from '../lib/options.js'
 import { PresenceQuery, PresenceResponse, type PresenceQueryValue } from '../schemas/presence.js'
 import { codedErrorHandler } from './http.js'
 import { partMeta, refuseHubOptions } from './hub.js'
@@ -16,6 +16,7 @@ export interface PresencePluginOptions {
 
 const presencePluginImpl: FastifyPluginAsync<PresencePluginOptions> = async (fastify, options) => {
   refuseHubOptions('presencePlugin', options)
+  checkOptionKeys(options, { path: true })
   const path = checkPath('path', options.path ?? '/ws/presence')
   const hub = fastify.realtime
   if (hub.presenceTracker === undefined) throw new InvalidOptionError('presence', 'presencePlugin needs the hub option `presence`')
