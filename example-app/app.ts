@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Type } from '@sinclair/typebox'
 import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
 import { registerChatPage } from './static.js'
-import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId } from '../plugins/index.js'
+import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
 export const ChatMessagePayload = Type.Object({
@@ -58,7 +58,8 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const env = config.env ?? process.env
   const realtimeConfig = loadConfigFromEnv(env)
   const app = Fastify({ logger: loggerOptions(config) })
-  const publishKey = env.VIX_PUBLISH_KEY
+  // Checked here, so a short key fails boot naming VIX_PUBLISH_KEY rather than the option it becomes.
+  const publishKey = secretFromEnv(env, 'VIX_PUBLISH_KEY')
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
     // Demo identity: the name in `?name=` (anyone may claim any name); a real app checks a token or a cookie here.
@@ -73,7 +74,7 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     failFast: failFastFromEnv(env),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
-    longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined || publishKey === '' ? undefined : { key: publishKey } },
+    longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined ? undefined : { key: publishKey } },
     // Several nodes: REDIS_URL fans out between them, DATABASE_URL shares their history. Unset: one node, SQLite.
     broker: nonEmpty(env.REDIS_URL) === undefined ? undefined : { redis: env.REDIS_URL as string, prefix: nonEmpty(env.VIX_REDIS_PREFIX) },
     store: nonEmpty(env.DATABASE_URL) === undefined

@@ -10,11 +10,40 @@ export interface EnvConfig {
 
 type Env = Record<string, string | undefined>
 
-function readInteger (env: Env, name: string, fallback: number, scale = 1): number {
+/** What an integer variable counts, how it maps to the option (`scale`) and the largest sane value, in that unit. */
+interface Unit { name: string, scale: number, max: number }
+
+const seconds = (max: number): Unit => ({ name: 'seconds', scale: 1000, max })
+const count = (name: string, max: number): Unit => ({ name, scale: 1, max })
+
+/**
+ * Bounds of the documented variables, in the variable's own unit. A value past
+ * one is a mistake, most often milliseconds given where seconds are expected
+ * (`LONGPOLL_WAIT=25000` would hold polls for about seven hours): refused.
+ */
+const units = {
+  WEBSOCKET_MAX_MESSAGE_SIZE: count('bytes', 100 * 1024 * 1024),
+  WEBSOCKET_IDLE_TIMEOUT: seconds(3600),
+  WEBSOCKET_PING_INTERVAL: seconds(3600),
+  LONGPOLL_SESSION_TTL: seconds(86_400),
+  LONGPOLL_MAX_BUFFER: count('frames', 1_000_000),
+  LONGPOLL_WAIT: seconds(300),
+  VIX_MAX_CONNECTIONS_PER_IP: count('connections', 1_000_000),
+  VIX_RATE_LIMIT: count('messages per second', 1_000_000),
+  VIX_RATE_BURST: count('messages', 1_000_000)
+} satisfies Record<string, Unit>
+
+function readInteger (env: Env, name: keyof typeof units, fallback: number): number {
   const raw = env[name]
   if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new InvalidEnvError(name, raw, 'expected a positive integer')
-  return Number(raw) * scale
+  const unit: Unit = units[name]
+  const expected = `expected a whole number of ${unit.name} from 1 to ${unit.max}`
+  if (!/^\d+$/.test(raw.trim()) || Number(raw) < 1) throw new InvalidEnvError(name, raw, expected)
+  if (Number(raw) > unit.max) {
+    const hint = unit.name === 'seconds' ? ` (${name} is in seconds, not milliseconds)` : ''
+    throw new InvalidEnvError(name, raw, `${expected}${hint}`)
+  }
+  return Number(raw) * unit.scale
 }
 
 function readBoolean (env: Env, name: string, fallback: boolean): boolean {
@@ -29,7 +58,8 @@ function readBoolean (env: Env, name: string, fallback: boolean): boolean {
 /**
  * Map the documented environment variables to plugin options. Durations in
  * the environment are seconds; options are milliseconds. A bad value throws
- * `VIX_ERR_INVALID_ENV` naming the variable.
+ * `VIX_ERR_INVALID_ENV` naming the variable and its unit; so does a value past
+ * a sane bound (e.g. `LONGPOLL_WAIT` over 300 seconds).
  *
  * @example
  * await app.register(vixRealtime, { ...loadConfigFromEnv(process.env) })
@@ -38,15 +68,15 @@ export function loadConfigFromEnv (env: Env = process.env): EnvConfig {
   return {
     websocket: {
       maxMessageSize: readInteger(env, 'WEBSOCKET_MAX_MESSAGE_SIZE', websocketDefaults.maxMessageSize),
-      idleTimeout: readInteger(env, 'WEBSOCKET_IDLE_TIMEOUT', websocketDefaults.idleTimeout, 1000),
+      idleTimeout: readInteger(env, 'WEBSOCKET_IDLE_TIMEOUT', websocketDefaults.idleTimeout),
       perMessageDeflate: readBoolean(env, 'WEBSOCKET_ENABLE_DEFLATE', websocketDefaults.perMessageDeflate),
-      pingInterval: readInteger(env, 'WEBSOCKET_PING_INTERVAL', websocketDefaults.pingInterval, 1000),
+      pingInterval: readInteger(env, 'WEBSOCKET_PING_INTERVAL', websocketDefaults.pingInterval),
       autoPingPong: readBoolean(env, 'WEBSOCKET_AUTO_PING_PONG', websocketDefaults.autoPingPong)
     },
     longPolling: {
-      sessionTtl: readInteger(env, 'LONGPOLL_SESSION_TTL', longPollingDefaults.sessionTtl, 1000),
+      sessionTtl: readInteger(env, 'LONGPOLL_SESSION_TTL', longPollingDefaults.sessionTtl),
       maxBuffer: readInteger(env, 'LONGPOLL_MAX_BUFFER', longPollingDefaults.maxBuffer),
-      wait: readInteger(env, 'LONGPOLL_WAIT', longPollingDefaults.wait, 1000)
+      wait: readInteger(env, 'LONGPOLL_WAIT', longPollingDefaults.wait)
     }
   }
 }
@@ -55,7 +85,7 @@ export function loadConfigFromEnv (env: Env = process.env): EnvConfig {
 export interface EnvLimitDefaults { maxConnectionsPerIp: number, rate: number, burst: number }
 
 /** A positive integer, or `off` (0 too) to leave the limit out. */
-function readLimit (env: Env, name: string, fallback: number): number | undefined {
+function readLimit (env: Env, name: 'VIX_MAX_CONNECTIONS_PER_IP' | 'VIX_RATE_LIMIT', fallback: number): number | undefined {
   const raw = env[name]?.trim().toLowerCase()
   if (raw === 'off' || raw === '0') return undefined
   return readInteger(env, name, fallback)
@@ -77,4 +107,21 @@ export function limitsFromEnv (env: Env, defaults: EnvLimitDefaults): LimitsOpti
   const rate = readLimit(env, 'VIX_RATE_LIMIT', defaults.rate)
   if (rate !== undefined) limits.sessionRate = { rate, burst: readInteger(env, 'VIX_RATE_BURST', Math.max(rate, defaults.burst)) }
   return limits
+}
+
+/**
+ * A secret from the environment (e.g. `VIX_PUBLISH_KEY`, the bearer key of
+ * `longPolling.serverPublish`): undefined when unset or empty; shorter than
+ * `minLength` throws `VIX_ERR_INVALID_ENV` naming the variable, without
+ * echoing the value.
+ *
+ * @example
+ * const key = secretFromEnv(process.env, 'VIX_PUBLISH_KEY')
+ * await app.register(vixRealtime, { longPolling: { serverPublish: key === undefined ? undefined : { key } } })
+ */
+export function secretFromEnv (env: Env, name: string, minLength = 16): string | undefined {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return undefined
+  if (raw.length < minLength) throw new InvalidEnvError(name, `<${raw.length} characters>`, `expected a secret of at least ${minLength} characters`)
+  return raw
 }

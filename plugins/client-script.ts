@@ -5,12 +5,17 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { ClientScriptFile, matchesEtag, resolveClientScriptOptions, type ClientScriptOptions } from '../lib/client-script.js'
 import { codedError, ErrorCodes, InvalidOptionError } from '../lib/errors.js'
+import { checkOptionKeys, type OptionShape } from '../lib/options.js'
 import { ErrorResponse } from '../schemas/message.js'
 import { codedErrorHandler } from './http.js'
 
 export type { ClientScriptOptions }
 
+/** The keys of `ClientScriptOptions`: any other fails boot. */
+export const clientScriptOptionShape = { path: true, maxAge: true, file: true } as const satisfies OptionShape & Record<keyof ClientScriptOptions, true>
+
 const clientScriptPluginImpl: FastifyPluginAsync<ClientScriptOptions> = async (fastify, options) => {
+  checkOptionKeys(options, clientScriptOptionShape)
   const config = resolveClientScriptOptions(options)
   const script = new ClientScriptFile(config)
   const howToBuild = `vix-realtime: the browser client ${config.file} is missing, so ${config.path} answers 503: run \`npm run build\` (or \`npm run build:client\`) in the package`

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import { readinessAnswer } from '../lib/health.js'
-import { checkPath } from '../lib/options.js'
+import { checkOptionKeys, checkPath, type OptionShape } from '../lib/options.js'
 import { HealthResponse, NotReadyResponse, ReadyResponse } from '../schemas/health.js'
 import { partMeta, refuseHubOptions } from './hub.js'
 
@@ -14,8 +14,12 @@ export interface HealthPluginOptions {
   readyPath?: string
 }
 
+/** The keys of `HealthPluginOptions`: any other fails boot. */
+export const healthOptionShape = { healthPath: true, readyPath: true } as const satisfies OptionShape & Record<keyof HealthPluginOptions, true>
+
 const healthPluginImpl: FastifyPluginAsync<HealthPluginOptions> = async (fastify, options) => {
   refuseHubOptions('healthPlugin', options)
+  checkOptionKeys(options, healthOptionShape)
   const healthPath = checkPath('healthPath', options.healthPath ?? '/ws/health')
   const readyPath = checkPath('readyPath', options.readyPath ?? '/ws/ready')
   const health = fastify.realtime.health

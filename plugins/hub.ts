@@ -2,7 +2,8 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteOptions } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
-import { conflictingHubOption, hubOptionNames, type HubOptions } from '../lib/hub/options.js'
+import { conflictingHubOption, hubOptionNames, hubOptionShape, type HubOptions } from '../lib/hub/options.js'
+import { checkOptionKeys } from '../lib/options.js'
 import { defaultRequestSerializer, redactingSerializer, serializersOf } from '../lib/redact.js'
 import { JsonMessage, sharedSchemas } from '../schemas/message.js'
 
@@ -38,6 +39,8 @@ export function refuseHubOptions (part: string, options: object): void {
 }
 
 const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, options) => {
+  // Also when the hub is there already: a typo in a second registration is still a typo.
+  checkOptionKeys(options, hubOptionShape)
   if (fastify.hasDecorator('realtime')) {
     // A second registration with the same options is harmless; a different set would be silently dropped: fail instead.
     const conflict = conflictingHubOption(optionsByHub.get(fastify.realtime) ?? {}, options as Record<string, unknown>)

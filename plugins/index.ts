@@ -1,17 +1,23 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocketOptions } from '../lib/websocket/options.js'
-import { ensureHub, type HubPluginOptions } from './hub.js'
-import { metricsPlugin, type MetricsPluginOptions } from './metrics.js'
+import { ensureHub, refuseHubOptions, type HubPluginOptions } from './hub.js'
+import { metricsOptionShape, metricsPlugin, type MetricsPluginOptions } from './metrics.js'
 import { openapiPlugin, type OpenApiPluginOptions } from './openapi.js'
 import { websocketPlugin } from './websocket.js'
+import { hubOptionShape } from '../lib/hub/options.js'
+import { checkOptionKeys, type OptionShape } from '../lib/options.js'
+import { websocketOptionShape } from '../lib/websocket/options.js'
+import { longPollingOptionShape } from '../lib/long-polling/options.js'
+import { messageStoreOptionShape } from '../lib/store/options.js'
+import { openapiOptionShape } from '../lib/openapi/options.js'
 import { messageStorePlugin, type MessageStorePluginOptions } from './message-store.js'
 import type { LongPollingOptions } from '../lib/long-polling/options.js'
 import { longPollingPlugin } from './long-polling.js'
 import { resolveBrokerOption, type BrokerOption } from '../lib/broker/options.js'
 import { presencePlugin } from './presence.js'
-import { clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
-import { healthPlugin, type HealthPluginOptions } from './health.js'
+import { clientScriptOptionShape, clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
+import { healthOptionShape, healthPlugin, type HealthPluginOptions } from './health.js'
 
 /** Options of the umbrella plugin: hub options at the top, one key per part (`false` leaves it out). */
 export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
@@ -33,7 +39,32 @@ export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
   health?: HealthPluginOptions | false
 }
 
+/**
+ * Every key the umbrella takes, at every level: the hub's at the top (`limits`
+ * and `presence` are looked into by the hub, `broker` by its resolver), then
+ * one shape per part. A key outside it fails boot naming its path.
+ */
+const vixRealtimeOptionShape: OptionShape = {
+  ...hubOptionShape,
+  websocket: websocketOptionShape,
+  longPolling: longPollingOptionShape,
+  metrics: metricsOptionShape,
+  docs: openapiOptionShape,
+  store: messageStoreOptionShape,
+  clientScript: clientScriptOptionShape,
+  health: healthOptionShape
+} satisfies Record<keyof VixRealtimeOptions, unknown>
+
+/** The plugin each part key registers, as its refusal of a misplaced hub option names it. */
+const partPlugins = { websocket: 'websocketPlugin', longPolling: 'longPollingPlugin', metrics: 'metricsPlugin', store: 'messageStorePlugin', health: 'healthPlugin' } as const
+
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
+  // A hub option given to a part is told as such (the hub takes it at the top), before any other unknown key.
+  for (const [key, part] of Object.entries(partPlugins)) {
+    const partOptions: unknown = options[key as keyof typeof partPlugins]
+    if (typeof partOptions === 'object' && partOptions !== null) refuseHubOptions(part, partOptions)
+  }
+  checkOptionKeys(options, vixRealtimeOptionShape)
   const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, clientScript: clientScriptOptions, health: healthOptions, broker, ...hubOptions } = options
   await ensureHub(fastify, broker === undefined ? hubOptions : { ...hubOptions, broker: resolveBrokerOption(broker, fastify.log) })
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
@@ -98,7 +129,7 @@ export type { BrokerOption } from '../lib/broker/options.js'
 export { PostgresMessageStore, POSTGRES_SCHEMA_VERSION, type PostgresMessageStoreOptions } from '../lib/store/postgres.js'
 export { Rooms, type RoomEvents } from '../lib/rooms.js'
 export { Session, type Transport, type VixRealtimeTypes, type Identity } from '../lib/session.js'
-export { loadConfigFromEnv, limitsFromEnv, type EnvConfig, type EnvLimitDefaults } from '../lib/config.js'
+export { loadConfigFromEnv, limitsFromEnv, secretFromEnv, type EnvConfig, type EnvLimitDefaults } from '../lib/config.js'
 export type { LimitsOptions, SessionRate } from '../lib/limits/options.js'
 export type { Rate } from '../lib/limits/token-bucket.js'
 export { limitNames, type LimitName } from '../lib/limits/limits.js'

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { RealtimeMetrics, checkMetricsOptions, type RealtimeMetricsOptions } from '../lib/metrics.js'
 import { InternalError } from '../lib/errors.js'
-import { checkPath } from '../lib/options.js'
+import { checkOptionKeys, checkPath, type OptionShape } from '../lib/options.js'
 import { partMeta, refuseHubOptions } from './hub.js'
 
 declare module 'fastify' {
@@ -18,6 +18,14 @@ export interface MetricsPluginOptions extends RealtimeMetricsOptions {
   /** Route of the Prometheus scrape endpoint (default `/metrics`). */
   path?: string
 }
+
+/** The keys of `MetricsPluginOptions`: any other fails boot (`registry` and `defaultMetrics` are prom-client's, not looked into). */
+export const metricsOptionShape = {
+  path: true,
+  registry: true,
+  defaultMetrics: true,
+  buckets: { publish: true, storeAppend: true }
+} as const satisfies OptionShape & Record<keyof MetricsPluginOptions, unknown>
 
 const metricsDefaults = {
   path: '/metrics',
@@ -36,6 +44,7 @@ const exampleExposition = [
 
 const metricsPluginImpl: FastifyPluginAsync<MetricsPluginOptions> = async (fastify, options) => {
   refuseHubOptions('metricsPlugin', options)
+  checkOptionKeys(options, metricsOptionShape)
   const { path, registry, defaultMetrics, buckets } = { ...metricsDefaults, ...options }
   checkPath('path', path)
   const metricsOptions: RealtimeMetricsOptions = { registry, defaultMetrics, buckets }

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import type {} from '@fastify/swagger'
 import type { FastifyPluginAsync } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
-import { checkPath } from '../lib/options.js'
+import { checkOptionKeys, checkPath } from '../lib/options.js'
 import { PresenceQuery, PresenceResponse, type PresenceQueryValue } from '../schemas/presence.js'
 import { codedErrorHandler } from './http.js'
 import { partMeta, refuseHubOptions } from './hub.js'
@@ -15,6 +15,7 @@ export interface PresencePluginOptions {
 
 const presencePluginImpl: FastifyPluginAsync<PresencePluginOptions> = async (fastify, options) => {
   refuseHubOptions('presencePlugin', options)
+  checkOptionKeys(options, { path: true })
   const path = checkPath('path', options.path ?? '/ws/presence')
   const hub = fastify.realtime
   if (hub.presenceTracker === undefined) throw new InvalidOptionError('presence', 'presencePlugin needs the hub option `presence`')

@@ -1,7 +1,7 @@
 import t from 'tap'
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { loadConfigFromEnv } from '../lib/config.js'
+import { limitsFromEnv, loadConfigFromEnv, secretFromEnv } from '../lib/config.js'
 import { ErrorCodes, codedError, httpStatusOf, isVixError } from '../lib/errors.js'
 import { Hub } from '../lib/hub.js'
 import { hubPlugin, type HubPluginOptions } from '../plugins/hub.js'
@@ -133,4 +133,24 @@ t.test('a part refuses hub options and needs the hub registered first', async (t
   const withoutHub = Fastify()
   t.teardown(() => withoutHub.close())
   await t.rejects(async () => { await withoutHub.register(metricsPlugin) }, { code: 'FST_ERR_PLUGIN_NOT_PRESENT_IN_INSTANCE' })
+})
+
+t.test('an integer variable names its unit, and a value past its sane bound is refused (seconds given as milliseconds)', async (t) => {
+  t.throws(() => loadConfigFromEnv({ LONGPOLL_WAIT: '25000' }), { code: 'VIX_ERR_INVALID_ENV', message: /^Invalid environment variable LONGPOLL_WAIT=25000: expected a whole number of seconds from 1 to 300 \(LONGPOLL_WAIT is in seconds, not milliseconds\)$/ })
+  t.equal(loadConfigFromEnv({ LONGPOLL_WAIT: '300' }).longPolling.wait, 300_000, 'the bound itself is taken')
+  t.throws(() => loadConfigFromEnv({ LONGPOLL_WAIT: '301' }), { code: 'VIX_ERR_INVALID_ENV', message: /LONGPOLL_WAIT=301.*seconds/ })
+  t.throws(() => loadConfigFromEnv({ WEBSOCKET_IDLE_TIMEOUT: '60000' }), { message: /WEBSOCKET_IDLE_TIMEOUT=60000.*seconds.*not milliseconds/ })
+  t.throws(() => loadConfigFromEnv({ WEBSOCKET_PING_INTERVAL: '30000' }), { message: /WEBSOCKET_PING_INTERVAL=30000.*seconds/ })
+  t.throws(() => loadConfigFromEnv({ LONGPOLL_SESSION_TTL: '86401' }), { message: /LONGPOLL_SESSION_TTL=86401.*seconds/ })
+  t.throws(() => loadConfigFromEnv({ WEBSOCKET_MAX_MESSAGE_SIZE: 'big' }), { message: /WEBSOCKET_MAX_MESSAGE_SIZE=big: expected a whole number of bytes/ })
+  t.throws(() => loadConfigFromEnv({ LONGPOLL_MAX_BUFFER: '99999999' }), { message: /LONGPOLL_MAX_BUFFER=99999999: expected a whole number of frames from 1 to 1000000$/ })
+  t.throws(() => limitsFromEnv({ VIX_RATE_LIMIT: '5000000' }, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }), { code: 'VIX_ERR_INVALID_ENV', message: /VIX_RATE_LIMIT=5000000: .*messages per second/ })
+})
+
+t.test('secretFromEnv: unset or empty is undefined; too short names the variable without echoing the value', async (t) => {
+  t.equal(secretFromEnv({}, 'VIX_PUBLISH_KEY'), undefined)
+  t.equal(secretFromEnv({ VIX_PUBLISH_KEY: '' }, 'VIX_PUBLISH_KEY'), undefined)
+  t.equal(secretFromEnv({ VIX_PUBLISH_KEY: 'k'.repeat(16) }, 'VIX_PUBLISH_KEY'), 'k'.repeat(16))
+  const error = t.throws(() => secretFromEnv({ VIX_PUBLISH_KEY: 'short' }, 'VIX_PUBLISH_KEY'), { code: 'VIX_ERR_INVALID_ENV', message: /^Invalid environment variable VIX_PUBLISH_KEY=<5 characters>: expected a secret of at least 16 characters$/ }) as Error
+  t.notMatch(error.message, /short/, 'the secret is not in the message')
 })

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { InvalidOptionError } from '../errors.js'
+import { checkOptionKeys } from '../options.js'
 import type { Logger } from '../hub/types.js'
 import { RedisBroker } from './redis.js'
 import type { Broker } from './types.js'
@@ -21,6 +22,7 @@ export function resolveBrokerOption (option: unknown, logger?: Logger): Broker |
   if (option === undefined) return undefined
   if (typeof option !== 'object' || option === null) throw new InvalidOptionError('broker', 'expected a Broker or { redis: url | client, prefix? }')
   if (isBroker(option)) return option
+  checkOptionKeys(option, { redis: true, prefix: true }, 'broker')
   const { redis, prefix } = option as { redis?: unknown, prefix?: unknown }
   const isClient = typeof redis === 'object' && redis !== null && typeof (redis as Partial<Redis>).duplicate === 'function'
   if (!isClient && (typeof redis !== 'string' || !/^rediss?:\/\//.test(redis))) {

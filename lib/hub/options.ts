@@ -5,7 +5,7 @@ import type { Broker } from '../broker/types.js'
 import type { LimitsOptions } from '../limits/options.js'
 import { InvalidOptionError } from '../errors.js'
 import { defaultIdentityKey } from '../identity.js'
-import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
+import { checkInteger, checkOptionalFunction, checkOptionKeys, checkStringList, type OptionShape } from '../options.js'
 import { resolvePresenceOptions, type PresenceOptions, type ResolvedPresenceOptions } from '../presence/options.js'
 import type { Identity, Session } from '../session.js'
 import type { InboundMessage, Logger } from './types.js'
@@ -73,6 +73,14 @@ export const hubOptionNames = [
   'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence', 'failFast'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
+/**
+ * The keys of the hub plugin's options (`HubOptions` but `logger`, which the
+ * plugin sets): any other fails boot. `limits` and `presence` are
+ * looked into by their own resolvers (under the same names), `broker` and
+ * `messageSchema` are objects of their own.
+ */
+export const hubOptionShape = Object.fromEntries(hubOptionNames.map((name) => [name, true])) as Record<(typeof hubOptionNames)[number], true> satisfies OptionShape
+
 /** Types the server itself speaks: never a relay type, never published from outside. */
 export function isReservedType (type: string): boolean {
   return type === 'room.join' || type === 'room.leave' || type === 'error' || type.startsWith('server.') || type.startsWith('presence.')
@@ -93,6 +101,7 @@ const defaults = {
 
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
 export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions {
+  checkOptionKeys(options, { ...hubOptionShape, logger: true })
   const resolved = { ...defaults, nodeId: randomBytes(8).toString('hex'), ...options }
   checkStringList('relayTypes', resolved.relayTypes)
   const reserved = resolved.relayTypes.find(isReservedType)

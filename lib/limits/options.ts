@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
-import { checkInteger } from '../options.js'
+import { checkInteger, checkOptionKeys, type OptionShape } from '../options.js'
 import type { Rate } from './token-bucket.js'
 
 /** The inbound rate of one session, and when a session that keeps going is closed. */
@@ -63,7 +63,19 @@ const defaults = {
   maxTrackedIps: 10_000
 }
 
-const names = ['maxConnections', 'maxConnectionsPerIp', 'maxConnectionsPerIdentity', 'sessionRate', 'ipRate', 'maxRoomsPerSession', 'maxMembersPerRoom', 'maxTrackedIps']
+const rateShape = { rate: true, burst: true } as const satisfies OptionShape & Record<keyof Rate, true>
+
+/** The keys of `LimitsOptions` and of its rates: any other fails boot. */
+export const limitsOptionShape = {
+  maxConnections: true,
+  maxConnectionsPerIp: true,
+  maxConnectionsPerIdentity: true,
+  sessionRate: { ...rateShape, closeAfter: true },
+  ipRate: rateShape,
+  maxRoomsPerSession: true,
+  maxMembersPerRoom: true,
+  maxTrackedIps: true
+} as const satisfies OptionShape & Record<keyof LimitsOptions, unknown>
 
 function cap (name: string, value: number): number {
   return value === OFF ? OFF : checkInteger(`limits.${name}`, value, 1)
@@ -83,8 +95,7 @@ export function resolveRate (name: string, value: Rate): Required<Rate> {
 /** Resolve defaults in one spread and check every limit; a bad one throws `VIX_ERR_INVALID_OPTION`. */
 export function resolveLimits (options: LimitsOptions = {}): ResolvedLimits {
   if (typeof options !== 'object' || options === null) throw new InvalidOptionError('limits', 'expected an object')
-  const unknown = Object.keys(options).find((key) => !names.includes(key))
-  if (unknown !== undefined) throw new InvalidOptionError(`limits.${unknown}`, `unknown limit; known: ${names.join(', ')}`)
+  checkOptionKeys(options, limitsOptionShape, 'limits', 'limit')
   const merged = { ...defaults, ...options }
   let sessionRate: Required<SessionRate> | undefined
   if (merged.sessionRate !== undefined) {

@@ -1,7 +1,7 @@
 import { InvalidOptionError } from '../errors.js'
 import type { RealtimeMessage } from '../frames.js'
 import type { InboundMessage } from '../hub/types.js'
-import { checkInteger, checkOptionalFunction, checkPath } from '../options.js'
+import { checkInteger, checkOptionalFunction, checkOptionKeys, checkPath, type OptionShape } from '../options.js'
 import { websocketDefaults } from '../websocket/options.js'
 
 /**
@@ -53,8 +53,21 @@ export const longPollingDefaults = {
   maxMessageSize: websocketDefaults.maxMessageSize
 } as const
 
+/** The keys of `LongPollingOptions`, `serverPublish` included: any other fails boot. */
+export const longPollingOptionShape = {
+  prefix: true,
+  sessionTtl: true,
+  maxBuffer: true,
+  wait: true,
+  maxWait: true,
+  maxMessageSize: true,
+  resolveRecipients: true,
+  serverPublish: { key: true, authorize: true }
+} as const satisfies OptionShape & Record<keyof LongPollingOptions, unknown>
+
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
 export function resolveLongPollingOptions (options: LongPollingOptions): ResolvedLongPollingOptions {
+  checkOptionKeys(options, longPollingOptionShape)
   const merged = { ...longPollingDefaults, ...options }
   const resolved = { ...merged, maxWait: merged.maxWait ?? Math.max(merged.wait, 30_000) }
   checkPath('prefix', resolved.prefix)

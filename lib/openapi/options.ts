@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
-import { checkPath } from '../options.js'
+import { checkOptionKeys, checkPath, type OptionShape } from '../options.js'
 
 /** Options of the docs plugin. */
 export interface OpenApiPluginOptions {
@@ -25,7 +25,15 @@ export const openapiDefaults = {
   }
 }
 
+/** The keys of `OpenApiPluginOptions` (the umbrella's `docs`): any other fails boot. */
+export const openapiOptionShape = {
+  routePrefix: true,
+  info: { title: true, version: true, description: true },
+  serve: true
+} as const satisfies OptionShape & Record<keyof OpenApiPluginOptions, unknown>
+
 export function resolveOpenApiOptions (options: OpenApiPluginOptions): typeof openapiDefaults {
+  checkOptionKeys(options, openapiOptionShape)
   const routePrefix = checkPath('routePrefix', options.routePrefix ?? openapiDefaults.routePrefix)
   if (options.info !== undefined && (typeof options.info !== 'object' || options.info === null)) {
     throw new InvalidOptionError('info', `expected an object, got ${JSON.stringify(options.info)}`)

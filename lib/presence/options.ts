@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
-import { checkInteger, checkOptionalFunction, checkStringList } from '../options.js'
+import { checkInteger, checkOptionalFunction, checkOptionKeys, checkStringList, type OptionShape } from '../options.js'
 import type { Identity, Session } from '../session.js'
 
 /** The hub option `presence`: which rooms track their members, what each member shows, and the cluster timings. */
@@ -27,6 +27,9 @@ export interface ResolvedPresenceOptions {
   grace: number
 }
 
+/** The keys of `PresenceOptions`: any other fails boot. */
+export const presenceOptionShape = { rooms: true, meta: true, window: true, heartbeat: true, ttl: true, grace: true } as const satisfies OptionShape & Record<keyof PresenceOptions, true>
+
 const defaults = { rooms: 'all' as PresenceOptions['rooms'], window: 100, heartbeat: 5000, ttl: 15_000, grace: 5000 }
 
 /**
@@ -39,6 +42,7 @@ const defaults = { rooms: 'all' as PresenceOptions['rooms'], window: 100, heartb
 export function resolvePresenceOptions (option: unknown): ResolvedPresenceOptions | undefined {
   if (option === undefined || option === false) return undefined
   if (typeof option !== 'object' || option === null) throw new InvalidOptionError('presence', 'expected { rooms?, meta?, window?, heartbeat?, ttl?, grace? }')
+  checkOptionKeys(option, presenceOptionShape, 'presence')
   const resolved = { ...defaults, ...(option as PresenceOptions) }
   checkInteger('presence.window', resolved.window, 1, 60_000)
   checkInteger('presence.heartbeat', resolved.heartbeat, 10)

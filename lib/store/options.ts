@@ -1,5 +1,5 @@
 import { InvalidOptionError } from '../errors.js'
-import { checkInteger, checkPath, checkStringList } from '../options.js'
+import { checkInteger, checkOptionKeys, checkPath, checkStringList, EACH, type OptionShape } from '../options.js'
 import type { PersistFilter } from './persistence.js'
 import { defaultHoldOptions, type HoldOptions } from './room-streams.js'
 import type { RetentionOptions } from './retention.js'
@@ -34,12 +34,34 @@ export interface MessageStoreOptions {
 
 export const messageStoreDefaults = { path: './data/messages.db', synchronous: 'NORMAL' as SynchronousMode, busyTimeout: 5000, replayLimit: 1000, historyPath: '/ws/history' }
 
+const retentionRuleShape = { maxMessages: true, maxAge: true } as const satisfies OptionShape & Record<keyof RetentionRule, true>
+
+/**
+ * The keys of `MessageStoreOptions` and of its nested objects: any other fails
+ * boot. `store` (an instance) and `postgres` (a Pool) are not looked into;
+ * `retention.rooms` maps the application's room names, each to a rule.
+ */
+export const messageStoreOptionShape = {
+  path: true,
+  store: true,
+  postgres: true,
+  schema: true,
+  synchronous: true,
+  busyTimeout: true,
+  replayLimit: true,
+  retention: { ...retentionRuleShape, rooms: { [EACH]: retentionRuleShape }, interval: true, batchSize: true },
+  persist: { rooms: true, types: true },
+  historyPath: true,
+  hold: { maxHeld: true, maxHoldMs: true, retryMin: true, retryMax: true, checkInterval: true }
+} as const satisfies OptionShape & Record<keyof MessageStoreOptions, unknown>
+
 function checkRule (name: string, rule: RetentionRule): void {
   if (rule.maxMessages !== undefined) checkInteger(`${name}.maxMessages`, rule.maxMessages, 1)
   if (rule.maxAge !== undefined) checkInteger(`${name}.maxAge`, rule.maxAge, 1)
 }
 
 export function resolveMessageStoreOptions (options: MessageStoreOptions): typeof messageStoreDefaults & MessageStoreOptions {
+  checkOptionKeys(options, messageStoreOptionShape)
   const resolved = { ...messageStoreDefaults, ...options }
   if (typeof resolved.path !== 'string' || resolved.path.length === 0) throw new InvalidOptionError('path', 'expected a non-empty file path')
   if (resolved.synchronous !== 'NORMAL' && resolved.synchronous !== 'FULL') throw new InvalidOptionError('synchronous', `expected "NORMAL" or "FULL", got ${JSON.stringify(resolved.synchronous)}`)

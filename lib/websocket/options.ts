@@ -1,4 +1,4 @@
-import { checkBoolean, checkInteger, checkPath, checkStringList } from '../options.js'
+import { checkBoolean, checkInteger, checkOptionKeys, checkPath, checkStringList, type OptionShape } from '../options.js'
 
 /** WebSocket transport options (times in milliseconds). */
 export interface WebSocketOptions {
@@ -27,10 +27,14 @@ export const websocketDefaults = {
   autoPingPong: true
 } as const
 
+/** The keys of `WebSocketOptions`: any other fails boot. */
+export const websocketOptionShape = { path: true, maxMessageSize: true, idleTimeout: true, pingInterval: true, perMessageDeflate: true, autoPingPong: true, allowedOrigins: true } as const satisfies OptionShape & Record<keyof WebSocketOptions, true>
+
 export type ResolvedWebSocketOptions = Required<Omit<WebSocketOptions, 'allowedOrigins'>> & { allowedOrigins: ReadonlySet<string> | undefined }
 
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
 export function resolveWebSocketOptions (options: WebSocketOptions): ResolvedWebSocketOptions {
+  checkOptionKeys(options, websocketOptionShape)
   const resolved = { ...websocketDefaults, ...options }
   checkPath('path', resolved.path)
   checkInteger('maxMessageSize', resolved.maxMessageSize, 1)
