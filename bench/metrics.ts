@@ -14,7 +14,7 @@
 import Fastify, { type FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import vixRealtime from '../plugins/index.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
 import type { Transport } from '../lib/session.js'
 

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCollectorConfiguration, type RegistryContentType } from 'prom-client'
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
-import type { Hub } from './hub.js'
+import type { Hub } from './hub/hub.js'
 import type { HubObserver } from './hub/types.js'
 import { limitNames, type LimitName } from './limits/limits.js'
 import { errorReasons } from '../schemas/protocol.js'

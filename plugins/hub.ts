@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteOptions } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { conflictingHubOption, hubOptionNames, hubOptionShape, type HubOptions } from '../lib/hub/options.js'
 import { checkOptionKeys } from '../lib/options.js'
 import { defaultRequestSerializer, redactingSerializer, serializersOf } from '../lib/redact.js'

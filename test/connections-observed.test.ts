@@ -1,7 +1,7 @@
 import t from 'tap'
 import { EventEmitter } from 'node:events'
 import type { WebSocket } from 'ws'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
 

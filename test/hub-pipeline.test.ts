@@ -1,7 +1,7 @@
 import t from 'tap'
 import { join } from 'node:path'
 import { Type } from '@sinclair/typebox'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import type { HubOptions } from '../lib/hub/options.js'
 import type { ErrorReason } from '../lib/hub/types.js'
 import { StorePersistence } from '../lib/store/persistence.js'

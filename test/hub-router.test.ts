@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Type } from '@sinclair/typebox'
 import { ForbiddenError } from '../lib/errors.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import type { HubOptions } from '../lib/hub/options.js'
 import type { ErrorReason, InboundMessage } from '../lib/hub/types.js'
 import { sessionLogId } from '../lib/redact.js'

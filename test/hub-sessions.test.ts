@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import type { HubOptions } from '../lib/hub/options.js'
 import type { ErrorReason } from '../lib/hub/types.js'
 import { FakePersistence, FakeTransport, deferred, heldRelaySession, openFake, recordingLogger } from './helpers/fake-transport.js'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ErrorCodes, ForbiddenError, codedError } from '../lib/errors.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { errorOfDispatch, httpErrorOf } from '../lib/http-errors.js'
 import { LongPollManager } from '../lib/long-polling/manager.js'
 import { PollSession } from '../lib/long-polling/session.js'

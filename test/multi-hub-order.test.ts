@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { Broker, BrokerEvents, Envelope } from '../lib/broker/types.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import type { Session } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { StorePersistence } from '../lib/store/persistence.js'

@@ -2,7 +2,7 @@ import t from 'tap'
 import Fastify from 'fastify'
 import { Registry } from 'prom-client'
 import vixRealtime, { clientScriptPlugin, healthPlugin, hubPlugin, InProcessBroker, longPollingPlugin, MemoryMessageStore, messageStorePlugin, metricsPlugin, openapiPlugin, presencePlugin, websocketPlugin, type VixRealtimeOptions } from '../plugins/index.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { checkOptionKeys, EACH, nearestKey } from '../lib/options.js'
 
 /** `Invalid option "<path>": unknown ...; did you mean "<suggestion>"?` */

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap'
 import type { Broker, BrokerEvents, ControlMessage } from '../lib/broker/types.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import type { PresenceOptions } from '../lib/presence/options.js'
 import { openFake, recordingLogger, type FakeTransport } from './helpers/fake-transport.js'
 import { delay, waitFor } from './helpers/wait.js'

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { Broker, Envelope } from '../lib/broker/types.js'
 import { StoreUnavailableError } from '../lib/errors.js'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { decodePosition, encodePosition, epochTag } from '../lib/position.js'
 import type { Session } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'

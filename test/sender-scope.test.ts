@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { StorePersistence } from '../lib/store/persistence.js'
 import { FakeTransport } from './helpers/fake-transport.js'

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Hub } from '../lib/hub.js'
+import { Hub } from '../lib/hub/hub.js'
 import type { Session, Transport } from '../lib/session.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { persistPredicate, StorePersistence } from '../lib/store/persistence.js'

@@ -1,7 +1,7 @@
 import { decodeFrame, type Validator } from '../codec.js'
 import { ErrorCodes, errorReasonOf, isVixError, type ErrorCode } from '../errors.js'
 import { newMessageId } from '../frames.js'
-import type { Hub } from '../hub.js'
+import type { Hub } from '../hub/hub.js'
 import { inboundMessageOf, type DispatchResult } from '../hub/types.js'
 import type { Session } from '../session.js'
 import type { RecipientIdResolver, ServerPublishOptions } from './options.js'

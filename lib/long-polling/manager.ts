@@ -1,5 +1,5 @@
 import { CloseCodes } from '../errors.js'
-import type { Hub } from '../hub.js'
+import type { Hub } from '../hub/hub.js'
 import type { ConnectionSlot } from '../limits/limits.js'
 import { newSessionId, type Session, type Transport } from '../session.js'
 import { PollSession, type WakeReason } from './session.js'

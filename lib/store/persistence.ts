@@ -1,5 +1,5 @@
 import type { Envelope } from '../broker/types.js'
-import type { Hub } from '../hub.js'
+import type { Hub } from '../hub/hub.js'
 import type { PersistResult, Persistence } from '../hub/pipeline.js'
 import type { RecoveryResult } from '../hub/types.js'
 import { countOutbound } from '../hub/observers.js'

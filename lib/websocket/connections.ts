@@ -1,6 +1,6 @@
 import type WebSocket from 'ws'
 import { CloseCodes } from '../errors.js'
-import type { Hub } from '../hub.js'
+import type { Hub } from '../hub/hub.js'
 import type { ConnectionSlot } from '../limits/limits.js'
 import type { Session } from '../session.js'
 import { WebSocketTransport } from './transport.js'

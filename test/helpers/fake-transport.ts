@@ -1,6 +1,6 @@
 import type { Broker, Envelope } from '../../lib/broker/types.js'
 import type { RealtimeMessage } from '../../lib/frames.js'
-import type { Hub } from '../../lib/hub.js'
+import type { Hub } from '../../lib/hub/hub.js'
 import type { PersistResult, Persistence } from '../../lib/hub/pipeline.js'
 import type { Logger, RecoveryResult } from '../../lib/hub/types.js'
 import type { Session, Transport } from '../../lib/session.js'
