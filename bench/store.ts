@@ -95,7 +95,7 @@ async function appendRaw (messages: StorableMessage[]): Promise<number> {
 async function fanout (persisted: boolean, tag: string): Promise<number> {
   const hub = new Hub()
   const store = persisted ? new SqliteMessageStore({ path: freshPath() }) : undefined
-  if (store !== undefined) hub.persistence = new StorePersistence(hub, store)
+  if (store !== undefined) hub.attachPersistence(new StorePersistence(hub.persistenceParts(), store))
   let bytes = 0
   const transport: Transport = { name: 'bench', send: (data) => { bytes += data.length }, bufferedAmount: () => 0, close () {}, terminate () {} }
   for (let i = 0; i < FANOUT_SESSIONS; i++) hub.join(hub.openSession(transport), 'bench')

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics, type DefaultMetricsCollectorConfiguration, type RegistryContentType } from 'prom-client'
 import { InvalidOptionError } from './errors.js'
 import { LeanHistogram } from './histogram.js'
-import type { Hub } from './hub/hub.js'
+import type { Dependency } from './health.js'
 import type { HubObserver } from './hub/types.js'
 import { limitNames, type LimitName } from './limits/limits.js'
 import { errorReasons } from '../schemas/protocol.js'
@@ -92,6 +92,19 @@ function checkBuckets (name: string, value: unknown): void {
   if (!valid) throw new InvalidOptionError(name, 'expected a non-empty array of increasing positive numbers (seconds)')
 }
 
+/** What the metrics read of the hub at scrape time, and the observer hook that feeds the counters. */
+export interface MetricsParts {
+  sessions: ReadonlyMap<string, { transport: { name: string, queued?: () => number } }>
+  /** Rooms with at least one member. */
+  roomCount: () => number
+  /** Members of presence rooms as this node's clients see them (0 when presence is off). */
+  presenceSize: () => number
+  brokerConnected: () => boolean
+  /** The node's dependencies (Redis, PostgreSQL). */
+  dependencies: () => Iterable<Dependency>
+  addObserver: (observer: HubObserver) => () => void
+}
+
 /**
  * The Prometheus metrics of one hub. Counters and histograms are fed by a
  * hub observer (once per event, `inc(n)` per publish, never per recipient);
@@ -99,7 +112,7 @@ function checkBuckets (name: string, value: unknown): void {
  * cannot drift whatever way a connection ended.
  *
  * @example
- * const metrics = new RealtimeMetrics(hub)
+ * const metrics = new RealtimeMetrics(hub.metricsParts())
  * const text = await metrics.registry.metrics()
  * metrics.close()
  */
@@ -112,7 +125,7 @@ export class RealtimeMetrics {
   private readonly detach: () => void
   private closed = false
 
-  constructor (private readonly hub: Hub, options: RealtimeMetricsOptions = {}) {
+  constructor (private readonly parts: MetricsParts, options: RealtimeMetricsOptions = {}) {
     checkMetricsOptions(options)
     this.ownsRegistry = options.registry === undefined
     this.registry = options.registry ?? new Registry()
@@ -160,7 +173,7 @@ export class RealtimeMetrics {
     const gapsRepaired = counter(MetricNames.brokerGapsRepairedTotal, 'Gaps in other nodes\' messages filled from the store (a lost envelope, a broker reconnect)')
     const interrupted = counter(MetricNames.streamsInterruptedTotal, 'Members sent room.interrupted: a room\'s stream had a hole the store could not fill within the hold bound')
     // No room label: a gauge per room would grow with the rooms.
-    gauge(MetricNames.presenceMembers, 'Members of presence rooms as this node\'s clients see them, summed over rooms', () => hub.presenceTracker?.size ?? 0)
+    gauge(MetricNames.presenceMembers, 'Members of presence rooms as this node\'s clients see them, summed over rooms', () => parts.presenceSize())
     const presenceDiffs = counter(MetricNames.presenceDiffsTotal, 'presence.diff frames sent (one per recipient of a coalesced diff)')
     // Read from the hub's health at scrape time: an outage at boot, before this registry existed, is counted too.
     const countedOutages = new Map<string, number>()
@@ -170,7 +183,7 @@ export class RealtimeMetrics {
       labelNames: ['dependency'],
       registers: [],
       collect () {
-        for (const dependency of hub.health.list()) {
+        for (const dependency of parts.dependencies()) {
           const name = dependency.spec.name
           this.labels(name).inc(dependency.outages - (countedOutages.get(name) ?? 0))
           countedOutages.set(name, dependency.outages)
@@ -183,13 +196,13 @@ export class RealtimeMetrics {
       labelNames: ['dependency'],
       registers: [],
       collect () {
-        for (const dependency of hub.health.list()) this.labels(dependency.spec.name).set(dependency.state === 'up' ? 1 : 0)
+        for (const dependency of parts.dependencies()) this.labels(dependency.spec.name).set(dependency.state === 'up' ? 1 : 0)
       }
     }))
-    gauge(MetricNames.brokerConnected, '1 while the broker is connected (always 1 on a single node)', () => hub.brokerConnected ? 1 : 0)
+    gauge(MetricNames.brokerConnected, '1 while the broker is connected (always 1 on a single node)', () => parts.brokerConnected() ? 1 : 0)
 
     gauge(MetricNames.wsConnectionsActive, 'Open WebSocket connections', () => this.countSessions('websocket'))
-    gauge(MetricNames.wsRoomsActive, 'Rooms with at least one member', () => hub.rooms.count)
+    gauge(MetricNames.wsRoomsActive, 'Rooms with at least one member', () => parts.roomCount())
     gauge(MetricNames.longPollSessionsActive, 'Live long-polling sessions', () => this.countSessions('long-polling'))
     gauge(MetricNames.longPollBufferedMessages, 'Frames waiting in long-polling queues', () => this.bufferedFrames())
 
@@ -251,7 +264,7 @@ export class RealtimeMetrics {
       },
       limitRejected: (limit) => { byLimit.get(limit)?.inc() }
     }
-    this.detach = hub.addObserver(observer)
+    this.detach = parts.addObserver(observer)
 
     this.added = this.registry.getMetricsAsArray().map((metric) => metric.name).filter((name) => !before.has(name))
   }
@@ -284,7 +297,7 @@ export class RealtimeMetrics {
 
   private countSessions (transportName: string): number {
     let count = 0
-    for (const session of this.hub.sessions.values()) {
+    for (const session of this.parts.sessions.values()) {
       if (session.transport.name === transportName) count++
     }
     return count
@@ -292,7 +305,7 @@ export class RealtimeMetrics {
 
   private bufferedFrames (): number {
     let total = 0
-    for (const session of this.hub.sessions.values()) total += session.transport.queued?.() ?? 0
+    for (const session of this.parts.sessions.values()) total += session.transport.queued?.() ?? 0
     return total
   }
 }

@@ -5,7 +5,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import { readinessAnswer } from '../lib/health.js'
 import { checkOptionKeys, checkPath, type OptionShape } from '../lib/options.js'
 import { HealthResponse, NotReadyResponse, ReadyResponse } from '../schemas/health.js'
-import { partMeta, refuseHubOptions } from './hub.js'
+import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 
 export interface HealthPluginOptions {
   /** Route of the liveness check (default `/ws/health`). */
@@ -22,7 +22,7 @@ const healthPluginImpl: FastifyPluginAsync<HealthPluginOptions> = async (fastify
   checkOptionKeys(options, healthOptionShape)
   const healthPath = checkPath('healthPath', options.healthPath ?? '/ws/health')
   const readyPath = checkPath('readyPath', options.readyPath ?? '/ws/ready')
-  const health = fastify.realtime.health
+  const health = hubOfApp(fastify).health
 
   fastify.route({
     method: 'GET',

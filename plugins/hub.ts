@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyPluginAsync, FastifyRequest, RouteOptions } from 'fastify'
 import { InvalidOptionError } from '../lib/errors.js'
 import { Hub } from '../lib/hub/hub.js'
+import { hubOf, Realtime } from '../lib/hub/realtime.js'
 import { conflictingHubOption, hubOptionNames, hubOptionShape, type HubOptions } from '../lib/hub/options.js'
 import { checkOptionKeys } from '../lib/options.js'
 import { defaultRequestSerializer, redactingSerializer, serializersOf } from '../lib/redact.js'
@@ -9,8 +10,8 @@ import { JsonMessage, sharedSchemas } from '../schemas/message.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The realtime hub: handlers, rooms, sessions, publish, lifecycle. */
-    realtime: Hub
+    /** The realtime layer: handlers, publish, rooms, sessions, presence, lifecycle (docs/server-api.md). */
+    realtime: Realtime
   }
 }
 
@@ -25,8 +26,13 @@ const routesByHub = new WeakMap<Hub, RouteOptions[]>()
  * documents from it the routes declared before @fastify/swagger's own
  * `onRoute` hook existed, so the order parts are registered in does not matter.
  */
-export function routesSinceHub (hub: Hub): readonly RouteOptions[] {
-  return routesByHub.get(hub) ?? []
+export function routesSinceHub (fastify: FastifyInstance): readonly RouteOptions[] {
+  return routesByHub.get(hubOf(fastify.realtime)) ?? []
+}
+
+/** The hub behind `fastify.realtime`, for the parts of this package: it builds what each part gets. */
+export function hubOfApp (fastify: FastifyInstance): Hub {
+  return hubOf(fastify.realtime)
 }
 
 /** The options each hub was registered with: hub options are taken once. */
@@ -43,7 +49,7 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
   checkOptionKeys(options, hubOptionShape)
   if (fastify.hasDecorator('realtime')) {
     // A second registration with the same options is harmless; a different set would be silently dropped: fail instead.
-    const conflict = conflictingHubOption(optionsByHub.get(fastify.realtime) ?? {}, options as Record<string, unknown>)
+    const conflict = conflictingHubOption(optionsByHub.get(hubOf(fastify.realtime)) ?? {}, options as Record<string, unknown>)
     if (conflict !== undefined) throw new InvalidOptionError(conflict, 'the hub is already registered with another value: hub options are taken once')
     return
   }
@@ -52,7 +58,7 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
   const hub = new Hub({ ...options, logger: fastify.log } as HubOptions)
   optionsByHub.set(hub, options)
   await hub.started
-  fastify.decorate('realtime', hub)
+  fastify.decorate('realtime', new Realtime(hub))
   const routes: RouteOptions[] = []
   routesByHub.set(hub, routes)
   // Keep the very object every onRoute hook sees: later hooks (e.g. @fastify/websocket) edit it in place.
@@ -105,7 +111,7 @@ export const hubPlugin = fp(hubPluginImpl, { fastify: '5.x', name: 'vix-realtime
 export default hubPlugin
 
 /** Register the hub with `options` unless an earlier plugin did (then the options must agree). */
-export async function ensureHub (fastify: FastifyInstance, options: HubPluginOptions): Promise<Hub> {
+export async function ensureHub (fastify: FastifyInstance, options: HubPluginOptions): Promise<Realtime> {
   await fastify.register(hubPlugin, options)
   return fastify.realtime
 }

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import type { WebSocketOptions } from '../lib/websocket/options.js'
-import { ensureHub, refuseHubOptions, type HubPluginOptions } from './hub.js'
+import { ensureHub, hubOfApp, refuseHubOptions, type HubPluginOptions } from './hub.js'
 import { metricsOptionShape, metricsPlugin, type MetricsPluginOptions } from './metrics.js'
 import { openapiPlugin, type OpenApiPluginOptions } from './openapi.js'
 import { websocketPlugin } from './websocket.js'
@@ -78,7 +78,7 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
   if (clientScriptOptions !== false) await fastify.register(clientScriptPlugin, { ...clientScriptOptions })
   if (storeOptions !== undefined && storeOptions !== false) await fastify.register(messageStorePlugin, { ...storeOptions })
   // GET /ws/presence comes with the hub option that turns presence on.
-  if (fastify.realtime.presenceTracker !== undefined) await fastify.register(presencePlugin)
+  if (hubOfApp(fastify).presenceTracker !== undefined) await fastify.register(presencePlugin)
 }
 
 /**
@@ -118,6 +118,8 @@ export type { LongPollingPluginOptions } from './long-polling.js'
 export { LongPollManager } from '../lib/long-polling/manager.js'
 export type { LongPollingOptions, RecipientIdResolver, ServerPublishOptions } from '../lib/long-polling/options.js'
 export { Hub } from '../lib/hub/hub.js'
+export { Realtime, type RoomsView, type LifecycleView } from '../lib/hub/realtime.js'
+export type { ShutdownParticipant } from '../lib/lifecycle.js'
 export type { Rejection } from '../lib/hub/options.js'
 export type { HubOptions } from '../lib/hub/options.js'
 export type { Persistence, PublishSource } from '../lib/hub/pipeline.js'

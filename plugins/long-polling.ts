@@ -8,7 +8,7 @@ import { LongPollBridge } from '../lib/long-polling/bridge.js'
 import { LongPollManager } from '../lib/long-polling/manager.js'
 import { resolveLongPollingOptions, type LongPollingOptions } from '../lib/long-polling/options.js'
 import { EndQuery, longPollingSchemas, PollQuery, SendQuery, type EndQueryValue, type PollQueryValue, type SendQueryValue } from '../schemas/long-polling.js'
-import { partMeta, refuseHubOptions } from './hub.js'
+import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 import { codedErrorHandler, withRetryAfter } from './http.js'
 
 declare module 'fastify' {
@@ -48,9 +48,9 @@ const validatorCompiler: FastifySchemaCompiler<any> = (route) => {
 const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = async (fastify, options) => {
   refuseHubOptions('longPollingPlugin', options)
   const config = resolveLongPollingOptions(options)
-  const hub = fastify.realtime
-  const manager = new LongPollManager(hub, { sessionTtl: config.sessionTtl, maxBuffer: config.maxBuffer })
-  const bridge = new LongPollBridge(hub, { resolveRecipients: config.resolveRecipients, serverPublish: config.serverPublish })
+  const hub = hubOfApp(fastify)
+  const manager = new LongPollManager(hub.longPollParts(), { sessionTtl: config.sessionTtl, maxBuffer: config.maxBuffer })
+  const bridge = new LongPollBridge(hub.longPollBridgeParts(), { resolveRecipients: config.resolveRecipients, serverPublish: config.serverPublish })
   fastify.decorate('realtimeLongPolling', manager)
   for (const schema of longPollingSchemas) {
     if (fastify.getSchema(schema.$id as string) === undefined) fastify.addSchema(schema)

@@ -13,7 +13,7 @@ import type { Hub } from '../lib/hub/hub.js'
 import type { MessageStore } from '../lib/store/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
 import { codedErrorHandler } from './http.js'
-import { partMeta, refuseHubOptions } from './hub.js'
+import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 import { encodePosition } from '../lib/position.js'
 
 export type { MessageStoreOptions }
@@ -39,12 +39,12 @@ async function openStore (config: ReturnType<typeof resolveMessageStoreOptions>,
 const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = async (fastify, options) => {
   refuseHubOptions('messageStorePlugin', options)
   const config = resolveMessageStoreOptions(options)
-  const hub = fastify.realtime
+  const hub = hubOfApp(fastify)
   if (hub.persistence !== null) throw new InvalidOptionError('store', 'a message store is already plugged into this hub')
   const owned = config.store === undefined
   const store: MessageStore = config.store ?? await openStore(config, hub)
-  const persistence = new StorePersistence(hub, store, { replayLimit: config.replayLimit, persist: config.persist, hold: config.hold })
-  hub.persistence = persistence
+  const persistence = new StorePersistence(hub.persistenceParts(), store, { replayLimit: config.replayLimit, persist: config.persist, hold: config.hold })
+  hub.attachPersistence(persistence)
   fastify.decorate('messageStore', store)
 
   const sweeper = config.retention === undefined ? undefined : new RetentionSweeper(store, config.retention, fastify.log)

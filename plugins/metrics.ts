@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox'
 import { RealtimeMetrics, checkMetricsOptions, type RealtimeMetricsOptions } from '../lib/metrics.js'
 import { InternalError } from '../lib/errors.js'
 import { checkOptionKeys, checkPath, type OptionShape } from '../lib/options.js'
-import { partMeta, refuseHubOptions } from './hub.js'
+import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -49,8 +49,8 @@ const metricsPluginImpl: FastifyPluginAsync<MetricsPluginOptions> = async (fasti
   checkPath('path', path)
   const metricsOptions: RealtimeMetricsOptions = { registry, defaultMetrics, buckets }
   checkMetricsOptions(metricsOptions)
-  const hub = fastify.realtime
-  const metrics = new RealtimeMetrics(hub, metricsOptions)
+  const hub = hubOfApp(fastify)
+  const metrics = new RealtimeMetrics(hub.metricsParts(), metricsOptions)
   fastify.decorate('realtimeMetrics', metrics)
 
   // After the transports and the store, so their last counts are already in.

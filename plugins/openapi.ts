@@ -9,7 +9,7 @@ import { mergeDocuments, type OpenApiDocument } from '../lib/openapi/document.js
 import { literalUnionsAsEnums } from '../lib/openapi/enums.js'
 import { documentErrorExamples } from '../lib/openapi/error-examples.js'
 import { resolveOpenApiOptions, type OpenApiPluginOptions, type openapiDefaults } from '../lib/openapi/options.js'
-import { routesSinceHub } from './hub.js'
+import { hubOfApp, routesSinceHub } from './hub.js'
 
 export type { OpenApiPluginOptions }
 
@@ -23,7 +23,7 @@ function withAsyncApiLink (config: typeof openapiDefaults): string | undefined {
 
 /** Presence is on: the catalogue and the AsyncAPI document list its frames. */
 function presenceOn (fastify: FastifyInstance): boolean {
-  return fastify.hasDecorator('realtime') && fastify.realtime.presenceTracker !== undefined
+  return fastify.hasDecorator('realtime') && hubOfApp(fastify).presenceTracker !== undefined
 }
 
 function swaggerOptions (config: typeof openapiDefaults, openapi = '3.1.0'): FastifyDynamicSwaggerOptions {
@@ -118,7 +118,7 @@ const openapiPluginImpl: FastifyPluginAsync<OpenApiPluginOptions> = async (fasti
   }
   // Routes declared since the hub and before this point never reach @fastify/swagger's onRoute hook.
   const missed = fastify.hasDecorator('realtime')
-    ? routesSinceHub(fastify.realtime).filter((route) => documentedMethods(route).length > 0)
+    ? routesSinceHub(fastify).filter((route) => documentedMethods(route).length > 0)
     : []
   let missedDocument: OpenApiDocument | undefined
 

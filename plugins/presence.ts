@@ -6,7 +6,7 @@ import { InvalidOptionError } from '../lib/errors.js'
 import { checkOptionKeys, checkPath } from '../lib/options.js'
 import { PresenceQuery, PresenceResponse, type PresenceQueryValue } from '../schemas/presence.js'
 import { codedErrorHandler } from './http.js'
-import { partMeta, refuseHubOptions } from './hub.js'
+import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 
 export interface PresencePluginOptions {
   /** The route of the members of a room (default `/ws/presence`). */
@@ -17,7 +17,7 @@ const presencePluginImpl: FastifyPluginAsync<PresencePluginOptions> = async (fas
   refuseHubOptions('presencePlugin', options)
   checkOptionKeys(options, { path: true })
   const path = checkPath('path', options.path ?? '/ws/presence')
-  const hub = fastify.realtime
+  const hub = hubOfApp(fastify)
   if (hub.presenceTracker === undefined) throw new InvalidOptionError('presence', 'presencePlugin needs the hub option `presence`')
   fastify.route<{ Querystring: PresenceQueryValue }>({
     method: 'GET',

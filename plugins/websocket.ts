@@ -7,7 +7,7 @@ import type { Admitted } from '../lib/admission.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
 import { resolveWebSocketOptions, type WebSocketOptions } from '../lib/websocket/options.js'
 import { websocketRouteSchema } from '../schemas/websocket.js'
-import { partMeta, refuseHubOptions } from './hub.js'
+import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 import { withRetryAfter } from './http.js'
 
 export type WebSocketPluginOptions = WebSocketOptions
@@ -15,8 +15,8 @@ export type WebSocketPluginOptions = WebSocketOptions
 const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (fastify, options) => {
   refuseHubOptions('websocketPlugin', options)
   const config = resolveWebSocketOptions(options)
-  const hub = fastify.realtime
-  const connections = new WebSocketConnections(hub, config)
+  const hub = hubOfApp(fastify)
+  const connections = new WebSocketConnections(hub.webSocketParts(), config)
   const admissions = new WeakMap<FastifyRequest, Admitted>()
 
   if (!fastify.hasDecorator('websocketServer')) {

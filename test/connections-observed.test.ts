@@ -39,9 +39,9 @@ async function value (metrics: RealtimeMetrics, name: string, reason?: string): 
 function setup (t: { teardown: (fn: () => unknown) => void }): { hub: Hub, metrics: RealtimeMetrics, connections: WebSocketConnections, clock: { now: number }, logs: string[] } {
   const logs: string[] = []
   const hub = new Hub({ logger: { debug (_o, msg) { logs.push(`debug:${msg}`) }, warn (_o, msg) { logs.push(`warn:${msg}`) }, error (_o, msg) { logs.push(`error:${msg}`) } } })
-  const metrics = new RealtimeMetrics(hub)
+  const metrics = new RealtimeMetrics(hub.metricsParts())
   const clock = { now: 0 }
-  const connections = new WebSocketConnections(hub, { pingInterval: 1000, idleTimeout: 3000, now: () => clock.now })
+  const connections = new WebSocketConnections(hub.webSocketParts(), { pingInterval: 1000, idleTimeout: 3000, now: () => clock.now })
   t.teardown(() => { connections.stopTimer(); metrics.close() })
   return { hub, metrics, connections, clock, logs }
 }

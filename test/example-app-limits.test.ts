@@ -4,13 +4,14 @@ import { limitsFromEnv } from '../plugins/index.js'
 import { baseUrl, startExampleApp as start } from './helpers/app.js'
 import { upgradeAnswer } from './helpers/raw.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 t.test('example app: the 51st connection from one IP (WebSocket or long-poll) is refused before the upgrade with a coded 429', async (t) => {
   const app = await start(t)
   const sockets: TestClient[] = []
   for (let i = 0; i < 30; i++) sockets.push(await connect(app))
   for (let i = 0; i < 20; i++) t.equal((await fetch(`${baseUrl(app)}/ws/poll`)).status, 200)
-  t.equal(app.realtime.limits.connectionsOf('127.0.0.1'), 50)
+  t.equal(hubOf(app.realtime).limits.connectionsOf('127.0.0.1'), 50)
   const ws = await upgradeAnswer(`${baseUrl(app, 'ws')}/ws`)
   t.equal(ws?.status, 429, 'the 51st WebSocket gets an HTTP answer, not a 101')
   t.equal(ws?.body.code, 'VIX_ERR_LIMIT_EXCEEDED')

@@ -5,13 +5,14 @@ import type { Envelope } from '../lib/broker/types.js'
 import { ackFrame } from '../lib/frames.js'
 import { build } from './helpers/app.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const ids = (client: TestClient, type = 'burst'): number[] =>
   client.frames.filter((f: any) => f.kind === 'event' && f.type === type).map((f: any) => f.payload.i)
 
 /** A live room message as the pipeline hands it to stage 3. */
 const envelope = (app: any, i: number): Envelope => ({
-  node: app.realtime.options.nodeId,
+  node: hubOf(app.realtime).options.nodeId,
   room: 'r',
   message: { id: `b${i}`, kind: 'event', room: 'r', type: 'burst', ts: '', payload: { i } }
 })
@@ -58,7 +59,7 @@ t.test('a socket closed mid-burst gets a prefix of it, then its close; the other
   // deliverLocal is synchronous: the close lands exactly between frames 119 and 120 of one tick.
   for (let i = 0; i < 200; i++) {
     if (i === 120) session.close(4000, 'bye')
-    app.realtime.deliverLocal(envelope(app, i))
+    hubOf(app.realtime).deliverLocal(envelope(app, i))
   }
   const closed = await leaving.closed
   t.equal(closed.code, 4000, 'the close frame came after the frames queued before it')
@@ -100,7 +101,7 @@ t.test('with permessage-deflate on, ws compresses every frame (no pre-built fram
   const big = 'x'.repeat(4000)
   for (let i = 0; i < 50; i++) {
     for (const session of sessions) session.send({ kind: 'event', type: 'direct', payload: { i, big } } as any)
-    app.realtime.deliverLocal(envelope(app, i))
+    hubOf(app.realtime).deliverLocal(envelope(app, i))
   }
   for (const c of [deflating, plain]) {
     await c.waitForCount((f) => f.type === 'burst', 50)

@@ -2,6 +2,7 @@ import t from 'tap'
 import { readFile } from 'node:fs/promises'
 import { build } from './helpers/app.js'
 import { scrapeMetrics } from './helpers/metrics.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 // docs/grafana/vix-realtime.json: importable (Grafana's import wizard binds the
 // ${DS_PROMETHEUS} input), and every query names only series a vix-realtime server
@@ -78,7 +79,7 @@ t.test('the dashboard is importable: uid, title, datasource input, panels with u
 t.test('every query names only series the server exposes, grouped by labels they have', async (t) => {
   // Process metrics are on the dashboard too, for apps that turn them on.
   // A dependency of the node (as Redis or PostgreSQL registers itself), so the vix_dependency_* series have samples.
-  const app = await build(t, { metrics: { defaultMetrics: true } }, (app) => { app.realtime.health.add({ name: 'redis', label: 'Redis', option: 'broker.redis' }) })
+  const app = await build(t, { metrics: { defaultMetrics: true } }, (app) => { hubOf(app.realtime).health.add({ name: 'redis', label: 'Redis', option: 'broker.redis' }) })
   const scrape = await scrapeMetrics(app)
   const series = new Map<string, Set<string>>()
   for (const family of scrape.families.values()) {

@@ -215,7 +215,7 @@ t.test('distribute: the broker gets every delivered envelope with this node id, 
   const live = await hub.publish({ room: 'r', type: 'news' }, { except: session })
   const all = await hub.publish({ type: 'all' })
   const persistence = new FakePersistence(hub)
-  hub.persistence = persistence
+  hub.attachPersistence(persistence)
   t.equal(hub.persistence, persistence)
   const stored = await hub.publish({ id: 's1', room: 'r', type: 'news' })
   const again = await hub.publish({ id: 's1', room: 'r', type: 'news', payload: { changed: true } })
@@ -384,7 +384,7 @@ t.test('a burst of 200 relayed frames shares one group commit of the SQLite stor
     const hub = new Hub({ relayTypes: ['chat'] })
     const store = new SqliteMessageStore({ path: join(t.testdir(), 'messages.db') })
     t.teardown(() => store.close())
-    hub.persistence = new StorePersistence(hub, store)
+    hub.attachPersistence(new StorePersistence(hub.persistenceParts(), store))
     const { session, transport } = openFake(hub)
     hub.join(session, 'r')
     const ids = Array.from({ length: 200 }, (_, i) => `m${i}`)

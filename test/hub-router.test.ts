@@ -123,7 +123,7 @@ t.test('a raw handler that throws answers VIX_ERR_INTERNAL with the message id; 
 t.test('unknown types: VIX_ERR_UNKNOWN_TYPE by default, ignored with rejectUnknownTypes false; a type registered without a handler is known', async (t) => {
   const strict = setup().hub
   strict.on('documented', { description: 'no handler yet' })
-  t.equal(strict.rejectUnknownTypes, true)
+  t.equal(strict.options.rejectUnknownTypes, true)
   const a = openFake(strict)
   strict.receive(a.session, frame({ id: 'u1', type: 'nobody.handles' }))
   strict.receive(a.session, frame({ id: 'd1', type: 'documented' }))
@@ -134,7 +134,7 @@ t.test('unknown types: VIX_ERR_UNKNOWN_TYPE by default, ignored with rejectUnkno
   t.equal(a.transport.sent.length, 2)
 
   const lenient = setup({ rejectUnknownTypes: false, relayTypes: ['chat'] }).hub
-  t.equal(lenient.rejectUnknownTypes, false)
+  t.equal(lenient.options.rejectUnknownTypes, false)
   const b = openFake(lenient)
   lenient.join(b.session, 'r')
   lenient.receive(b.session, frame({ id: 'u2', type: 'nobody.handles' }))

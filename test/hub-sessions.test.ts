@@ -152,7 +152,7 @@ t.test('room.join with a persistence: the session joins through it and the ack c
   const { hub } = setup()
   const persistence = new FakePersistence(hub)
   persistence.recovery = { recovered: true, replayed: 2, latestId: 'm9', pos: '9.e1e1' }
-  hub.persistence = persistence
+  hub.attachPersistence(persistence)
   const { session, transport } = openFake(hub)
   hub.receive(session, frame({ id: 'j1', type: 'room.join', payload: { room: 'r', since: 'm7' } }))
   t.match(await transport.waitForFrames(1), [{ kind: 'ack', id: 'j1', payload: { room: 'r', recovered: true, replayed: 2, latestId: 'm9' } }])
@@ -248,7 +248,7 @@ t.test('receiveRequest answers with the result instead of frames, in order with 
   t.same(order, ['slow', 'ping'])
   hub.join(session, 'r')
   const persistence = new FakePersistence(hub)
-  hub.persistence = persistence
+  hub.attachPersistence(persistence)
   const relayed = await hub.receiveRequest(session, frame({ type: 'chat', room: 'r' }))
   t.same(relayed, { ok: true, id: transport.frames('event')[0].id }, 'a relay is answered once committed and delivered')
   t.same(persistence.persisted.map((m) => m.id), [relayed.id])

@@ -2,13 +2,14 @@ import t from 'tap'
 import { join } from 'node:path'
 import { buildExampleApp } from '../example-app/app.js'
 import { connect } from './helpers/ws-client.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 t.test('a socket sending 100,000 frames as fast as it can is stopped by the inbound bound; its room neighbour is served', async (t) => {
   // The rate limit would close the flooder first: this test is about the inbox bound behind it.
   const app = await buildExampleApp({ env: { VIX_STORE_PATH: join(t.testdir(), 'messages.db'), VIX_RATE_LIMIT: 'off' } })
   t.teardown(() => app.close())
   await app.listen({ host: '127.0.0.1', port: 0 })
-  const bound = app.realtime.options.maxQueuedFrames
+  const bound = hubOf(app.realtime).options.maxQueuedFrames
   const flooder = await connect(app)
   const neighbour = await connect(app)
   await flooder.join('general')

@@ -6,6 +6,7 @@ import { upgradeAnswer, rawUpgrade } from './helpers/raw.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
 import { waitFor } from './helpers/wait.js'
 import { scrapeMetrics } from './helpers/metrics.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const relay = { relayTypes: ['chat.message'] }
 
@@ -27,7 +28,7 @@ t.test('per client IP: past maxConnectionsPerIp a WebSocket is refused 429 befor
   const b = await connect(app)
   await a.join('r')
   await b.join('r')
-  t.equal(app.realtime.limits.connections, 2)
+  t.equal(hubOf(app.realtime).limits.connections, 2)
 
   const refused = await upgradeAnswer(`${baseUrl(app, 'ws')}/ws`)
   t.equal(refused?.status, 429, 'the third upgrade gets an HTTP answer, no 101')
@@ -36,11 +37,11 @@ t.test('per client IP: past maxConnectionsPerIp a WebSocket is refused 429 befor
   t.equal(poll.status, 429)
   t.equal(poll.body.code, 'VIX_ERR_LIMIT_EXCEEDED', 'long-poll session creation counts with WebSockets')
   t.equal(app.realtime.sessions.size, 2, 'no session was opened for the refused ones')
-  t.equal(app.realtime.limits.connections, 2, 'refusals take no place')
+  t.equal(hubOf(app.realtime).limits.connections, 2, 'refusals take no place')
   await stillServed(t, a, b, 'r', 'after refusals')
 
   b.close()
-  await waitFor(() => app.realtime.limits.connections === 1, { message: 'the closed socket gives its place back' })
+  await waitFor(() => hubOf(app.realtime).limits.connections === 1, { message: 'the closed socket gives its place back' })
   const c = await connect(app)
   await c.join('r')
   await stillServed(t, a, c, 'r', 'a new client once a place is free')
@@ -63,7 +64,7 @@ t.test('in total: past maxConnections the server is full, 503 VIX_ERR_SERVER_FUL
   t.equal(again.retryAfter, '1')
   // The long-poll session ends: its place comes back.
   app.realtimeLongPolling.close()
-  await waitFor(() => app.realtime.limits.connections === 1, { message: 'the expired poll session gives its place back' })
+  await waitFor(() => hubOf(app.realtime).limits.connections === 1, { message: 'the expired poll session gives its place back' })
   const b = await connect(app)
   await a.join('r')
   await b.join('r')
@@ -82,8 +83,8 @@ t.test('with trustProxy the client IP is the forwarded one: each forwarded addre
   t.equal((await pollCreate(app, { 'x-forwarded-for': '203.0.113.1' })).status, 429, 'its long-poll creation too')
   const b = await connect(app, '/ws', { headers: { 'x-forwarded-for': '203.0.113.2' } })
   t.equal((await pollCreate(app, { 'x-forwarded-for': '203.0.113.3' })).status, 200, 'a third address gets a session')
-  t.equal(app.realtime.limits.connectionsOf('203.0.113.1'), 1)
-  t.equal(app.realtime.limits.connectionsOf('127.0.0.1'), 0, 'the proxy itself is not the client')
+  t.equal(hubOf(app.realtime).limits.connectionsOf('203.0.113.1'), 1)
+  t.equal(hubOf(app.realtime).limits.connectionsOf('127.0.0.1'), 0, 'the proxy itself is not the client')
   await a.join('r')
   await b.join('r')
   await stillServed(t, a, b, 'r', 'behind a proxy')
@@ -115,22 +116,22 @@ t.test('an upgrade admitted but never completed (bad handshake, or a hook refusi
   })
   const bad = await upgradeAnswer(`${baseUrl(app, 'ws')}/ws`, { 'sec-websocket-key': 'not-a-key' })
   t.equal(bad?.status, 400, 'ws refuses the handshake after admission')
-  await waitFor(() => app.realtime.limits.connections === 0, { message: 'the refused handshake gives its place back' })
+  await waitFor(() => hubOf(app.realtime).limits.connections === 0, { message: 'the refused handshake gives its place back' })
   const hooked = await upgradeAnswer(`${baseUrl(app, 'ws')}/ws`, { 'x-refuse': '1' })
   t.equal(hooked?.status, 403, 'a later hook refuses the upgrade')
-  await waitFor(() => app.realtime.limits.connections === 0, { message: 'the refused upgrade gives its place back' })
+  await waitFor(() => hubOf(app.realtime).limits.connections === 0, { message: 'the refused upgrade gives its place back' })
   const a = await connect(app)
   const poll = await pollCreate(app, { 'x-forwarded-for': 'ignored-without-trustProxy' })
   t.equal(poll.status, 429, 'the one place is taken by the real client')
   a.close()
-  await waitFor(() => app.realtime.limits.connections === 0 && app.realtime.limits.trackedIps === 0, { message: 'counts back to zero, no key left behind' })
+  await waitFor(() => hubOf(app.realtime).limits.connections === 0 && hubOf(app.realtime).limits.trackedIps === 0, { message: 'counts back to zero, no key left behind' })
 })
 
 t.test('a raw handshake over TCP is counted like any client', async (t) => {
   const app = await build(t, { ...relay, limits: { maxConnectionsPerIp: 1 } })
   const port = (app.server.address() as { port: number }).port
   const raw = await rawUpgrade(port)
-  t.equal(app.realtime.limits.connections, 1)
+  t.equal(hubOf(app.realtime).limits.connections, 1)
   raw.destroy()
-  await waitFor(() => app.realtime.limits.connections === 0, { message: 'a dropped TCP connection gives its place back' })
+  await waitFor(() => hubOf(app.realtime).limits.connections === 0, { message: 'a dropped TCP connection gives its place back' })
 })

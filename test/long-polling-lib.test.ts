@@ -43,7 +43,7 @@ t.test('LongPollManager: the sweeper runs on its own timer with an injected cloc
   let now = 1_000
   const closed: number[] = []
   hub.onClose((_session, code) => { closed.push(code) })
-  const manager = new LongPollManager(hub, { sessionTtl: 100, maxBuffer: 8, sweepInterval: 5, now: () => now })
+  const manager = new LongPollManager(hub.longPollParts(), { sessionTtl: 100, maxBuffer: 8, sweepInterval: 5, now: () => now })
   t.teardown(() => { manager.close() })
   const { poll: idle } = manager.create(undefined)
   const { poll: busy } = manager.create(undefined)
@@ -70,7 +70,7 @@ t.test('LongPollManager: the sweeper runs on its own timer with an injected cloc
 
 t.test('LongPollManager: identities are compared by value; unserializable ones by string', async (t) => {
   const hub = new Hub()
-  const manager = new LongPollManager(hub, { sessionTtl: 1000, maxBuffer: 8 })
+  const manager = new LongPollManager(hub.longPollParts(), { sessionTtl: 1000, maxBuffer: 8 })
   t.teardown(() => { manager.close() })
   const { poll } = manager.create({ user: 'alice' })
   t.ok(manager.get(poll.id, { user: 'alice' }))
@@ -82,7 +82,7 @@ t.test('LongPollManager: identities are compared by value; unserializable ones b
   t.ok(manager.get(odd.id, circular))
   // identityKey is the hub's option: every transport compares identities alike.
   const keyedHub = new Hub({ identityKey: (identity) => (identity as { id: string }).id })
-  const custom = new LongPollManager(keyedHub, { sessionTtl: 1000, maxBuffer: 8 })
+  const custom = new LongPollManager(keyedHub.longPollParts(), { sessionTtl: 1000, maxBuffer: 8 })
   t.teardown(() => { custom.close() })
   const { poll: keyed, session } = custom.create({ id: 'u1', name: 'Ann' })
   t.equal(keyed.identityKey, 'u1')
@@ -93,7 +93,7 @@ t.test('LongPollManager: identities are compared by value; unserializable ones b
 
 t.test('LongPollManager: frames pushed together leave in one answer', async (t) => {
   const hub = new Hub()
-  const manager = new LongPollManager(hub, { sessionTtl: 1000, maxBuffer: 8 })
+  const manager = new LongPollManager(hub.longPollParts(), { sessionTtl: 1000, maxBuffer: 8 })
   t.teardown(() => { manager.close() })
   const { poll, session } = manager.create(undefined)
   const held = manager.poll(poll, { wait: 10_000, max: 10 })

@@ -8,6 +8,7 @@ import { baseUrl, build } from './helpers/app.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
 import { PollClient } from './helpers/poll-client.js'
 import { delay, waitFor } from './helpers/wait.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const message = (room: string, text: string, id?: string): Record<string, unknown> =>
   id === undefined ? { room, type: 'chat.message', payload: { text } } : { id, room, type: 'chat.message', payload: { text } }
@@ -327,12 +328,12 @@ t.test('server-side publish obeys authorizePublish(null, message)', async (t) =>
 
 t.test('a failing server-side publish is a 500 that says nothing about its cause', async (t) => {
   const app = await build(t, { relayTypes: ['x'], longPolling: { serverPublish: { key: PUBLISH_KEY } } })
-  app.realtime.persistence = {
+  hubOf(app.realtime).attachPersistence({
     shouldPersist: () => true,
     persist: async () => { throw new Error('disk on fire') },
     joinWithRecovery: async (_s, _r, _since, join) => { join(); return { recovered: false, replayed: 0, latestId: null, pos: null } },
-    sequence: (envelope) => { app.realtime.deliverLocal(envelope) }
-  }
+    sequence: (envelope) => { hubOf(app.realtime).deliverLocal(envelope) }
+  })
   const response = await serverPublish(app, { room: 'r', type: 'x' })
   t.equal(response.statusCode, 500)
   t.equal(response.body.code, ErrorCodes.INTERNAL)

@@ -11,6 +11,7 @@ import { hubPlugin } from '../plugins/hub.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { encodePosition } from '../lib/position.js'
 import type { VixRealtimeOptions } from '../plugins/index.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const chat = { relayTypes: ['chat.message'] }
 
@@ -250,7 +251,7 @@ t.test('options are checked at register time', async (t) => {
 t.test('without the store option the umbrella stores nothing', async (t) => {
   const app = await build(t, chat)
   t.equal(app.hasDecorator('messageStore'), false)
-  t.equal(app.realtime.persistence, null)
+  t.equal(hubOf(app.realtime).persistence, null)
   const off = await build(t, { ...chat, store: false })
   t.equal(off.hasDecorator('messageStore'), false)
 })

@@ -4,12 +4,14 @@ import SwaggerParser from '@apidevtools/swagger-parser'
 import { Counter, Gauge, Registry, collectDefaultMetrics, register as globalRegistry } from 'prom-client'
 import vixRealtime, { MetricNames, errorReasons, hubPlugin, metricsPlugin, websocketPlugin, type HubObserver, type Transport } from '../plugins/index.js'
 import type { Hub } from '../lib/hub/hub.js'
+import type { MetricsParts } from '../lib/metrics.js'
 import { RealtimeMetrics } from '../lib/metrics.js'
 import { StoreUnavailableError } from '../lib/errors.js'
 import { build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 import { scrapeMetrics, type MetricsScrape } from './helpers/metrics.js'
 import { waitFor } from './helpers/wait.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 /** Every family and its kind, exactly as DESIGN §5 names them. */
 const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
@@ -93,7 +95,7 @@ t.test('a WebSocket scenario moves each metric by exactly what happened', async 
   const app = await build(t, { relayTypes: ['chat.message'], websocket: { maxMessageSize: 1024 } }, (app) => {
     app.realtime.on('boom', () => { throw new Error('handler bug') })
   })
-  const hub = app.realtime
+  const hub = hubOf(app.realtime)
   let m = await scrapeMetrics(app)
   t.equal(m.value('vix_ws_connections_total'), 0)
   t.equal(m.value('vix_ws_connections_active'), 0)
@@ -182,7 +184,7 @@ t.test('a rejected upgrade counts unauthorized and opens nothing', async (t) => 
 
 t.test('long-polling sessions: live gauges and observer-fed counters', async (t) => {
   const app = await build(t)
-  const hub = app.realtime
+  const hub = hubOf(app.realtime)
   const state = { queued: 0 }
   const transport = fakeTransport('long-polling', state)
   const session = hub.openSession(transport)
@@ -227,8 +229,8 @@ t.test('long-polling sessions: live gauges and observer-fed counters', async (t)
 
 t.test('store appends: counter and histogram both by message', async (t) => {
   const app = await build(t)
-  notify(app.realtime, (o) => o.storeAppended?.(3, 0.002))
-  notify(app.realtime, (o) => o.storeAppended?.(1, 0.0004))
+  notify(hubOf(app.realtime), (o) => o.storeAppended?.(3, 0.002))
+  notify(hubOf(app.realtime), (o) => o.storeAppended?.(1, 0.0004))
   const m = await scrapeMetrics(app)
   t.equal(m.value('vix_store_appends_total'), 4)
   const histogram = m.histogram('vix_store_append_duration_seconds')
@@ -241,7 +243,7 @@ t.test('store appends: counter and histogram both by message', async (t) => {
 
 t.test('an unknown reason from untyped code is counted as internal, not as a new series', async (t) => {
   const app = await build(t)
-  app.realtime.report('made_up' as any)
+  hubOf(app.realtime).report('made_up' as any)
   const m = await scrapeMetrics(app)
   t.equal(m.value('vix_ws_errors_total', { reason: 'internal' }), 1)
   t.equal(m.families.get('vix_ws_errors_total')?.metrics.length, errorReasons.length)
@@ -264,12 +266,12 @@ t.test('a refusal counts as its code\'s reason in the error table, the same over
   t.equal(await publish({ type: 'chat.message', room: 'general', payload: {} }, {}), 401)
 
   // The store goes away: a relay and a server-side publish are refused alike.
-  app.realtime.persistence = {
+  hubOf(app.realtime).attachPersistence({
     shouldPersist: () => true,
     persist: async () => { throw new StoreUnavailableError('connection refused') },
     joinWithRecovery: async () => { throw new Error('not joined in this test') },
     sequence: () => {}
-  }
+  })
   client.send({ id: 's', type: 'chat.message', room: 'general', payload: {} })
   await client.waitFor((f) => f.kind === 'error' && f.id === 's' && f.payload.code === 'VIX_ERR_STORE_UNAVAILABLE')
   t.equal(await publish({ type: 'chat.message', room: 'general', payload: {} }), 503)
@@ -308,7 +310,7 @@ t.test('the metrics path is configurable and the part can be left out', async (t
   const without = await build(t, { relayTypes: ['chat.message'], metrics: false })
   t.equal((await without.inject('/metrics')).statusCode, 404)
   t.equal(without.hasDecorator('realtimeMetrics'), false)
-  t.equal(without.realtime.observers.length, 0, 'nothing observes the hub')
+  t.equal(hubOf(without.realtime).observers.length, 0, 'nothing observes the hub')
   const a = await connect(without)
   const b = await connect(without)
   await a.join('general')
@@ -323,7 +325,7 @@ t.test('each part registers with just the hub, with or without metrics', async (
   await metricsOnly.register(hubPlugin)
   await metricsOnly.register(metricsPlugin)
   t.equal((await metricsOnly.inject('/metrics')).statusCode, 200)
-  t.equal(metricsOnly.realtime.observers.length, 1, 'the metrics observe the hub registered before them')
+  t.equal(hubOf(metricsOnly.realtime).observers.length, 1, 'the metrics observe the hub registered before them')
 
   const websocketOnly = Fastify()
   t.teardown(() => websocketOnly.close())
@@ -363,7 +365,7 @@ t.test('an owned registry is cleared on close and the observer detached', async 
   await app.register(vixRealtime)
   await app.ready()
   const { registry } = app.realtimeMetrics
-  const hub = app.realtime
+  const hub = hubOf(app.realtime)
   t.equal(hub.observers.length, 1)
   t.ok(registry.getMetricsAsArray().length > 0)
   await app.close()
@@ -461,7 +463,7 @@ t.test('bad options fail boot with a coded error naming the option', async (t) =
     t.teardown(() => app.close())
     await t.rejects(async () => { await app.register(vixRealtime, { metrics: metrics as any }) }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${option.replace('.', '\\.')}"`) }, option)
   }
-  t.throws(() => new RealtimeMetrics({} as Hub, { buckets: { publish: [Number.NaN] } }), { code: 'VIX_ERR_INVALID_OPTION' })
+  t.throws(() => new RealtimeMetrics({} as MetricsParts, { buckets: { publish: [Number.NaN] } }), { code: 'VIX_ERR_INVALID_OPTION' })
 })
 
 t.test('the route is documented for OpenAPI', async (t) => {

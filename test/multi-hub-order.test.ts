@@ -13,7 +13,7 @@ interface Client { hub: Hub, session: Session, transport: FakeTransport }
 
 function node (bus: ShuffleBus, store: MessageStore, name: string): Hub {
   const hub = new Hub({ relayTypes: ['chat'], nodeId: name, broker: bus.broker(name) })
-  hub.persistence = new StorePersistence(hub, store)
+  hub.attachPersistence(new StorePersistence(hub.persistenceParts(), store))
   return hub
 }
 
@@ -105,8 +105,8 @@ t.test('a message lost by the bus is read from the store before anything newer i
   })
   const a = new Hub({ nodeId: 'a', broker: lossy('a') })
   const b = new Hub({ nodeId: 'b', broker: lossy('b') })
-  a.persistence = new StorePersistence(a, store)
-  b.persistence = new StorePersistence(b, store)
+  a.attachPersistence(new StorePersistence(a.persistenceParts(), store))
+  b.attachPersistence(new StorePersistence(b.persistenceParts(), store))
   const reader = await client(b, 'r')
   await a.publish({ id: 'one', room: 'r', type: 'chat' })
   drop = true
@@ -142,8 +142,8 @@ t.test('a broker reconnect (resync) reads what every open room missed from the s
   const bus = outageBus()
   const a = new Hub({ nodeId: 'a', broker: bus.broker('a') })
   const b = new Hub({ nodeId: 'b', broker: bus.broker('b') })
-  a.persistence = new StorePersistence(a, store)
-  b.persistence = new StorePersistence(b, store)
+  a.attachPersistence(new StorePersistence(a.persistenceParts(), store))
+  b.attachPersistence(new StorePersistence(b.persistenceParts(), store))
   const repaired: number[] = []
   b.addObserver({ gapRepaired: (count) => { repaired.push(count) } })
   const readers = [await client(b, 'r'), await client(b, 's')]
@@ -170,8 +170,8 @@ t.test('resync: a failed store read is logged once and retried; an epoch change 
   const logger = { debug () {}, warn () {}, error (obj: unknown) { errors.push(obj) } }
   const bus = outageBus()
   const b = new Hub({ nodeId: 'b', broker: bus.broker('b'), logger })
-  const persistence = new StorePersistence(b, store, { hold: { checkInterval: 0, retryMin: 5, retryMax: 10 } })
-  b.persistence = persistence
+  const persistence = new StorePersistence(b.persistenceParts(), store, { hold: { checkInterval: 0, retryMin: 5, retryMax: 10 } })
+  b.attachPersistence(persistence)
   t.teardown(() => { persistence.close() })
   const reader = await client(b, 'r')
   await b.publish({ id: 'x1', room: 'r', type: 'chat' })

@@ -7,6 +7,7 @@ import { Type } from '@sinclair/typebox'
 import { compileValidator } from '../lib/codec.js'
 import { CloseCodes } from '../lib/errors.js'
 import { Hub } from '../lib/hub/hub.js'
+import { hubOf, Realtime } from '../lib/hub/realtime.js'
 import { catalogueHeading, catalogueTable, documentCatalogue, payloadComponentPrefix } from '../lib/openapi/catalogue.js'
 import { literalUnionsAsEnums } from '../lib/openapi/enums.js'
 import { documentErrorExamples, errorBodyExample, errorNamesOf } from '../lib/openapi/error-examples.js'
@@ -87,8 +88,8 @@ t.test('the shared schemas are components named after their $id, equal to the ob
     const id = schema.$id as string
     t.ok(components.schemas[id], `component ${id}`)
   }
-  t.same(components.schemas.VixJsonMessage, asComponent(app.realtime.messageSchema), 'VixJsonMessage is the hub envelope')
-  t.equal(app.realtime.messageSchema, JsonMessage, 'by default the envelope is JsonMessage')
+  t.same(components.schemas.VixJsonMessage, asComponent(hubOf(app.realtime).messageSchema), 'VixJsonMessage is the hub envelope')
+  t.equal(hubOf(app.realtime).messageSchema, JsonMessage, 'by default the envelope is JsonMessage')
 })
 
 t.test('GET /ws is documented as the upgrade endpoint', async (t) => {
@@ -324,7 +325,7 @@ t.test('mergeDocuments keeps what the document has and adds what it lacks', asyn
   mergeDocuments(document, { openapi: '3.1.0' })
   t.same(document.paths, { '/a': { get: { summary: 'a' }, post: { summary: 'post' } } })
   t.same(document.components.schemas, { A: { type: 'string' } })
-  t.same(routesSinceHub(new Hub()), [], 'a hub made outside the plugin has no recorded routes')
+  t.same(routesSinceHub({ realtime: new Realtime(new Hub()) } as unknown as FastifyInstance), [], 'a hub made outside the plugin has no recorded routes')
 })
 
 t.test('the example app documents its chat.message payload', async (t) => {

@@ -7,6 +7,7 @@ import { requireService } from './helpers/services.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { delay } from './helpers/wait.js'
 import { connect } from './helpers/ws-client.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const up = await postgresAvailable()
 
@@ -62,7 +63,7 @@ t.test('PostgreSQL unreachable at boot fails boot only with failFast (VIX_ERR_DE
   proxy.cut()
   await t.rejects(build(t, { docs: false, failFast: true, store: { postgres: `postgres://postgres@127.0.0.1:${proxy.port}/test` } }), { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', message: /PostgreSQL unreachable \(store\.postgres/ })
   const app = await build(t, { docs: false, store: { postgres: `postgres://postgres@127.0.0.1:${proxy.port}/test` } })
-  t.equal(app.realtime.health.readiness().dependencies.postgres, 'down', 'without failFast the node boots, PostgreSQL down')
+  t.equal(hubOf(app.realtime).health.readiness().dependencies.postgres, 'down', 'without failFast the node boots, PostgreSQL down')
   await t.rejects(build(t, { docs: false, store: { postgres: 'mysql://x' } }), { code: 'VIX_ERR_INVALID_OPTION', message: /"postgres"/ })
   await t.rejects(build(t, { docs: false, store: { postgres: 'postgres://x', store: new PostgresMessageStore({ connectionString: 'postgres://x' }) } }), { code: 'VIX_ERR_INVALID_OPTION', message: /"postgres"/ })
   await t.rejects(build(t, { docs: false, store: { postgres: 'postgres://x', schema: 'bad-name' } }), { code: 'VIX_ERR_INVALID_OPTION', message: /"schema"/ })

@@ -8,6 +8,7 @@ import { scrapeMetrics } from './helpers/metrics.js'
 import { PollClient } from './helpers/poll-client.js'
 import { delay } from './helpers/wait.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const WINDOW = 40
 const presence = { window: WINDOW, meta: (identity: unknown) => ({ name: String(identity).toUpperCase() }) }
@@ -91,7 +92,7 @@ t.test('a long-poll session is a member like a WebSocket one', async (t) => {
   const again = await PollClient.create(app, { 'x-user': 'pat' })
   await again.join('lobby')
   await settle()
-  app.realtime.closeSession(app.realtime.getSession(again.sessionId)!, 1000)
+  hubOf(app.realtime).closeSession(app.realtime.getSession(again.sessionId)!, 1000)
   await settle()
   t.same(diffs(ada).slice(before + 2), [
     { room: 'lobby', joins: [{ key: '"pat"', meta: { name: 'PAT' } }], leaves: [] },

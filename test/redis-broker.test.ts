@@ -14,6 +14,7 @@ import { PrivateRedis, redisAvailable, redisUrl, uniquePrefix } from './helpers/
 import { requireService } from './helpers/services.js'
 import { delay, waitFor } from './helpers/wait.js'
 import { connect, type TestClient } from './helpers/ws-client.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 const up = await redisAvailable()
 
@@ -50,7 +51,7 @@ t.test('broker option', async (t) => {
   await broker.close()
   await t.rejects(build(t, { broker: { redis: 'redis://127.0.0.1:1' }, docs: false, failFast: true }), { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', message: /Redis unreachable \(broker\.redis/ }, 'with failFast, Redis unreachable at boot fails boot')
   const app = await build(t, { broker: { redis: 'redis://127.0.0.1:1' }, docs: false })
-  t.equal(app.realtime.health.readiness().dependencies.redis, 'down', 'without it the node boots, Redis down')
+  t.equal(hubOf(app.realtime).health.readiness().dependencies.redis, 'down', 'without it the node boots, Redis down')
 })
 
 t.test('two nodes over the shared Redis', async (t) => {

@@ -68,10 +68,10 @@ function cluster (options: StorePersistenceOptions = {}): { store: MemoryMessage
   const bus = steeredBus()
   const a = new Hub({ nodeId: 'a', broker: bus.broker(), relayTypes: ['chat'], logger: quietLogger })
   const b = new Hub({ nodeId: 'b', broker: bus.broker(), relayTypes: ['chat'], logger: quietLogger })
-  a.persistence = new StorePersistence(a, store, { hold: { checkInterval: 0 } })
+  a.attachPersistence(new StorePersistence(a.persistenceParts(), store, { hold: { checkInterval: 0 } }))
   const readsOfB = flakyReads(store)
-  const pb = new StorePersistence(b, readsOfB, { ...options, hold: { checkInterval: 0, retryMin: 5, retryMax: 20, ...options.hold } })
-  b.persistence = pb
+  const pb = new StorePersistence(b.persistenceParts(), readsOfB, { ...options, hold: { checkInterval: 0, retryMin: 5, retryMax: 20, ...options.hold } })
+  b.attachPersistence(pb)
   t.teardown(() => { pb.close() })
   return { store, readsOfB, a, b, bus, pb }
 }
@@ -184,10 +184,10 @@ t.test('the periodic check delivers a lost last message without a next one', asy
   const bus = steeredBus()
   const a = new Hub({ nodeId: 'a', broker: bus.broker(), logger: quietLogger })
   const b = new Hub({ nodeId: 'b', broker: bus.broker(), logger: quietLogger })
-  const pa = new StorePersistence(a, store, { hold: { checkInterval: 0 } })
-  const pb = new StorePersistence(b, store, { hold: { checkInterval: 20 } })
-  a.persistence = pa
-  b.persistence = pb
+  const pa = new StorePersistence(a.persistenceParts(), store, { hold: { checkInterval: 0 } })
+  const pb = new StorePersistence(b.persistenceParts(), store, { hold: { checkInterval: 20 } })
+  a.attachPersistence(pa)
+  b.attachPersistence(pb)
   t.teardown(() => { pb.close() })
   const reader = await client(b, 'r')
   bus.drop = true
@@ -199,8 +199,8 @@ t.test('the periodic check delivers a lost last message without a next one', asy
 t.test('room.join with since: a position (as an event carries it) or an id; the ack says where the live stream continues', async (t) => {
   const store = new MemoryMessageStore()
   const hub = new Hub({ relayTypes: ['chat'] })
-  const persistence = new StorePersistence(hub, store, { replayLimit: 3, hold: { checkInterval: 0 } })
-  hub.persistence = persistence
+  const persistence = new StorePersistence(hub.persistenceParts(), store, { replayLimit: 3, hold: { checkInterval: 0 } })
+  hub.attachPersistence(persistence)
   t.teardown(() => { persistence.close() })
   const empty = await client(hub, 'r')
   t.same(empty.ack.payload, { room: 'r', recovered: false, replayed: 0, latestId: null, pos: null }, 'an empty room: no position yet')
@@ -237,8 +237,8 @@ t.test('room.join with since: a position (as an event carries it) or an id; the 
 t.test('a session joining a room again with since (a client repairing a gap) gets what it missed, and the live stream from there', async (t) => {
   const store = new MemoryMessageStore()
   const hub = new Hub({ relayTypes: ['chat'] })
-  const persistence = new StorePersistence(hub, store, { hold: { checkInterval: 0 } })
-  hub.persistence = persistence
+  const persistence = new StorePersistence(hub.persistenceParts(), store, { hold: { checkInterval: 0 } })
+  hub.attachPersistence(persistence)
   t.teardown(() => { persistence.close() })
   const reader = await client(hub, 'r')
   for (const id of ['m1', 'm2', 'm3']) await hub.publish({ id, room: 'r', type: 'chat' })
@@ -261,8 +261,8 @@ t.test('hold options are checked at register time', async (t) => {
 t.test('since at the head while a message commits between the two reads of a join: recovered, and the new message arrives live once', async (t) => {
   const store = new MemoryMessageStore()
   const hub = new Hub({ relayTypes: ['chat'] })
-  const persistence = new StorePersistence(hub, store, { hold: { checkInterval: 0 } })
-  hub.persistence = persistence
+  const persistence = new StorePersistence(hub.persistenceParts(), store, { hold: { checkInterval: 0 } })
+  hub.attachPersistence(persistence)
   t.teardown(() => { persistence.close() })
   const first = await client(hub, 'r')
   await hub.publish({ id: 'm1', room: 'r', type: 'chat' })

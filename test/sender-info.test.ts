@@ -230,7 +230,7 @@ t.test('across nodes: the sender crosses the broker (as JSON) and is stored once
   const store = new MemoryMessageStore()
   const node = (name: string): Hub => {
     const hub = new Hub({ relayTypes: ['chat'], nodeId: name, broker: bus.broker(name), senderInfo: nameOf })
-    hub.persistence = new StorePersistence(hub, store)
+    hub.attachPersistence(new StorePersistence(hub.persistenceParts(), store))
     t.teardown(() => hub.lifecycle.finalizeShutdown())
     return hub
   }

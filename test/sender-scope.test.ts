@@ -7,8 +7,8 @@ import { FakeTransport } from './helpers/fake-transport.js'
 function setup (): { hub: Hub, store: MemoryMessageStore, open: (name?: string) => { transport: FakeTransport, send: (frame: object) => Promise<any> } } {
   const hub = new Hub({ relayTypes: ['chat'], identityKey: (identity) => (identity as { user?: string } | undefined)?.user })
   const store = new MemoryMessageStore()
-  const persistence = new StorePersistence(hub, store, { hold: { checkInterval: 0 } })
-  hub.persistence = persistence
+  const persistence = new StorePersistence(hub.persistenceParts(), store, { hold: { checkInterval: 0 } })
+  hub.attachPersistence(persistence)
   t.teardown(() => { persistence.close() })
   const open = (name?: string): { transport: FakeTransport, send: (frame: object) => Promise<any> } => {
     const transport = new FakeTransport()

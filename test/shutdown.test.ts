@@ -11,6 +11,7 @@ import { connect } from './helpers/ws-client.js'
 import { bundleForChild } from './helpers/child.js'
 import { PollClient } from './helpers/poll-client.js'
 import { waitFor } from './helpers/wait.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 /** Try to upgrade; resolve with the status and headers of the refusal. */
 async function refusedUpgrade (url: string): Promise<{ status: number, retryAfter: string | undefined }> {
@@ -91,7 +92,7 @@ t.test('the phases run on their own, twice is harmless', async (t) => {
   app.realtime.lifecycle.requestStop()
   t.equal(app.realtime.lifecycle.stopping, true)
   t.equal((await c.closed).code, 1001)
-  await Promise.all([app.realtime.lifecycle.finalizeShutdown(), app.realtime.lifecycle.finalizeShutdown()])
+  await Promise.all([hubOf(app.realtime).lifecycle.finalizeShutdown(), hubOf(app.realtime).lifecycle.finalizeShutdown()])
   await app.close()
   t.equal(c.frames.filter((f: any) => f.type === 'server.going_away').length, 1)
 })

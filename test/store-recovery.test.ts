@@ -31,7 +31,7 @@ const prepared = (text: string): PreparedFrame => new PreparedFrame(text)
 
 function setup (store: MessageStore = new MemoryMessageStore(), options: ConstructorParameters<typeof StorePersistence>[2] = {}): { hub: Hub, store: MessageStore, outbound: number[] } {
   const hub = new Hub({ relayTypes: ['chat.message', 'chat.typing'] })
-  hub.persistence = new StorePersistence(hub, store, options)
+  hub.attachPersistence(new StorePersistence(hub.persistenceParts(), store, options))
   const outbound: number[] = []
   hub.addObserver({ messagesOutbound: (count) => { outbound.push(count) } })
   return { hub, store, outbound }

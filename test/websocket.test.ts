@@ -7,6 +7,7 @@ import vixRealtime, { hubPlugin, type HubPluginOptions } from '../plugins/index.
 import { baseUrl, build } from './helpers/app.js'
 import { connect, TestClient } from './helpers/ws-client.js'
 import { delay } from './helpers/wait.js'
+import { hubOf } from '../lib/hub/realtime.js'
 
 t.test('a plain GET /ws gets 426 with a coded JSON error', async (t) => {
   const app = await build(t)
@@ -234,7 +235,7 @@ t.test('the umbrella can leave the WebSocket transport out; the plugin registers
   const c = new TestClient(new WebSocket(`${baseUrl(alone, 'ws')}/live`))
   await new Promise((resolve) => c.ws.once('open', resolve))
   t.match(await c.join('r'), { kind: 'ack' })
-  t.same([...alone.realtime.relayTypes], ['x'], 'the hub options came from hubPlugin')
+  t.same([...hubOf(alone.realtime).relayTypes], ['x'], 'the hub options came from hubPlugin')
   c.send({ id: 'x-1', room: 'r', type: 'x', payload: {} })
   t.match(await c.waitFor((f) => f.kind === 'event'), { id: 'x-1', type: 'x' })
 })
@@ -271,7 +272,7 @@ t.test('hubPlugin twice: the same options are harmless, different ones fail boot
   await twice.register(hubPlugin)
   await twice.register(websocketPlugin)
   await twice.listen({ host: '127.0.0.1', port: 0 })
-  t.same([...twice.realtime.relayTypes], ['chat.message'])
+  t.same([...hubOf(twice.realtime).relayTypes], ['chat.message'])
   const c = await connect(twice)
   await c.join('general')
   c.send({ id: 'm-1', room: 'general', type: 'chat.message', payload: { text: 'hi' } })

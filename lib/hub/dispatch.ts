@@ -19,7 +19,7 @@ const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: n
 /** What the dispatcher needs from the hub that builds it. */
 export interface DispatchParts {
   /** Validates a decoded frame's envelope (the hub's message schema). */
-  envelope: Validator
+  messageValidator: Validator
   relayTypes: ReadonlySet<string>
   /** Whether a typed message with no handler is refused (`VIX_ERR_UNKNOWN_TYPE`) or ignored. */
   rejectUnknownTypes: boolean
@@ -50,16 +50,15 @@ export class Dispatcher implements FrameProcessor<Decoded> {
   private readonly joinValidator = compileValidator(RoomJoinPayload)
   private readonly leaveValidator = compileValidator(RoomLeavePayload)
 
-  /** `hub`: the hub that builds the dispatcher, seen only through `DispatchParts`. */
-  constructor (private readonly hub: DispatchParts) {}
+  constructor (private readonly parts: DispatchParts) {}
 
   decode (frame: InboundFrame): Decoded {
-    for (const observer of this.hub.observers) observer.messageInbound?.(frame.session)
-    return decodeFrame(frame.data, frame.binary, this.hub.envelope)
+    for (const observer of this.parts.observers) observer.messageInbound?.(frame.session)
+    return decodeFrame(frame.data, frame.binary, this.parts.messageValidator)
   }
 
   overlaps (decoded: Decoded): boolean {
-    return decoded.kind === 'typed' && this.hub.relayTypes.has(decoded.message.type)
+    return decoded.kind === 'typed' && this.parts.relayTypes.has(decoded.message.type)
   }
 
   process (frame: InboundFrame, decoded: Decoded): Step {
@@ -67,7 +66,7 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     if (frame.limited === true) {
       // Over the session rate when it arrived: answered in its turn, with the id of its one decode.
       const id = decoded.kind === 'typed' ? decoded.message.id : decoded.kind === 'invalid' ? decoded.id : undefined
-      return this.fail(frame, this.hub.limits.rateLimited(session), id)
+      return this.fail(frame, this.parts.limits.rateLimited(session), id)
     }
     if (decoded.kind === 'invalid') {
       return this.fail(frame, codedError(ErrorCodes.INVALID_MESSAGE, decoded.message, { path: decoded.path }), decoded.id)
@@ -101,14 +100,14 @@ export class Dispatcher implements FrameProcessor<Decoded> {
   private fail (frame: InboundFrame, error: unknown, id?: string): DispatchError {
     const failure: DispatchError = isVixError(error)
       ? { ok: false, code: error.code, message: error.message, path: error.path, id, retryAfter: error.retryAfter }
-      : { ...this.hub.handlerFailed(frame.session, error), id }
-    this.hub.report(errorReasonOf(failure.code))
-    if (frame.settle === undefined) this.hub.send(frame.session, errorFrame(failure.code, failure.message, { id: failure.id, path: failure.path }))
+      : { ...this.parts.handlerFailed(frame.session, error), id }
+    this.parts.report(errorReasonOf(failure.code))
+    if (frame.settle === undefined) this.parts.send(frame.session, errorFrame(failure.code, failure.message, { id: failure.id, path: failure.path }))
     return failure
   }
 
   private runRaw (session: Session, data: string | Buffer, binary: boolean, typed: boolean): Maybe<void> {
-    const handlers = this.hub.router.raw
+    const handlers = this.parts.router.raw
     if (handlers.length === 0) return
     const info = { binary, typed }
     return each(handlers, (handler) => handler(session, data, info))
@@ -118,21 +117,21 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     const { session } = frame
     if (message.type === 'room.join') return this.join(session, message)
     if (message.type === 'room.leave') return this.leave(session, message)
-    const limits = this.hub.router.limitsOf(message.type)
+    const limits = this.parts.router.limitsOf(message.type)
     if (limits !== undefined) this.checkTypeLimits(frame, message.type, limits)
-    const handlers = this.hub.router.handlersOf(message.type)
-    if (this.hub.relayTypes.has(message.type)) {
-      return chain(this.hub.pipeline.accept(message, { session }), (accepted): Step => {
-        const published = this.hub.pipeline.publishAccepted(accepted, session.senderScope)
+    const handlers = this.parts.router.handlersOf(message.type)
+    if (this.parts.relayTypes.has(message.type)) {
+      return chain(this.parts.pipeline.accept(message, { session }), (accepted): Step => {
+        const published = this.parts.pipeline.publishAccepted(accepted, session.senderScope)
         if (published instanceof Promise) return new InFlight(published.then((stored) => this.afterRelay(session, message, stored)))
         return this.afterRelay(session, message, published)
       })
     }
     if (handlers === undefined) {
-      if (!this.hub.rejectUnknownTypes) return OK
+      if (!this.parts.rejectUnknownTypes) return OK
       throw new UnknownTypeError(message.type)
     }
-    this.hub.router.checkPayload(message.type, message.payload)
+    this.parts.router.checkPayload(message.type, message.payload)
     return chain(this.runHandlers(session, message), () => this.acked(session, message, message.id))
   }
 
@@ -141,11 +140,11 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     if (limits.maxSize !== undefined) {
       const size = typeof frame.data === 'string' ? Buffer.byteLength(frame.data) : frame.data.length
       if (size > limits.maxSize) {
-        this.hub.limits.refused('type_size')
+        this.parts.limits.refused('type_size')
         throw codedError(ErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${limits.maxSize} bytes (the most for "${type}")`)
       }
     }
-    if (limits.rate !== undefined) this.hub.limits.takeType(frame.session, type, limits.rate)
+    if (limits.rate !== undefined) this.parts.limits.takeType(frame.session, type, limits.rate)
   }
 
   /** A relay's ack says where it was stored (`pos`), and whether it was a duplicate of its sender's (then nothing ran or was delivered again). */
@@ -161,32 +160,32 @@ export class Dispatcher implements FrameProcessor<Decoded> {
       const payload: Record<string, unknown> = {}
       if (ok.pos !== undefined) payload.pos = ok.pos
       if (ok.duplicate === true) payload.duplicate = true
-      this.hub.send(session, ackFrame(message.type, { id: message.id, room: message.room }, payload))
+      this.parts.send(session, ackFrame(message.type, { id: message.id, room: message.room }, payload))
     }
     return ok
   }
 
   private runHandlers (session: Session, message: InboundMessage): Maybe<void> {
-    const handlers = this.hub.router.handlersOf(message.type)
+    const handlers = this.parts.router.handlersOf(message.type)
     if (handlers === undefined) return
     return each(handlers, (handler) => handler(session, message))
   }
 
   private join (session: Session, message: InboundMessage): Maybe<DispatchResult> {
     const { room, since } = this.builtin(this.joinValidator, message.payload) as Static<typeof RoomJoinPayload>
-    this.hub.limits.checkJoin(session, room, this.hub.rooms.size(room))
-    return chain(this.hub.authorizeJoin(session, room), () => {
+    this.parts.limits.checkJoin(session, room, this.parts.rooms.size(room))
+    return chain(this.parts.authorizeJoin(session, room), () => {
       // Again once authorized (it may have waited): the check and the join are one synchronous step.
-      this.hub.limits.checkJoin(session, room, this.hub.rooms.size(room))
-      const join = (): void => { this.hub.rooms.join(session, room) }
-      const persistence = this.hub.pipeline.persistence
+      this.parts.limits.checkJoin(session, room, this.parts.rooms.size(room))
+      const join = (): void => { this.parts.rooms.join(session, room) }
+      const persistence = this.parts.pipeline.persistence
       let recovery: Maybe<RecoveryResult> = NO_RECOVERY
       if (persistence === null) join()
       else recovery = persistence.joinWithRecovery(session, room, since, join)
-      return chain(recovery, (recovered) => chain(this.hub.roomReady(room), () => chain(this.runHandlers(session, message), () => {
-        this.hub.send(session, ackFrame('room.join', { id: message.id, room }, { room, ...recovered }))
-        const state = this.hub.presence?.stateFrame(room)
-        if (state !== undefined) this.hub.send(session, state)
+      return chain(recovery, (recovered) => chain(this.parts.roomReady(room), () => chain(this.runHandlers(session, message), () => {
+        this.parts.send(session, ackFrame('room.join', { id: message.id, room }, { room, ...recovered }))
+        const state = this.parts.presence?.stateFrame(room)
+        if (state !== undefined) this.parts.send(session, state)
         return message.id === undefined ? OK : { ok: true, id: message.id }
       })))
     })
@@ -194,9 +193,9 @@ export class Dispatcher implements FrameProcessor<Decoded> {
 
   private leave (session: Session, message: InboundMessage): Maybe<DispatchResult> {
     const { room } = this.builtin(this.leaveValidator, message.payload) as Static<typeof RoomLeavePayload>
-    this.hub.rooms.leave(session, room)
+    this.parts.rooms.leave(session, room)
     return chain(this.runHandlers(session, message), () => {
-      this.hub.send(session, ackFrame('room.leave', { id: message.id, room }, { room }))
+      this.parts.send(session, ackFrame('room.leave', { id: message.id, room }, { room }))
       return message.id === undefined ? OK : { ok: true, id: message.id }
     })
   }

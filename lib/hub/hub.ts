@@ -3,11 +3,11 @@ import { Admission, type AdmissionPolicy, type Admitted } from '../admission.js'
 import { InProcessBroker } from '../broker/in-process.js'
 import { Health } from '../health.js'
 import type { Broker, Envelope } from '../broker/types.js'
-import { compileValidator, type Decoded, type Validator } from '../codec.js'
-import { CloseCodes, ErrorCodes, ForbiddenError } from '../errors.js'
+import { compileValidator, type Validator } from '../codec.js'
+import { ForbiddenError } from '../errors.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
 import { Dispatcher } from './dispatch.js'
-import { Inbox, type InboundFrame } from './inbox.js'
+import { Intake } from './intake.js'
 import { chain, type Maybe } from './maybe.js'
 import { countOutbound } from './observers.js'
 import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOptions } from './options.js'
@@ -17,6 +17,11 @@ import { Hooks } from './hooks.js'
 import { Router } from './router.js'
 import { RoomSubscriptions } from './subscriptions.js'
 import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, ReceiveOptions, RecipientResolver, TypedHandler, TypeOptions } from './types.js'
+import type { LongPollBridgeParts } from '../long-polling/bridge.js'
+import type { LongPollParts } from '../long-polling/manager.js'
+import type { MetricsParts } from '../metrics.js'
+import type { PersistenceParts } from '../store/persistence.js'
+import type { WebSocketParts } from '../websocket/connections.js'
 import { Lifecycle } from '../lifecycle.js'
 import { Limits, type ConnectionSlot } from '../limits/limits.js'
 import { resolveLimits } from '../limits/options.js'
@@ -27,9 +32,13 @@ import { Session, type Transport } from '../session.js'
 const silentLogger: Logger = { debug () {}, warn () {}, error () {} }
 
 /**
- * The transport-agnostic core: sessions, rooms, the router, each session's
- * inbox and the one publish pipeline. A WebSocket and a long-poll client are
- * both a `Session`.
+ * The transport-agnostic core, and the builder of its parts: sessions,
+ * rooms, the router, the intake (each session's inbox), the dispatcher and
+ * the one publish pipeline. Each part gets a small interface of what it
+ * needs, declared beside it (`DispatchParts`, `PipelineParts`, `IntakeParts`,
+ * `AdmissionParts`; the transports' and the store's from `…Parts()` here);
+ * none gets the hub. Applications see it through `Realtime` (`app.realtime`).
+ * A WebSocket and a long-poll client are both a `Session`.
  *
  * @example
  * const hub = new Hub({ relayTypes: ['chat.message'] })
@@ -51,8 +60,6 @@ export class Hub {
   readonly admission: Admission
   /** Connection caps and rates (the `limits` option); its counts are the admitted sessions. */
   readonly limits: Limits
-  readonly router: Router
-  readonly pipeline: PublishPipeline
   readonly broker: Broker
   /** Registered observers; parts outside the hub (long-polling, store) notify them too. */
   readonly observers: readonly HubObserver[] = []
@@ -60,15 +67,15 @@ export class Hub {
   readonly started: Promise<void>
   /** Presence tracking, when the `presence` option turns it on. */
   readonly presenceTracker: Presence | undefined
-  /** False while the broker reports its connection down (always true for the in-process broker). */
-  brokerConnected = true
   /** The node's dependencies (Redis, PostgreSQL), up or down: `GET /ws/ready` and the `vix_dependency_*` metrics read it. */
   readonly health: Health
+  private readonly router: Router
+  private readonly pipeline: PublishPipeline
   private readonly recipientResolvers: RecipientResolver[] = []
-  private readonly dispatcher: Dispatcher
-  private readonly inboxes = new WeakMap<Session, Inbox<Decoded>>()
+  private readonly intake: Intake
   private readonly subscriptions: RoomSubscriptions
   private readonly hooks: Hooks
+  private brokerUp = true
 
   constructor (options: HubOptions = {}) {
     this.options = resolveHubOptions(options)
@@ -89,15 +96,15 @@ export class Hub {
       goingAwayRetryAfter: this.options.goingAwayRetryAfter,
       authenticate: this.options.authenticate,
       identityKey: this.options.identityKey,
-      report: (reason) => { this.report(reason) },
-      authorizeJoin: (session, room) => this.authorizeJoin(session, room)
+      report: this.report,
+      authorizeJoin: this.authorizeJoin
     })
     this.pipeline = new PublishPipeline({
       options: this.options,
       router: this.router,
       rooms: this.rooms,
       sessions: this.sessions,
-      envelope: this.messageValidator,
+      messageValidator: this.messageValidator,
       broker: this.broker,
       observers: this.observers,
       recipientResolvers: this.recipientResolvers,
@@ -108,21 +115,26 @@ export class Hub {
       : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger, lifecycle: this.lifecycle }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
     this.health = new Health({ logger: this.logger, failFast: this.options.failFast, stopping: () => this.lifecycle.stopping })
-    this.dispatcher = new Dispatcher({
-      envelope: this.messageValidator,
-      relayTypes: this.relayTypes,
-      rejectUnknownTypes: this.options.rejectUnknownTypes,
-      router: this.router,
-      rooms: this.rooms,
+    this.intake = new Intake({
       limits: this.limits,
-      pipeline: this.pipeline,
-      presence: this.presenceTracker,
-      observers: this.observers,
-      send: (session, frame) => this.send(session, frame),
-      authorizeJoin: (session, room) => this.authorizeJoin(session, room),
-      roomReady: (room) => this.roomReady(room),
-      handlerFailed: (session, error) => this.handlerFailed(session, error),
-      report: (reason) => { this.report(reason) }
+      maxQueuedFrames: this.options.maxQueuedFrames,
+      report: this.report,
+      processor: new Dispatcher({
+        messageValidator: this.messageValidator,
+        relayTypes: this.relayTypes,
+        rejectUnknownTypes: this.options.rejectUnknownTypes,
+        router: this.router,
+        rooms: this.rooms,
+        limits: this.limits,
+        pipeline: this.pipeline,
+        presence: this.presenceTracker,
+        observers: this.observers,
+        send: this.send,
+        authorizeJoin: this.authorizeJoin,
+        roomReady: (room) => this.subscriptions.ready(room),
+        handlerFailed: (session, error) => this.hooks.failed(session, error),
+        report: this.report
+      })
     })
     this.broker.watch?.(this.health)
     this.started = Promise.resolve(this.broker.start((envelope) => { this.pipeline.receiveRemote(envelope) }, {
@@ -131,7 +143,7 @@ export class Hub {
         this.presenceTracker?.resync()
       },
       connection: (connected) => {
-        this.brokerConnected = connected
+        this.brokerUp = connected
         for (const observer of this.observers) observer.brokerConnection?.(connected)
       },
       error: () => { for (const observer of this.observers) observer.brokerError?.() },
@@ -141,22 +153,68 @@ export class Hub {
     this.lifecycle.add({ name: 'broker', order: 50, finalize: async () => { await this.broker.close() } })
   }
 
-  get rejectUnknownTypes (): boolean {
-    return this.options.rejectUnknownTypes
+  /** This node's id in envelopes. */
+  get nodeId (): string {
+    return this.options.nodeId
   }
 
-  /** Stage 2 (the store) and replay; set by the message-store plugin. */
+  /** False while the broker reports its connection down (always true for the in-process broker). */
+  get brokerConnected (): boolean {
+    return this.brokerUp
+  }
+
+  /** Stage 2 (the store) and replay, once the message-store plugin attached one. */
   get persistence (): Persistence | null {
     return this.pipeline.persistence
   }
 
-  set persistence (persistence: Persistence | null) {
+  /** Plug the store into the publish pipeline (the message-store plugin does); one per hub. */
+  attachPersistence (persistence: Persistence): void {
+    if (this.pipeline.persistence !== null) throw new Error('a message store is already plugged into this hub')
     this.pipeline.persistence = persistence
   }
 
-  /** This node's id in envelopes. */
-  get nodeId (): string {
-    return this.options.nodeId
+  // ---- what each part gets ------------------------------------------------
+
+  /** The WebSocket connections' view of the hub. */
+  webSocketParts (): WebSocketParts {
+    return { openSession: this.openSession, closeSession: this.closeSession, receive: this.receive, report: this.report, emitError: this.emitError, logger: this.logger }
+  }
+
+  /** The long-poll sessions' view of the hub. */
+  longPollParts (): LongPollParts {
+    return { openSession: this.openSession, closeSession: this.closeSession, identityKey: this.options.identityKey, observers: this.observers }
+  }
+
+  /** The long-polling bridge's view of the hub. */
+  longPollBridgeParts (): LongPollBridgeParts {
+    return {
+      messageValidator: this.messageValidator,
+      addRecipientResolver: (resolve) => this.addRecipientResolver(resolve),
+      getSession: (id) => this.sessions.get(id),
+      receiveRequest: (session, text) => this.intake.receiveRequest(session, text),
+      takeIp: (ip) => { this.limits.takeIp(ip) },
+      publishFrom: (input, source) => this.publishFrom(input, source),
+      report: this.report,
+      logger: this.logger
+    }
+  }
+
+  /** The store persistence's view of the hub. */
+  persistenceParts (): PersistenceParts {
+    return { rooms: this.rooms, deliverLocal: (envelope) => this.pipeline.deliverLocal(envelope), send: this.send, observers: this.observers, logger: this.logger }
+  }
+
+  /** What the metrics read at scrape time. */
+  metricsParts (): MetricsParts {
+    return {
+      sessions: this.sessions,
+      roomCount: () => this.rooms.count,
+      presenceSize: () => this.presenceTracker?.size ?? 0,
+      brokerConnected: () => this.brokerUp,
+      dependencies: () => this.health.list(),
+      addObserver: (observer) => this.addObserver(observer)
+    }
   }
 
   // ---- router -------------------------------------------------------------
@@ -201,9 +259,6 @@ export class Hub {
    * option hangs here). Members, the excepted session and sessions already
    * named are skipped, so nobody gets a message twice. Room-less messages
    * reach every session already and are not resolved.
-   *
-   * @example
-   * hub.addRecipientResolver((msg) => sessionsOfUser(msg.payload.to))
    */
   addRecipientResolver (resolve: RecipientResolver): () => void {
     return this.router.add(this.recipientResolvers, resolve)
@@ -230,7 +285,7 @@ export class Hub {
   private readonly slowConsumer = (): void => { this.report('slow_consumer') }
 
   /** Register a new session over `transport`; `slot` (from admission) is its place in the connection counts, released when it closes. */
-  openSession (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot): Session {
+  readonly openSession = (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot): Session => {
     const session = new Session(transport, {
       id,
       identity,
@@ -240,14 +295,14 @@ export class Hub {
     })
     this.sessions.set(session.id, session)
     if (slot !== undefined) this.limits.bind(session, slot)
-    this.inboxes.set(session, new Inbox(this.options.maxQueuedFrames, this.dispatcher))
+    this.intake.open(session)
     for (const observer of this.observers) observer.sessionOpened?.(session)
     for (const handler of this.router.open) this.hooks.run(session, () => handler(session))
     return session
   }
 
   /** Forget a session whose transport has closed: it leaves every room. Safe to call twice. */
-  closeSession (session: Session, code: number, reason = ''): void {
+  readonly closeSession = (session: Session, code: number, reason = ''): void => {
     if (!this.sessions.delete(session.id)) return
     session.closed = true
     session.closeCode ??= code
@@ -271,13 +326,7 @@ export class Hub {
     return this.rooms.leave(session, room)
   }
 
-  /**
-   * The members of a presence room across the cluster: `[]` when presence is
-   * off or the room has none.
-   *
-   * @example
-   * app.realtime.presence('lobby') // [{ key: '"ada"', meta: { name: 'Ada' }, connections: 2 }]
-   */
+  /** The members of a presence room across the cluster: `[]` when presence is off or the room has none. */
   presence (room: string): PresenceMember[] {
     return this.presenceTracker?.members(room) ?? []
   }
@@ -295,9 +344,6 @@ export class Hub {
    * persisted, delivered locally and distributed. The type and payload are
    * trusted (no catalogue or schema check): code may publish any type.
    * Resolves once delivered locally (after the commit, when stored).
-   *
-   * @example
-   * await app.realtime.publish({ room: 'general', type: 'chat.message', payload: { text: 'hi' } })
    */
   async publish (input: PublishInput, options: { except?: Session | string } = {}): Promise<RealtimeMessage> {
     return (await this.publishFrom(input, 'server', options)).message
@@ -329,14 +375,14 @@ export class Hub {
   }
 
   /** Send one frame to one session (counted as outbound). */
-  send (session: Session, frame: RealtimeMessage): boolean {
+  readonly send = (session: Session, frame: RealtimeMessage): boolean => {
     const sent = session.send(frame)
     if (sent) countOutbound(this.observers, 1)
     return sent
   }
 
   /** Throws `VIX_ERR_FORBIDDEN` when `authorizeJoin` denies. */
-  authorizeJoin (session: Session, room: string): Maybe<void> {
+  readonly authorizeJoin = (session: Session, room: string): Maybe<void> => {
     const authorize = this.options.authorizeJoin
     if (authorize === undefined) return
     return chain(authorize(session, room), (allowed) => {
@@ -346,60 +392,14 @@ export class Hub {
 
   // ---- incoming frames ----------------------------------------------------
 
-  /**
-   * A frame from a streaming transport (WebSocket). Frames of one session
-   * are processed in arrival order; failures go back as error frames. A
-   * session whose inbox is full (`maxQueuedFrames`) is closed 1008 and the
-   * rest of its queue is dropped: a flood costs the flooder, not the server's memory.
-   * Over the session rate (`limits.sessionRate`) a frame is answered
-   * `VIX_ERR_RATE_LIMITED` (with its `id`) in its turn and not processed; a
-   * session that keeps going past `closeAfter` refusals is closed 1008.
-   */
-  receive (session: Session, data: string | Buffer, options: ReceiveOptions = {}): void {
-    if (session.closed) return
-    const inbox = this.inboxes.get(session) as Inbox<Decoded>
-    const verdict = this.limits.frame(session)
-    if (verdict === 'close') {
-      this.flooded(session, inbox, 'rate limit exceeded')
-      return
-    }
-    if (inbox.push({ session, data, binary: options.binary === true, limited: verdict === 'refuse' })) return
-    this.limits.refused('inbound_queue')
-    this.flooded(session, inbox, 'inbound queue full')
+  /** A frame from a streaming transport (WebSocket): see `Intake.receive`. Never throws. */
+  readonly receive = (session: Session, data: string | Buffer, options?: ReceiveOptions): void => {
+    this.intake.receive(session, data, options)
   }
 
-  /** Close a flooding session 1008: the rest of its queue is dropped. */
-  private flooded (session: Session, inbox: Inbox<Decoded>, reason: string): void {
-    inbox.clear()
-    this.report('rate_limited')
-    session.close(CloseCodes.POLICY, reason)
-  }
-
-  /**
-   * A frame sent over HTTP (`POST /ws/send` of a poll session): processed
-   * exactly like that frame on a WebSocket, in order with the session's
-   * other frames, except that raw text is refused and a failure is the
-   * result (the HTTP answer) rather than an error frame. A full inbox, or a
-   * send over the session rate, answers `VIX_ERR_RATE_LIMITED` (429, with
-   * `retryAfter`); past `closeAfter` refusals the session is closed as well.
-   */
+  /** A frame sent over HTTP (`POST /ws/send` of a poll session): see `Intake.receiveRequest`. */
   async receiveRequest (session: Session, text: string): Promise<DispatchResult> {
-    const inbox = this.inboxes.get(session)
-    if (inbox === undefined || session.closed) return { ok: false, code: ErrorCodes.SESSION_NOT_FOUND, message: 'Session not found or expired' }
-    const verdict = this.limits.frame(session)
-    if (verdict !== 'accept') {
-      const limited = this.limits.rateLimited(session)
-      if (verdict === 'close') this.flooded(session, inbox, 'rate limit exceeded')
-      else this.report('rate_limited')
-      return { ok: false, code: ErrorCodes.RATE_LIMITED, message: limited.message, retryAfter: limited.retryAfter }
-    }
-    return await new Promise<DispatchResult>((resolve) => {
-      const frame: InboundFrame = { session, data: text, binary: false, settle: resolve }
-      if (inbox.push(frame)) return
-      this.limits.refused('inbound_queue')
-      this.report('rate_limited')
-      resolve({ ok: false, code: ErrorCodes.RATE_LIMITED, message: `Rate limit exceeded: more than ${this.options.maxQueuedFrames} frames queued for this session` })
-    })
+    return await this.intake.receiveRequest(session, text)
   }
 
   /** Log a failed handler, hand it to `onError`, and answer with the internal error (its cause stays in the log). */
@@ -408,12 +408,12 @@ export class Hub {
   }
 
   /** Count an error by reason (for metrics). */
-  report (reason: ErrorReason): void {
+  readonly report = (reason: ErrorReason): void => {
     for (const observer of this.observers) observer.error?.(reason)
   }
 
   /** Hand an error (a failed handler, a socket error) to the `onError` handlers. */
-  emitError (session: Session | null, error: Error): void {
+  readonly emitError = (session: Session | null, error: Error): void => {
     this.hooks.emitError(session, error)
   }
 }

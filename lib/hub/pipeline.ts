@@ -59,7 +59,8 @@ export interface PipelineParts {
   router: Router
   rooms: Rooms
   sessions: ReadonlyMap<string, Session>
-  envelope: Validator
+  /** The envelope check (the hub's `messageSchema`), compiled once. */
+  messageValidator: Validator
   broker: Broker
   observers: readonly HubObserver[]
   recipientResolvers: readonly RecipientResolver[]
@@ -144,9 +145,9 @@ export class PublishPipeline {
   }
 
   private checkEnvelope (message: PublishInput): void {
-    const { envelope } = this.parts
-    if (envelope.check(message)) return
-    const { path, message: why } = envelope.firstError(message)
+    const { messageValidator } = this.parts
+    if (messageValidator.check(message)) return
+    const { path, message: why } = messageValidator.firstError(message)
     throw codedError(ErrorCodes.INVALID_MESSAGE, `${path}: ${why}`, { path })
   }
 
@@ -161,17 +162,18 @@ export class PublishPipeline {
     const message = stampEvent(input)
     const persistence = this.persistence
     if (persistence === null || !persistence.shouldPersist(message)) {
-      return { message: this.deliver({ node: this.node, room: message.room, except, message }, started), duplicate: false }
+      return { message: this.fanOut({ node: this.node, room: message.room, except, message }, started), duplicate: false }
     }
     return persistence.persist(message, sender).then((stored): Published => {
       if (stored.duplicate) return { message: stored.message, duplicate: true }
       const envelope: Envelope = { node: this.node, room: message.room, offset: stored.position.offset, epoch: stored.position.epoch, except, message: stored.message }
-      return { message: this.deliver(envelope, started), duplicate: false }
+      return { message: this.fanOut(envelope, started), duplicate: false }
     })
   }
 
-  private deliver (envelope: Envelope, started: number): RealtimeMessage {
-    this.sequenced(envelope)
+  /** Stages 3 (in offset order when stored) and 4 for a new message, then its publish time is observed. */
+  private fanOut (envelope: Envelope, started: number): RealtimeMessage {
+    this.deliverInOrder(envelope)
     this.distribute(envelope)
     const seconds = (performance.now() - started) / 1000
     for (const observer of this.parts.observers) observer.published?.(envelope.message, seconds)
@@ -179,7 +181,7 @@ export class PublishPipeline {
   }
 
   /** Stored messages reach local sessions in offset order (the persistence's sequencer), others straight away. */
-  private sequenced (envelope: Envelope): void {
+  private deliverInOrder (envelope: Envelope): void {
     if (envelope.offset !== undefined && this.persistence !== null) {
       this.persistence.sequence(envelope)
     } else {
@@ -257,6 +259,6 @@ export class PublishPipeline {
     if (envelope.node === this.node) return
     // The position is the envelope's: the wire form is made here, whatever the message carried.
     if (envelope.offset !== undefined && envelope.epoch !== undefined) envelope.message.pos = encodePosition(envelope.offset, envelope.epoch)
-    this.sequenced(envelope)
+    this.deliverInOrder(envelope)
   }
 }

@@ -1,8 +1,8 @@
 import { decodeFrame, type Validator } from '../codec.js'
 import { ErrorCodes, errorReasonOf, isVixError, type ErrorCode } from '../errors.js'
 import { newMessageId } from '../frames.js'
-import type { Hub } from '../hub/hub.js'
-import { inboundMessageOf, type DispatchResult } from '../hub/types.js'
+import type { Published, PublishSource } from '../hub/pipeline.js'
+import { inboundMessageOf, type DispatchResult, type ErrorReason, type InboundMessage, type Logger, type RecipientResolver } from '../hub/types.js'
 import type { Session } from '../session.js'
 import type { RecipientIdResolver, ServerPublishOptions } from './options.js'
 import { ServerPublishPolicy, type PublishRequest } from './server-publish.js'
@@ -35,6 +35,21 @@ export function withMessageId (text: string): { text: string, id?: string } {
   return { text: `{"id":"${id}",${text.trimStart().slice(1)}`, id }
 }
 
+/** What the bridge needs of the hub: the envelope check, the poll session's inbox, the accept stage and the per-IP rate. */
+export interface LongPollBridgeParts {
+  /** The hub's envelope check (its `messageSchema`), compiled once. */
+  messageValidator: Validator
+  addRecipientResolver: (resolve: RecipientResolver) => () => void
+  getSession: (id: string) => Session | undefined
+  /** The session's inbox, in order with its other frames; a failure is the result. */
+  receiveRequest: (session: Session, text: string) => Promise<DispatchResult>
+  /** Spend a token of `ip`'s bucket (`limits.ipRate`); throws `VIX_ERR_RATE_LIMITED` when empty. */
+  takeIp: (ip: string | undefined) => void
+  publishFrom: (input: InboundMessage, source: PublishSource) => Promise<Published>
+  report: (reason: ErrorReason) => void
+  logger: Logger
+}
+
 /**
  * Joins HTTP and the hub. Hub deliveries reach poll sessions by room
  * membership on their own (a poll session is a hub session); the optional
@@ -42,20 +57,20 @@ export function withMessageId (text: string): { text: string, id?: string } {
  * the poll session, or through the accept stage as a server-side publish.
  *
  * @example
- * const bridge = new LongPollBridge(hub, { resolveRecipients: (msg) => idsOfUser(msg.payload.to) })
+ * const bridge = new LongPollBridge(hub.longPollBridgeParts(), { resolveRecipients: (msg) => idsOfUser(msg.payload.to) })
  * const result = await bridge.send(poll, '{"type":"room.join","payload":{"room":"general"}}')
  */
 export class LongPollBridge {
-  private readonly envelope: Validator
+  private readonly validator: Validator
   private readonly removeResolver: (() => void) | undefined
   private readonly serverPublish: ServerPublishPolicy
 
-  constructor (private readonly hub: Hub, options: { resolveRecipients?: RecipientIdResolver, serverPublish?: ServerPublishOptions } = {}) {
-    this.envelope = hub.messageValidator
+  constructor (private readonly parts: LongPollBridgeParts, options: { resolveRecipients?: RecipientIdResolver, serverPublish?: ServerPublishOptions } = {}) {
+    this.validator = parts.messageValidator
     this.serverPublish = new ServerPublishPolicy(options.serverPublish)
     const resolveIds = options.resolveRecipients
     if (resolveIds !== undefined) {
-      this.removeResolver = hub.addRecipientResolver((message) => {
+      this.removeResolver = parts.addRecipientResolver((message) => {
         const ids = resolveIds(message)
         return ids === undefined ? undefined : this.pollSessions(ids)
       })
@@ -64,7 +79,7 @@ export class LongPollBridge {
 
   private * pollSessions (ids: Iterable<string>): Iterable<Session> {
     for (const id of ids) {
-      const session = this.hub.getSession(id)
+      const session = this.parts.getSession(id)
       if (session?.transport.name === 'long-polling') yield session
     }
   }
@@ -78,7 +93,7 @@ export class LongPollBridge {
    */
   async send (poll: PollSession, text: string): Promise<DispatchResult> {
     const named = withMessageId(text)
-    const result = await this.hub.receiveRequest(poll.session, named.text)
+    const result = await this.parts.receiveRequest(poll.session, named.text)
     // A success is always of a typed message (raw frames are refused over HTTP), so it has an id.
     // Its pos and duplicate (a stored relay) go with it into the 202.
     return result.ok ? { ...result, id: result.id ?? named.id } : result
@@ -95,18 +110,18 @@ export class LongPollBridge {
     try {
       this.serverPublish.checkKey(request)
       // After the key: the bucket of a client IP is spent by publishes it may make.
-      this.hub.limits.takeIp(ip)
+      this.parts.takeIp(ip)
     } catch (error) {
       return this.failed(error)
     }
-    const decoded = decodeFrame(text, false, this.envelope)
+    const decoded = decodeFrame(text, false, this.validator)
     if (decoded.kind === 'invalid') return this.refused(ErrorCodes.INVALID_MESSAGE, decoded.message, decoded.path, decoded.id)
     // decodeFrame says why a text frame is not a typed message.
     if (decoded.kind === 'raw') return this.refused(ErrorCodes.INVALID_MESSAGE, decoded.notTyped?.message ?? 'not a typed message', decoded.notTyped?.path ?? '/')
     const message = inboundMessageOf(decoded.message)
     try {
       await this.serverPublish.checkMessage(request, message)
-      const { message: published, duplicate } = await this.hub.publishFrom(message, 'http')
+      const { message: published, duplicate } = await this.parts.publishFrom(message, 'http')
       const result: DispatchResult = { ok: true, id: published.id }
       if (published.pos !== undefined) result.pos = published.pos
       if (duplicate) result.duplicate = true
@@ -118,8 +133,8 @@ export class LongPollBridge {
 
   private failed (error: unknown, id?: string): DispatchResult {
     if (isVixError(error)) return this.refused(error.code, error.message, error.path, id, error.retryAfter)
-    this.hub.logger.error({ err: error }, 'vix-realtime: server-side publish failed')
-    this.hub.report(errorReasonOf(ErrorCodes.INTERNAL))
+    this.parts.logger.error({ err: error }, 'vix-realtime: server-side publish failed')
+    this.parts.report(errorReasonOf(ErrorCodes.INTERNAL))
     return { ok: false, code: ErrorCodes.INTERNAL, message: 'Internal error while publishing the message', id }
   }
 
@@ -130,7 +145,7 @@ export class LongPollBridge {
 
   /** A refusal, counted by its code's reason in the error table (as the WebSocket dispatch counts it). */
   private refused (code: ErrorCode, message: string, path?: string, id?: string, retryAfter?: number): DispatchResult {
-    this.hub.report(errorReasonOf(code))
+    this.parts.report(errorReasonOf(code))
     return { ok: false, code, message, path, id, retryAfter }
   }
 }

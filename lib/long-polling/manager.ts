@@ -1,8 +1,17 @@
 import { CloseCodes } from '../errors.js'
-import type { Hub } from '../hub/hub.js'
+import type { HubObserver } from '../hub/types.js'
 import type { ConnectionSlot } from '../limits/limits.js'
 import { newSessionId, type Session, type Transport } from '../session.js'
 import { PollSession, type WakeReason } from './session.js'
+
+/** What the long-poll sessions need of the hub: sessions opened and closed, identities compared, observers told. */
+export interface LongPollParts {
+  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot) => Session
+  closeSession: (session: Session, code: number, reason?: string) => void
+  /** Comparable form of an identity (the `identityKey` option). */
+  identityKey: (identity: unknown) => string | undefined
+  observers: readonly HubObserver[]
+}
 
 export interface LongPollManagerOptions {
   /** A session not polled for this long is swept (ms). */
@@ -40,7 +49,7 @@ export type PollRefusal = 'busy'
  * so joins, relay, acks and error frames work exactly as over WebSocket.
  *
  * @example
- * const manager = new LongPollManager(hub, { sessionTtl: 60_000, maxBuffer: 1024 })
+ * const manager = new LongPollManager(hub.longPollParts(), { sessionTtl: 60_000, maxBuffer: 1024 })
  * const { session } = manager.create(identity)
  * const held = manager.poll(manager.get(session.id, identity)!, { wait: 25_000, max: 100 })
  */
@@ -51,7 +60,7 @@ export class LongPollManager {
   private timer: NodeJS.Timeout | undefined
   private stopping = false
 
-  constructor (private readonly hub: Hub, private readonly options: LongPollManagerOptions) {
+  constructor (private readonly parts: LongPollParts, private readonly options: LongPollManagerOptions) {
     this.now = options.now ?? Date.now
     this.sweepInterval = options.sweepInterval ?? Math.max(1, Math.min(5000, Math.floor(options.sessionTtl / 4)))
   }
@@ -75,7 +84,7 @@ export class LongPollManager {
   create (identity: unknown, slot?: ConnectionSlot): { poll: PollSession, session: Session } {
     const poll = new PollSession({
       id: newSessionId(),
-      identityKey: this.hub.identityKey(identity),
+      identityKey: this.parts.identityKey(identity),
       maxBuffer: this.options.maxBuffer,
       now: this.now()
     })
@@ -88,8 +97,8 @@ export class LongPollManager {
       terminate: () => { this.expire(poll, CloseCodes.GOING_AWAY) }
     }
     this.polls.set(poll.id, poll)
-    for (const observer of this.hub.observers) observer.longPollSessionCreated?.()
-    const session = this.hub.openSession(transport, identity, poll.id, slot)
+    for (const observer of this.parts.observers) observer.longPollSessionCreated?.()
+    const session = this.parts.openSession(transport, identity, poll.id, slot)
     poll.session = session
     this.ensureSweeper()
     return { poll, session }
@@ -102,7 +111,7 @@ export class LongPollManager {
    */
   get (id: string, identity: unknown): PollSession | undefined {
     const poll = this.polls.get(id)
-    if (poll === undefined || poll.identityKey !== this.hub.identityKey(identity)) return undefined
+    if (poll === undefined || poll.identityKey !== this.parts.identityKey(identity)) return undefined
     return poll
   }
 
@@ -122,7 +131,7 @@ export class LongPollManager {
       frame = JSON.stringify(data)
     }
     const dropped = poll.push(frame)
-    for (const observer of this.hub.observers) {
+    for (const observer of this.parts.observers) {
       observer.longPollEnqueued?.(1)
       if (dropped > 0) observer.longPollDropped?.(dropped)
     }
@@ -137,9 +146,9 @@ export class LongPollManager {
   poll (poll: PollSession, query: PollQuery): string | HeldPoll | PollRefusal {
     if (poll.waiter !== null) return 'busy'
     poll.lastActivity = this.now()
-    for (const observer of this.hub.observers) observer.longPollPolled?.()
+    for (const observer of this.parts.observers) observer.longPollPolled?.()
     const freed = poll.confirm(query.ack)
-    if (freed > 0) for (const observer of this.hub.observers) observer.longPollDrained?.(freed)
+    if (freed > 0) for (const observer of this.parts.observers) observer.longPollDrained?.(freed)
     if (poll.size > 0 || query.wait === 0 || this.stopping) return this.respond(poll, query.max)
     let cancel!: () => void
     const done = new Promise<string | null>((resolve) => {
@@ -181,7 +190,7 @@ export class LongPollManager {
   expire (poll: PollSession, code: number): void {
     if (!this.polls.delete(poll.id)) return
     poll.wake('released')
-    this.hub.closeSession(poll.session, code, 'long-poll session ended')
+    this.parts.closeSession(poll.session, code, 'long-poll session ended')
   }
 
   /** Remove every session idle (no poll, none held) for longer than the TTL. Returns how many. */

@@ -1,9 +1,9 @@
 import type { Envelope } from '../broker/types.js'
-import type { Hub } from '../hub/hub.js'
 import type { PersistResult, Persistence } from '../hub/pipeline.js'
-import type { RecoveryResult } from '../hub/types.js'
+import type { HubObserver, Logger, RecoveryResult } from '../hub/types.js'
 import { countOutbound } from '../hub/observers.js'
 import type { RealtimeMessage } from '../frames.js'
+import type { Rooms } from '../rooms.js'
 import type { Session } from '../session.js'
 import { RoomStreams, withPosition, type HoldOptions } from './room-streams.js'
 import type { MessageStore, StorableMessage } from './types.js'
@@ -30,6 +30,17 @@ export function persistPredicate (filter: PersistFilter | undefined): (message: 
     (types === undefined || types.has(message.type))
 }
 
+/** What the store's persistence needs of the hub: the room registry, local delivery, one-session sends, observers. */
+export interface PersistenceParts {
+  rooms: Rooms
+  /** Deliver an already stored envelope to this node's sessions. */
+  deliverLocal: (envelope: Envelope) => number
+  /** Send one frame to one session (counted as outbound). */
+  send: (session: Session, frame: RealtimeMessage) => boolean
+  observers: readonly HubObserver[]
+  logger: Logger
+}
+
 /**
  * Plugs a `MessageStore` into the hub's publish pipeline (`hub.persistence`):
  * room messages are stored before they are delivered or acked; the room
@@ -38,30 +49,31 @@ export function persistPredicate (filter: PersistFilter | undefined): (message: 
  * session up to date from `since`, with no gap and no duplicate.
  *
  * @example
- * hub.persistence = new StorePersistence(hub, new SqliteMessageStore({ path }), { replayLimit: 500 })
+ * hub.attachPersistence(new StorePersistence(hub.persistenceParts(), new SqliteMessageStore({ path }), { replayLimit: 500 }))
  */
 export class StorePersistence implements Persistence {
   readonly shouldPersist: (message: RealtimeMessage) => boolean
   readonly replayLimit: number
   private readonly streams: RoomStreams
 
-  constructor (private readonly hub: Hub, readonly store: MessageStore, options: StorePersistenceOptions = {}) {
+  constructor (private readonly parts: PersistenceParts, readonly store: MessageStore, options: StorePersistenceOptions = {}) {
     this.shouldPersist = persistPredicate(options.persist)
     this.replayLimit = options.replayLimit ?? 1000
+    const { rooms, observers } = parts
     this.streams = new RoomStreams({
       store,
-      logger: hub.logger,
-      members: (room) => hub.rooms.sessionsIn(room),
-      deliver: (envelope) => { hub.deliverLocal(envelope) },
-      send: (session, frame) => hub.send(session, frame),
-      outbound: (count) => { countOutbound(hub.observers, count) },
-      repaired: (count) => { for (const observer of hub.observers) observer.gapRepaired?.(count) },
-      interrupted: (sessions) => { for (const observer of hub.observers) observer.streamInterrupted?.(sessions) }
+      logger: parts.logger,
+      members: (room) => rooms.sessionsIn(room),
+      deliver: (envelope) => { parts.deliverLocal(envelope) },
+      send: (session, frame) => parts.send(session, frame),
+      outbound: (count) => { countOutbound(observers, count) },
+      repaired: (count) => { for (const observer of observers) observer.gapRepaired?.(count) },
+      interrupted: (sessions) => { for (const observer of observers) observer.streamInterrupted?.(sessions) }
     }, options.hold)
-    hub.rooms.on('created', (room) => { this.streams.open(room) })
-    hub.rooms.on('deleted', (room) => { this.streams.close(room) })
+    rooms.on('created', (room) => { this.streams.open(room) })
+    rooms.on('deleted', (room) => { this.streams.close(room) })
     // A gate lives as long as the membership.
-    hub.rooms.on('left', (room, session) => { session.gates.delete(room) })
+    rooms.on('left', (room, session) => { session.gates.delete(room) })
   }
 
   /** Store one message; its time from this call to its commit (the group-commit wait included) is observed as one append. */
@@ -69,7 +81,7 @@ export class StorePersistence implements Persistence {
     const started = performance.now()
     const result = await this.store.append(message as StorableMessage, sender)
     const seconds = (performance.now() - started) / 1000
-    for (const observer of this.hub.observers) observer.storeAppended?.(1, seconds)
+    for (const observer of this.parts.observers) observer.storeAppended?.(1, seconds)
     withPosition(result.message, result.position.offset, result.position.epoch)
     return { duplicate: result.duplicate, message: result.message, position: result.position }
   }
@@ -86,7 +98,7 @@ export class StorePersistence implements Persistence {
     try {
       return await this.streams.join(session, room, since, join, this.replayLimit)
     } catch (error) {
-      this.hub.leave(session, room)
+      this.parts.rooms.leave(session, room)
       throw error
     }
   }

@@ -1,14 +1,25 @@
 import type WebSocket from 'ws'
 import { CloseCodes } from '../errors.js'
-import type { Hub } from '../hub/hub.js'
+import type { ErrorReason, Logger, ReceiveOptions } from '../hub/types.js'
 import type { ConnectionSlot } from '../limits/limits.js'
-import type { Session } from '../session.js'
+import type { Session, Transport } from '../session.js'
 import { WebSocketTransport } from './transport.js'
 
 const BINARY = { binary: true }
 
 /** Expected ways for a peer to vanish: logged at debug, not error. */
 const EXPECTED_DISCONNECTS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT'])
+
+/** What the WebSocket connections need of the hub: sessions opened, fed and closed; errors counted and handed on. */
+export interface WebSocketParts {
+  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot) => Session
+  closeSession: (session: Session, code: number, reason?: string) => void
+  /** Never throws: failures become error frames. */
+  receive: (session: Session, data: string | Buffer, options?: ReceiveOptions) => void
+  report: (reason: ErrorReason) => void
+  emitError: (session: Session | null, error: Error) => void
+  logger: Logger
+}
 
 export interface ConnectionsOptions {
   pingInterval: number
@@ -34,7 +45,7 @@ export class WebSocketConnections {
   private readonly onError: (this: WebSocket, error: NodeJS.ErrnoException) => void
   private readonly onClose: (this: WebSocket, code: number, reason: Buffer) => void
 
-  constructor (private readonly hub: Hub, private readonly options: ConnectionsOptions) {
+  constructor (private readonly parts: WebSocketParts, private readonly options: ConnectionsOptions) {
     this.now = options.now ?? Date.now
     const connections = this
     this.onMessage = function (data, isBinary) {
@@ -42,8 +53,8 @@ export class WebSocketConnections {
       if (entry === undefined) return
       entry.lastSeen = connections.now()
       // receive() never throws: failures become error frames.
-      if (isBinary) hub.receive(entry.session, toBuffer(data), BINARY)
-      else hub.receive(entry.session, data.toString())
+      if (isBinary) parts.receive(entry.session, toBuffer(data), BINARY)
+      else parts.receive(entry.session, data.toString())
     }
     this.onPong = function () {
       const entry = connections.tracked.get(this)
@@ -57,7 +68,7 @@ export class WebSocketConnections {
       const entry = connections.tracked.get(this)
       if (entry === undefined) return
       connections.tracked.delete(this)
-      hub.closeSession(entry.session, code, reason.toString())
+      parts.closeSession(entry.session, code, reason.toString())
       if (connections.tracked.size === 0) connections.wakeEmptyWaiters()
     }
   }
@@ -78,7 +89,7 @@ export class WebSocketConnections {
     const transport = new WebSocketTransport(socket, this.now())
     // Tracked before the session opens: a frame sent from an open hook is already coalesced like any other.
     this.tracked.set(socket, transport)
-    const session = this.hub.openSession(transport, identity, undefined, slot)
+    const session = this.parts.openSession(transport, identity, undefined, slot)
     transport.session = session
     socket.on('message', this.onMessage)
     socket.on('pong', this.onPong)
@@ -90,13 +101,13 @@ export class WebSocketConnections {
 
   private onSocketError (session: Session, error: NodeJS.ErrnoException): void {
     if (error.code !== undefined && EXPECTED_DISCONNECTS.has(error.code)) {
-      this.hub.logger.debug({ err: error, sessionId: session.id }, 'vix-realtime: peer disconnected')
+      this.parts.logger.debug({ err: error, sessionId: session.id }, 'vix-realtime: peer disconnected')
     } else {
-      this.hub.logger.warn({ err: error, sessionId: session.id }, 'vix-realtime: socket error')
+      this.parts.logger.warn({ err: error, sessionId: session.id }, 'vix-realtime: socket error')
       // ws closes the socket with 1009 itself when a frame exceeds maxPayload.
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.hub.report('too_large')
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.parts.report('too_large')
     }
-    this.hub.emitError(session, error)
+    this.parts.emitError(session, error)
   }
 
   private ensureTimer (): void {
@@ -110,7 +121,7 @@ export class WebSocketConnections {
     const now = this.now()
     for (const entry of this.tracked.values()) {
       if (now - entry.lastSeen > this.options.idleTimeout) {
-        this.hub.logger.debug({ sessionId: entry.session.id }, 'vix-realtime: idle peer terminated')
+        this.parts.logger.debug({ sessionId: entry.session.id }, 'vix-realtime: idle peer terminated')
         entry.socket.terminate()
       } else if (entry.socket.readyState === entry.socket.OPEN) {
         entry.socket.ping()

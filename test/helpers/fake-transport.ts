@@ -78,7 +78,7 @@ export function openFake (hub: Hub, identity?: unknown, id?: string): { session:
 export function heldRelaySession (hub: Hub): { session: Session, transport: FakeTransport, persistence: FakePersistence } {
   const persistence = new FakePersistence(hub)
   persistence.hold = true
-  hub.persistence = persistence
+  hub.attachPersistence(persistence)
   const { session, transport } = openFake(hub)
   hub.join(session, 'r')
   return { session, transport, persistence }
