@@ -3,6 +3,7 @@ import type { Readiness } from '../health.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
 import type { ShutdownParticipant } from '../lifecycle.js'
 import type { PresenceMember } from '../presence/presence.js'
+import type { RoomEvents } from '../rooms.js'
 import type { Session } from '../session.js'
 import type { Hub } from './hub.js'
 import type { CatalogueEntry, CloseHandler, ErrorHandler, HubObserver, InboundMessage, OpenHandler, RawHandler, RecipientResolver, TypedHandler, TypeOptions } from './types.js'
@@ -18,6 +19,9 @@ export interface RoomsView {
   size: (room: string) => number
   /** The sessions in `room` on this node. */
   members: (room: string) => Session[]
+  /** Listen to `created` / `deleted` (a room's first member came, its last left) and `joined` / `left` (`(room, session)`). */
+  on: <E extends keyof RoomEvents>(event: E, listener: (...args: RoomEvents[E]) => void) => RoomsView
+  off: <E extends keyof RoomEvents>(event: E, listener: (...args: RoomEvents[E]) => void) => RoomsView
 }
 
 /** Two-phase shutdown, as `app.close()` runs it: what an application may add to it or start early. */
@@ -28,6 +32,8 @@ export interface LifecycleView {
   add: (participant: ShutdownParticipant) => void
   /** Phase one now, before `app.close()` (e.g. on SIGTERM while a load balancer drains): idempotent. */
   requestStop: () => void
+  /** Phase two (what `app.close()` runs after phase one), for an app that embeds the hub without closing Fastify: idempotent. */
+  finalizeShutdown: () => Promise<void>
 }
 
 const hubs = new WeakMap<Realtime, Hub>()
@@ -65,17 +71,21 @@ export class Realtime {
     this.#sessions = readonlyMap(hub.sessions)
     hubs.set(this, hub)
     const { rooms, lifecycle } = hub
-    this.rooms = Object.freeze({
+    const view: RoomsView = Object.freeze({
       get count () { return rooms.count },
       names: () => rooms.names(),
       has: (room: string) => rooms.has(room),
       size: (room: string) => rooms.size(room),
-      members: (room: string) => [...rooms.sessionsIn(room) ?? []]
+      members: (room: string) => [...rooms.sessionsIn(room) ?? []],
+      on: <E extends keyof RoomEvents>(event: E, listener: (...args: RoomEvents[E]) => void) => { rooms.on(event, listener as any); return view },
+      off: <E extends keyof RoomEvents>(event: E, listener: (...args: RoomEvents[E]) => void) => { rooms.off(event, listener as any); return view }
     })
+    this.rooms = view
     this.lifecycle = Object.freeze({
       get stopping () { return lifecycle.stopping },
       add: (participant: ShutdownParticipant) => { lifecycle.add(participant) },
-      requestStop: () => { lifecycle.requestStop() }
+      requestStop: () => { lifecycle.requestStop() },
+      finalizeShutdown: async () => { await lifecycle.finalizeShutdown() }
     })
   }
 
