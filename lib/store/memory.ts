@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { MessageNotFoundError } from '../errors.js'
+import { ageCutoff } from './prune-prefix.js'
 import { replayDecision } from './replay.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 
@@ -113,11 +114,11 @@ export class MemoryMessageStore implements MessageStore {
     const log = this.logs.get(room)
     if (log === undefined) return 0
     const overCount = rule.maxMessages === undefined ? 0 : Math.max(0, log.entries.length - rule.maxMessages)
-    const ageCutoff = rule.maxAge === undefined ? undefined : new Date(now - rule.maxAge).toISOString()
+    const tooOldBefore = ageCutoff(rule, now)
     let count = 0
     while (count < batchSize && count < log.entries.length) {
       const entry = log.entries[count]
-      if (count >= overCount && (ageCutoff === undefined || entry.message.ts >= ageCutoff)) break
+      if (count >= overCount && (tooOldBefore === undefined || entry.message.ts >= tooOldBefore)) break
       count++
     }
     for (const entry of log.entries.splice(0, count)) {

@@ -2,9 +2,12 @@ import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
 import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
-import { fromColumn, messageOfRow, type MessageColumns } from './rows.js'
+import { GroupCommit } from './group-commit.js'
+import { prunePrefixEnd } from './prune-prefix.js'
+import { MESSAGE_COLUMNS, fromColumn, messageOfRow, toPositioned, type MessageColumns, type PendingAppend } from './rows.js'
 import { replayDecision } from './replay.js'
-import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
+import { RoomCounters, type RoomCounter } from './room-counters.js'
+import type { AppendResult, HistoryPage, ListOptions, MessageStore, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
 
 const pgDriver = optionalPackage<typeof pg>('pg', 'store.postgres')
@@ -26,21 +29,8 @@ export interface PostgresMessageStoreOptions {
   maxBatch?: number
 }
 
-interface PendingAppend {
-  message: StorableMessage
-  sender: string
-  resolve: (result: AppendResult) => void
-  reject: (error: Error) => void
-}
-
 interface Row extends MessageColumns {
   offset: string
-}
-
-const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json, from_json'
-
-function toPositioned (row: Row): PositionedMessage {
-  return { offset: Number(row.offset), message: messageOfRow(row) }
 }
 
 /** Deadlock or serialization failure: the transaction did nothing and can simply run again. */
@@ -63,16 +53,12 @@ const retryable = (error: unknown): boolean => ['40P01', '40001'].includes((erro
  */
 export class PostgresMessageStore implements MessageStore {
   readonly schema: string
-  /** Transactions committed by group commit (a batch of appends is one). */
-  commits = 0
   private readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly t: { rooms: string, messages: string }
-  private readonly maxBatch: number
-  private pending: PendingAppend[] = []
-  private writing: Promise<void> | null = null
+  /** One batch at a time: what arrives while a commit is in flight goes in the next one, in call order. */
+  private readonly appends: GroupCommit<PendingAppend, AppendResult>
   private schemaReady: Promise<void> | null = null
-  private closed = false
   /** Told of every failure to reach the database (the health monitor marks PostgreSQL down at once). */
   onUnavailable: ((error: unknown) => void) | undefined
   private readonly onPoolError = (): void => {}
@@ -80,7 +66,11 @@ export class PostgresMessageStore implements MessageStore {
 
   constructor (options: PostgresMessageStoreOptions) {
     this.schema = options.schema ?? 'public'
-    this.maxBatch = options.maxBatch ?? 500
+    this.appends = new GroupCommit({
+      commit: (batch) => this.commitBatch(batch),
+      closedError: () => new Error(`message store (postgres schema "${this.schema}") is closed`),
+      maxBatch: options.maxBatch ?? 500
+    })
     this.ownsPool = options.pool === undefined
     this.pool = options.pool ?? new (pgDriver().Pool)({
       connectionString: options.connectionString,
@@ -158,29 +148,13 @@ export class PostgresMessageStore implements MessageStore {
     return await this.withClient(async (client) => (await client.query<R>(text, values)).rows)
   }
 
-  append (message: StorableMessage, sender: string): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new Error(`message store (postgres schema "${this.schema}") is closed`))
-    return new Promise((resolve, reject) => {
-      this.pending.push({ message, sender, resolve, reject })
-      this.writing ??= this.writeLoop()
-    })
+  /** Transactions committed by group commit (a batch of appends is one). */
+  get commits (): number {
+    return this.appends.commits
   }
 
-  /** One batch at a time: what arrives while a commit is in flight goes in the next one, in call order. */
-  private async writeLoop (): Promise<void> {
-    // Let the appends of this turn of the event loop join the first batch.
-    await new Promise<void>((resolve) => setImmediate(resolve))
-    while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatch)
-      try {
-        const results = await this.commitBatch(batch)
-        this.commits++
-        for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i])
-      } catch (error) {
-        for (const entry of batch) entry.reject(error as Error)
-      }
-    }
-    this.writing = null
+  append (message: StorableMessage, sender: string): Promise<AppendResult> {
+    return this.appends.add({ message, sender })
   }
 
   private async commitBatch (batch: PendingAppend[]): Promise<AppendResult[]> {
@@ -199,29 +173,30 @@ export class PostgresMessageStore implements MessageStore {
     const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
     await client.query('BEGIN')
     try {
-      const counters = new Map<string, { epoch: string, last: number, stored: number }>()
+      const counters = new RoomCounters()
       const locked = await client.query<{ room: string, epoch: string, last_offset: string }>(
         `INSERT INTO ${this.t.rooms} AS r (room, epoch, last_offset) SELECT room, epoch, 0 FROM unnest($1::text[], $2::text[]) AS v (room, epoch) ORDER BY room
          ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset RETURNING room, epoch, last_offset`,
         [rooms, rooms.map(() => randomUUID())])
-      for (const row of locked.rows) counters.set(row.room, { epoch: row.epoch, last: Number(row.last_offset), stored: Number(row.last_offset) })
+      for (const row of locked.rows) counters.open(row.room, { epoch: row.epoch, last: Number(row.last_offset) })
       const stored = await client.query<Row & { sender: string }>(
-        `SELECT ${COLUMNS}, sender FROM ${this.t.messages} WHERE (room, id, sender) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+        `SELECT ${MESSAGE_COLUMNS}, sender FROM ${this.t.messages} WHERE (room, id, sender) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
         [batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.sender)])
       const known = new Map<string, { offset: number, message: StorableMessage }>()
       for (const row of stored.rows) known.set(`${row.room}\0${row.sender}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
       const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null>, sender: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [], sender: [] }
       const results = batch.map(({ message, sender }): AppendResult => {
-        const counter = counters.get(message.room) as { epoch: string, last: number }
+        const counter = counters.get(message.room) as RoomCounter
         const key = `${message.room}\0${sender}\0${message.id}`
         const existing = known.get(key)
-        if (existing !== undefined) return { duplicate: true, message: existing.message, position: { offset: existing.offset, epoch: counter.epoch } }
-        const offset = ++counter.last
+        if (existing !== undefined) return counters.duplicate(counter, existing.message, existing.offset)
+        const result = counters.stored(counter, message)
+        const offset = result.position.offset
         known.set(key, { offset, message })
         insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
         insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
         insert.from.push(fromColumn(message)); insert.sender.push(sender)
-        return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
+        return result
       })
       if (insert.room.length > 0) {
         // No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
@@ -229,7 +204,7 @@ export class PostgresMessageStore implements MessageStore {
           `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
            SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
           [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender])
-        const advanced = [...counters].filter(([, c]) => c.last !== c.stored)
+        const advanced = counters.advanced()
         await client.query(
           `UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($1::text[], $2::bigint[]) AS v (room, last) WHERE r.room = v.room`,
           [advanced.map(([room]) => room), advanced.map(([, c]) => c.last)])
@@ -249,7 +224,7 @@ export class PostgresMessageStore implements MessageStore {
       const epoch = (await client.query<{ epoch: string }>(`SELECT epoch FROM ${this.t.rooms} WHERE room = $1`, [room])).rows[0]?.epoch ?? null
       const forward = options.after !== undefined
       const rows = (await client.query<Row>(
-        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 AND "offset" < $3 ORDER BY "offset" ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
+        `SELECT ${MESSAGE_COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 AND "offset" < $3 ORDER BY "offset" ${forward ? 'ASC' : 'DESC'} LIMIT $4`,
         [room, afterOffset, beforeOffset, options.limit + 1])).rows
       const page = rows.slice(0, options.limit).map(toPositioned)
       return { messages: forward ? page : page.reverse(), epoch, hasMore: rows.length > options.limit }
@@ -279,7 +254,7 @@ export class PostgresMessageStore implements MessageStore {
         [room, afterId])).rows[0]
       if (since === undefined) return replayDecision(undefined, [], limit, head)
       const rows = (await client.query<Row>(
-        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
+        `SELECT ${MESSAGE_COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
         [room, since.offset, limit + 1])).rows
       return replayDecision({ offset: Number(since.offset), epoch: since.epoch }, rows.map(toPositioned), limit, head)
     })
@@ -290,7 +265,7 @@ export class PostgresMessageStore implements MessageStore {
       const epoch = (await client.query<{ epoch: string }>(`SELECT epoch FROM ${this.t.rooms} WHERE room = $1`, [room])).rows[0]?.epoch ?? null
       if (epoch === null) return { epoch, messages: [] }
       const rows = (await client.query<Row>(
-        `SELECT ${COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
+        `SELECT ${MESSAGE_COLUMNS} FROM ${this.t.messages} WHERE room = $1 AND "offset" > $2 ORDER BY "offset" LIMIT $3`,
         [room, afterOffset, limit])).rows
       return { epoch, messages: rows.map(toPositioned) }
     })
@@ -330,29 +305,20 @@ export class PostgresMessageStore implements MessageStore {
     const countCutoff = rule.maxMessages === undefined
       ? undefined
       : (await client.query<{ offset: string }>(`SELECT "offset" FROM ${this.t.messages} WHERE room = $1 ORDER BY "offset" DESC LIMIT 1 OFFSET $2`, [room, rule.maxMessages])).rows[0]?.offset
-    const ageCutoff = rule.maxAge === undefined ? undefined : new Date(now - rule.maxAge).toISOString()
     const oldest = await client.query<{ offset: string, ts: string }>(`SELECT "offset", ts FROM ${this.t.messages} WHERE room = $1 ORDER BY "offset" LIMIT $2`, [room, batchSize])
-    // Only a prefix of the room is deleted, so a surviving id is always followed by every later message.
-    let upTo: number | undefined
-    for (const row of oldest.rows) {
-      const tooMany = countCutoff !== undefined && Number(row.offset) <= Number(countCutoff)
-      const tooOld = ageCutoff !== undefined && row.ts < ageCutoff
-      if (!tooMany && !tooOld) break
-      upTo = Number(row.offset)
-    }
+    const upTo = prunePrefixEnd(oldest.rows, rule, now, countCutoff === undefined ? undefined : Number(countCutoff))
     if (upTo === undefined) return 0
     // The rooms row stays: offsets keep growing after the room is emptied.
     return (await client.query(`DELETE FROM ${this.t.messages} WHERE room = $1 AND "offset" <= $2`, [room, upTo])).rowCount ?? 0
   }
 
   async flush (): Promise<void> {
-    while (this.writing !== null) await this.writing
+    await this.appends.flush()
   }
 
   async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    await this.flush()
+    if (this.appends.closed) return
+    await this.appends.close()
     this.pool.off('error', this.onPoolError)
     this.pool.off('connect', this.onConnect)
     if (this.ownsPool) await this.pool.end()

@@ -3,9 +3,12 @@ import { mkdirSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import type Database from 'better-sqlite3'
 import { MessageNotFoundError, StoreOpenError } from '../errors.js'
-import { LEGACY_SENDER, fromColumn, messageOfRow, type MessageColumns } from './rows.js'
+import { GroupCommit } from './group-commit.js'
+import { prunePrefixEnd } from './prune-prefix.js'
+import { LEGACY_SENDER, MESSAGE_COLUMNS, fromColumn, messageOfRow, toPositioned, type MessageColumns, type PendingAppend } from './rows.js'
 import { replayDecision } from './replay.js'
-import type { AppendResult, HistoryPage, ListOptions, MessageStore, PositionedMessage, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
+import { RoomCounters } from './room-counters.js'
+import type { AppendResult, HistoryPage, ListOptions, MessageStore, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
 
 const sqliteDriver = optionalPackage<typeof Database>('better-sqlite3', 'store')
@@ -32,20 +35,6 @@ interface Row extends MessageColumns {
 interface RoomRow {
   epoch: string
   last_offset: number
-}
-
-interface PendingAppend {
-  message: StorableMessage
-  sender: string
-  resolve: (result: AppendResult) => void
-  reject: (error: Error) => void
-}
-
-/** A room's counter while a batch is being committed: read once, written back once. */
-interface RoomCounter {
-  epoch: string
-  last: number
-  stored: number
 }
 
 /** Version-by-version migrations; index i upgrades a database from version i to i + 1. */
@@ -96,12 +85,6 @@ const migrations: Array<(db: Database.Database) => void> = [
      CREATE UNIQUE INDEX messages_room_id_sender ON messages (room, id, sender);`)
 ]
 
-const COLUMNS = 'id, room, "offset", kind, type, ts, payload_json, from_json'
-
-function toPositioned (row: Row): PositionedMessage {
-  return { offset: row.offset, message: messageOfRow(row) }
-}
-
 /**
  * The message store on SQLite (better-sqlite3, WAL). Appends that arrive in
  * the same turn of the event loop are committed in one transaction (group
@@ -117,14 +100,10 @@ function toPositioned (row: Row): PositionedMessage {
  */
 export class SqliteMessageStore implements MessageStore {
   readonly path: string
-  /** Transactions committed by group commit (a batch of appends is one). */
-  commits = 0
   private readonly db: Database.Database
-  private pending: PendingAppend[] = []
-  private scheduled: NodeJS.Immediate | undefined
-  private closed = false
   private readonly statements
-  private readonly commitBatch: Database.Transaction<(batch: PendingAppend[]) => AppendResult[]>
+  /** Every append of one turn of the event loop in one transaction (no batch limit). */
+  private readonly appends: GroupCommit<PendingAppend, AppendResult>
   /** Reads of several statements run in one read transaction, so they see one snapshot even while other connections commit. */
   private readonly snapshot: <T>(read: () => T) => T
 
@@ -133,17 +112,17 @@ export class SqliteMessageStore implements MessageStore {
     this.db = openDatabase(options)
     const db = this.db
     this.statements = {
-      insert: db.prepare<[string, string, number, string, string, string, string, string | null, string]>(`INSERT INTO messages (${COLUMNS}, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id, sender) DO NOTHING`),
+      insert: db.prepare<[string, string, number, string, string, string, string, string | null, string]>(`INSERT INTO messages (${MESSAGE_COLUMNS}, sender) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (room, id, sender) DO NOTHING`),
       room: db.prepare<[string], RoomRow>('SELECT epoch, last_offset FROM rooms WHERE room = ?'),
       saveRoom: db.prepare<[string, string, number]>('INSERT INTO rooms (room, epoch, last_offset) VALUES (?, ?, ?) ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset'),
       // Several senders may have used an id: `since`/`after` take the earliest, `before` the latest (see MessageStore).
       earliestWithId: db.prepare<[string, string], { offset: number, epoch: string }>('SELECT m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? AND m.id = ? ORDER BY m."offset" LIMIT 1'),
       latestWithId: db.prepare<[string, string], { offset: number }>('SELECT "offset" FROM messages WHERE room = ? AND id = ? ORDER BY "offset" DESC LIMIT 1'),
       // Within a batch the room's row may not be written yet: the epoch comes from the batch's counter.
-      stored: db.prepare<[string, string, string], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND id = ? AND sender = ?`),
+      stored: db.prepare<[string, string, string], Row>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND id = ? AND sender = ?`),
       head: db.prepare<[string], RoomHead>('SELECT m.id, m."offset", r.epoch FROM messages m JOIN rooms r ON r.room = m.room WHERE m.room = ? ORDER BY m."offset" DESC LIMIT 1'),
-      forward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" LIMIT ?`),
-      backward: db.prepare<[string, number, number, number], Row>(`SELECT ${COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?`),
+      forward: db.prepare<[string, number, number, number], Row>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" LIMIT ?`),
+      backward: db.prepare<[string, number, number, number], Row>(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE room = ? AND "offset" > ? AND "offset" < ? ORDER BY "offset" DESC LIMIT ?`),
       // Walks room names through the index one at a time instead of scanning the table.
       nextRoom: db.prepare<[string], { room: string }>('SELECT room FROM messages WHERE room > ? ORDER BY room LIMIT 1'),
       oldest: db.prepare<[string, number], { offset: number, ts: string }>('SELECT "offset", ts FROM messages WHERE room = ? ORDER BY "offset" LIMIT ?'),
@@ -151,7 +130,13 @@ export class SqliteMessageStore implements MessageStore {
       // The rooms row stays: offsets keep growing after the room is emptied.
       deleteUpTo: db.prepare<[string, number]>('DELETE FROM messages WHERE room = ? AND "offset" <= ?')
     }
-    this.commitBatch = db.transaction((batch: PendingAppend[]) => this.storeBatch(batch))
+    const commitBatch = db.transaction((batch: PendingAppend[]) => this.storeBatch(batch))
+    this.appends = new GroupCommit({
+      // IMMEDIATE: a deferred transaction starts as a read, and cannot become a write once another
+      // connection has committed since (SQLITE_BUSY at once, the busy timeout does not apply).
+      commit: (batch) => commitBatch.immediate(batch),
+      closedError: () => new Error(`message store at "${this.path}" is closed`)
+    })
     const read = db.transaction((run: () => unknown) => run())
     this.snapshot = <T>(run: () => T): T => read(run) as T
   }
@@ -164,57 +149,32 @@ export class SqliteMessageStore implements MessageStore {
    */
   private storeBatch (batch: PendingAppend[]): AppendResult[] {
     const { insert, room: roomRow, saveRoom, stored } = this.statements
-    const counters = new Map<string, RoomCounter>()
+    const counters = new RoomCounters()
     const results = batch.map(({ message, sender }): AppendResult => {
       let counter = counters.get(message.room)
       if (counter === undefined) {
         const row = roomRow.get(message.room)
-        counter = row === undefined ? { epoch: randomUUID(), last: 0, stored: 0 } : { epoch: row.epoch, last: row.last_offset, stored: row.last_offset }
-        counters.set(message.room, counter)
+        counter = counters.open(message.room, row === undefined ? undefined : { epoch: row.epoch, last: row.last_offset })
       }
-      const offset = counter.last + 1
       // ON CONFLICT names (room, id, sender) only: a clash on (room, offset) would be a bug and must fail the batch, not vanish.
       const from = fromColumn(message)
-      if (insert.run(message.id, message.room, offset, message.kind, message.type, message.ts, JSON.stringify(message.payload), from, sender).changes === 1) {
-        counter.last = offset
-        return { duplicate: false, message, position: { offset, epoch: counter.epoch } }
+      if (insert.run(message.id, message.room, counters.nextOffset(counter), message.kind, message.type, message.ts, JSON.stringify(message.payload), from, sender).changes === 1) {
+        return counters.stored(counter, message)
       }
       const row = stored.get(message.room, message.id, sender) as Row
-      return { duplicate: true, message: messageOfRow(row), position: { offset: row.offset, epoch: counter.epoch } }
+      return counters.duplicate(counter, messageOfRow(row), row.offset)
     })
-    for (const [room, counter] of counters) {
-      if (counter.last !== counter.stored) saveRoom.run(room, counter.epoch, counter.last)
-    }
+    for (const [room, counter] of counters.advanced()) saveRoom.run(room, counter.epoch, counter.last)
     return results
   }
 
-  append (message: StorableMessage, sender: string): Promise<AppendResult> {
-    if (this.closed) return Promise.reject(new Error(`message store at "${this.path}" is closed`))
-    return new Promise((resolve, reject) => {
-      this.pending.push({ message, sender, resolve, reject })
-      // setImmediate (not nextTick) so every append of this event-loop turn, including
-      // those from other sockets' I/O callbacks, joins the same transaction.
-      this.scheduled ??= setImmediate(() => { this.commitPending() })
-    })
+  /** Transactions committed by group commit (a batch of appends is one). */
+  get commits (): number {
+    return this.appends.commits
   }
 
-  private commitPending (): void {
-    clearImmediate(this.scheduled)
-    this.scheduled = undefined
-    const batch = this.pending
-    if (batch.length === 0) return
-    this.pending = []
-    let results: AppendResult[]
-    try {
-      // IMMEDIATE: a deferred transaction starts as a read, and cannot become a write once another
-      // connection has committed since (SQLITE_BUSY at once, the busy timeout does not apply).
-      results = this.commitBatch.immediate(batch)
-      this.commits++
-    } catch (error) {
-      for (const entry of batch) entry.reject(error as Error)
-      return
-    }
-    for (let i = 0; i < batch.length; i++) batch[i].resolve(results[i])
+  append (message: StorableMessage, sender: string): Promise<AppendResult> {
+    return this.appends.add({ message, sender })
   }
 
   async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {
@@ -268,27 +228,18 @@ export class SqliteMessageStore implements MessageStore {
 
   async prune (room: string, rule: RetentionRule, now: number, batchSize: number): Promise<number> {
     const countCutoff = rule.maxMessages === undefined ? undefined : this.statements.countCutoff.get(room, rule.maxMessages)?.offset
-    const ageCutoff = rule.maxAge === undefined ? undefined : new Date(now - rule.maxAge).toISOString()
-    // Only a prefix of the room is deleted, so a surviving id is always followed by every later message.
-    let upTo: number | undefined
-    for (const row of this.statements.oldest.all(room, batchSize)) {
-      const tooMany = countCutoff !== undefined && row.offset <= countCutoff
-      const tooOld = ageCutoff !== undefined && row.ts < ageCutoff
-      if (!tooMany && !tooOld) break
-      upTo = row.offset
-    }
+    const upTo = prunePrefixEnd(this.statements.oldest.all(room, batchSize), rule, now, countCutoff)
     if (upTo === undefined) return 0
     return this.statements.deleteUpTo.run(room, upTo).changes
   }
 
   async flush (): Promise<void> {
-    this.commitPending()
+    await this.appends.flush()
   }
 
   async close (): Promise<void> {
-    if (this.closed) return
-    this.closed = true
-    this.commitPending()
+    if (this.appends.closed) return
+    await this.appends.close()
     // Fold the WAL back into the database so the -wal file is gone once closed.
     this.db.pragma('wal_checkpoint(TRUNCATE)')
     this.db.close()
