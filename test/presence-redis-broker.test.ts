@@ -23,7 +23,7 @@ t.test('RedisBroker: control messages travel on <prefix>presence; malformed ones
   t.teardown(async () => { await a.close(); await b.close() })
   await a.start(() => {}, events(false))
   await b.start(() => { throw new Error('a control message is not an envelope') }, events(true))
-  t.equal(b.controlChannel, `${prefix}presence`)
+  t.equal(b.controlChannel, `${prefix}control`, 'named for what it carries: node-to-node control, not only presence')
   await a.publishControl({ node: 'a', type: 'presence.sync' })
   await waitFor(() => received.length === 1, { timeout: 3000, message: 'control message delivered' })
   t.same(received, [{ node: 'a', type: 'presence.sync' }])

@@ -125,7 +125,7 @@ export class RedisBroker implements Broker {
 
   /** The control channel every node subscribes to: presence announcements, heartbeats, sync requests. */
   get controlChannel (): string {
-    return `${this.prefix}presence`
+    return `${this.prefix}control`
   }
 
   /** The channel of room-less broadcasts. */
