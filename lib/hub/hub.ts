@@ -219,17 +219,7 @@ export class Hub {
 
   // ---- router -------------------------------------------------------------
 
-  /**
-   * Handle a typed message. With `{ schema }`, the payload is validated before any
-   * handler runs (an invalid one gets a `VIX_ERR_INVALID_MESSAGE` frame) and the
-   * type is added to the documented message catalogue. Types the server sends
-   * itself (`server.*`, `presence.*`, `error`) cannot be handled.
-   *
-   * @example
-   * hub.on('chat.message', { schema: Type.Object({ text: Type.String() }) }, (session, msg) => {
-   *   msg.payload.text // string
-   * })
-   */
+  /** Handle a typed message (see `Realtime.on` and docs/server-api.md). */
   on<S extends TSchema>(type: string, options: TypeOptions<S>, handler?: TypedHandler<Static<S>>): this
   on (type: string, handler: TypedHandler): this
   on (type: string, optionsOrHandler: TypedHandler | TypeOptions, maybeHandler?: TypedHandler<any>): this {
@@ -253,13 +243,7 @@ export class Hub {
     return this.router.add(this.observers as HubObserver[], observer)
   }
 
-  /**
-   * Deliver room messages to more sessions than the room's members: `resolve`
-   * names extra recipients per message (the long-polling `resolveRecipients`
-   * option hangs here). Members, the excepted session and sessions already
-   * named are skipped, so nobody gets a message twice. Room-less messages
-   * reach every session already and are not resolved.
-   */
+  /** Extra recipients of room messages, nobody twice (see `Realtime.addRecipientResolver`). */
   addRecipientResolver (resolve: RecipientResolver): () => void {
     return this.router.add(this.recipientResolvers, resolve)
   }
@@ -338,13 +322,7 @@ export class Hub {
 
   // ---- publish pipeline ---------------------------------------------------
 
-  /**
-   * Server code's publish: the envelope is validated (a malformed one throws
-   * `VIX_ERR_INVALID_MESSAGE`), then stamped, stored when its room is
-   * persisted, delivered locally and distributed. The type and payload are
-   * trusted (no catalogue or schema check): code may publish any type.
-   * Resolves once delivered locally (after the commit, when stored).
-   */
+  /** Server code's publish: the envelope is validated, the type and payload trusted (see `Realtime.publish`). */
   async publish (input: PublishInput, options: { except?: Session | string } = {}): Promise<RealtimeMessage> {
     return (await this.publishFrom(input, 'server', options)).message
   }
@@ -361,10 +339,7 @@ export class Hub {
     return await this.pipeline.publishAccepted(accepted, senderScope(source), except)
   }
 
-  /**
-   * Publish a client's message to a room it has joined, after `authorizePublish`
-   * and the type's payload schema. What `relayTypes` do; handlers may call it for their own types.
-   */
+  /** Publish a client's message to a room it has joined, as `relayTypes` do (see `Realtime.relay`). */
   async relay (session: Session, message: InboundMessage): Promise<RealtimeMessage> {
     return (await this.publishFrom(message, { session })).message
   }
