@@ -7,7 +7,7 @@ import { parseFrame, type JoinAck, type PublishAck, type VixMessage } from './pr
 import { PresenceView, type PresenceMember } from './presence.js'
 import { Publishes } from './publishes.js'
 import { Reconnector } from './reconnect.js'
-import { Rooms } from './rooms.js'
+import { JoinedRooms } from './rooms.js'
 import { TimerSet } from './timers.js'
 
 export type { ClientEventName, ClientState, VixClientEvents } from './events.js'
@@ -49,7 +49,7 @@ export class VixClient {
   private readonly events: Emitter
   private readonly typed: Emitter
   private readonly reconnector: Reconnector
-  private readonly membership: Rooms
+  private readonly membership: JoinedRooms
   private readonly publishes: Publishes
   private readonly presenceView = new PresenceView()
 
@@ -87,7 +87,7 @@ export class VixClient {
         this.membership.rejoinAll()
       }
     })
-    this.membership = new Rooms(timers, resolved, this.reconnector, this.events, (frame) => { this.deliver(frame) })
+    this.membership = new JoinedRooms(timers, resolved, this.reconnector, this.events, (frame) => { this.deliver(frame) })
     this.publishes = new Publishes(timers, resolved, this.reconnector)
   }
 

@@ -1,5 +1,6 @@
-import type { Connection, ConnectionContext, ConnectionClosed } from './connection.js'
+import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers } from './connection.js'
 import { ClientErrorCodes, VixClientError, codeOf } from './errors.js'
+import type { TimerSet } from './timers.js'
 
 /** The part of a fetch `Response` the client reads. */
 export interface ResponseLike {
@@ -85,47 +86,90 @@ async function errorOf (response: ResponseLike, id?: string): Promise<VixClientE
  * POSTed one at a time so the server sees them in the order they were made.
  */
 export function openLongPolling (options: LongPollingConnectionOptions, context: ConnectionContext): Connection {
-  const { timers, handlers } = context
-  let done = false
-  let opened = false
-  let sessionId: string | undefined
-  let ack: number | undefined
-  let failures = 0
-  let retryTimer: unknown
-  const controllers = new Set<AbortController>()
-  const outbox: QueuedSend[] = []
-  let sending = false
+  const session = new LongPollingSession(options, context)
+  session.start()
+  return session
+}
 
-  // A function, so loops see `done` change across awaits.
-  const stopped = (): boolean => done
-  const fail = (error: unknown): void => {
-    finish({ code: 1006, reason: 'long polling failed', opened, error: error as Error })
-  }
-  const finish = (info: ConnectionClosed): void => {
-    if (done) return
-    stop()
-    handlers.close(info)
-  }
-  const stop = (): void => {
-    done = true
-    timers.clear(retryTimer)
-    for (const controller of controllers) controller.abort()
-    controllers.clear()
-    outbox.length = 0
+/**
+ * The session's three strands — the poll loop, the send queue and the close —
+ * share one state: the session id, the `next` to acknowledge, and `done`,
+ * after which no handler is called and every request in flight is aborted.
+ */
+class LongPollingSession implements Connection {
+  readonly transport = 'long-polling'
+  private done = false
+  private opened = false
+  private sessionId: string | undefined
+  /** The `next` of the last batch delivered: sent as `ack` by the next poll. */
+  private ack: number | undefined
+  /** Failed polls in a row. */
+  private failures = 0
+  private retryTimer: unknown
+  private readonly controllers = new Set<AbortController>()
+  /** Sends waiting for the one in flight: a plain array drained by `drainOutbox`. */
+  private readonly outbox: QueuedSend[] = []
+  private sending = false
+  private readonly timers: TimerSet
+  private readonly handlers: ConnectionHandlers
+
+  constructor (private readonly options: LongPollingConnectionOptions, context: ConnectionContext) {
+    this.timers = context.timers
+    this.handlers = context.handlers
   }
 
-  async function request (method: string, url: string, body: string | undefined, timeoutMs: number): Promise<ResponseLike> {
+  start (): void {
+    this.create().catch((error) => { this.fail(error) })
+  }
+
+  send (data: string | ArrayBuffer | ArrayBufferView, id?: string): void {
+    if (this.done) return
+    if (typeof data !== 'string') {
+      this.handlers.rejected(id, new VixClientError(ClientErrorCodes.UNSUPPORTED, 'Binary frames cannot be sent over long polling', { id }))
+      return
+    }
+    this.outbox.push(id === undefined ? { body: data } : { body: data, id })
+    this.drainOutbox().catch((error) => { this.fail(error) })
+  }
+
+  close (): void {
+    if (this.done) return
+    const id = this.sessionId
+    this.stop()
+    if (id !== undefined) this.end(id).catch(() => {})
+  }
+
+  private fail (error: unknown): void {
+    this.finish({ code: 1006, reason: 'long polling failed', opened: this.opened, error: error as Error })
+  }
+
+  private finish (info: ConnectionClosed): void {
+    if (this.done) return
+    this.stop()
+    this.handlers.close(info)
+  }
+
+  private stop (): void {
+    this.done = true
+    this.timers.clear(this.retryTimer)
+    for (const controller of this.controllers) controller.abort()
+    this.controllers.clear()
+    this.outbox.length = 0
+  }
+
+  private async request (method: string, url: string, body: string | undefined, timeoutMs: number): Promise<ResponseLike> {
     const controller = new AbortController()
-    controllers.add(controller)
-    const timer = timers.set(() => { controller.abort() }, timeoutMs)
+    this.controllers.add(controller)
+    const timer = this.timers.set(() => { controller.abort() }, timeoutMs)
     try {
-      const extra = typeof options.headers === 'function' ? await options.headers() : options.headers
+      // Awaited only when a function: with fixed headers the request goes out in the same tick.
+      const extra = typeof this.options.headers === 'function' ? await this.options.headers() : this.options.headers
       const headers: Record<string, string> = { accept: 'application/json', ...extra }
       if (body !== undefined) headers['content-type'] = 'application/json'
-      return await options.fetch(url, { method, headers, body, signal: controller.signal })
+      return await this.options.fetch(url, { method, headers, body, signal: controller.signal })
     } finally {
-      timers.clear(timer)
-      controllers.delete(controller)
+      this.timers.clear(timer)
+      this.controllers.delete(controller)
     }
   }
 
@@ -134,37 +178,38 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
    * leaves its rooms at once instead of after `sessionTtl`: a page closing,
    * a switch back to WebSocket. Best effort: nothing waits for it.
    */
-  async function end (id: string): Promise<void> {
+  private async end (id: string): Promise<void> {
     try {
-      const extra = typeof options.headers === 'function' ? await options.headers() : options.headers
-      await options.fetch(withQuery(options.pollUrl, { session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(options.pollGrace), keepalive: true })
+      const extra = typeof this.options.headers === 'function' ? await this.options.headers() : this.options.headers
+      await this.options.fetch(withQuery(this.options.pollUrl, { session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(this.options.pollGrace), keepalive: true })
     } catch {}
   }
 
-  function deliver (body: PollBody): void {
-    if (typeof body.next === 'number') ack = body.next
+  private deliver (body: PollBody): void {
+    if (typeof body.next === 'number') this.ack = body.next
     // Before the frames: the client rejoins with the last id it saw before the gap,
     // so the replay covers what was dropped (and duplicates of this batch are dropped).
-    if (typeof body.dropped === 'number' && body.dropped > 0) handlers.dropped(body.dropped)
+    if (typeof body.dropped === 'number' && body.dropped > 0) this.handlers.dropped(body.dropped)
     const messages = Array.isArray(body.messages) ? body.messages : []
     for (const message of messages) {
-      if (done) return
-      handlers.frame(JSON.stringify(message))
+      if (this.done) return
+      this.handlers.frame(JSON.stringify(message))
     }
   }
 
-  async function create (): Promise<void> {
+  /** Create the session (its answer may already carry frames), then start polling. */
+  private async create (): Promise<void> {
     let response: ResponseLike
     try {
-      response = await request('GET', options.pollUrl, undefined, options.pollGrace)
+      response = await this.request('GET', this.options.pollUrl, undefined, this.options.pollGrace)
     } catch (error) {
-      finish({ code: 1006, reason: 'long-polling session could not be created', opened: false, error: error as Error })
+      this.finish({ code: 1006, reason: 'long-polling session could not be created', opened: false, error: error as Error })
       return
     }
-    if (done) return
+    if (this.done) return
     if (response.status !== 200) {
       const error = await errorOf(response)
-      finish({ code: 1006, reason: error.message, opened: false, status: response.status, retryAfterMs: retryAfterOf(response), error })
+      this.finish({ code: 1006, reason: error.message, opened: false, status: response.status, retryAfterMs: retryAfterOf(response), error })
       return
     }
     let body: PollBody = {}
@@ -173,100 +218,81 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
     } catch {
       // Handled below as an answer without a session id.
     }
-    if (done) return
+    if (this.done) return
     if (body === null || typeof body.session_id !== 'string') {
-      finish({ code: 1002, reason: 'poll session answer without session_id', opened: false })
+      this.finish({ code: 1002, reason: 'poll session answer without session_id', opened: false })
       return
     }
-    sessionId = body.session_id
-    opened = true
-    handlers.open()
-    deliver(body)
-    poll().catch(fail)
+    this.sessionId = body.session_id
+    this.opened = true
+    this.handlers.open()
+    this.deliver(body)
+    this.poll().catch((error) => { this.fail(error) })
   }
 
-  async function poll (): Promise<void> {
-    while (!stopped()) {
-      const params: Record<string, string> = { session_id: sessionId as string, wait: String(options.wait) }
-      if (ack !== undefined) params.ack = String(ack)
+  /** Poll until the session ends, delivering each batch in order and acknowledging it with the next poll. */
+  private async poll (): Promise<void> {
+    while (!this.done) {
+      const params: Record<string, string> = { session_id: this.sessionId as string, wait: String(this.options.wait) }
+      if (this.ack !== undefined) params.ack = String(this.ack)
       let response: ResponseLike
       let body: PollBody
       try {
-        response = await request('GET', withQuery(options.pollUrl, params), undefined, options.wait + options.pollGrace)
-        if (done) return
+        response = await this.request('GET', withQuery(this.options.pollUrl, params), undefined, this.options.wait + this.options.pollGrace)
+        if (this.done) return
         if (response.status === 404) {
-          finish({ code: 4404, reason: 'long-polling session not found', opened, sessionLost: true, error: await errorOf(response) })
+          this.finish({ code: 4404, reason: 'long-polling session not found', opened: this.opened, sessionLost: true, error: await errorOf(response) })
           return
         }
         if (response.status === 503) {
-          finish({ code: 1001, reason: 'server unavailable', opened, status: 503, retryAfterMs: retryAfterOf(response) })
+          this.finish({ code: 1001, reason: 'server unavailable', opened: this.opened, status: 503, retryAfterMs: retryAfterOf(response) })
           return
         }
         if (response.status !== 200) throw await errorOf(response)
         body = (await response.json()) as PollBody
       } catch (error) {
-        if (done) return
+        if (this.done) return
         // The session outlives a failed poll on the server: retry it with the same
         // ack so nothing is lost, and only give up after a few tries.
-        if (++failures > options.pollRetries) {
-          finish({ code: 1006, reason: 'long polling failed', opened, error: error as Error })
+        if (++this.failures > this.options.pollRetries) {
+          this.finish({ code: 1006, reason: 'long polling failed', opened: this.opened, error: error as Error })
           return
         }
-        await new Promise<void>((resolve) => { retryTimer = timers.set(resolve, options.retryDelay * failures) })
+        await new Promise<void>((resolve) => { this.retryTimer = this.timers.set(resolve, this.options.retryDelay * this.failures) })
         continue
       }
-      if (done) return
-      failures = 0
-      deliver(body)
+      if (this.done) return
+      this.failures = 0
+      this.deliver(body)
     }
   }
 
-  async function pump (): Promise<void> {
-    if (sending) return
-    sending = true
-    while (!stopped() && outbox.length > 0) {
-      const item = outbox[0]
+  /** POST the queued sends one at a time, in order. */
+  private async drainOutbox (): Promise<void> {
+    if (this.sending) return
+    this.sending = true
+    while (!this.done && this.outbox.length > 0) {
+      const item = this.outbox[0]
       try {
-        const response = await request('POST', withQuery(options.sendUrl, { session_id: sessionId as string }), item.body, options.pollGrace)
-        if (done) break
+        const response = await this.request('POST', withQuery(this.options.sendUrl, { session_id: this.sessionId as string }), item.body, this.options.pollGrace)
+        if (this.done) break
         if (response.status === 404) {
-          finish({ code: 4404, reason: 'long-polling session not found', opened, sessionLost: true })
+          this.finish({ code: 4404, reason: 'long-polling session not found', opened: this.opened, sessionLost: true })
           break
         }
-        outbox.shift()
+        this.outbox.shift()
         if (response.status === 202 || response.status === 200) {
-          if (item.id !== undefined) handlers.accepted(item.id, await acceptedOf(response))
+          if (item.id !== undefined) this.handlers.accepted(item.id, await acceptedOf(response))
         } else {
-          handlers.rejected(item.id, await errorOf(response, item.id))
+          this.handlers.rejected(item.id, await errorOf(response, item.id))
         }
       } catch (error) {
-        if (done) break
+        if (this.done) break
         // Unknown whether it arrived: reconnect; messages with an id are resent
         // by the client and the server's store makes that idempotent.
-        finish({ code: 1006, reason: 'long-polling send failed', opened, error: error as Error })
+        this.finish({ code: 1006, reason: 'long-polling send failed', opened: this.opened, error: error as Error })
       }
     }
-    sending = false
-  }
-
-  create().catch(fail)
-
-  return {
-    transport: 'long-polling',
-    send (data, id) {
-      if (done) return
-      if (typeof data !== 'string') {
-        handlers.rejected(id, new VixClientError(ClientErrorCodes.UNSUPPORTED, 'Binary frames cannot be sent over long polling', { id }))
-        return
-      }
-      outbox.push(id === undefined ? { body: data } : { body: data, id })
-      pump().catch(fail)
-    },
-    close () {
-      if (done) return
-      const id = sessionId
-      stop()
-      if (id !== undefined) end(id).catch(() => {})
-    }
+    this.sending = false
   }
 }

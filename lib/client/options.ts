@@ -116,63 +116,18 @@ const MAX_TIMER_DELAY = 2_147_483_647
 /** Resolve defaults once and check every option, so a mistake fails at construction, not at the first reconnect. */
 export function resolveOptions (options: VixClientOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw invalid('options', 'expected an object')
-  let url: URL
-  try {
-    url = new URL(options.url)
-  } catch {
-    throw invalid('url', `not a URL: ${String(options.url)}`)
-  }
-  if (url.protocol === 'http:') url.protocol = 'ws:'
-  else if (url.protocol === 'https:') url.protocol = 'wss:'
-  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw invalid('url', 'expected ws:, wss:, http: or https:')
-  const httpOrigin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`
-
+  const url = webSocketUrlOf(options.url)
   const globals = globalThis as { WebSocket?: WebSocketConstructor, fetch?: FetchLike }
   const WebSocketClass = options.WebSocket === null ? undefined : options.WebSocket ?? globals.WebSocket
   if (WebSocketClass !== undefined && typeof WebSocketClass !== 'function') throw invalid('WebSocket', 'expected a WebSocket class')
   const fetchFn = options.fetch ?? (typeof globals.fetch === 'function' ? globals.fetch.bind(globalThis) : undefined)
   if (fetchFn !== undefined && typeof fetchFn !== 'function') throw invalid('fetch', 'expected a function')
-
-  let longPolling: ResolvedOptions['longPolling'] = false
-  if (options.longPolling !== false) {
-    const polling = options.longPolling ?? {}
-    let base: URL
-    try {
-      base = new URL(polling.baseUrl ?? httpOrigin)
-    } catch {
-      throw invalid('longPolling.baseUrl', `not a URL: ${String(polling.baseUrl)}`)
-    }
-    if (fetchFn === undefined) throw invalid('fetch', 'long polling needs fetch: pass one or set longPolling: false')
-    const origin = base.origin
-    longPolling = {
-      pollUrl: withQuery(new URL(polling.pollPath ?? '/ws/poll', origin), options.query),
-      sendUrl: withQuery(new URL(polling.sendPath ?? '/ws/send', origin), options.query),
-      wait: checkNumber('longPolling.wait', polling.wait ?? 25_000, 0, true),
-      afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
-      upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000)
-    }
-  }
+  const longPolling = longPollingOf(options, url, fetchFn)
   if (WebSocketClass === undefined && longPolling === false) {
     throw invalid('WebSocket', 'no WebSocket class (Node 20 has none: pass `WebSocket` from the ws package) and long polling is off')
   }
-
-  let reconnect: ReconnectOptions | false = false
-  if (options.reconnect !== false) {
-    reconnect = { ...reconnectDefaults, ...options.reconnect }
-    checkNumber('reconnect.minDelay', reconnect.minDelay, 0)
-    checkNumber('reconnect.maxDelay', reconnect.maxDelay, reconnect.minDelay)
-    checkNumber('reconnect.factor', reconnect.factor, 1)
-    if (checkNumber('reconnect.jitter', reconnect.jitter, 0) > 1) throw invalid('reconnect.jitter', 'expected 0..1')
-    checkNumber('reconnect.maxAttempts', reconnect.maxAttempts, 1, true)
-  }
-
-  const gapRecovery = { ...gapRecoveryDefaults, ...options.gapRecovery, factor: 2, jitter: reconnect === false ? 0.5 : reconnect.jitter }
-  checkNumber('gapRecovery.minDelay', gapRecovery.minDelay, 0)
-  checkNumber('gapRecovery.maxDelay', gapRecovery.maxDelay, gapRecovery.minDelay)
-  if (gapRecovery.maxDelay > MAX_TIMER_DELAY) throw invalid('gapRecovery.maxDelay', `expected at most ${MAX_TIMER_DELAY} ms, got ${String(gapRecovery.maxDelay)}`)
-  checkNumber('gapRecovery.maxAttempts', gapRecovery.maxAttempts, 1, true)
-  if (gapRecovery.maxAttempts === Infinity) throw invalid('gapRecovery.maxAttempts', 'expected a finite number: a gap that cannot be filled must end')
-
+  const reconnect = reconnectOf(options.reconnect)
+  const gapRecovery = gapRecoveryOf(options.gapRecovery, reconnect)
   return {
     url: withQuery(url, options.query),
     WebSocket: WebSocketClass,
@@ -190,4 +145,61 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     timers: options.timers ?? defaultTimers(),
     random: options.random ?? Math.random
   }
+}
+
+/** `url` as a WebSocket URL: `http(s)` becomes `ws(s)`. */
+function webSocketUrlOf (value: string): URL {
+  let url: URL
+  try {
+    url = new URL(value)
+  } catch {
+    throw invalid('url', `not a URL: ${String(value)}`)
+  }
+  if (url.protocol === 'http:') url.protocol = 'ws:'
+  else if (url.protocol === 'https:') url.protocol = 'wss:'
+  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:') throw invalid('url', 'expected ws:, wss:, http: or https:')
+  return url
+}
+
+/** The poll and send URLs (on the WebSocket's origin unless `baseUrl` says otherwise) and the fallback's timing; `false` when off. */
+function longPollingOf (options: VixClientOptions, url: URL, fetchFn: FetchLike | undefined): ResolvedOptions['longPolling'] {
+  if (options.longPolling === false) return false
+  const polling = options.longPolling ?? {}
+  const httpOrigin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`
+  let base: URL
+  try {
+    base = new URL(polling.baseUrl ?? httpOrigin)
+  } catch {
+    throw invalid('longPolling.baseUrl', `not a URL: ${String(polling.baseUrl)}`)
+  }
+  if (fetchFn === undefined) throw invalid('fetch', 'long polling needs fetch: pass one or set longPolling: false')
+  const origin = base.origin
+  return {
+    pollUrl: withQuery(new URL(polling.pollPath ?? '/ws/poll', origin), options.query),
+    sendUrl: withQuery(new URL(polling.sendPath ?? '/ws/send', origin), options.query),
+    wait: checkNumber('longPolling.wait', polling.wait ?? 25_000, 0, true),
+    afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
+    upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000)
+  }
+}
+
+function reconnectOf (option: VixClientOptions['reconnect']): ReconnectOptions | false {
+  if (option === false) return false
+  const reconnect = { ...reconnectDefaults, ...option }
+  checkNumber('reconnect.minDelay', reconnect.minDelay, 0)
+  checkNumber('reconnect.maxDelay', reconnect.maxDelay, reconnect.minDelay)
+  checkNumber('reconnect.factor', reconnect.factor, 1)
+  if (checkNumber('reconnect.jitter', reconnect.jitter, 0) > 1) throw invalid('reconnect.jitter', 'expected 0..1')
+  checkNumber('reconnect.maxAttempts', reconnect.maxAttempts, 1, true)
+  return reconnect
+}
+
+function gapRecoveryOf (option: VixClientOptions['gapRecovery'], reconnect: ReconnectOptions | false): ResolvedOptions['gapRecovery'] {
+  const gapRecovery = { ...gapRecoveryDefaults, ...option, factor: 2, jitter: reconnect === false ? 0.5 : reconnect.jitter }
+  checkNumber('gapRecovery.minDelay', gapRecovery.minDelay, 0)
+  checkNumber('gapRecovery.maxDelay', gapRecovery.maxDelay, gapRecovery.minDelay)
+  if (gapRecovery.maxDelay > MAX_TIMER_DELAY) throw invalid('gapRecovery.maxDelay', `expected at most ${MAX_TIMER_DELAY} ms, got ${String(gapRecovery.maxDelay)}`)
+  checkNumber('gapRecovery.maxAttempts', gapRecovery.maxAttempts, 1, true)
+  if (gapRecovery.maxAttempts === Infinity) throw invalid('gapRecovery.maxAttempts', 'expected a finite number: a gap that cannot be filled must end')
+  return gapRecovery
 }

@@ -112,12 +112,12 @@ function countBetween (after: string, until: string | null): number | null {
  * leave requests in flight, which an ack or error frame settles by message id.
  *
  * @example
- * const rooms = new Rooms(timers, { timeout: 10_000, dedupeWindow: 1000, gapRecovery, random: Math.random }, current, events, deliver)
+ * const rooms = new JoinedRooms(timers, { timeout: 10_000, dedupeWindow: 1000, gapRecovery, random: Math.random }, current, events, deliver)
  * const joined = rooms.join('general')
  * rooms.acked(ackFrame.id, ackFrame) // true: it answered the join, `joined` resolves
  * rooms.receive(eventFrame) // calls `deliver` when it is the room's next event
  */
-export class Rooms {
+export class JoinedRooms {
   private readonly states = new Map<string, RoomState>()
   /** Join and leave requests by message id. */
   private readonly requests = new Map<string, RoomRequest>()

@@ -1,4 +1,5 @@
-import type { Connection, ConnectionContext, ConnectionClosed } from './connection.js'
+import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers } from './connection.js'
+import type { TimerSet } from './timers.js'
 
 /**
  * The part of the WebSocket API the client uses. The browser's `WebSocket`
@@ -38,68 +39,88 @@ export interface WebSocketConnectionOptions {
 
 /** One WebSocket: reports open, frames and the one close. */
 export function openWebSocket (options: WebSocketConnectionOptions, context: ConnectionContext): Connection {
-  const { timers, handlers } = context
-  const socket = options.webSocketOptions === undefined
-    ? new options.WebSocket(options.url)
-    : new options.WebSocket(options.url, undefined, options.webSocketOptions)
-  socket.binaryType = 'arraybuffer'
-  let opened = false
-  let done = false
-  let lastError: unknown
+  return new WebSocketConnection(options, context)
+}
 
-  const finish = (info: ConnectionClosed): void => {
-    if (done) return
-    done = true
-    timers.clear(connectTimer)
-    detach()
-    handlers.close(info)
+class WebSocketConnection implements Connection {
+  readonly transport = 'websocket'
+  private readonly socket: WebSocketLike
+  private readonly timers: TimerSet
+  private readonly handlers: ConnectionHandlers
+  private readonly connectTimer: unknown
+  private opened = false
+  private done = false
+  /** The last `error` event, read by the `close` that follows it. */
+  private lastError: unknown
+
+  constructor (options: WebSocketConnectionOptions, context: ConnectionContext) {
+    this.timers = context.timers
+    this.handlers = context.handlers
+    this.socket = options.webSocketOptions === undefined
+      ? new options.WebSocket(options.url)
+      : new options.WebSocket(options.url, undefined, options.webSocketOptions)
+    this.socket.binaryType = 'arraybuffer'
+    // A proxy that black-holes the upgrade would otherwise leave us waiting forever.
+    this.connectTimer = this.timers.set(() => {
+      this.finish({ code: 1006, reason: 'connect timeout', opened: false })
+      this.safeClose()
+    }, options.connectTimeout)
+    this.listen()
   }
-  const detach = (): void => {
+
+  send (data: string | ArrayBuffer | ArrayBufferView): void {
+    if (this.socket.readyState === OPEN) this.socket.send(data)
+  }
+
+  close (code: number, reason: string): void {
+    if (this.done) return
+    this.done = true
+    this.timers.clear(this.connectTimer)
+    this.detach()
+    this.safeClose(code, reason)
+  }
+
+  /** Attached before the constructor returns, so no event is missed. */
+  private listen (): void {
+    const { socket } = this
+    socket.onopen = () => {
+      this.opened = true
+      this.timers.clear(this.connectTimer)
+      this.handlers.open()
+    }
+    socket.onmessage = (event: { data: string | ArrayBuffer }) => { this.handlers.frame(event.data) }
+    socket.onerror = (event: { error?: unknown, message?: unknown }) => { this.lastError = event.error ?? event }
+    socket.onclose = (event: { code: number, reason: string }) => {
+      const info: ConnectionClosed = { code: event.code, reason: event.reason, opened: this.opened }
+      const status = refusedStatus(this.lastError)
+      if (status !== undefined) info.status = status
+      if (this.lastError instanceof Error) info.error = this.lastError
+      this.finish(info)
+    }
+  }
+
+  private finish (info: ConnectionClosed): void {
+    if (this.done) return
+    this.done = true
+    this.timers.clear(this.connectTimer)
+    this.detach()
+    this.handlers.close(info)
+  }
+
+  private detach (): void {
+    const { socket } = this
     socket.onopen = null
     socket.onmessage = null
     socket.onclose = null
     // `ws` throws on an 'error' with no listener (a close while connecting emits one).
     socket.onerror = () => {}
   }
-  // A proxy that black-holes the upgrade would otherwise leave us waiting forever.
-  const connectTimer = timers.set(() => {
-    finish({ code: 1006, reason: 'connect timeout', opened: false })
-    safeClose()
-  }, options.connectTimeout)
-  const safeClose = (code?: number, reason?: string): void => {
+
+  private safeClose (code?: number, reason?: string): void {
     try {
-      socket.close(code, reason)
+      this.socket.close(code, reason)
     } catch {
       // close() on a socket still connecting may throw in some implementations; it is going away anyway.
-    }
-  }
-
-  socket.onopen = () => {
-    opened = true
-    timers.clear(connectTimer)
-    handlers.open()
-  }
-  socket.onmessage = (event: { data: string | ArrayBuffer }) => { handlers.frame(event.data) }
-  socket.onerror = (event: { error?: unknown, message?: unknown }) => { lastError = event.error ?? event }
-  socket.onclose = (event: { code: number, reason: string }) => {
-    const info: ConnectionClosed = { code: event.code, reason: event.reason, opened }
-    const status = refusedStatus(lastError)
-    if (status !== undefined) info.status = status
-    if (lastError instanceof Error) info.error = lastError
-    finish(info)
-  }
-
-  return {
-    transport: 'websocket',
-    send (data) {
-      if (socket.readyState === OPEN) socket.send(data)
-    },
-    close (code, reason) {
-      if (done) return
-      done = true
-      timers.clear(connectTimer)
-      detach()
-      safeClose(code, reason)
     }
   }
 }
