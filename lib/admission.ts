@@ -1,8 +1,8 @@
-import { ErrorCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, isVixError, type VixError } from './errors.js'
+import { ErrorCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, codedError, isVixError, type VixError } from './errors.js'
 import type { Maybe } from './hub/maybe.js'
 import type { ErrorReason } from './hub/types.js'
 import type { ConnectionSlot, Limits } from './limits/limits.js'
-import { Session, type Transport } from './session.js'
+import { SENDER_KEY, Session, type Transport } from './session.js'
 
 /** What admission needs from the hub. */
 export interface AdmissionParts {
@@ -26,6 +26,8 @@ export interface AdmissionPolicy {
   origin?: string
   /** The client's IP (Fastify's `request.ip`, so `trustProxy` applies): the per-IP cap and rate. */
   ip?: string
+  /** The `client_key` query parameter as sent: absent, or a sender key (`SENDER_KEY`), else the request is refused 400. */
+  senderKey?: unknown
 }
 
 /** Who was let in. */
@@ -37,6 +39,15 @@ export interface Admitted {
    * when the session closes), or `release()` it if no session follows.
    */
   slot: ConnectionSlot
+  /** The client's sender key, when it sent one: pass it to `openSession`. */
+  senderKey?: string
+}
+
+/** A `client_key` as sent: absent, or a sender key; anything else is the 400 `VIX_ERR_INVALID_REQUEST`. */
+function checkSenderKey (value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value === 'string' && SENDER_KEY.test(value)) return value
+  throw codedError(ErrorCodes.INVALID_REQUEST, 'querystring/client_key: expected 16 to 128 characters of A-Z, a-z, 0-9, - and _', { path: '/client_key' })
 }
 
 /**
@@ -61,13 +72,16 @@ export class Admission {
       this.parts.report('forbidden')
       throw new ForbiddenError(`origin ${policy.origin ?? '(none)'} is not allowed`)
     }
+    const senderKey = checkSenderKey(policy.senderKey)
     const { limits } = this.parts
     if (policy.transport === 'long-polling') limits.takeIp(policy.ip)
     limits.checkConnections(policy.ip)
     const identity = await this.authenticate(request)
     const identityKey = this.parts.identityKey(identity)
     // Checked again: other clients may have been admitted while authenticate ran.
-    return { identity, identityKey, slot: limits.reserve(policy.ip, identityKey) }
+    const admitted: Admitted = { identity, identityKey, slot: limits.reserve(policy.ip, identityKey) }
+    if (senderKey !== undefined) admitted.senderKey = senderKey
+    return admitted
   }
 
   /** The 503 of a stopping server; clients retry after the same delay `server.going_away` tells them. */

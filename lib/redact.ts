@@ -27,7 +27,7 @@ export function sessionLogId (session: { id: string, transport: { name: string }
 
 /** Query parameters that carry secrets (a long-poll session id, bearer tokens, keys); matched case-insensitively. */
 export const secretQueryParams: readonly string[] = [
-  'session_id', 'token', 'access_token', 'id_token', 'refresh_token', 'auth', 'authorization', 'jwt', 'key', 'api_key', 'apikey', 'password', 'secret'
+  'session_id', 'client_key', 'token', 'access_token', 'id_token', 'refresh_token', 'auth', 'authorization', 'jwt', 'key', 'api_key', 'apikey', 'password', 'secret'
 ]
 
 /** Headers that carry secrets. */

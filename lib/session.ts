@@ -52,6 +52,14 @@ export interface VixRealtimeTypes {}
 /** Who a session is: `VixRealtimeTypes['identity']` when the app declared it, else `unknown`. */
 export type Identity = VixRealtimeTypes extends { identity: infer I } ? I : unknown
 
+/** A secret as it may be stored: 132 bits of its SHA-256, URL-safe. */
+function digest (secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url').slice(0, 22)
+}
+
+/** A client's sender key: 16 to 128 URL-safe characters (the client sends 22, 128 random bits). */
+export const SENDER_KEY = /^[A-Za-z0-9_-]{16,128}$/
+
 /** A session id: 128 bits from a CSPRNG, URL-safe. */
 export function newSessionId (): string {
   return randomBytes(16).toString('base64url')
@@ -61,6 +69,8 @@ export interface SessionOptions {
   id?: string
   identity?: Identity
   identityKey?: string
+  /** The client's secret sender key (`client_key`, see `checkSenderKey`): an anonymous client's resends across sessions are one sender's. */
+  senderKey?: string
   /** Close the session 1013 when the transport has more than this many bytes queued. */
   maxBufferedAmount: number
   onSlowConsumer?: (session: Session) => void
@@ -87,11 +97,13 @@ export class Session {
   private readonly maxBufferedAmount: number
   private readonly onSlowConsumer: ((session: Session) => void) | undefined
   private scope: string | undefined
+  private readonly senderKey: string | undefined
 
   constructor (transport: Transport, options: SessionOptions) {
     this.id = options.id ?? newSessionId()
     this.identity = options.identity
     this.identityKey = options.identityKey
+    this.senderKey = options.senderKey
     this.transport = transport
     this.maxBufferedAmount = options.maxBufferedAmount
     this.onSlowConsumer = options.onSlowConsumer
@@ -99,13 +111,15 @@ export class Session {
 
   /**
    * Whose ids this session's messages are unique among (idempotency is per
-   * room, sender and id): its identity when it has one, else the session
-   * itself, as a digest (the id is a secret and is never stored).
+   * room, sender and id): its identity when it has one; else the client's
+   * sender key, so an anonymous client that resends an unacked message on a
+   * new session is still the same sender; else the session itself. Keys and
+   * session ids are secrets: only a digest is stored.
    */
   get senderScope (): string {
-    this.scope ??= this.identityKey === undefined
-      ? `session:${createHash('sha256').update(this.id).digest('base64url').slice(0, 22)}`
-      : `id:${this.identityKey}`
+    this.scope ??= this.identityKey !== undefined
+      ? `id:${this.identityKey}`
+      : this.senderKey !== undefined ? `key:${digest(this.senderKey)}` : `session:${digest(this.id)}`
     return this.scope
   }
 

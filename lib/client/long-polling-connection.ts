@@ -24,6 +24,8 @@ export type HeadersOption = Record<string, string> | (() => Record<string, strin
 
 export interface LongPollingConnectionOptions {
   pollUrl: string
+  /** The poll URL that creates the session: `pollUrl` with the client's `client_key` (default `pollUrl`). */
+  createUrl?: string
   sendUrl: string
   fetch: FetchLike
   headers?: HeadersOption
@@ -201,7 +203,7 @@ class LongPollingSession implements Connection {
   private async create (): Promise<void> {
     let response: ResponseLike
     try {
-      response = await this.request('GET', this.options.pollUrl, undefined, this.options.pollGrace)
+      response = await this.request('GET', this.options.createUrl ?? this.options.pollUrl, undefined, this.options.pollGrace)
     } catch (error) {
       this.finish({ code: 1006, reason: 'long-polling session could not be created', opened: false, error: error as Error })
       return

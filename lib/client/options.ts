@@ -1,4 +1,5 @@
 import { reconnectDefaults, type ReconnectOptions } from './backoff.js'
+import { newSenderKey } from './id.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import { withQuery, type FetchLike, type HeadersOption } from './long-polling-connection.js'
 import { defaultTimers, type Timers } from './timers.js'
@@ -80,7 +81,7 @@ export interface ResolvedOptions {
   webSocketOptions: unknown
   fetch: FetchLike | undefined
   headers: HeadersOption | undefined
-  longPolling: { pollUrl: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number } | false
+  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number } | false
   reconnect: ReconnectOptions | false
   timeout: number
   connectTimeout: number
@@ -126,10 +127,13 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
   if (WebSocketClass === undefined && longPolling === false) {
     throw invalid('WebSocket', 'no WebSocket class (Node 20 has none: pass `WebSocket` from the ws package) and long polling is off')
   }
+  // One per client, on every session it opens: its resends across reconnects are one sender's (see newSenderKey).
+  const sender = { client_key: newSenderKey() }
+  if (longPolling !== false) longPolling.createUrl = withQuery(longPolling.pollUrl, sender)
   const reconnect = reconnectOf(options.reconnect)
   const gapRecovery = gapRecoveryOf(options.gapRecovery, reconnect)
   return {
-    url: withQuery(url, options.query),
+    url: withQuery(withQuery(url, options.query), sender),
     WebSocket: WebSocketClass,
     webSocketOptions: options.webSocketOptions,
     fetch: fetchFn,

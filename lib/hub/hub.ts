@@ -268,12 +268,13 @@ export class Hub {
   // Shared by every session: no closure per connection.
   private readonly slowConsumer = (): void => { this.report('slow_consumer') }
 
-  /** Register a new session over `transport`; `slot` (from admission) is its place in the connection counts, released when it closes. */
-  readonly openSession = (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot): Session => {
+  /** Register a new session over `transport`; `slot` and `senderKey` come from admission (the slot is its place in the connection counts, released when it closes). */
+  readonly openSession = (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string): Session => {
     const session = new Session(transport, {
       id,
       identity,
       identityKey: this.options.identityKey(identity),
+      senderKey,
       maxBufferedAmount: this.options.maxBufferedAmount,
       onSlowConsumer: this.slowConsumer
     })
