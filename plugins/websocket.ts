@@ -1,11 +1,12 @@
 import fp from 'fastify-plugin'
-import websocket from '@fastify/websocket'
+import websocket, { type WebsocketPluginOptions } from '@fastify/websocket'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
-import { CloseCodes, UpgradeRequiredError } from '../lib/errors.js'
-import { goingAwayFrame } from '../lib/frames.js'
+import { UpgradeRequiredError } from '../lib/errors.js'
 import type { Admitted } from '../lib/admission.js'
+import type { Hub } from '../lib/hub/hub.js'
 import { WebSocketConnections } from '../lib/websocket/connections.js'
-import { resolveWebSocketOptions, type WebSocketOptions } from '../lib/websocket/options.js'
+import { resolveWebSocketOptions, type ResolvedWebSocketOptions, type WebSocketOptions } from '../lib/websocket/options.js'
+import { webSocketShutdown } from '../lib/websocket/shutdown.js'
 import { websocketRouteSchema } from '../schemas/websocket.js'
 import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 import { withRetryAfter } from './http.js'
@@ -19,37 +20,37 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
   const connections = new WebSocketConnections(hub.webSocketParts(), config)
   const admissions = new WeakMap<FastifyRequest, Admitted>()
 
-  if (!fastify.hasDecorator('websocketServer')) {
-    await fastify.register(websocket, {
-      options: { maxPayload: config.maxMessageSize, perMessageDeflate: config.perMessageDeflate, autoPong: config.autoPingPong },
-      // Shutdown is ours (going_away, then 1001); the default closes with no code.
-      preClose: (done) => { done() },
-      // Socket errors are logged and reported by the connection's own listener.
-      errorHandler: () => {}
-    })
-  }
+  if (!fastify.hasDecorator('websocketServer')) await fastify.register(websocket, websocketServerOptions(config))
+  hub.lifecycle.add(webSocketShutdown(connections, hub.options.goingAwayRetryAfter, hub.lifecycle.options.shutdownTimeout))
 
-  let terminateTimer: NodeJS.Timeout | undefined
-  hub.lifecycle.add({
-    name: 'websocket',
-    order: 0,
-    requestStop () {
-      const frame = JSON.stringify(goingAwayFrame(hub.options.goingAwayRetryAfter))
-      for (const socket of connections.sockets()) socket.send(frame)
-      connections.closeAll(CloseCodes.GOING_AWAY, 'server going away')
-      // The HTTP server's close waits for upgraded sockets too: a peer that never
-      // answers the close handshake must not hold it past shutdownTimeout.
-      terminateTimer = setTimeout(() => { connections.terminateAll() }, hub.lifecycle.options.shutdownTimeout).unref()
-    },
-    async finalize (deadline) {
-      connections.stopTimer()
-      if (!await connections.whenClosed(deadline)) connections.terminateAll()
-      clearTimeout(terminateTimer)
+  fastify.route({
+    method: 'GET',
+    url: config.path,
+    schema: websocketRouteSchema,
+    preValidation: admitBeforeUpgrade(hub, config, admissions),
+    handler: async () => { throw new UpgradeRequiredError() },
+    wsHandler: (socket, request) => {
+      // Taken, not kept: a session holds its identity, never its upgrade request.
+      const admitted = admissions.get(request)
+      admissions.delete(request)
+      connections.attach(socket, admitted?.identity, admitted?.slot)
     }
   })
+}
 
-  // Before the 101: the one admission step of every transport.
-  async function admit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+function websocketServerOptions (config: ResolvedWebSocketOptions): WebsocketPluginOptions {
+  return {
+    options: { maxPayload: config.maxMessageSize, perMessageDeflate: config.perMessageDeflate, autoPong: config.autoPingPong },
+    // Shutdown is ours (going_away, then 1001); the default closes with no code.
+    preClose: (done) => { done() },
+    // Socket errors are logged and reported by the connection's own listener.
+    errorHandler: () => {}
+  }
+}
+
+/** Before the 101: the one admission step of every transport; the admitted client waits in `admissions` for its socket. */
+function admitBeforeUpgrade (hub: Pick<Hub, 'admit'>, config: ResolvedWebSocketOptions, admissions: WeakMap<FastifyRequest, Admitted>) {
+  return async function admit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (!request.ws) return
     try {
       const admitted = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin, ip: request.ip })
@@ -61,20 +62,6 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
       throw error
     }
   }
-
-  fastify.route({
-    method: 'GET',
-    url: config.path,
-    schema: websocketRouteSchema,
-    preValidation: admit,
-    handler: async () => { throw new UpgradeRequiredError() },
-    wsHandler: (socket, request) => {
-      // Taken, not kept: a session holds its identity, never its upgrade request.
-      const admitted = admissions.get(request)
-      admissions.delete(request)
-      connections.attach(socket, admitted?.identity, admitted?.slot)
-    }
-  })
 }
 
 /**

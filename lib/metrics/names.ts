@@ -1,0 +1,28 @@
+/** Metric family names, as exposed. */
+export const MetricNames = {
+  wsConnectionsTotal: 'vix_ws_connections_total',
+  wsMessagesInboundTotal: 'vix_ws_messages_inbound_total',
+  wsMessagesOutboundTotal: 'vix_ws_messages_outbound_total',
+  wsErrorsTotal: 'vix_ws_errors_total',
+  longPollSessionsTotal: 'vix_longpoll_sessions_total',
+  longPollPollsTotal: 'vix_longpoll_polls_total',
+  longPollEnqueuedTotal: 'vix_longpoll_enqueued_total',
+  longPollDrainedTotal: 'vix_longpoll_drained_total',
+  longPollDroppedTotal: 'vix_longpoll_dropped_total',
+  storeAppendsTotal: 'vix_store_appends_total',
+  wsConnectionsActive: 'vix_ws_connections_active',
+  wsRoomsActive: 'vix_ws_rooms_active',
+  longPollSessionsActive: 'vix_longpoll_sessions_active',
+  longPollBufferedMessages: 'vix_longpoll_buffered_messages',
+  publishDurationSeconds: 'vix_publish_duration_seconds',
+  storeAppendDurationSeconds: 'vix_store_append_duration_seconds',
+  brokerErrorsTotal: 'vix_broker_errors_total',
+  brokerConnected: 'vix_broker_connected',
+  brokerGapsRepairedTotal: 'vix_broker_gaps_repaired_total',
+  streamsInterruptedTotal: 'vix_room_streams_interrupted_total',
+  dependencyErrorsTotal: 'vix_dependency_errors_total',
+  dependencyUp: 'vix_dependency_up',
+  limitRejectionsTotal: 'vix_limit_rejections_total',
+  presenceMembers: 'vix_presence_members',
+  presenceDiffsTotal: 'vix_presence_diffs_total'
+} as const
