@@ -67,7 +67,7 @@ function longPollingRoutes (requests: LongPollRequests, config: ResolvedLongPoll
 function pollRoute (requests: LongPollRequests, stopping: () => boolean) {
   return async function poll (request: FastifyRequest<{ Querystring: PollQueryValue }>, reply: FastifyReply): Promise<FastifyReply> {
     const query = request.query
-    if (query.session_id === undefined) return sendJson(reply, await requests.create(request, request.ip))
+    if (query.session_id === undefined) return sendJson(reply, await requests.create(request, request.ip, query.client_key))
     const outcome = await requests.poll(request, query.session_id, query)
     if (typeof outcome === 'string') return sendJson(reply, outcome)
     return await answerHeldPoll(request, reply, outcome, stopping)

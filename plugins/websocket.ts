@@ -33,7 +33,7 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
       // Taken, not kept: a session holds its identity, never its upgrade request.
       const admitted = admissions.get(request)
       admissions.delete(request)
-      connections.attach(socket, admitted?.identity, admitted?.slot)
+      connections.attach(socket, admitted?.identity, admitted?.slot, admitted?.senderKey)
     }
   })
 }
@@ -53,7 +53,8 @@ function admitBeforeUpgrade (hub: Pick<Hub, 'admit'>, config: ResolvedWebSocketO
   return async function admit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
     if (!request.ws) return
     try {
-      const admitted = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin, ip: request.ip })
+      const senderKey = (request.query as { client_key?: unknown }).client_key
+      const admitted = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin, ip: request.ip, senderKey })
       admissions.set(request, admitted)
       // An upgrade refused later (a hook, a bad handshake) or abandoned never opens a session: its socket closing gives the place back.
       request.raw.socket.once('close', () => { admitted.slot.release() })

@@ -7,9 +7,17 @@ const SessionId = Type.String({
   examples: ['q3Jx0b6bYc2Qm1c8aL0ZfA']
 })
 
+/** A client's sender key (`client_key`): its messages on every session it opens are one sender's. */
+export const SenderKey = Type.String({
+  pattern: '^[A-Za-z0-9_-]{16,128}$',
+  description: 'With the request that creates a session: the client\'s secret sender key (16 to 128 URL-safe characters; the bundled client sends 128 random bits). An anonymous client\'s messages on every session it opens with the same key are one sender\'s, so a message resent after a reconnect is acked `duplicate` instead of stored twice. A secret, like the session id',
+  examples: ['Zk3x0b6bYc2Qm1c8aL0ZfA']
+})
+
 /** Querystring of `GET /ws/poll`. */
 export const PollQuery = Type.Object({
   session_id: Type.Optional(SessionId),
+  client_key: Type.Optional(SenderKey),
   ack: Type.Optional(Type.Integer({
     minimum: 0,
     description: 'The `next` of the previous response: confirms every frame before it. Frames not confirmed are sent again. Without `ack`, everything already sent counts as received (at-most-once).',

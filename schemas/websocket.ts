@@ -1,6 +1,8 @@
+import { Type } from '@sinclair/typebox'
 import { componentRef, websocketExtensionKey } from './openapi.js'
 import { CloseCodes } from './protocol.js'
 import { ErrorFramePayload, ErrorResponse, JsonMessage, ServerMessage } from './message.js'
+import { SenderKey } from './long-polling.js'
 
 /** Why the server closes a socket with each code (RFC 6455 §7.4.1). */
 export const closeCodeReasons: Record<number, string> = {
@@ -54,6 +56,7 @@ The message types this server knows, with their payload schemas, are listed in t
 ${closeCodeTable}`,
   tags: ['realtime'],
   operationId: 'openWebSocket',
+  querystring: Type.Object({ client_key: Type.Optional(SenderKey) }),
   response: {
     101: {
       description: 'Switching Protocols: the connection is now a WebSocket session carrying the frames described above',
