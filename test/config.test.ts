@@ -5,6 +5,7 @@ import { limitsFromEnv, loadConfigFromEnv, secretFromEnv } from '../lib/config.j
 import { ErrorCodes, codedError, httpStatusOf, isVixError } from '../lib/errors.js'
 import { Hub } from '../lib/hub/hub.js'
 import { hubPlugin, type HubPluginOptions } from '../plugins/hub.js'
+import vixRealtime from '../plugins/index.js'
 import { metricsPlugin } from '../plugins/metrics.js'
 import { errorTable } from '../schemas/protocol.js'
 
@@ -49,6 +50,24 @@ t.test('a bad value fails with a coded error naming the variable', async (t) => 
   }
 })
 
+t.test('loadConfigFromEnv maps the documented variables and names a bad one', async (t) => {
+  t.same(loadConfigFromEnv({}), {
+    websocket: { maxMessageSize: 65536, idleTimeout: 60_000, perMessageDeflate: false, pingInterval: 30_000, autoPingPong: true },
+    longPolling: { sessionTtl: 60_000, maxBuffer: 1024, wait: 25_000 }
+  })
+  const config = loadConfigFromEnv({
+    WEBSOCKET_MAX_MESSAGE_SIZE: '1024',
+    WEBSOCKET_IDLE_TIMEOUT: '5',
+    WEBSOCKET_ENABLE_DEFLATE: 'on',
+    WEBSOCKET_AUTO_PING_PONG: 'false',
+    WEBSOCKET_PING_INTERVAL: '',
+    LONGPOLL_WAIT: ' 2 '
+  })
+  t.match(config, { websocket: { maxMessageSize: 1024, idleTimeout: 5000, perMessageDeflate: true, autoPingPong: false, pingInterval: 30_000 }, longPolling: { wait: 2000 } })
+  t.throws(() => loadConfigFromEnv({ LONGPOLL_MAX_BUFFER: '-3' }), { code: 'VIX_ERR_INVALID_ENV', message: /LONGPOLL_MAX_BUFFER/ })
+  t.throws(() => loadConfigFromEnv({ WEBSOCKET_ENABLE_DEFLATE: 'maybe' }), { code: 'VIX_ERR_INVALID_ENV', message: /WEBSOCKET_ENABLE_DEFLATE/ })
+})
+
 t.test('httpStatusOf maps every code to the status of the error table, and an unknown code to 500', async (t) => {
   t.equal(httpStatusOf(ErrorCodes.UPGRADE_REQUIRED), 426)
   t.equal(httpStatusOf(ErrorCodes.SESSION_BUSY), 409)
@@ -56,6 +75,11 @@ t.test('httpStatusOf maps every code to the status of the error table, and an un
   t.equal(httpStatusOf(ErrorCodes.MESSAGE_NOT_FOUND), 404)
   for (const entry of Object.values(errorTable)) t.equal(httpStatusOf(entry.code), entry.status, entry.code)
   t.equal(httpStatusOf('VIX_ERR_NO_SUCH_CODE'), 500)
+})
+
+t.test('every error code has an HTTP status', async (t) => {
+  for (const code of Object.values(ErrorCodes)) t.ok(httpStatusOf(code) >= 400, code)
+  t.equal(httpStatusOf(ErrorCodes.SESSION_NOT_FOUND), 404)
 })
 
 t.test('codedError builds the error of a code with its message, status and path; isVixError knows only the table\'s codes', async (t) => {
@@ -105,6 +129,25 @@ t.test('hub plugin options are checked at register time', async (t) => {
     app.register(hubPlugin, options as any)
     await t.rejects(async () => { await app.ready() }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(name) }, name)
     await app.close()
+  }
+})
+
+t.test('bad options fail boot naming the option', async (t) => {
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ['path', { websocket: { path: 'ws' } }],
+    ['maxMessageSize', { websocket: { maxMessageSize: 0 } }],
+    ['perMessageDeflate', { websocket: { perMessageDeflate: 'yes' } }],
+    ['allowedOrigins', { websocket: { allowedOrigins: [''] } }],
+    ['relayTypes', { relayTypes: 'chat.message' }],
+    ['maxBufferedAmount', { maxBufferedAmount: 1.5 }],
+    ['shutdownTimeout', { shutdownTimeout: -1 }],
+    ['authenticate', { authenticate: 'token' }],
+    ['messageSchema', { messageSchema: Type.Object({ type: Type.String() }, { $id: 'Other' }) }]
+  ]
+  for (const [option, options] of cases) {
+    const app = Fastify()
+    t.teardown(() => app.close())
+    await t.rejects(async () => { await app.register(vixRealtime, options as any) }, { code: 'VIX_ERR_INVALID_OPTION', message: new RegExp(`"${option}"`) }, option)
   }
 })
 

@@ -3,6 +3,7 @@ import WebSocket from 'ws'
 import { baseUrl, build } from './helpers/app.js'
 import { connect, upgradeStatus } from './helpers/ws-client.js'
 import { delay } from './helpers/wait.js'
+import { scrapeMetrics } from './helpers/metrics.js'
 
 t.test('an oversized frame closes that client 1009; another client in the room keeps receiving', async (t) => {
   const app = await build(t, { websocket: { maxMessageSize: 1024 } })
@@ -121,4 +122,33 @@ t.test('app.close(): every socket gets server.going_away then 1001; upgrades dur
     t.match(c.frames.at(-1), { kind: 'system', type: 'server.going_away', payload: { retryAfterMs: 1000 } })
   }
   await closing
+})
+
+t.test('a plain GET on the WebSocket route answers 426 with a coded body', async (t) => {
+  const app = await build(t)
+  const response = await app.inject('/ws')
+  t.equal(response.statusCode, 426)
+  t.equal(response.json().code, 'VIX_ERR_UPGRADE_REQUIRED')
+  t.equal((await scrapeMetrics(app)).value('vix_ws_connections_total'), 0)
+})
+
+t.test('an origin outside allowedOrigins is refused 403 and counted as forbidden', async (t) => {
+  const app = await build(t, { websocket: { allowedOrigins: ['https://app.example.com'] } })
+  await t.rejects(connect(app, '/ws', { origin: 'https://evil.example.com' }), { message: /unexpected response 403/ })
+  await t.rejects(connect(app), { message: /unexpected response 403/ }, 'no origin at all')
+  const client = await connect(app, '/ws', { origin: 'https://app.example.com' })
+  const m = await scrapeMetrics(app)
+  t.equal(m.value('vix_ws_errors_total', { reason: 'forbidden' }), 2)
+  t.equal(m.value('vix_ws_connections_total'), 1)
+  client.close()
+})
+
+t.test('once stopping, upgrades get 503 with retry-after and clients are told to go', async (t) => {
+  const app = await build(t)
+  const client = await connect(app)
+  app.realtime.lifecycle.requestStop()
+  const going = await client.waitFor((f) => f.kind === 'system' && f.type === 'server.going_away')
+  t.equal(going.payload.retryAfterMs, 1000)
+  t.equal((await client.closed).code, 1001)
+  await t.rejects(connect(app), { message: /unexpected response 503/ })
 })

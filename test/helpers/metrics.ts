@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import parsePrometheusTextFormat, { type ParsedFamily } from 'parse-prometheus-text-format'
+import { errorReasons } from '../../plugins/index.js'
+import { waitFor } from './wait.js'
 
 /** One parsed scrape of the metrics endpoint. */
 export interface MetricsScrape {
@@ -38,3 +40,16 @@ export async function scrapeMetrics (app: FastifyInstance, path = '/metrics'): P
     }
   }
 }
+
+/** Wait until `check` holds on a fresh scrape (the server sees a close a moment after the client). */
+export async function eventually (app: Parameters<typeof scrapeMetrics>[0], check: (m: MetricsScrape) => boolean, timeoutMs = 5000): Promise<MetricsScrape> {
+  let scrape: MetricsScrape | undefined
+  return await waitFor(async () => {
+    scrape = await scrapeMetrics(app)
+    return check(scrape) && scrape
+  }, { timeout: timeoutMs, interval: 10, message: () => `metrics never matched:\n${scrape?.text}` })
+}
+
+/** Every `vix_ws_errors_total` reason with its count. */
+export const errorsOf = (m: MetricsScrape): Record<string, number> =>
+  Object.fromEntries(errorReasons.map((reason) => [reason, m.value('vix_ws_errors_total', { reason })]))

@@ -1,3 +1,4 @@
+import http from 'node:http'
 import type { FastifyInstance } from 'fastify'
 import { waitFor } from './wait.js'
 
@@ -62,4 +63,22 @@ export class PollClient {
     const [ack] = await this.pollUntil((f) => f.kind === 'ack' && f.type === 'room.join' && f.room === room)
     return ack
   }
+}
+
+/** A `chat.message` to `room`, with an `id` when one is given. */
+export const chatMessage = (room: string, text: string, id?: string): Record<string, unknown> =>
+  id === undefined ? { room, type: 'chat.message', payload: { text } } : { id, room, type: 'chat.message', payload: { text } }
+
+/** A real HTTP GET on its own connection (a poll held open, which `app.inject` cannot abandon); resolves with status and parsed body. */
+export async function httpGet (url: string, signal?: AbortSignal): Promise<{ statusCode: number, body: any, headers: http.IncomingHttpHeaders }> {
+  return await new Promise((resolve, reject) => {
+    const request = http.get(url, { agent: false, signal }, (response) => {
+      let text = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => { text += chunk })
+      response.on('end', () => { resolve({ statusCode: response.statusCode as number, body: JSON.parse(text), headers: response.headers }) })
+      response.on('error', reject)
+    })
+    request.on('error', reject)
+  })
 }

@@ -31,6 +31,11 @@ export async function waitFor<T> (condition: () => T | undefined | false | Promi
   }
 }
 
+/** Wait until `check` holds (polling a condition the test cannot await directly). */
+export async function until (check: () => boolean, timeoutMs = 3000): Promise<void> {
+  await waitFor(check, { timeout: timeoutMs, message: 'condition not met in time' })
+}
+
 /**
  * An event-driven wake-up: `wait(ms)` resolves at the next `notify()`, or
  * after `ms` at the latest. Pass `(ms) => signal.wait(ms)` as `waitFor`'s `next`.

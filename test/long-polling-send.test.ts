@@ -1,15 +1,105 @@
 import t from 'tap'
 import { join } from 'node:path'
+import { ErrorCodes } from '../lib/errors.js'
 import { withMessageId } from '../lib/long-polling/bridge.js'
 import { build } from './helpers/app.js'
-import { PollClient } from './helpers/poll-client.js'
+import { chatMessage as message, PollClient } from './helpers/poll-client.js'
+import { bearer, PUBLISH_KEY, serverPublish } from './helpers/server-publish.js'
 import { connect } from './helpers/ws-client.js'
 
-// POST /ws/send answers 202 {id} for every accepted message: its own id, or the one
-// the server gave a message sent without one, which the ack and the event carry.
+// POST /ws/send, as a poll session (and a server-side publish) is answered: 202 {id} for
+// every accepted message, its own id or the one the server gave a message sent without
+// one, which the ack and the event carry; a refusal is the coded error the WebSocket
+// error frame would carry.
 
 const KEY = 'a-publish-key-of-24-chars'
 const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+t.test('a poll session gets error answers, not error frames, for what it sends', async (t) => {
+  const app = await build(t, { relayTypes: ['chat.message'] })
+  app.realtime.on('boom', () => { throw new Error('handler bug') })
+  const poller = await PollClient.create(app)
+
+  const notInRoom = await poller.send(message('general', 'hi'))
+  t.equal(notInRoom.statusCode, 403)
+  t.equal(notInRoom.body.code, ErrorCodes.NOT_IN_ROOM)
+
+  const unknown = await poller.send({ type: 'nope' })
+  t.equal(unknown.statusCode, 400)
+  t.equal(unknown.body.code, ErrorCodes.UNKNOWN_TYPE)
+
+  const failed = await poller.send({ type: 'boom' })
+  t.equal(failed.statusCode, 500)
+  t.equal(failed.body.code, ErrorCodes.INTERNAL)
+
+  const badPayload = await poller.send({ type: 'room.join', payload: { room: '' } })
+  t.equal(badPayload.statusCode, 400)
+  t.equal(badPayload.body.code, ErrorCodes.INVALID_MESSAGE)
+  t.equal(badPayload.body.path, '/payload/room')
+
+  const { body } = await poller.poll()
+  t.same(body.messages, [], 'no error frame is queued: the HTTP answer carried it')
+})
+
+t.test('400 VIX_ERR_INVALID_MESSAGE with the path, as the WebSocket error frame says', async (t) => {
+  const app = await build(t, { relayTypes: ['chat.message'], longPolling: { serverPublish: { key: PUBLISH_KEY } } })
+  const poller = await PollClient.create(app)
+  const ws = await connect(app)
+  const bad = { type: 'chat.message', room: 'general', payload: 'not an object' }
+
+  const http400 = await poller.send(bad)
+  ws.send(bad)
+  const frame = await ws.waitFor((f) => f.kind === 'error')
+  t.equal(http400.statusCode, 400)
+  t.equal(http400.body.code, ErrorCodes.INVALID_MESSAGE)
+  t.equal(http400.body.path, '/payload')
+  t.equal(http400.body.path, frame.payload.path, 'same path as over WebSocket')
+  t.equal(http400.body.message, frame.payload.message, 'same message as over WebSocket')
+
+  const badType = await poller.send({ type: 'has space' })
+  t.equal(badType.statusCode, 400)
+  t.equal(badType.body.path, '/type')
+
+  const noType = await poller.send({ payload: {} })
+  t.equal(noType.statusCode, 400)
+  t.equal(noType.body.code, ErrorCodes.INVALID_MESSAGE)
+  t.equal(noType.body.path, '/type')
+
+  const notJson = await poller.send('{oops')
+  t.equal(notJson.statusCode, 400)
+  t.equal(notJson.body.code, ErrorCodes.INVALID_MESSAGE)
+
+  const notObject = await poller.send('[1,2]')
+  t.equal(notObject.statusCode, 400)
+  t.equal(notObject.body.path, '/')
+
+  // A server-side publish (with the key) gets the same answers.
+  const publishBad = await serverPublish(app, { type: 'chat.message', extra: 1 })
+  t.equal(publishBad.statusCode, 400)
+  t.equal(publishBad.body.code, ErrorCodes.INVALID_MESSAGE)
+  t.equal(publishBad.body.path, '/extra')
+
+  const publishRaw = await serverPublish(app, { hello: 1 })
+  t.equal(publishRaw.statusCode, 400)
+  t.equal(publishRaw.body.path, '/type')
+
+  const wrongType = await app.inject({ method: 'POST', url: '/ws/send', headers: { ...bearer, 'content-type': 'text/plain' }, payload: 'hi' })
+  t.equal(wrongType.statusCode, 400)
+  t.equal(wrongType.json().code, ErrorCodes.INVALID_MESSAGE)
+
+  const empty = await app.inject({ method: 'POST', url: '/ws/send', headers: { ...bearer, 'content-type': 'application/json' }, payload: '' })
+  t.equal(empty.statusCode, 400)
+  t.equal(empty.json().code, ErrorCodes.INVALID_MESSAGE)
+})
+
+t.test('413 when the body is larger than maxMessageSize', async (t) => {
+  const app = await build(t, { longPolling: { maxMessageSize: 100 } })
+  const poller = await PollClient.create(app)
+  const response = await poller.send({ type: 'x', payload: { text: 'a'.repeat(200) } })
+  t.equal(response.statusCode, 413)
+  t.equal(response.body.code, ErrorCodes.PAYLOAD_TOO_LARGE)
+  t.match(response.body.message, /100 bytes/)
+})
 
 t.test('a session\'s messages without an id: the 202 names the id their ack and event carry', async (t) => {
   const handled: unknown[] = []
