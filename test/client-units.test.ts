@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import WebSocket from 'ws'
 import { backoffDelay, goingAwayDelay, reconnectDefaults, VixClient, VixClientError } from '../lib/client/index.js'
-import { newClientId } from '../lib/client/id.js'
+import { newClientId, newSenderKey } from '../lib/client/id.js'
 import { parseFrame } from '../lib/client/protocol.js'
 import { RecentIds } from '../lib/client/recent-ids.js'
 import { resolveOptions } from '../lib/client/options.js'
@@ -86,12 +86,23 @@ test('options are checked at construction with VIX_ERR_INVALID_OPTION naming the
   t.throws(() => new VixClient({ url: 'ws://x/ws', WebSocket }), /long polling needs fetch/)
 })
 
-test('options: http(s) URLs become ws(s); polling URLs derive from the origin; query on both', async (t) => {
+test('options: http(s) URLs become ws(s); polling URLs derive from the origin; query on both; the client_key on what opens a session', async (t) => {
   const secure = resolveOptions({ url: 'https://chat.example.com/ws', WebSocket, query: { token: 't' } })
-  t.equal(secure.url, 'wss://chat.example.com/ws?token=t')
-  t.same(secure.longPolling, { pollUrl: 'https://chat.example.com/ws/poll?token=t', sendUrl: 'https://chat.example.com/ws/send?token=t', wait: 25_000, afterFailures: 2, upgradeInterval: 30_000 })
+  const key = new URL(secure.url).searchParams.get('client_key') as string
+  t.match(key, /^[A-Za-z0-9_-]{22}$/, '128 random bits, URL-safe')
+  t.equal(secure.url, `wss://chat.example.com/ws?token=t&client_key=${key}`)
+  t.same(secure.longPolling, {
+    pollUrl: 'https://chat.example.com/ws/poll?token=t',
+    createUrl: `https://chat.example.com/ws/poll?token=t&client_key=${key}`,
+    sendUrl: 'https://chat.example.com/ws/send?token=t',
+    wait: 25_000,
+    afterFailures: 2,
+    upgradeInterval: 30_000
+  }, 'the same key creates a long-poll session; polls and sends carry none')
   const plain = resolveOptions({ url: 'http://127.0.0.1:8080/rt', WebSocket, longPolling: { baseUrl: 'http://api.local:9000', pollPath: '/rt/poll', sendPath: '/rt/send' }, reconnect: false })
-  t.equal(plain.url, 'ws://127.0.0.1:8080/rt')
+  const plainKey = new URL(plain.url).searchParams.get('client_key') as string
+  t.not(plainKey, key, 'each client its own key')
+  t.equal(plain.url, `ws://127.0.0.1:8080/rt?client_key=${plainKey}`)
   t.match(plain.longPolling, { pollUrl: 'http://api.local:9000/rt/poll', sendUrl: 'http://api.local:9000/rt/send' })
   t.equal(plain.reconnect, false)
   t.equal(resolveOptions({ url: 'wss://x/ws', WebSocket, longPolling: false }).longPolling, false)
@@ -147,4 +158,14 @@ test('the browser path imports nothing outside lib/client (no Node module, no Fa
   }
   const table = await readFile(new URL('../schemas/protocol.ts', import.meta.url), 'utf8')
   t.notMatch(table, /^import /m, 'schemas/protocol.ts, whose types the client names, imports nothing')
+})
+
+test('newSenderKey: 22 URL-safe characters from crypto.getRandomValues, and without it from Math.random', async (t) => {
+  const keys = new Set(Array.from({ length: 50 }, () => newSenderKey()))
+  t.equal(keys.size, 50, 'all different')
+  for (const key of keys) t.match(key, /^[A-Za-z0-9_-]{22}$/)
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, 'crypto')
+  Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true })
+  t.teardown(() => { Object.defineProperty(globalThis, 'crypto', descriptor as PropertyDescriptor) })
+  t.match(newSenderKey(), /^[A-Za-z0-9_-]{22}$/, 'an insecure old browser still gets a key')
 })

@@ -117,7 +117,7 @@ test('after a fallback the probe opens: same open client, now on WebSocket, room
   clock.tick(1)
   t.equal(ScriptedSocket.sockets.length, 2, 'a probe WebSocket every upgradeInterval')
   const probe = ScriptedSocket.sockets[1]
-  t.equal(probe.url, 'ws://example.test/ws')
+  t.match(probe.url, /^ws:\/\/example\.test\/ws\?client_key=[A-Za-z0-9_-]{22}$/, 'the probe opens a session: it carries the client_key')
   t.same(events, [], 'a probe connecting is silent')
   const abortedBefore = polling.aborted
   probe.open()

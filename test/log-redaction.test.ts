@@ -15,7 +15,7 @@ async function loggedApp (t: { teardown: (fn: () => unknown) => void }, logger: 
   return { app, lines }
 }
 
-const secrets = ['s3cr3t-session', 's3cr3t-bearer', 's3cr3t-token', 's3cr3t-access', 's3cr3t-send', 's3cr3t-key']
+const secrets = ['s3cr3t-session', 's3cr3t-bearer', 's3cr3t-token', 's3cr3t-access', 's3cr3t-send', 's3cr3t-key', 's3cr3t-client-key-0123']
 
 async function hitEverything (url: string): Promise<void> {
   await fetch(`${url}/ws/poll?session_id=s3cr3t-session&wait=0`)
@@ -23,6 +23,7 @@ async function hitEverything (url: string): Promise<void> {
   await fetch(`${url}/app?token=s3cr3t-token&room=general`)
   await fetch(`${url}/ws/send?session_id=s3cr3t-send`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"type":"x"}' })
   await fetch(`${url}/app?KEY=s3cr3t-key`)
+  await fetch(`${url}/ws/poll?client_key=s3cr3t-client-key-0123&wait=0`)
 }
 
 t.test('by default the request log has no long-poll session id, no query token and no Authorization value; a live client is unaffected', async (t) => {

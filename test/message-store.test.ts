@@ -3,9 +3,12 @@ import { existsSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify from 'fastify'
 import Database from 'better-sqlite3'
-import { build } from './helpers/app.js'
-import { connect } from './helpers/ws-client.js'
-import { delay } from './helpers/wait.js'
+import { baseUrl, build } from './helpers/app.js'
+import { connect, upgradeStatus } from './helpers/ws-client.js'
+import { delay, waitFor } from './helpers/wait.js'
+import { PollClient } from './helpers/poll-client.js'
+import WebSocket from 'ws'
+import { VixClient } from '../lib/client/index.js'
 import { messageStorePlugin } from '../plugins/message-store.js'
 import { hubPlugin } from '../plugins/hub.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
@@ -108,6 +111,80 @@ t.test('idempotency is per sender: an identity, an anonymous session, server cod
   t.equal(events.length, 5, 'each delivered once')
   const ack = ada.transport.frames().find((f) => f.kind === 'ack' && f.id === 'm1')
   t.same(Object.keys(ack.payload), ['pos'], 'a first ack carries the position only')
+})
+
+t.test('an anonymous client\'s sender key makes its sessions one sender; another key, or none, is another', async (t) => {
+  const { hub } = setup()
+  const transport = (): FakeTransport => new FakeTransport()
+  const first = hub.openSession(transport(), undefined, undefined, undefined, 'k'.repeat(22))
+  const again = hub.openSession(transport(), undefined, undefined, undefined, 'k'.repeat(22))
+  const other = hub.openSession(transport(), undefined, undefined, undefined, 'o'.repeat(22))
+  const none = hub.openSession(transport())
+  t.equal(first.senderScope, again.senderScope, 'one key, one sender')
+  t.match(first.senderScope, /^key:[A-Za-z0-9_-]{22}$/, 'a digest: the key itself is never stored')
+  t.notOk(first.senderScope.includes('kkkk'))
+  t.not(first.senderScope, other.senderScope)
+  t.match(none.senderScope, /^session:/, 'no key: the session is the sender')
+  const named = hub.openSession(transport(), { user: 'ada' }, undefined, undefined, 'k'.repeat(22))
+  t.equal(named.senderScope, 'id:ada', 'an identity wins over a key')
+})
+
+t.test('over both transports: a message resent on a new session with the same client_key is a duplicate; a bad client_key is a 400', async (t) => {
+  const { options } = storeAt(t)
+  const app = await build(t, { ...options, longPolling: {} })
+  const key = 'Zk3x0b6bYc2Qm1c8aL0ZfA'
+  const watcher = await connect(app)
+  await watcher.join('general')
+  const first = await connect(app, `/ws?client_key=${key}`)
+  await first.join('general')
+  first.send({ id: 'resent', room: 'general', type: 'chat.message', payload: { text: 'once' } })
+  const firstAck = await first.waitFor((f) => f.kind === 'ack' && f.id === 'resent')
+  t.notOk(firstAck.payload.duplicate)
+  first.close()
+  await first.closed
+
+  const poll = await PollClient.create(app, {}, '/ws', { client_key: key })
+  await poll.join('general')
+  const resent = await poll.send({ id: 'resent', room: 'general', type: 'chat.message', payload: { text: 'once' } })
+  t.equal(resent.statusCode, 202)
+  t.same(resent.body, { id: 'resent', pos: firstAck.payload.pos, duplicate: true }, 'long polling, same key: the original\'s position, not stored again')
+  const back = await connect(app, `/ws?client_key=${key}`)
+  await back.join('general')
+  back.send({ id: 'resent', room: 'general', type: 'chat.message', payload: { text: 'once' } })
+  const backAck = await back.waitFor((f) => f.kind === 'ack' && f.id === 'resent')
+  t.same(backAck.payload, { duplicate: true, pos: firstAck.payload.pos }, 'WebSocket again, same key: a duplicate')
+  const stranger = await connect(app, `/ws?client_key=${'S'.repeat(22)}`)
+  await stranger.join('general')
+  stranger.send({ id: 'resent', room: 'general', type: 'chat.message', payload: { text: 'mine' } })
+  const strangerAck = await stranger.waitFor((f) => f.kind === 'ack' && f.id === 'resent')
+  t.notOk(strangerAck.payload.duplicate, 'another key is another sender: the same id is its own message')
+  await watcher.waitFor((f) => f.kind === 'event' && f.payload.text === 'mine')
+  t.same(watcher.frames.filter((f: any) => f.kind === 'event').map((f: any) => f.payload.text), ['once', 'mine'], 'members got each message once')
+
+  for (const bad of ['short', 'x'.repeat(129), 'has space in it here!', '%E2%9C%93'.repeat(6)]) {
+    t.equal(await upgradeStatus(app, `/ws?client_key=${encodeURIComponent(bad)}`), 400, `WebSocket: ${bad.slice(0, 12)}`)
+    const created = await app.inject({ url: '/ws/poll', query: { client_key: bad } })
+    t.equal(created.statusCode, 400, `long polling: ${bad.slice(0, 12)}`)
+    t.equal(created.json().code, 'VIX_ERR_INVALID_REQUEST')
+    t.match(created.json().message, /client_key/)
+  }
+})
+
+t.test('the bundled client sends one client_key on every session it opens, and each client its own', async (t) => {
+  const app = await build(t, chat)
+  const client = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket, reconnect: { minDelay: 10, maxDelay: 20 }, autoUnref: true })
+  const other = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket, autoUnref: true })
+  t.teardown(() => { client.close(); other.close() })
+  await client.connect()
+  await other.connect()
+  const scopes = (): string[] => [...app.realtime.sessions.values()].map((session) => session.senderScope)
+  const [mine, theirs] = scopes()
+  t.match(mine, /^key:/)
+  t.match(theirs, /^key:/)
+  t.not(mine, theirs, 'each client its own key')
+  for (const session of app.realtime.sessions.values()) if (session.senderScope === mine) session.transport.terminate()
+  await waitFor(() => client.state === 'open' && app.realtime.sessions.size === 2 && !scopes().every((scope) => scope === theirs) && scopes().includes(mine), { message: 'reconnected' })
+  t.ok(scopes().includes(mine), 'the new session is the same sender')
 })
 
 t.test('GET /ws/history pages through a room', async (t) => {

@@ -9,9 +9,9 @@ export class PollClient {
 
   constructor (readonly app: FastifyInstance, readonly sessionId: string, readonly headers: Record<string, string> = {}, readonly prefix = '/ws') {}
 
-  /** Create a session (`GET /ws/poll`) and return a client for it. */
-  static async create (app: FastifyInstance, headers: Record<string, string> = {}, prefix = '/ws'): Promise<PollClient> {
-    const response = await app.inject({ url: `${prefix}/poll`, headers })
+  /** Create a session (`GET /ws/poll`, with `query`) and return a client for it. */
+  static async create (app: FastifyInstance, headers: Record<string, string> = {}, prefix = '/ws', query: Record<string, string> = {}): Promise<PollClient> {
+    const response = await app.inject({ url: `${prefix}/poll`, query, headers })
     if (response.statusCode !== 200) throw new Error(`create failed: ${response.statusCode} ${response.body}`)
     const client = new PollClient(app, response.json().session_id, headers, prefix)
     client.next = response.json().next
