@@ -81,7 +81,7 @@ t.test('broker option: { nats } builds a NatsBroker; bad values fail register wi
 
   const broker = resolveBrokerOption({ nats: 'nats://127.0.0.1:1, nats://127.0.0.1:2', prefix: 'p.' }) as NatsBroker
   t.ok(broker instanceof NatsBroker)
-  t.same([broker.roomSubject('r'), broker.roomSubject('a.b'), broker.broadcastSubject, broker.controlSubject], ['p.room.r', 'p.room.a_2Eb', 'p.all', 'p.control'])
+  t.same([broker.subjects.room('r'), broker.subjects.room('a.b'), broker.subjects.broadcast, broker.subjects.control], ['p.room.r', 'p.room.a_2Eb', 'p.all', 'p.control'])
   t.equal(new NatsBroker({ nats: natsUrl }).prefix, 'vix.', 'default prefix')
   await broker.close()
 
@@ -123,9 +123,9 @@ t.test('two brokers over the shared NATS: the broker contract', async (t) => {
   // What is not an envelope or a control message is an error, never a delivery.
   const raw = await natsConnect({ servers: natsUrl })
   t.teardown(() => raw.close())
-  raw.publish(b.roomSubject('r'), 'not json')
-  raw.publish(b.roomSubject('r'), '{"node":1}')
-  raw.publish(b.controlSubject, '{"node":5}')
+  raw.publish(b.subjects.room('r'), 'not json')
+  raw.publish(b.subjects.room('r'), '{"node":1}')
+  raw.publish(b.subjects.control, '{"node":5}')
   await raw.flush()
   await waitFor(() => seenB.errors.length === 3, { message: () => `errors: ${seenB.errors.length}` })
 

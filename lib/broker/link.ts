@@ -1,6 +1,6 @@
 import { Health, type Dependency, type DependencySpec } from '../health.js'
 import type { Logger } from '../hub/types.js'
-import type { BrokerEvents } from './types.js'
+import type { BrokerEvents, Envelope } from './types.js'
 
 /**
  * The state of a networked broker's link to its server, and what is told
@@ -87,5 +87,27 @@ export class BrokerLink {
     this.logger.warn({ channels }, `vix-realtime: ${this.spec.label} connected; repairing missed messages from the store`)
     this.events?.connection(true)
     this.events?.resync()
+  }
+}
+
+/**
+ * What every networked broker (Redis, NATS) has besides its client: a link
+ * to its server, registered with the hub's health, and where envelopes from
+ * other nodes go once `start` handed it over.
+ */
+export abstract class LinkedBroker {
+  protected abstract readonly link: BrokerLink
+  protected deliver: (envelope: Envelope) => void = () => {}
+
+  /** The hub's health registry: the server is registered as a dependency (`redis`, `nats`) and reported up and down. */
+  watch (health: Health): void {
+    this.link.watch(health)
+  }
+
+  /** `start`'s first step: keep the hub's callbacks, register the dependency. */
+  protected begin (deliver: (envelope: Envelope) => void, events: BrokerEvents): BrokerLink {
+    this.deliver = deliver
+    this.link.attach(events)
+    return this.link
   }
 }

@@ -1,8 +1,7 @@
 import type { ConnectionOptions, NatsConnection, Subscription } from 'nats'
-import type { Health } from '../health.js'
 import type { Logger } from '../hub/types.js'
 import { optionalPackage } from '../optional.js'
-import { BrokerLink } from './link.js'
+import { BrokerLink, LinkedBroker } from './link.js'
 import { encodeSubjectToken } from './subject.js'
 import type { Broker, BrokerEvents, ControlMessage, Envelope } from './types.js'
 import { ChannelNames, decodeControl, decodeEnvelope, encodeWire } from './wire.js'
@@ -44,10 +43,11 @@ const silent: Logger = { debug () {}, warn () {}, error () {} }
  * const hub = new Hub({ broker: new NatsBroker({ nats: 'nats://127.0.0.1:4222', prefix: 'chat.' }) })
  * await hub.started
  */
-export class NatsBroker implements Broker {
+export class NatsBroker extends LinkedBroker implements Broker {
   readonly prefix: string
-  private readonly names: ChannelNames
-  private readonly link: BrokerLink
+  /** The subjects: `room(name)` (`<prefix>room.<token>`), `broadcast` (`<prefix>all`), `control` (`<prefix>control`, presence announcements, heartbeats, sync requests). */
+  readonly subjects: ChannelNames
+  protected readonly link: BrokerLink
   private readonly logger: Logger
   private readonly connectTimeout: number
   private readonly retryDelay: number
@@ -60,13 +60,13 @@ export class NatsBroker implements Broker {
   private readonly subscriptions = new Map<string, Subscription>()
   /** The broadcast and control subscriptions. */
   private shared: Subscription[] = []
-  private deliver: (envelope: Envelope) => void = () => {}
   private retryTimer: NodeJS.Timeout | undefined
   private restoring: Promise<void> | undefined
 
   constructor (options: NatsBrokerOptions) {
+    super()
     this.prefix = options.prefix ?? 'vix.'
-    this.names = new ChannelNames(this.prefix, (room) => `.${encodeSubjectToken(room)}`)
+    this.subjects = new ChannelNames(this.prefix, (room) => `.${encodeSubjectToken(room)}`)
     this.logger = options.logger ?? silent
     this.connectTimeout = options.connectTimeout ?? 5000
     this.retryDelay = options.retryDelay ?? 250
@@ -76,35 +76,13 @@ export class NatsBroker implements Broker {
     else this.servers = url.split(',').map((server) => server.trim())
   }
 
-  /** The subject of a room's envelopes. */
-  roomSubject (room: string): string {
-    return this.names.room(room)
-  }
-
-  /** The subject of room-less broadcasts. */
-  get broadcastSubject (): string {
-    return this.names.broadcast
-  }
-
-  /** The control subject every node subscribes to: presence announcements, heartbeats, sync requests. */
-  get controlSubject (): string {
-    return this.names.control
-  }
-
-  /** The hub's health registry: NATS is registered as the `nats` dependency, reported up and down. */
-  watch (health: Health): void {
-    this.link.watch(health)
-  }
-
   /**
    * Connect and subscribe. When NATS cannot be reached the node boots anyway
    * and goes on trying every `retryDelay` ms (then repairs from the store);
    * with the hub's `failFast`, reject with `VIX_ERR_DEPENDENCY_UNAVAILABLE` instead.
    */
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
-    this.deliver = deliver
-    const link = this.link
-    link.attach(events)
+    const link = this.begin(deliver, events)
     link.booting = true
     link.quiet = link.failFast
     try {
@@ -161,8 +139,8 @@ export class NatsBroker implements Broker {
     this.connection = connection
     const events = this.link.events
     this.shared = [
-      connection.subscribe(this.broadcastSubject, { callback: (error, message) => { if (this.usable(error)) this.received(message.string()) } }),
-      connection.subscribe(this.controlSubject, {
+      connection.subscribe(this.subjects.broadcast, { callback: (error, message) => { if (this.usable(error)) this.received(message.string()) } }),
+      connection.subscribe(this.subjects.control, {
         callback: (error, message) => {
           if (!this.usable(error)) return
           const control = decodeControl(message.string(), events)
@@ -187,7 +165,7 @@ export class NatsBroker implements Broker {
   }
 
   private subscribeRoom (connection: NatsConnection, room: string): void {
-    this.subscriptions.set(room, connection.subscribe(this.roomSubject(room), { callback: (error, message) => { if (this.usable(error)) this.received(message.string()) } }))
+    this.subscriptions.set(room, connection.subscribe(this.subjects.room(room), { callback: (error, message) => { if (this.usable(error)) this.received(message.string()) } }))
   }
 
   /** Disconnects and reconnects, as the client reports them, until the connection closes. */
@@ -215,11 +193,11 @@ export class NatsBroker implements Broker {
   }
 
   async publish (envelope: Envelope): Promise<void> {
-    this.connected().publish(envelope.room === undefined ? this.broadcastSubject : this.roomSubject(envelope.room), encodeWire(envelope))
+    this.connected().publish(envelope.room === undefined ? this.subjects.broadcast : this.subjects.room(envelope.room), encodeWire(envelope))
   }
 
   async publishControl (message: ControlMessage): Promise<void> {
-    this.connected().publish(this.controlSubject, encodeWire(message))
+    this.connected().publish(this.subjects.control, encodeWire(message))
   }
 
   /** The connection, when it is up: a publish while it is down fails at once rather than waiting in the reconnect buffer. */

@@ -1,8 +1,7 @@
 import type { Redis } from 'ioredis'
 import { optionalPackage } from '../optional.js'
 import type { Logger } from '../hub/types.js'
-import type { Health } from '../health.js'
-import { BrokerLink } from './link.js'
+import { BrokerLink, LinkedBroker } from './link.js'
 import type { Broker, BrokerEvents, ControlMessage, Envelope } from './types.js'
 import { ChannelNames, decodeControl, decodeEnvelope, encodeWire } from './wire.js'
 
@@ -57,7 +56,7 @@ async function whenReady (client: Redis, timeout: number): Promise<void> {
  * const hub = new Hub({ broker: new RedisBroker({ redis: 'redis://127.0.0.1:6379', prefix: 'chat:' }) })
  * await hub.started
  */
-export class RedisBroker implements Broker {
+export class RedisBroker extends LinkedBroker implements Broker {
   readonly prefix: string
   private readonly publisher: Redis
   private readonly subscriber: Redis
@@ -66,13 +65,13 @@ export class RedisBroker implements Broker {
   private readonly connectTimeout: number
   /** Rooms this node wants, also while disconnected: they are subscribed again on reconnect. */
   private readonly rooms = new Set<string>()
-  private deliver: (envelope: Envelope) => void = () => {}
   private started = false
   private resubscribing: Promise<void> | undefined
   private readonly names: ChannelNames
-  private readonly link: BrokerLink
+  protected readonly link: BrokerLink
 
   constructor (options: RedisBrokerOptions) {
+    super()
     this.prefix = options.prefix ?? 'vix:'
     this.names = new ChannelNames(this.prefix, (room) => `:${room}`)
     this.logger = options.logger ?? silent
@@ -116,11 +115,6 @@ export class RedisBroker implements Broker {
     return this.names.broadcast
   }
 
-  /** The hub's health registry: Redis is registered as the `redis` dependency, reported up and down. */
-  watch (health: Health): void {
-    this.link.watch(health)
-  }
-
   /**
    * Connect; when Redis cannot be reached (the first error, or `connectTimeout`)
    * resolve anyway and go on connecting in the background: the node boots,
@@ -129,9 +123,7 @@ export class RedisBroker implements Broker {
    * reject with `VIX_ERR_DEPENDENCY_UNAVAILABLE` instead.
    */
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
-    this.deliver = deliver
-    const link = this.link
-    link.attach(events)
+    const link = this.begin(deliver, events)
     this.subscriber.on('message', (channel: string, data: string) => {
       if (channel === this.controlChannel) {
         const message = decodeControl(data, events)
