@@ -1,18 +1,15 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { fileURLToPath } from 'node:url'
 import { PostgresMessageStore } from '../lib/store/postgres.js'
 import { build } from './helpers/app.js'
-import { bundleForChild, startNode } from './helpers/child.js'
+import { membersOn, startExampleCluster, storedOrder } from './helpers/cluster.js'
 import { scrapeMetrics } from './helpers/metrics.js'
 import { natsAvailable, natsPort, natsUrl, uniqueNatsPrefix } from './helpers/nats.js'
 import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
 import { requireService } from './helpers/services.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
 import { delay, waitFor } from './helpers/wait.js'
-import { connect, connectUrl, type TestClient } from './helpers/ws-client.js'
-
-const serverFile = fileURLToPath(new URL('../example-app/server.ts', import.meta.url))
+import { connect, type TestClient } from './helpers/ws-client.js'
 
 const [nats, postgres] = await Promise.all([natsAvailable(), postgresAvailable()])
 
@@ -24,18 +21,9 @@ t.test('three nodes in separate processes over NATS and PostgreSQL: every messag
   if (!requireService(t, 'nats', nats.ok, nats.reason)) return
   if (!requireService(t, 'postgresql', postgres.ok, postgres.reason)) return
   t.teardown(() => dropRunSchemas())
-  const bundle = await bundleForChild(serverFile, t.testdir())
   const env = { NATS_URL: natsUrl, VIX_NATS_PREFIX: uniqueNatsPrefix(), DATABASE_URL: postgresUrl, VIX_PG_SCHEMA: schemaFor(t.fullname) }
-  // The first node creates the schema; the others find it.
-  const nodes = [await startNode(t, bundle, 'a', env)]
-  nodes.push(...await Promise.all([startNode(t, bundle, 'b', env), startNode(t, bundle, 'c', env)]))
-
-  const clients = await Promise.all(nodes.flatMap((node) => [0, 1].map(async () => {
-    const client = await connectUrl(node.ws)
-    t.teardown(() => { client.close() })
-    await client.join('general')
-    return client
-  })))
+  const nodes = await startExampleCluster(t, env, ['a', 'b', 'c'])
+  const clients = await membersOn(t, nodes, 'general', 2)
   // One publisher per node, interleaved.
   const perPublisher = 20
   const publishers = [clients[0], clients[2], clients[4]]
@@ -47,8 +35,7 @@ t.test('three nodes in separate processes over NATS and PostgreSQL: every messag
   for (const client of clients) await client.waitForCount((f) => f.kind === 'event' && f.type === 'chat.message', total, 15_000)
   await delay(200)
 
-  const history = await (await fetch(`${nodes[0].base}/ws/history?room=general&limit=100`)).json() as { messages: Array<{ id: string }> }
-  const order = history.messages.map((m) => m.id)
+  const order = await storedOrder(nodes[0], 'general')
   t.equal(order.length, total, 'every message stored once')
   for (const [i, client] of clients.entries()) {
     t.same(eventIds(client), order, `client ${i} (node ${nodes[Math.floor(i / 2)].name}): every message exactly once, in the one stored order`)
