@@ -118,7 +118,8 @@ export class NatsBroker extends LinkedBroker implements Broker {
 
   /** Not reached at boot: try again every `retryDelay` ms until connected or closed. */
   private retry (): void {
-    if (this.link.closing) return
+    // An app's connection that failed is the app's to replace: there is nothing here to connect to.
+    if (this.link.closing || this.servers === undefined) return
     this.retryTimer = setTimeout(() => {
       this.connect().then(async (connection) => {
         if (this.link.closing) {
