@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Type } from '@sinclair/typebox'
 import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
 import { registerChatPage } from './static.js'
-import vixRealtime, { errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
+import vixRealtime, { brokerFromEnv, errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
 export const ChatMessagePayload = Type.Object({
@@ -46,12 +46,13 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * echoed, and any other type gets `VIX_ERR_UNKNOWN_TYPE`. With `VIX_PUBLISH_KEY`
  * set, `POST /ws/send` without a session publishes for whoever sends
  * `Authorization: Bearer <key>`; without it, server-side publish is off.
- * With `REDIS_URL` (and `VIX_REDIS_PREFIX`) nodes fan out over Redis, and with
+ * With `REDIS_URL` (and `VIX_REDIS_PREFIX`) nodes fan out over Redis, or with
+ * `NATS_URL` (and `VIX_NATS_PREFIX`) over NATS, and with
  * `DATABASE_URL` (and `VIX_PG_SCHEMA`) they share their history in PostgreSQL.
  * Limits are on: `VIX_MAX_CONNECTIONS_PER_IP` (default 50, WebSocket and
  * long-poll sessions together) and `VIX_RATE_LIMIT` / `VIX_RATE_BURST`
  * (default 20 messages/s per session, burst 40); `off` turns one off.
- * While Redis or PostgreSQL is unreachable the node stays up, answers
+ * While Redis, NATS or PostgreSQL is unreachable the node stays up, answers
  * `GET /ws/ready` 503 and retries; `VIX_FAIL_FAST=1` makes boot fail instead.
  */
 export async function buildExampleApp (config: ExampleConfig = {}): Promise<FastifyInstance> {
@@ -70,13 +71,13 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     // Who is in each room, shown by the chat page.
     presence: { rooms: 'all', meta: demoPublicInfo },
     limits: limitsFromEnv(env, { maxConnectionsPerIp: 50, rate: 20, burst: 40 }),
-    // VIX_FAIL_FAST=1: boot fails when Redis or PostgreSQL cannot be reached, instead of staying up (503 on /ws/ready) and retrying.
+    // VIX_FAIL_FAST=1: boot fails when Redis, NATS or PostgreSQL cannot be reached, instead of staying up (503 on /ws/ready) and retrying.
     failFast: failFastFromEnv(env),
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
     longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined ? undefined : { key: publishKey } },
-    // Several nodes: REDIS_URL fans out between them, DATABASE_URL shares their history. Unset: one node, SQLite.
-    broker: nonEmpty(env.REDIS_URL) === undefined ? undefined : { redis: env.REDIS_URL as string, prefix: nonEmpty(env.VIX_REDIS_PREFIX) },
+    // Several nodes: REDIS_URL or NATS_URL fans out between them, DATABASE_URL shares their history. Unset: one node, SQLite.
+    broker: brokerFromEnv(env),
     store: nonEmpty(env.DATABASE_URL) === undefined
       ? { path: env.VIX_STORE_PATH ?? './data/messages.db' }
       : { postgres: env.DATABASE_URL as string, schema: nonEmpty(env.VIX_PG_SCHEMA) }

@@ -1,4 +1,5 @@
 import { InvalidEnvError } from './errors.js'
+import { redactCredentials } from './redact.js'
 import type { LimitsOptions } from './limits/options.js'
 import { longPollingDefaults, type LongPollingOptions } from './long-polling/options.js'
 import { websocketDefaults, type WebSocketOptions } from './websocket/options.js'
@@ -124,4 +125,28 @@ export function secretFromEnv (env: Env, name: string, minLength = 16): string |
   if (raw === undefined || raw === '') return undefined
   if (raw.length < minLength) throw new InvalidEnvError(name, `<${raw.length} characters>`, `expected a secret of at least ${minLength} characters`)
   return raw
+}
+
+/** The broker the environment asks for: Redis or NATS by URL, with an optional prefix. */
+export type EnvBroker = { redis: string, prefix?: string } | { nats: string, prefix?: string }
+
+/**
+ * The broker from the environment: `REDIS_URL` (prefix `VIX_REDIS_PREFIX`)
+ * fans out over Redis, `NATS_URL` (prefix `VIX_NATS_PREFIX`) over NATS;
+ * neither, undefined (one node, in process). Both at once is a mistake, not a
+ * choice to guess: it throws `VIX_ERR_INVALID_ENV` naming both variables.
+ *
+ * @example
+ * await app.register(vixRealtime, { broker: brokerFromEnv(process.env) })
+ */
+export function brokerFromEnv (env: Env): EnvBroker | undefined {
+  const nonEmpty = (name: string): string | undefined => env[name] === undefined || env[name] === '' ? undefined : env[name]
+  const redis = nonEmpty('REDIS_URL')
+  const nats = nonEmpty('NATS_URL')
+  if (redis !== undefined && nats !== undefined) {
+    throw new InvalidEnvError('NATS_URL', redactCredentials(nats), 'REDIS_URL is set too: set REDIS_URL (Redis) or NATS_URL (NATS), not both')
+  }
+  if (redis !== undefined) return { redis, prefix: nonEmpty('VIX_REDIS_PREFIX') }
+  if (nats !== undefined) return { nats, prefix: nonEmpty('VIX_NATS_PREFIX') }
+  return undefined
 }

@@ -1,8 +1,9 @@
 import type { Redis } from 'ioredis'
 import { optionalPackage } from '../optional.js'
 import type { Logger } from '../hub/types.js'
-import { Health, type Dependency } from '../health.js'
+import { BrokerLink, LinkedBroker } from './link.js'
 import type { Broker, BrokerEvents, ControlMessage, Envelope } from './types.js'
+import { ChannelNames, decodeControl, decodeEnvelope, encodeWire } from './wire.js'
 
 const ioredis = optionalPackage<typeof import('ioredis')>('ioredis', 'broker.redis')
 
@@ -19,17 +20,6 @@ export interface RedisBrokerOptions {
 }
 
 const silent: Logger = { debug () {}, warn () {}, error () {} }
-
-function isEnvelope (value: unknown): value is Envelope {
-  const candidate = value as Partial<Envelope> | null
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.node === 'string' &&
-    typeof candidate.message === 'object' && candidate.message !== null && typeof candidate.message.type === 'string'
-}
-
-function isControl (value: unknown): value is ControlMessage {
-  const candidate = value as Partial<ControlMessage> | null
-  return typeof candidate === 'object' && candidate !== null && typeof candidate.node === 'string' && typeof candidate.type === 'string'
-}
 
 /** Resolves once `client` is ready; rejects on its first error or on timeout (`failFast` boot); a lazy client is told to connect. */
 async function whenReady (client: Redis, timeout: number): Promise<void> {
@@ -66,7 +56,7 @@ async function whenReady (client: Redis, timeout: number): Promise<void> {
  * const hub = new Hub({ broker: new RedisBroker({ redis: 'redis://127.0.0.1:6379', prefix: 'chat:' }) })
  * await hub.started
  */
-export class RedisBroker implements Broker {
+export class RedisBroker extends LinkedBroker implements Broker {
   readonly prefix: string
   private readonly publisher: Redis
   private readonly subscriber: Redis
@@ -75,25 +65,18 @@ export class RedisBroker implements Broker {
   private readonly connectTimeout: number
   /** Rooms this node wants, also while disconnected: they are subscribed again on reconnect. */
   private readonly rooms = new Set<string>()
-  private deliver: (envelope: Envelope) => void = () => {}
-  private events: BrokerEvents | undefined
   private started = false
-  private closing = false
-  private connected = false
-  private health: Health | undefined
-  private dependency: Dependency | undefined
-  private lastError: unknown
   private resubscribing: Promise<void> | undefined
-  /** True while a `failFast` start waits: its failure is thrown, not logged as an outage. */
-  private quiet = false
-  /** True while `start` waits for the first connection. */
-  private booting = false
-  /** The URL given (undefined for a client of the app's), named, redacted, in the log line of an outage. */
-  private readonly url: string | undefined
+  private readonly names: ChannelNames
+  protected readonly link: BrokerLink
 
   constructor (options: RedisBrokerOptions) {
+    super()
     this.prefix = options.prefix ?? 'vix:'
+    this.names = new ChannelNames(this.prefix, (room) => `:${room}`)
     this.logger = options.logger ?? silent
+    // The URL given (none for a client of the app's) is named, redacted, in the log line of an outage.
+    this.link = new BrokerLink({ name: 'redis', label: 'Redis', option: 'broker.redis', url: typeof options.redis === 'string' ? options.redis : undefined }, this.logger)
     this.connectTimeout = options.connectTimeout ?? 5000
     const min = options.retryDelay?.min ?? 50
     const max = options.retryDelay?.max ?? 2000
@@ -106,7 +89,6 @@ export class RedisBroker implements Broker {
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(max, min * 2 ** Math.min(times - 1, 16))
     }
-    this.url = typeof options.redis === 'string' ? options.redis : undefined
     if (typeof options.redis === 'string') {
       this.publisher = new (ioredis().Redis)(options.redis, own)
       this.subscriber = new (ioredis().Redis)(options.redis, own)
@@ -120,22 +102,17 @@ export class RedisBroker implements Broker {
 
   /** The channel of a room's envelopes. */
   roomChannel (room: string): string {
-    return `${this.prefix}room:${room}`
+    return this.names.room(room)
   }
 
   /** The control channel every node subscribes to: presence announcements, heartbeats, sync requests. */
   get controlChannel (): string {
-    return `${this.prefix}control`
+    return this.names.control
   }
 
   /** The channel of room-less broadcasts. */
   get broadcastChannel (): string {
-    return `${this.prefix}all`
-  }
-
-  /** The hub's health registry: Redis is registered as the `redis` dependency, reported up and down. */
-  watch (health: Health): void {
-    this.health = health
+    return this.names.broadcast
   }
 
   /**
@@ -146,102 +123,58 @@ export class RedisBroker implements Broker {
    * reject with `VIX_ERR_DEPENDENCY_UNAVAILABLE` instead.
    */
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
-    this.deliver = deliver
-    this.events = events
-    this.dependency = (this.health ?? new Health({ logger: this.logger })).add({ name: 'redis', label: 'Redis', option: 'broker.redis', url: this.url })
+    const link = this.begin(deliver, events)
     this.subscriber.on('message', (channel: string, data: string) => {
-      if (channel === this.controlChannel) this.receivedControl(data)
-      else this.received(data)
+      if (channel === this.controlChannel) {
+        const message = decodeControl(data, events)
+        if (message !== undefined) events.control?.(message)
+      } else {
+        const envelope = decodeEnvelope(data, events)
+        if (envelope !== undefined) this.deliver(envelope)
+      }
     })
     for (const client of [this.publisher, this.subscriber]) {
-      client.on('error', (error: unknown) => { this.failed(error) })
-      client.on('close', () => { this.down() })
+      client.on('error', (error: unknown) => { link.failed(error) })
+      client.on('close', () => { link.lost() })
       client.on('ready', () => { this.whenUp() })
     }
     this.started = true
-    if (this.health?.failFast === true) {
+    if (link.failFast) {
       // Boot fails with the coded error below instead of logging an outage the node would not live through.
-      this.quiet = true
-      this.booting = true
+      link.quiet = true
+      link.booting = true
       try {
         await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
         await this.up()
-        if (!this.connected) throw this.lastError ?? new Error('Redis connection lost while subscribing')
+        if (!link.connected) throw link.lastError ?? new Error('Redis connection lost while subscribing')
       } catch (error) {
-        this.closing = true
+        link.closing = true
         this.subscriber.disconnect()
         if (this.ownsPublisher) this.publisher.disconnect()
-        throw this.dependency.unavailable(error)
+        throw link.unavailable(error)
       } finally {
-        this.quiet = false
-        this.booting = false
+        link.quiet = false
+        link.booting = false
       }
       return
     }
     // Reachable: connected and subscribed when start resolves, as before. Not: the first
     // error (or connectTimeout) ends the wait, the node boots, ioredis retries with the backoff.
-    this.booting = true
+    link.booting = true
     try {
       await Promise.all([whenReady(this.publisher, this.connectTimeout), whenReady(this.subscriber, this.connectTimeout)])
       await this.up()
     } catch {
     } finally {
-      this.booting = false
+      link.booting = false
     }
     // Until both connections are ready the hub counts the broker as disconnected.
-    if (!this.connected && !this.closing) this.events.connection(false)
+    link.bootedWithout()
   }
 
   /** `up()` from an event: it never rejects (a failed subscribe is reported as an outage). */
   private whenUp (): void {
-    this.up().catch((error: unknown) => { this.failed(error) })
-  }
-
-  private received (data: string): void {
-    let envelope: unknown
-    try {
-      envelope = JSON.parse(data)
-    } catch (error) {
-      this.events?.error(error)
-      return
-    }
-    if (!isEnvelope(envelope)) {
-      this.events?.error(new Error('not an envelope'))
-      return
-    }
-    this.deliver(envelope)
-  }
-
-  private receivedControl (data: string): void {
-    let message: unknown
-    try {
-      message = JSON.parse(data)
-    } catch (error) {
-      this.events?.error(error)
-      return
-    }
-    if (!isControl(message)) {
-      this.events?.error(new Error('not a control message'))
-      return
-    }
-    this.events?.control?.(message)
-  }
-
-  private failed (error: unknown): void {
-    if (this.closing) return
-    this.lastError = error
-    this.events?.error(error)
-    if (!this.quiet) this.dependency?.down(error)
-  }
-
-  /** A connection closed: a dropped connection is an error too, even when the socket ended cleanly. */
-  private down (): void {
-    if (this.closing || !this.connected) return
-    this.connected = false
-    const error = new Error('Redis connection closed')
-    this.events?.error(error)
-    this.dependency?.down(this.lastError ?? error)
-    this.events?.connection(false)
+    this.up().catch((error: unknown) => { this.link.failed(error) })
   }
 
   /**
@@ -250,7 +183,7 @@ export class RedisBroker implements Broker {
    * repair what was missed from the store. One run at a time.
    */
   private up (): Promise<void> {
-    if (!this.started || this.closing || this.connected) return Promise.resolve()
+    if (!this.started || this.link.closing || this.link.connected) return Promise.resolve()
     if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return Promise.resolve()
     this.resubscribing ??= this.resubscribe().finally(() => { this.resubscribing = undefined })
     return this.resubscribing
@@ -261,27 +194,20 @@ export class RedisBroker implements Broker {
     try {
       await this.subscriber.subscribe(...channels)
     } catch (error) {
-      this.failed(error)
+      this.link.failed(error)
       return
     }
-    if (this.closing || this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return
-    this.connected = true
-    this.lastError = undefined
-    this.dependency?.up()
-    // Connected within start: nothing was missed, and the hub already counts the broker as connected.
-    if (this.booting) return
-    this.logger.warn({ channels: channels.length }, 'vix-realtime: Redis connected; repairing missed messages from the store')
-    this.events?.connection(true)
-    this.events?.resync()
+    if (this.publisher.status !== 'ready' || this.subscriber.status !== 'ready') return
+    this.link.restored(channels.length)
   }
 
   async publish (envelope: Envelope): Promise<void> {
     const channel = envelope.room === undefined ? this.broadcastChannel : this.roomChannel(envelope.room)
-    await this.publisher.publish(channel, JSON.stringify(envelope))
+    await this.publisher.publish(channel, encodeWire(envelope))
   }
 
   async publishControl (message: ControlMessage): Promise<void> {
-    await this.publisher.publish(this.controlChannel, JSON.stringify(message))
+    await this.publisher.publish(this.controlChannel, encodeWire(message))
   }
 
   async subscribe (room: string): Promise<void> {
@@ -298,8 +224,8 @@ export class RedisBroker implements Broker {
   }
 
   async close (): Promise<void> {
-    if (this.closing) return
-    this.closing = true
+    if (this.link.closing) return
+    this.link.closing = true
     this.rooms.clear()
     const quit = async (client: Redis): Promise<void> => {
       if (client.status !== 'ready') {
