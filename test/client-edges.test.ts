@@ -183,7 +183,7 @@ test('long polling: 503 on a poll, 404 and network failure on a send', async (t)
   const failed = nextEvent(vix2, 'close')
   vix2.send({ type: 'b' })
   t.match((await failed)[0], { reason: 'long-polling send failed', willReconnect: true })
-  t.match(fetch2.calls, [/^GET .*\/ws\/poll$/, /session_id=s1/, /^POST .*\/ws\/send\?session_id=s1$/, /^GET .*\/ws\/poll$/, /session_id=s2/, /^POST .*session_id=s2$/])
+  t.match(fetch2.calls, [/^GET .*\/ws\/poll\?client_key=[\w-]{22}$/, /session_id=s1/, /^POST .*\/ws\/send\?session_id=s1$/, /^GET .*\/ws\/poll\?client_key=[\w-]{22}$/, /session_id=s2/, /^POST .*session_id=s2$/])
 })
 
 test('a publish larger than maxMessageSize (UTF-8 bytes) is refused before it is sent', async (t) => {

@@ -32,7 +32,7 @@ t.test('the long-polling routes are fully documented in a valid OpenAPI document
   t.ok(send.responses['429'], 'a full inbox is documented (429)')
   t.match(send.responses['503'].description, /VIX_ERR_STORE_UNAVAILABLE/, 'an unreachable store is documented (503)')
   t.match(send.description, /serverPublish/, 'the description says server-side publish is off unless configured')
-  t.same(document.paths['/ws/poll'].get.parameters.map((p: any) => p.name).sort(), ['ack', 'max', 'session_id', 'wait'])
+  t.same(document.paths['/ws/poll'].get.parameters.map((p: any) => p.name).sort(), ['ack', 'client_key', 'max', 'session_id', 'wait'])
 })
 
 t.test('the example app passes LONGPOLL_* through', async (t) => {
