@@ -22,9 +22,11 @@ export function storeOf (env: Record<string, string | undefined>): string {
 export function brokerOf (env: Record<string, string | undefined>): string {
   const redis = nonEmpty(env.REDIS_URL)
   if (redis !== undefined) return `Redis ${printable(redis)}${nonEmpty(env.VIX_REDIS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_REDIS_PREFIX as string}`} (REDIS_URL)`
+  const redisUrls = nonEmpty(env.REDIS_URLS)
+  if (redisUrls !== undefined) return `Redis, ${redisUrls.split(',').length} servers ${redisUrls.split(',').map((url) => printable(url.trim())).join(' ')}${nonEmpty(env.VIX_REDIS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_REDIS_PREFIX as string}`} (REDIS_URLS)`
   const nats = nonEmpty(env.NATS_URL)
   if (nats !== undefined) return `NATS ${printable(nats)}${nonEmpty(env.VIX_NATS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_NATS_PREFIX as string}`} (NATS_URL)`
-  return 'in process: this node only (REDIS_URL or NATS_URL to fan out)'
+  return 'in process: this node only (REDIS_URL, REDIS_URLS or NATS_URL to fan out)'
 }
 
 /** The base URL to print for a listening `host:port`: a wildcard host is reached as localhost. */

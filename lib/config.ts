@@ -127,26 +127,44 @@ export function secretFromEnv (env: Env, name: string, minLength = 16): string |
   return raw
 }
 
-/** The broker the environment asks for: Redis or NATS by URL, with an optional prefix. */
-export type EnvBroker = { redis: string, prefix?: string } | { nats: string, prefix?: string }
+/** The broker the environment asks for: Redis (one server or several) or NATS by URL, with an optional prefix. */
+export type EnvBroker = { redis: string | string[], prefix?: string } | { nats: string, prefix?: string }
+
+/** A URL, or several comma-separated, with every password hidden. */
+const redactUrls = (urls: string): string => urls.split(',').map(redactCredentials).join(',')
+
+/** The variables that pick a broker: one at most. */
+const brokerVariables = ['REDIS_URL', 'REDIS_URLS', 'NATS_URL'] as const
 
 /**
- * The broker from the environment: `REDIS_URL` (prefix `VIX_REDIS_PREFIX`)
- * fans out over Redis, `NATS_URL` (prefix `VIX_NATS_PREFIX`) over NATS;
- * neither, undefined (one node, in process). Both at once is a mistake, not a
- * choice to guess: it throws `VIX_ERR_INVALID_ENV` naming both variables.
+ * The broker from the environment: `REDIS_URL` fans out over one Redis,
+ * `REDIS_URLS` (two or more comma-separated URLs, in the same order on every
+ * node) over several independent Redis servers, rooms spread by a consistent
+ * hash (prefix `VIX_REDIS_PREFIX` for both), `NATS_URL` (prefix
+ * `VIX_NATS_PREFIX`) over NATS; none, undefined (one node, in process). More
+ * than one at once is a mistake, not a choice to guess: it throws
+ * `VIX_ERR_INVALID_ENV` naming them.
  *
  * @example
  * await app.register(vixRealtime, { broker: brokerFromEnv(process.env) })
  */
 export function brokerFromEnv (env: Env): EnvBroker | undefined {
   const nonEmpty = (name: string): string | undefined => env[name] === undefined || env[name] === '' ? undefined : env[name]
-  const redis = nonEmpty('REDIS_URL')
-  const nats = nonEmpty('NATS_URL')
-  if (redis !== undefined && nats !== undefined) {
-    throw new InvalidEnvError('NATS_URL', redactCredentials(nats), 'REDIS_URL is set too: set REDIS_URL (Redis) or NATS_URL (NATS), not both')
+  const set = brokerVariables.filter((name) => nonEmpty(name) !== undefined)
+  if (set.length > 1) {
+    const last = set[set.length - 1]
+    throw new InvalidEnvError(last, redactUrls(env[last] as string), `${set.slice(0, -1).join(' and ')} ${set.length > 2 ? 'are' : 'is'} set too: ` +
+      'set one of REDIS_URL (one Redis), REDIS_URLS (several independent Redis servers) or NATS_URL (NATS)')
   }
+  const redis = nonEmpty('REDIS_URL')
   if (redis !== undefined) return { redis, prefix: nonEmpty('VIX_REDIS_PREFIX') }
+  const urls = nonEmpty('REDIS_URLS')
+  if (urls !== undefined) {
+    const list = urls.split(',').map((url) => url.trim())
+    if (list.length < 2 || list.includes('')) throw new InvalidEnvError('REDIS_URLS', redactUrls(urls), 'expected two or more comma-separated redis:// URLs (one server: set REDIS_URL)')
+    return { redis: list, prefix: nonEmpty('VIX_REDIS_PREFIX') }
+  }
+  const nats = nonEmpty('NATS_URL')
   if (nats !== undefined) return { nats, prefix: nonEmpty('VIX_NATS_PREFIX') }
   return undefined
 }

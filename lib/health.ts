@@ -41,18 +41,22 @@ export interface HealthOptions {
 
 const silent: HealthLogger = { warn () {}, error () {} }
 
+/** Whether `value` is `url`, or a comma-separated list that holds it (`REDIS_URLS`). */
+const holds = (value: string | undefined, url: string): boolean => value === url || (value?.includes(',') === true && value.split(',').some((item) => item.trim() === url))
+
 /**
- * The name of the environment variable whose value is `url`, if one is: the
- * one log line of an outage names where the URL came from. Conventional
- * names first (`REDIS_URL`, `DATABASE_URL`), then any.
+ * The name of the environment variable whose value is `url` (or a
+ * comma-separated list holding it), if one is: the one log line of an outage
+ * names where the URL came from. Conventional names first (`REDIS_URL`,
+ * `DATABASE_URL`), then any.
  *
  * @example
  * environmentVariableOf('redis://127.0.0.1:6379', ['REDIS_URL']) // 'REDIS_URL' when REDIS_URL holds it
  */
 export function environmentVariableOf (url: string | undefined, preferred: readonly string[] = [], env: Record<string, string | undefined> = process.env): string | undefined {
   if (url === undefined || url === '') return undefined
-  for (const name of preferred) if (env[name] === url) return name
-  for (const [name, value] of Object.entries(env)) if (value === url) return name
+  for (const name of preferred) if (holds(env[name], url)) return name
+  for (const [name, value] of Object.entries(env)) if (holds(value, url)) return name
   return undefined
 }
 

@@ -127,6 +127,7 @@ export type { InboundMessage, TypedHandler, RawHandler, HubObserver, CatalogueEn
 export type { Broker, BrokerEvents, Envelope } from '../lib/broker/types.js'
 export { InProcessBroker } from '../lib/broker/in-process.js'
 export { RedisBroker, type RedisBrokerOptions } from '../lib/broker/redis.js'
+export { ShardedRedisBroker, type ShardedRedisBrokerOptions } from '../lib/broker/redis-shards.js'
 export { NatsBroker, type NatsBrokerOptions } from '../lib/broker/nats.js'
 export type { BrokerOption } from '../lib/broker/options.js'
 export { PostgresMessageStore, POSTGRES_SCHEMA_VERSION, type PostgresMessageStoreOptions } from '../lib/store/postgres.js'

@@ -39,6 +39,8 @@ t.test('a password in a URL is never logged; the variable holding a URL is found
   t.equal(environmentVariableOf('redis://x', ['REDIS_URL'], env), 'REDIS_URL', 'the conventional name first')
   t.equal(environmentVariableOf('postgres://y', ['DATABASE_URL'], env), 'PG', 'else whichever holds it')
   t.equal(environmentVariableOf('postgres://z', [], env), undefined)
+  t.equal(environmentVariableOf('redis://b:6379', [], { REDIS_URLS: 'redis://a:6379, redis://b:6379' }), 'REDIS_URLS', 'or a comma-separated list that holds it (REDIS_URLS)')
+  t.equal(environmentVariableOf('redis://b', [], { REDIS_URLS: 'redis://b:6379,redis://c' }), undefined, 'a whole item, not a part of one')
 })
 
 t.test('Health: one log line per outage, readiness, shutting down', async (t) => {

@@ -5,17 +5,32 @@ import { checkOptionKeys } from '../options.js'
 import type { Logger } from '../hub/types.js'
 import { NatsBroker } from './nats.js'
 import { RedisBroker } from './redis.js'
+import { ShardedRedisBroker } from './redis-shards.js'
 import { isSubjectPrefix } from './subject.js'
 import type { Broker } from './types.js'
 
-/** The umbrella's `broker` option: a Broker of your own, Redis by URL or client, or NATS by URL or connection. */
-export type BrokerOption = Broker | { redis: string | Redis, prefix?: string } | { nats: string | NatsConnection, prefix?: string }
+/** The umbrella's `broker` option: a Broker of your own, Redis by URL or client (several independent servers as a list), or NATS by URL or connection. */
+export type BrokerOption = Broker | { redis: string | Redis | Array<string | Redis>, prefix?: string } | { nats: string | NatsConnection, prefix?: string }
 
-const expected = 'expected a Broker, { redis: url | client, prefix? } or { nats: url | connection, prefix? }'
+const expected = 'expected a Broker, { redis: url | client | [url | client, ...], prefix? } or { nats: url | connection, prefix? }'
 
 const isBroker = (value: object): value is Broker => typeof (value as Partial<Broker>).publish === 'function'
 
 const isRedisClient = (value: unknown): value is Redis => typeof value === 'object' && value !== null && typeof (value as Partial<Redis>).duplicate === 'function'
+
+const isRedisUrl = (value: unknown): value is string => typeof value === 'string' && /^rediss?:\/\/\S+$/.test(value)
+
+/** Two or more servers, each a URL or a client, none twice: the list of a `ShardedRedisBroker`. */
+function checkRedisServers (servers: unknown[]): Array<string | Redis> {
+  if (servers.length === 0) throw new InvalidOptionError('broker.redis', 'expected two or more redis:// URLs or ioredis clients, got an empty list')
+  if (servers.length === 1) throw new InvalidOptionError('broker.redis', 'a list of one server: use redis: url (or client) for a single Redis')
+  servers.forEach((server, index) => {
+    if (!isRedisClient(server) && !isRedisUrl(server)) throw new InvalidOptionError(`broker.redis[${index}]`, 'expected a redis:// or rediss:// URL or an ioredis client')
+    const first = servers.indexOf(server)
+    if (first !== index) throw new InvalidOptionError(`broker.redis[${index}]`, `the same server as broker.redis[${first}]`)
+  })
+  return servers as Array<string | Redis>
+}
 
 const isNatsConnection = (value: unknown): value is NatsConnection => typeof value === 'object' && value !== null &&
   ['subscribe', 'publish', 'flush', 'drain', 'status'].every((method) => typeof (value as Record<string, unknown>)[method] === 'function')
@@ -25,7 +40,8 @@ const isNatsUrl = (value: unknown): value is string => typeof value === 'string'
 
 /**
  * Turn the `broker` option into a Broker: kept as it is when it is one, a
- * `RedisBroker` for `{ redis, prefix }`, a `NatsBroker` for `{ nats, prefix }`,
+ * `RedisBroker` for `{ redis, prefix }`, a `ShardedRedisBroker` for
+ * `{ redis: [url1, url2, ...], prefix }`, a `NatsBroker` for `{ nats, prefix }`,
  * undefined (in-process) when absent. A bad value fails boot with
  * `VIX_ERR_INVALID_OPTION`.
  *
@@ -47,7 +63,8 @@ export function resolveBrokerOption (option: unknown, logger?: Logger): Broker |
     return new NatsBroker({ nats, prefix, logger })
   }
   if (redis === undefined) throw new InvalidOptionError('broker', expected)
-  if (!isRedisClient(redis) && (typeof redis !== 'string' || !/^rediss?:\/\//.test(redis))) {
+  if (Array.isArray(redis)) return new ShardedRedisBroker({ redis: checkRedisServers(redis), prefix, logger })
+  if (!isRedisClient(redis) && !isRedisUrl(redis)) {
     throw new InvalidOptionError('broker.redis', 'expected a redis:// or rediss:// URL or an ioredis client')
   }
   return new RedisBroker({ redis, prefix, logger })

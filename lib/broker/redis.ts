@@ -17,6 +17,10 @@ export interface RedisBrokerOptions {
   /** With the hub's `failFast`: how long `start` waits for Redis before boot fails, in ms (default 5000, under Fastify's plugin timeout). */
   connectTimeout?: number
   logger?: Logger
+  /** Where it stands among several servers (`ShardedRedisBroker`): its health dependency (`redis#2`) and option path (`broker.redis[1]`); default `redis` and `broker.redis`. */
+  dependency?: { name: string, label: string, option: string }
+  /** Subscribe room channels only, not `<prefix>all` and `<prefix>control` (a server that carries rooms alone; default false). */
+  roomsOnly?: boolean
 }
 
 const silent: Logger = { debug () {}, warn () {}, error () {} }
@@ -63,6 +67,7 @@ export class RedisBroker extends LinkedBroker implements Broker {
   private readonly ownsPublisher: boolean
   private readonly logger: Logger
   private readonly connectTimeout: number
+  private readonly roomsOnly: boolean
   /** Rooms this node wants, also while disconnected: they are subscribed again on reconnect. */
   private readonly rooms = new Set<string>()
   private started = false
@@ -76,7 +81,9 @@ export class RedisBroker extends LinkedBroker implements Broker {
     this.names = new ChannelNames(this.prefix, (room) => `:${room}`)
     this.logger = options.logger ?? silent
     // The URL given (none for a client of the app's) is named, redacted, in the log line of an outage.
-    this.link = new BrokerLink({ name: 'redis', label: 'Redis', option: 'broker.redis', url: typeof options.redis === 'string' ? options.redis : undefined }, this.logger)
+    const dependency = options.dependency ?? { name: 'redis', label: 'Redis', option: 'broker.redis' }
+    this.link = new BrokerLink({ ...dependency, url: typeof options.redis === 'string' ? options.redis : undefined }, this.logger)
+    this.roomsOnly = options.roomsOnly ?? false
     this.connectTimeout = options.connectTimeout ?? 5000
     const min = options.retryDelay?.min ?? 50
     const max = options.retryDelay?.max ?? 2000
@@ -190,9 +197,11 @@ export class RedisBroker extends LinkedBroker implements Broker {
   }
 
   private async resubscribe (): Promise<void> {
-    const channels = [this.broadcastChannel, this.controlChannel, ...[...this.rooms].map((room) => this.roomChannel(room))]
+    const shared = this.roomsOnly ? [] : [this.broadcastChannel, this.controlChannel]
+    const channels = [...shared, ...[...this.rooms].map((room) => this.roomChannel(room))]
     try {
-      await this.subscriber.subscribe(...channels)
+      // Nothing wanted yet (a rooms-only server before its first room): connected all the same.
+      if (channels.length > 0) await this.subscriber.subscribe(...channels)
     } catch (error) {
       this.link.failed(error)
       return
