@@ -24,6 +24,19 @@ function tooLarge (text: string, max: number): boolean {
 }
 
 /**
+ * The text of a message to send and resend as is: throws, before anything is
+ * sent, when the server would refuse it as too large (resending it would
+ * close every new connection, 1009, forever).
+ */
+export function outgoingText (message: OutgoingMessage, maxMessageSize: number): string {
+  const text = JSON.stringify(message)
+  if (tooLarge(text, maxMessageSize)) {
+    throw new VixClientError(ClientErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${maxMessageSize} bytes`, { id: message.id, room: message.room })
+  }
+  return text
+}
+
+/**
  * Publishes waiting for the server's ack, by message id: sent at once when
  * the client is open, queued otherwise, and resent with their ids on every
  * new connection until an ack, an error frame or their timeout settles them.
@@ -48,11 +61,7 @@ export class Publishes {
     if (this.unacked.has(id)) throw new VixClientError(ClientErrorCodes.INVALID_MESSAGE, `A publish with id "${id}" is already waiting for its ack`, { id })
     const message: OutgoingMessage = { id, type, payload }
     if (room !== null) message.room = room
-    const text = JSON.stringify(message)
-    // Resending a frame the server refuses as too big would close every new connection (1009) forever.
-    if (tooLarge(text, this.options.maxMessageSize)) {
-      throw new VixClientError(ClientErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${this.options.maxMessageSize} bytes`, { id, room: room ?? undefined })
-    }
+    const text = outgoingText(message, this.options.maxMessageSize)
     const timeout = options.timeout ?? this.options.timeout
     const acked = new Pending<PublishAck>(this.timers, {
       ms: timeout,
