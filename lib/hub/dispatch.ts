@@ -1,4 +1,6 @@
+import { format } from 'node:util'
 import type { Static } from '@sinclair/typebox'
+import { errorTable } from '../../schemas/protocol.js'
 import { RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { compileValidator, decodeFrame, type Decoded, type Validator } from '../codec.js'
 import { ErrorCodes, UnknownTypeError, codedError, errorReasonOf, isVixError } from '../errors.js'
@@ -190,7 +192,7 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     const problem = this.parts.checkReplies ? this.parts.router.replyError(message.type, reply) : undefined
     if (problem === undefined) return { ok: true, reply }
     this.parts.logger.error({ type: message.type, id: message.id, reply, problem }, 'a request handler replied with a value its reply schema refuses')
-    return { ok: false, code: ErrorCodes.INVALID_REPLY, message: `The reply to "${message.type}" does not match its reply schema: ${problem}`, id: message.id }
+    return { ok: false, code: ErrorCodes.INVALID_REPLY, message: format(errorTable.INVALID_REPLY.message, message.type, problem), id: message.id }
   }
 
   private answer (frame: InboundFrame, message: InboundMessage, outcome: ReplyOutcome): DispatchResult {
