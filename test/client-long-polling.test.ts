@@ -263,7 +263,7 @@ test('long polling only (no WebSocket in Node 20): headers, query, going_away, n
   const create = fake.headers[0]
   t.equal(create.authorization, 'Bearer 1', 'headers function called per request')
   t.match(create.query, { tenant: 'acme', client_key: /^[\w-]{22}$/ }, 'the app\'s query, and the client_key on the request that creates the session')
-  t.same(Object.keys(create.query), ['tenant', 'client_key'])
+  t.same(Object.keys(create.query as object), ['tenant', 'client_key'])
 
   const goingAway = nextEvent(vix, 'going_away')
   const reconnecting = nextEvent(vix, 'reconnecting')
