@@ -193,4 +193,15 @@ t.test('the reply cache: the oldest is evicted past its size, an entry expires a
   now = 1000
   t.equal(cache.begin(key('c')), undefined, 'past the TTL: runs again')
   t.not(ReplyCache.keyOf('key:abc', 'x'), ReplyCache.keyOf('key:abd', 'x'), 'keyed by sender scope')
+  // A request still running is never evicted: however many answers come meanwhile, a duplicate waits for it.
+  t.equal(cache.begin(key('slow')), undefined)
+  for (const id of ['d', 'e', 'f']) {
+    cache.begin(key(id))
+    cache.settle(key(id), { ok: true, reply: id })
+  }
+  const duplicate = cache.begin(key('slow'))
+  t.ok(duplicate instanceof Promise, 'still running: the duplicate waits')
+  cache.settle(key('slow'), { ok: true, reply: 'slow' })
+  t.same(await duplicate, { ok: true, reply: 'slow' })
+  t.equal(cache.size, 2)
 })

@@ -4,9 +4,8 @@ import type { DispatchError } from './types.js'
 export type ReplyOutcome = { ok: true, reply: unknown } | DispatchError
 
 interface CachedReply {
-  /** Settled: the outcome; in flight: what its duplicates wait for. */
-  outcome: ReplyOutcome | Promise<ReplyOutcome>
-  /** When it stops answering duplicates (ms on the cache's clock): set once it settles. */
+  outcome: ReplyOutcome
+  /** When it stops answering duplicates (ms on the cache's clock). */
   expiresAt: number
 }
 
@@ -22,8 +21,9 @@ export interface ReplyCacheOptions {
  * The replies of recent requests, keyed by the sender's scope and the
  * request id, so a request resent after a reconnect (same identity or
  * `client_key`, new session) is answered again and never executed twice.
- * Bounded: a Map in insertion order, the oldest entry evicted past `size`;
- * an entry older than `ttl` is dropped when looked up.
+ * Bounded: a Map in insertion order, the oldest answer evicted past `size`;
+ * an answer older than `ttl` is dropped when looked up. Requests still
+ * running are kept apart and never evicted.
  *
  * Contract: `begin` returns undefined exactly once per live key — the caller
  * runs the request and must `settle` it; every other caller gets the outcome
@@ -37,7 +37,8 @@ export interface ReplyCacheOptions {
  */
 export class ReplyCache {
   private readonly entries = new Map<string, CachedReply>()
-  private readonly waiting = new Map<string, (outcome: ReplyOutcome) => void>()
+  /** Requests running now: never evicted (bounded by the frames in flight), so a duplicate always waits for its first run. */
+  private readonly running = new Map<string, { outcome: Promise<ReplyOutcome>, resolve: (outcome: ReplyOutcome) => void }>()
 
   constructor (private readonly options: ReplyCacheOptions, private readonly now: () => number = Date.now) {}
 
@@ -46,29 +47,30 @@ export class ReplyCache {
     return `${scope}\u0000${id}`
   }
 
+  /** Answers remembered (requests still running not counted). */
   get size (): number {
     return this.entries.size
   }
 
   /** The earlier outcome of `key` (or its promise), or undefined: then the caller runs it and settles it. */
   begin (key: string): ReplyOutcome | Promise<ReplyOutcome> | undefined {
+    const running = this.running.get(key)
+    if (running !== undefined) return running.outcome
     const cached = this.entries.get(key)
     if (cached !== undefined) {
-      if (cached.outcome instanceof Promise || cached.expiresAt > this.now()) return cached.outcome
+      if (cached.expiresAt > this.now()) return cached.outcome
       this.entries.delete(key)
     }
-    const outcome = new Promise<ReplyOutcome>((resolve) => { this.waiting.set(key, resolve) })
-    this.remember(key, { outcome, expiresAt: Infinity })
+    let answer!: (outcome: ReplyOutcome) => void
+    const outcome = new Promise<ReplyOutcome>((resolve) => { answer = resolve })
+    this.running.set(key, { outcome, resolve: answer })
     return undefined
   }
 
   /** The first execution of `key` ended: duplicates waiting get `outcome`, later ones too until the TTL. */
   settle (key: string, outcome: ReplyOutcome): void {
-    this.waiting.get(key)?.(outcome)
-    this.waiting.delete(key)
-    // Evicted while in flight: nothing to answer later duplicates with.
-    if (!this.entries.has(key)) return
-    this.entries.delete(key)
+    this.running.get(key)?.resolve(outcome)
+    this.running.delete(key)
     this.remember(key, { outcome, expiresAt: this.now() + this.options.ttl })
   }
 
