@@ -33,6 +33,7 @@ export const errorTable = {
   RATE_LIMITED: { code: 'VIX_ERR_RATE_LIMITED', status: 429, message: 'Rate limit exceeded: %s', reason: 'rate_limited' },
   LIMIT_EXCEEDED: { code: 'VIX_ERR_LIMIT_EXCEEDED', status: 429, message: 'Limit exceeded: %s', reason: 'limit_exceeded' },
   INTERNAL: { code: 'VIX_ERR_INTERNAL', status: 500, message: 'Internal error', reason: 'internal' },
+  INVALID_REPLY: { code: 'VIX_ERR_INVALID_REPLY', status: 500, message: 'The reply to "%s" does not match its reply schema: %s', reason: 'internal' },
   SERVER_FULL: { code: 'VIX_ERR_SERVER_FULL', status: 503, message: 'Server is full (%s connections): retry later or on another node', reason: 'limit_exceeded' },
   SHUTTING_DOWN: { code: 'VIX_ERR_SHUTTING_DOWN', status: 503, message: 'Server is shutting down, retry on another node or later', reason: 'unavailable' },
   INVALID_OPTION: { code: 'VIX_ERR_INVALID_OPTION', status: 500, message: 'Invalid option "%s": %s', reason: 'internal' },

@@ -138,3 +138,23 @@ t.test('the example app\'s AsyncAPI document: chat.message sent and received wit
   t.same(operationMessages(document.operations['send.chat.message']), { messages: ['chat.message.event'], reply: [] })
   t.same(document.components.messages['chat.message.event'].payload.allOf[1].properties.payload, { $ref: '#/components/schemas/VixPayload.chat.message' })
 })
+
+t.test('a request type: its operation replies with its reply message (the ack carrying payload.reply) or an error', async (t) => {
+  const Add = Type.Object({ a: Type.Number(), b: Type.Number() })
+  const Sum = Type.Object({ sum: Type.Number() })
+  const app = await build(t, {}, (app) => {
+    app.realtime.on('math.add', { schema: Add, reply: Sum, description: 'Add two numbers' }, (session, msg) => ({ sum: msg.payload.a + msg.payload.b }))
+  })
+  const document = await asyncApiOf(t, app)
+  t.same(operationMessages(document.operations['receive.math.add']), { messages: ['math.add'], reply: ['math.add.ack', 'error'] })
+  const reply = document.components.messages['math.add.ack']
+  t.equal(reply.name, 'math.add reply')
+  t.same(reply.payload.allOf[1].properties, { kind: { const: 'ack' }, type: { const: 'math.add' }, payload: { type: 'object', properties: { reply: { $ref: '#/components/schemas/VixReply.math.add' } }, required: ['reply'] } })
+  t.same(document.components.schemas['VixReply.math.add'].properties.sum, { type: 'number' })
+  // What the server really sends fits the documented reply.
+  const ws = await connect(app)
+  ws.send({ id: 'q1', type: 'math.add', payload: { a: 1, b: 2 } })
+  const ack = await ws.waitFor((frame) => frame.id === 'q1')
+  t.ok(fits(document, 'math.add.ack', ack), 'the ack fits the reply message')
+  t.same(ack.payload.reply, { sum: 3 })
+})

@@ -8,7 +8,7 @@ import { compileValidator } from '../lib/codec.js'
 import { CloseCodes } from '../lib/errors.js'
 import { Hub } from '../lib/hub/hub.js'
 import { hubOf, Realtime } from '../lib/hub/realtime.js'
-import { catalogueHeading, catalogueTable, documentCatalogue, payloadComponentPrefix } from '../lib/openapi/catalogue.js'
+import { catalogueHeading, catalogueTable, documentCatalogue, payloadComponentPrefix, replyComponentPrefix } from '../lib/openapi/catalogue.js'
 import { literalUnionsAsEnums } from '../lib/openapi/enums.js'
 import { documentErrorExamples, errorBodyExample, errorNamesOf } from '../lib/openapi/error-examples.js'
 import { errorTable, httpStatusOf, type ErrorName } from '../schemas/protocol.js'
@@ -199,6 +199,21 @@ t.test('a typed handler: its payload schema is in the catalogue and rejects bad 
   client.send({ id: 'good', type: 'chat.message', payload: { text: 'hello' } })
   await client.waitFor((f) => f.kind === 'ack' && f.id === 'good')
   t.same(received, ['hello'], 'only the valid payload reached the handler')
+})
+
+t.test('a request type: x-vix-messages names its reply schema, a component, and the table shows the ack\'s payload.reply', async (t) => {
+  const Add = Type.Object({ a: Type.Number(), b: Type.Number() })
+  const Sum = Type.Object({ sum: Type.Number() })
+  const app = await build(t, {}, (app) => {
+    app.realtime.on('math.add', { schema: Add, reply: Sum }, (_session, msg) => ({ sum: msg.payload.a + msg.payload.b }))
+  })
+  const document = await documentOf(app)
+  const operation = document.paths['/ws'].get
+  const add = operation['x-vix-messages'].find((m: { type: string }) => m.type === 'math.add')
+  t.same(add, { type: 'math.add', direction: 'client', builtIn: false, relay: false, payload: { $ref: `#/components/schemas/${payloadComponentPrefix}math.add` }, reply: { $ref: `#/components/schemas/${replyComponentPrefix}math.add` } })
+  t.same(document.components.schemas[`${replyComponentPrefix}math.add`], asComponent(Sum))
+  t.match(operation.description, /\| `math\.add` \| client → server \| `VixPayload\.math\.add` \| \{ reply: `VixReply\.math\.add` \} \| A request: sent with an `id`/)
+  await t.resolves(SwaggerParser.validate(structuredClone(document)))
 })
 
 t.test('the catalogue is read when the document is served: handlers added later show', async (t) => {

@@ -67,7 +67,7 @@ export interface EntryMessages {
   entry: DocumentedMessage
   /** The client's frame (client entries) or the server's (server entries). */
   frame: AsyncApiMessage
-  /** The ack answering the client frame when its payload is not the generic one (`room.join`). */
+  /** The ack answering the client frame when its payload is not the generic one (`room.join`, a request's reply). */
   ack?: AsyncApiMessage
   /** The event a relay type is delivered as to the room's members. */
   event?: AsyncApiMessage
@@ -84,7 +84,10 @@ export function entryMessages (entry: DocumentedMessage): EntryMessages {
     entry,
     frame: message('client', entry.type, entry.relay ? 'Sent by a client to a room it has joined; relayed to the room' : `Sent by a client${entry.builtIn ? ', handled by the server' : ' to a typed handler'}`, clientFrame(entry.type, entry.payload), joined(entry.description, limits))
   }
-  if (entry.ack !== undefined) {
+  if (entry.reply !== undefined) {
+    const payload = { type: 'object', properties: { reply: entry.reply }, required: ['reply'] }
+    result.ack = message('server', `${entry.type} reply`, `The reply to a \`${entry.type}\` request: its ack (same \`id\`), the reply in \`payload.reply\``, serverFrame('ack', entry.type, payload, ['id']))
+  } else if (entry.ack !== undefined) {
     result.ack = message('server', `${entry.type} ack`, `The ack of \`${entry.type}\``, serverFrame('ack', entry.type, entry.ack, ['room']))
   }
   if (entry.relay) {

@@ -7,6 +7,7 @@ import { parseFrame, type JoinAck, type PublishAck, type VixMessage } from './pr
 import { PresenceView, type PresenceMember } from './presence.js'
 import { Publishes } from './publishes.js'
 import { Reconnector } from './reconnect.js'
+import { Requests, type RequestOptions } from './requests.js'
 import { JoinedRooms } from './rooms.js'
 import { TimerSet } from './timers.js'
 
@@ -51,6 +52,7 @@ export class VixClient {
   private readonly reconnector: Reconnector
   private readonly membership: JoinedRooms
   private readonly publishes: Publishes
+  private readonly requests: Requests
   private readonly presenceView = new PresenceView()
 
   /**
@@ -72,14 +74,17 @@ export class VixClient {
       restore: (connection) => {
         this.membership.rejoinAll()
         this.publishes.resend(connection)
+        this.requests.resend(connection)
       },
       frame: (data) => { this.receive(data) },
       ended: () => { this.membership.connectionEnded() },
       abandon: (closed) => {
         this.publishes.close(closed)
+        this.requests.close(closed)
         this.membership.close(closed)
       },
-      accepted: (id, ack) => { this.publishes.acked(id, undefined, ack) },
+      // A request's 202 (long polling) is not its reply: that comes in its ack frame.
+      accepted: (id, ack) => { if (!this.requests.has(id)) this.publishes.acked(id, undefined, ack) },
       rejected: (id, error) => { this.requestFailed(id, error) },
       dropped: (count) => {
         // Long-polling overflow: frames were lost, so every room is rejoined with the last id seen before them.
@@ -89,6 +94,7 @@ export class VixClient {
     })
     this.membership = new JoinedRooms(timers, resolved, this.reconnector, this.events, (frame) => { this.deliver(frame) })
     this.publishes = new Publishes(timers, resolved, this.reconnector)
+    this.requests = new Requests(timers, resolved, this.reconnector)
   }
 
   /**
@@ -269,6 +275,23 @@ export class VixClient {
   }
 
   /**
+   * Ask the server and wait for its reply: a message of a request type (one
+   * the server registered with a `reply` schema) whose handler's return value
+   * comes back in the ack. Sent with a client id, and sent again with that id
+   * on each new connection until the reply arrives (the server runs an id
+   * once, answering a repeat from its reply cache). Rejects with the server's
+   * `code` on an error frame, `VIX_ERR_CLIENT_TIMEOUT` after `timeout` ms,
+   * `VIX_ERR_CLIENT_ABORTED` when `signal` aborts, `VIX_ERR_CLIENT_CLOSED` on
+   * `close()`. While disconnected it is queued.
+   *
+   * @example
+   * const { names } = await client.request<{ names: string[] }>('room.members', { room: 'general' }, { timeout: 5000 })
+   */
+  async request<R = unknown>(type: string, payload: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<R> {
+    return await (this.requests.request(type, payload, options) as Promise<R>)
+  }
+
+  /**
    * Send one frame as is: a string, an object (sent as JSON) or binary
    * (WebSocket only). At most once: returns false, and sends nothing, when not
    * connected. Use `publish` for acknowledged delivery.
@@ -319,7 +342,7 @@ export class VixClient {
   private receiveAck (frame: VixMessage): void {
     const id = frame.id
     if (id === undefined) return
-    if (!this.membership.acked(id, frame)) this.publishes.acked(id, frame)
+    if (!this.membership.acked(id, frame) && !this.requests.replied(id, frame)) this.publishes.acked(id, frame)
   }
 
   private receiveError (frame: VixMessage): void {
@@ -328,7 +351,7 @@ export class VixClient {
 
   /** An error for request `id` (error frame or HTTP refusal): reject whoever waits for it, else emit it. */
   private requestFailed (id: string | undefined, error: VixClientError): void {
-    if (id !== undefined && (this.publishes.failed(id, error) || this.membership.failed(id, error))) return
+    if (id !== undefined && (this.publishes.failed(id, error) || this.requests.failed(id, error) || this.membership.failed(id, error))) return
     this.events.emit('error', error)
   }
 

@@ -17,7 +17,7 @@ export const ClientErrorCodes = {
   TIMEOUT: 'VIX_ERR_CLIENT_TIMEOUT',
   /** `close()` was called while the request waited. */
   CLOSED: 'VIX_ERR_CLIENT_CLOSED',
-  /** `leave()` was called while the join waited. */
+  /** `leave()` was called while the join waited, or a request's `signal` aborted before its reply. */
   ABORTED: 'VIX_ERR_CLIENT_ABORTED',
   /** `reconnect.maxAttempts` reconnection attempts failed. */
   RECONNECT_FAILED: 'VIX_ERR_CLIENT_RECONNECT_FAILED',

@@ -5,6 +5,7 @@
 export { VixClient } from './client.js'
 export type { ClientState, ClientEventName, VixClientEvents, RecoveryFailed, PositionGap } from './events.js'
 export type { VixClientOptions, LongPollingClientOptions, GapRecoveryOptions } from './options.js'
+export type { RequestOptions } from './requests.js'
 export { parsePosition, formatPosition, type Position } from './position.js'
 export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorCode, type VixClientErrorDetails } from './errors.js'
 export { backoffDelay, goingAwayDelay, reconnectDefaults, type ReconnectOptions } from './backoff.js'

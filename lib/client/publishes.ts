@@ -1,17 +1,12 @@
-import type { Connection, CurrentConnection } from './connection.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import { newClientId } from './id.js'
 import { Pending } from './pending.js'
 import type { OutgoingMessage, PublishAck, VixMessage } from './protocol.js'
-import type { TimerSet } from './timers.js'
+import { WaitingMessages, type WaitingMessage } from './waiting.js'
 
-interface UnackedPublish {
-  id: string
+interface UnackedPublish extends WaitingMessage<PublishAck> {
   type: string
   room?: string
-  /** The frame as first sent: a resend carries the same id, so the server can drop a copy it already stored. */
-  text: string
-  acked: Pending<PublishAck>
 }
 
 const encoder = new TextEncoder()
@@ -24,6 +19,19 @@ function tooLarge (text: string, max: number): boolean {
 }
 
 /**
+ * The text of a message to send and resend as is: throws, before anything is
+ * sent, when the server would refuse it as too large (resending it would
+ * close every new connection, 1009, forever).
+ */
+export function outgoingText (message: OutgoingMessage, maxMessageSize: number): string {
+  const text = JSON.stringify(message)
+  if (tooLarge(text, maxMessageSize)) {
+    throw new VixClientError(ClientErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${maxMessageSize} bytes`, { id: message.id, room: message.room })
+  }
+  return text
+}
+
+/**
  * Publishes waiting for the server's ack, by message id: sent at once when
  * the client is open, queued otherwise, and resent with their ids on every
  * new connection until an ack, an error frame or their timeout settles them.
@@ -33,51 +41,31 @@ function tooLarge (text: string, max: number): boolean {
  * const acked = publishes.publish('general', 'chat.message', { text: 'Hello' }, {})
  * publishes.acked(ackFrame.id, ackFrame) // `acked` resolves with { id, type, room, pos? , duplicate? }
  */
-export class Publishes {
-  private readonly unacked = new Map<string, UnackedPublish>()
-
-  constructor (
-    private readonly timers: TimerSet,
-    private readonly options: { timeout: number, maxMessageSize: number },
-    private readonly current: CurrentConnection
-  ) {}
-
+export class Publishes extends WaitingMessages<PublishAck, UnackedPublish> {
   /** Throws, before anything is sent, for a duplicate id or a frame the server would refuse as too large. */
   publish (room: string | null, type: string, payload: Record<string, unknown>, options: { id?: string, timeout?: number }): Promise<PublishAck> {
     const id = options.id ?? newClientId()
-    if (this.unacked.has(id)) throw new VixClientError(ClientErrorCodes.INVALID_MESSAGE, `A publish with id "${id}" is already waiting for its ack`, { id })
+    if (this.has(id)) throw new VixClientError(ClientErrorCodes.INVALID_MESSAGE, `A publish with id "${id}" is already waiting for its ack`, { id })
     const message: OutgoingMessage = { id, type, payload }
     if (room !== null) message.room = room
-    const text = JSON.stringify(message)
-    // Resending a frame the server refuses as too big would close every new connection (1009) forever.
-    if (tooLarge(text, this.options.maxMessageSize)) {
-      throw new VixClientError(ClientErrorCodes.PAYLOAD_TOO_LARGE, `Message larger than ${this.options.maxMessageSize} bytes`, { id, room: room ?? undefined })
-    }
+    const text = outgoingText(message, this.options.maxMessageSize)
     const timeout = options.timeout ?? this.options.timeout
-    const acked = new Pending<PublishAck>(this.timers, {
+    const answered = new Pending<PublishAck>(this.timers, {
       ms: timeout,
       expired: () => {
-        this.unacked.delete(id)
+        this.take(id)
         return new VixClientError(ClientErrorCodes.TIMEOUT, `No ack for "${type}" within ${timeout} ms (it may still have been delivered)`, { id, room: room ?? undefined })
       }
     })
-    const publish: UnackedPublish = { id, type, text, acked }
+    const publish: UnackedPublish = { id, type, text, answered }
     if (room !== null) publish.room = room
-    this.unacked.set(id, publish)
-    if (this.current.open) this.current.connection?.send(text, id)
-    return acked.promise
-  }
-
-  /** Send every unacked publish again on a new connection, in the order they were first published. */
-  resend (connection: Connection): void {
-    for (const publish of this.unacked.values()) connection.send(publish.text, publish.id)
+    return this.send(publish)
   }
 
   /** The server acked `id` (an ack frame, or long polling's 202 without one). */
   acked (id: string, frame?: VixMessage, accepted?: { pos?: string, duplicate?: boolean }): void {
-    const publish = this.unacked.get(id)
+    const publish = this.take(id)
     if (publish === undefined) return
-    this.unacked.delete(id)
     const ack: PublishAck = { id, type: frame?.type ?? publish.type }
     const room = frame?.room ?? publish.room
     if (room !== undefined) ack.room = room
@@ -85,21 +73,6 @@ export class Publishes {
     const payload = (frame?.payload ?? accepted) as { pos?: unknown, duplicate?: unknown } | undefined
     if (typeof payload?.pos === 'string') ack.pos = payload.pos
     if (payload?.duplicate === true) ack.duplicate = true
-    publish.acked.resolve(ack)
-  }
-
-  /** The server refused `id`: true when it was a publish waiting for its ack. */
-  failed (id: string, error: VixClientError): boolean {
-    const publish = this.unacked.get(id)
-    if (publish === undefined) return false
-    this.unacked.delete(id)
-    publish.acked.reject(error)
-    return true
-  }
-
-  /** The client closes: every waiting publish rejects, and none is resent. */
-  close (closed: () => VixClientError): void {
-    for (const publish of this.unacked.values()) publish.acked.reject(closed())
-    this.unacked.clear()
+    publish.answered.resolve(ack)
   }
 }

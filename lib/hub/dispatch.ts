@@ -1,4 +1,6 @@
+import { format } from 'node:util'
 import type { Static } from '@sinclair/typebox'
+import { errorTable } from '../../schemas/protocol.js'
 import { RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { compileValidator, decodeFrame, type Decoded, type Validator } from '../codec.js'
 import { ErrorCodes, UnknownTypeError, codedError, errorReasonOf, isVixError } from '../errors.js'
@@ -10,8 +12,9 @@ import type { Session } from '../session.js'
 import type { PublishPipeline, Published } from './pipeline.js'
 import { InFlight, type FrameProcessor, type InboundFrame, type Step } from './inbox.js'
 import { chain, each, type Maybe } from './maybe.js'
+import { ReplyCache, type ReplyOutcome } from './replies.js'
 import { payloadError, type Router, type TypeLimits } from './router.js'
-import { inboundMessageOf, type DispatchError, type DispatchOk, type DispatchResult, type ErrorReason, type HubObserver, type InboundMessage, type RecoveryResult } from './types.js'
+import { inboundMessageOf, type DispatchError, type DispatchOk, type DispatchResult, type ErrorReason, type HubObserver, type InboundMessage, type Logger, type RecoveryResult } from './types.js'
 
 const OK: DispatchOk = { ok: true }
 const NO_RECOVERY: RecoveryResult = { recovered: false, replayed: 0, latestId: null, pos: null }
@@ -23,7 +26,13 @@ export interface DispatchParts {
   relayTypes: ReadonlySet<string>
   /** Whether a typed message with no handler is refused (`VIX_ERR_UNKNOWN_TYPE`) or ignored. */
   rejectUnknownTypes: boolean
-  router: Pick<Router, 'raw' | 'limitsOf' | 'handlersOf' | 'checkPayload'>
+  router: Pick<Router, 'raw' | 'limitsOf' | 'handlersOf' | 'checkPayload' | 'isRequest' | 'replyError'>
+  /** Outcomes of recent requests: a repeated id is answered from it, never run twice. */
+  replies: Pick<ReplyCache, 'begin' | 'settle'>
+  /** Check replies against their type's `reply` schema (off in production). */
+  checkReplies: boolean
+  /** A reply that breaks its schema is logged here. */
+  logger: Pick<Logger, 'error'>
   rooms: Pick<Rooms, 'join' | 'leave' | 'size'>
   limits: Pick<Limits, 'checkJoin' | 'rateLimited' | 'refused' | 'takeType'>
   /** Relays go through it; its `persistence` is read at each join (the store plugin sets it after the hub is built). */
@@ -98,9 +107,17 @@ export class Dispatcher implements FrameProcessor<Decoded> {
 
   /** Turn an error into the frame's failure: coded errors keep their code; anything else is an internal error, logged. Counted by the code's reason in the error table. */
   private fail (frame: InboundFrame, error: unknown, id?: string): DispatchError {
-    const failure: DispatchError = isVixError(error)
+    return this.answerFailure(frame, this.failureOf(frame.session, error, id))
+  }
+
+  private failureOf (session: Session, error: unknown, id: string | undefined): DispatchError {
+    return isVixError(error)
       ? { ok: false, code: error.code, message: error.message, path: error.path, id, retryAfter: error.retryAfter }
-      : { ...this.parts.handlerFailed(frame.session, error), id }
+      : { ...this.parts.handlerFailed(session, error), id }
+  }
+
+  /** Count a failure and answer it: an error frame, or (over HTTP) the caller's result. */
+  private answerFailure (frame: InboundFrame, failure: DispatchError): DispatchError {
     this.parts.report(errorReasonOf(failure.code))
     if (frame.settle === undefined) this.parts.send(frame.session, errorFrame(failure.code, failure.message, { id: failure.id, path: failure.path }))
     return failure
@@ -131,8 +148,57 @@ export class Dispatcher implements FrameProcessor<Decoded> {
       if (!this.parts.rejectUnknownTypes) return OK
       throw new UnknownTypeError(message.type)
     }
+    if (this.parts.router.isRequest(message.type)) return this.request(frame, message)
     this.parts.router.checkPayload(message.type, message.payload)
     return chain(this.runHandlers(session, message), () => this.acked(session, message, message.id))
+  }
+
+  /**
+   * A request: run once per sender and id (a repeat, even on a new session
+   * after a reconnect, is answered from the reply cache, or waits for the
+   * first run), then answered with its reply in the ack, or an error frame.
+   */
+  private request (frame: InboundFrame, message: InboundMessage): Step {
+    const { id, type } = message
+    if (id === undefined) throw codedError(ErrorCodes.INVALID_MESSAGE, `"${type}" is a request: it needs an id`, { path: '/id' })
+    this.parts.router.checkPayload(type, message.payload)
+    const key = ReplyCache.keyOf(frame.session.senderScope, id)
+    const earlier = this.parts.replies.begin(key)
+    if (earlier !== undefined) return chain(earlier, (outcome) => this.answer(frame, message, outcome))
+    const settle = (outcome: ReplyOutcome): DispatchResult => {
+      this.parts.replies.settle(key, outcome)
+      return this.answer(frame, message, outcome)
+    }
+    const failed = (error: unknown): DispatchResult => settle(this.failureOf(frame.session, error, id))
+    let reply: Maybe<unknown>
+    try {
+      reply = this.runRequest(frame.session, message)
+    } catch (error) {
+      return failed(error)
+    }
+    if (reply instanceof Promise) return reply.then((value) => settle(this.checkedReply(message, value)), failed)
+    return settle(this.checkedReply(message, reply))
+  }
+
+  /** The reply is what the type's last handler returned (or resolved with). */
+  private runRequest (session: Session, message: InboundMessage): Maybe<unknown> {
+    let reply: unknown
+    const handlers = this.parts.router.handlersOf(message.type) ?? []
+    return chain(each(handlers, (handler) => chain(handler(session, message), (value) => { reply = value })), () => reply)
+  }
+
+  /** Outside production a reply must match the type's `reply` schema: else `VIX_ERR_INVALID_REPLY`, and the reply is logged. */
+  private checkedReply (message: InboundMessage, reply: unknown): ReplyOutcome {
+    const problem = this.parts.checkReplies ? this.parts.router.replyError(message.type, reply) : undefined
+    if (problem === undefined) return { ok: true, reply }
+    this.parts.logger.error({ type: message.type, id: message.id, reply, problem }, 'a request handler replied with a value its reply schema refuses')
+    return { ok: false, code: ErrorCodes.INVALID_REPLY, message: format(errorTable.INVALID_REPLY.message, message.type, problem), id: message.id }
+  }
+
+  private answer (frame: InboundFrame, message: InboundMessage, outcome: ReplyOutcome): DispatchResult {
+    if (!outcome.ok) return this.answerFailure(frame, { ...outcome, id: message.id })
+    this.parts.send(frame.session, ackFrame(message.type, { id: message.id, room: message.room }, outcome.reply === undefined ? {} : { reply: outcome.reply }))
+    return { ok: true, id: message.id }
   }
 
   /** A type's declared `maxSize` (UTF-8 bytes of the whole frame) and per-session `rate`. */

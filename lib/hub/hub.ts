@@ -14,9 +14,10 @@ import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOpt
 import { PublishPipeline, type Persistence, type PublishSource, type Published } from './pipeline.js'
 import { senderScope } from './sender.js'
 import { Hooks } from './hooks.js'
+import { ReplyCache } from './replies.js'
 import { Router } from './router.js'
 import { RoomSubscriptions } from './subscriptions.js'
-import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, ReceiveOptions, RecipientResolver, TypedHandler, TypeOptions } from './types.js'
+import type { CatalogueEntry, CloseHandler, DispatchError, DispatchResult, ErrorHandler, ErrorReason, HubObserver, InboundMessage, Logger, OpenHandler, RawHandler, ReceiveOptions, RecipientResolver, RequestOptions, TypedHandler, TypeOptions } from './types.js'
 import type { LongPollBridgeParts } from '../long-polling/bridge.js'
 import type { LongPollParts } from '../long-polling/manager.js'
 import type { MetricsParts } from '../metrics.js'
@@ -124,6 +125,9 @@ export class Hub {
         relayTypes: this.relayTypes,
         rejectUnknownTypes: this.options.rejectUnknownTypes,
         router: this.router,
+        replies: new ReplyCache(this.options.replyCache),
+        checkReplies: process.env.NODE_ENV !== 'production',
+        logger: this.logger,
         rooms: this.rooms,
         limits: this.limits,
         pipeline: this.pipeline,
@@ -220,9 +224,9 @@ export class Hub {
   // ---- router -------------------------------------------------------------
 
   /** Handle a typed message (see `Realtime.on` and docs/server-api.md). */
-  on<S extends TSchema>(type: string, options: TypeOptions<S>, handler?: TypedHandler<Static<S>>): this
+  on<S extends TSchema>(type: string, options: TypeOptions<S> | RequestOptions<S>, handler?: TypedHandler<Static<S>>): this
   on (type: string, handler: TypedHandler): this
-  on (type: string, optionsOrHandler: TypedHandler | TypeOptions, maybeHandler?: TypedHandler<any>): this {
+  on (type: string, optionsOrHandler: TypedHandler | TypeOptions | RequestOptions, maybeHandler?: TypedHandler<any>): this {
     if (typeof optionsOrHandler === 'function') this.router.on(type, undefined, optionsOrHandler)
     else this.router.on(type, optionsOrHandler, maybeHandler)
     return this

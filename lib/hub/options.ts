@@ -8,6 +8,7 @@ import { defaultIdentityKey } from '../identity.js'
 import { checkInteger, checkOptionalFunction, checkOptionKeys, checkStringList, type OptionShape } from '../options.js'
 import { resolvePresenceOptions, type PresenceOptions, type ResolvedPresenceOptions } from '../presence/options.js'
 import type { Identity, Session } from '../session.js'
+import type { ReplyCacheOptions } from './replies.js'
 import type { InboundMessage, Logger } from './types.js'
 
 /** What `authenticate` returns to reject a client (401). */
@@ -60,17 +61,23 @@ export interface HubOptions<Request = unknown> {
    * 503 and retries until they come up).
    */
   failFast?: boolean
+  /**
+   * Replies of recent requests (`on(type, { reply })`), so a request id sent again (a resend
+   * after a reconnect) is answered, never run twice: `size` requests at most (default 10000,
+   * the oldest forgotten first), each answering repeats for `ttl` ms after it ran (default 60000).
+   */
+  replyCache?: { size?: number, ttl?: number }
   logger?: Logger
 }
 
 /** The hub's options with every default filled in. */
-export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger' | 'presence'>> &
-  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger'> & { presence: ResolvedPresenceOptions | undefined }
+export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger' | 'presence' | 'replyCache'>> &
+  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger'> & { presence: ResolvedPresenceOptions | undefined, replyCache: ReplyCacheOptions }
 
 /** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
 export const hubOptionNames = [
   'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
-  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence', 'failFast'
+  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence', 'failFast', 'replyCache'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
 /**
@@ -99,6 +106,19 @@ const defaults = {
   failFast: false
 }
 
+const replyCacheDefaults: ReplyCacheOptions = { size: 10_000, ttl: 60_000 }
+
+/** The `replyCache` option: `size` 1 to 1000000 requests, `ttl` 1000 ms to one day. */
+function resolveReplyCache (options: HubOptions['replyCache'] = {}): ReplyCacheOptions {
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('replyCache', 'expected { size?, ttl? }')
+  checkOptionKeys(options, { size: true, ttl: true }, 'replyCache')
+  const resolved = { ...replyCacheDefaults, ...options }
+  return {
+    size: checkInteger('replyCache.size', resolved.size, 1, 1_000_000),
+    ttl: checkInteger('replyCache.ttl', resolved.ttl, 1000, 86_400_000)
+  }
+}
+
 /** Resolve defaults in one spread and check every option; a bad one throws `VIX_ERR_INVALID_OPTION`. */
 export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions {
   checkOptionKeys(options, { ...hubOptionShape, logger: true })
@@ -125,7 +145,7 @@ export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions
   if (broker !== undefined && (typeof broker !== 'object' || broker === null || typeof (broker as { publish?: unknown }).publish !== 'function')) {
     throw new InvalidOptionError('broker', 'expected a Broker (start, publish, subscribe, unsubscribe, close)')
   }
-  return { ...resolved, presence: resolvePresenceOptions(resolved.presence) }
+  return { ...resolved, presence: resolvePresenceOptions(resolved.presence), replyCache: resolveReplyCache(resolved.replyCache) }
 }
 
 function same (a: unknown, b: unknown): boolean {

@@ -6,7 +6,7 @@ import type { PresenceMember } from '../presence/presence.js'
 import type { RoomEvents } from '../rooms.js'
 import type { Session } from '../session.js'
 import type { Hub } from './hub.js'
-import type { CatalogueEntry, CloseHandler, ErrorHandler, HubObserver, InboundMessage, OpenHandler, RawHandler, RecipientResolver, TypedHandler, TypeOptions } from './types.js'
+import type { CatalogueEntry, CloseHandler, ErrorHandler, HubObserver, InboundMessage, OpenHandler, RawHandler, RecipientResolver, RequestHandler, RequestOptions, TypedHandler, TypeOptions } from './types.js'
 
 /** The rooms of this node, read-only: join and leave go through `join()` / `leave()` or the client's `room.join`. */
 export interface RoomsView {
@@ -101,8 +101,17 @@ export class Realtime {
 
   /**
    * Handle a typed message. With `{ schema }` the payload is validated before
-   * any handler runs and the type is documented in the catalogue.
+   * any handler runs and the type is documented in the catalogue. With
+   * `{ reply }` the type is a request: it must carry an `id`, the handler's
+   * return value (or resolved promise) is the reply, sent in the ack's
+   * `payload.reply` and checked against `reply` unless `NODE_ENV` is
+   * `production`; a repeated id is answered again, never run twice.
+   *
+   * @example
+   * app.realtime.on('room.members', { schema: Type.Object({ room: Type.String() }), reply: Type.Object({ names: Type.Array(Type.String()) }) },
+   *   (session, msg) => ({ names: app.realtime.rooms.members(msg.payload.room).map((s) => s.id) }))
    */
+  on<S extends TSchema, R extends TSchema>(type: string, options: RequestOptions<S, R>, handler: RequestHandler<Static<S>, Static<R>>): this
   on<S extends TSchema>(type: string, options: TypeOptions<S>, handler?: TypedHandler<Static<S>>): this
   on (type: string, handler: TypedHandler): this
   on (type: string, optionsOrHandler: TypedHandler | TypeOptions, maybeHandler?: TypedHandler<any>): this {

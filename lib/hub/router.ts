@@ -4,9 +4,17 @@ import { ErrorCodes, InvalidOptionError, codedError } from '../errors.js'
 import { resolveRate } from '../limits/options.js'
 import type { Rate } from '../limits/token-bucket.js'
 import { checkInteger } from '../options.js'
-import type { CatalogueEntry, CloseHandler, ErrorHandler, OpenHandler, RawHandler, TypedHandler, TypeOptions } from './types.js'
+import type { CatalogueEntry, CloseHandler, ErrorHandler, OpenHandler, RawHandler, RequestOptions, TypedHandler, TypeOptions } from './types.js'
 
-interface TypedRegistration { handlers: TypedHandler<any>[], validator?: Validator, schema?: TSchema, description?: string, limits?: TypeLimits }
+interface TypedRegistration {
+  handlers: TypedHandler<any>[]
+  validator?: Validator
+  schema?: TSchema
+  description?: string
+  limits?: TypeLimits
+  /** A request type's reply schema, and its validator. */
+  reply?: { schema: TSchema, validator: Validator }
+}
 
 /** What `on(type, { maxSize, rate })` declared for a type, enforced by the dispatcher. */
 export interface TypeLimits { maxSize?: number, rate?: Required<Rate> }
@@ -39,9 +47,13 @@ export class Router {
 
   constructor (readonly relayTypes: ReadonlySet<string>, private readonly isReserved: (type: string) => boolean) {}
 
-  on (type: string, options: TypeOptions | undefined, handler: TypedHandler<any> | undefined): void {
+  on (type: string, options: TypeOptions | Partial<RequestOptions> | undefined, handler: TypedHandler<any> | undefined): void {
     if (this.isReserved(type) && type !== 'room.join' && type !== 'room.leave') {
       throw new InvalidOptionError('type', `"${type}" is a type the server itself sends`)
+    }
+    const reply = options !== undefined && 'reply' in options ? options.reply : undefined
+    if (reply !== undefined && (this.relayTypes.has(type) || type === 'room.join' || type === 'room.leave')) {
+      throw new InvalidOptionError(`${type}.reply`, 'a relay type or a built-in type cannot be a request')
     }
     let registration = this.typed.get(type)
     if (registration === undefined) {
@@ -53,6 +65,7 @@ export class Router {
       registration.validator = compileValidator(options.schema)
     }
     if (options?.description !== undefined) registration.description = options.description
+    if (reply !== undefined) registration.reply = { schema: reply, validator: compileValidator(reply) }
     if (options?.maxSize !== undefined || options?.rate !== undefined) {
       registration.limits = {
         ...registration.limits,
@@ -82,6 +95,19 @@ export class Router {
     return this.typed.get(type)?.handlers
   }
 
+  /** Whether `type` was registered with a `reply` schema: its messages are requests. */
+  isRequest (type: string): boolean {
+    return this.typed.get(type)?.reply !== undefined
+  }
+
+  /** Why `reply` breaks the type's reply schema (`path: message`), or undefined when it matches (or the type has none). */
+  replyError (type: string, reply: unknown): string | undefined {
+    const validator = this.typed.get(type)?.reply?.validator
+    if (validator === undefined || validator.check(reply)) return undefined
+    const { path, message } = validator.firstError(reply)
+    return `${path}: ${message}`
+  }
+
   /** Throws `VIX_ERR_INVALID_MESSAGE` (with the path) when the type has a schema its payload breaks. */
   checkPayload (type: string, payload: Record<string, unknown>): void {
     const validator = this.typed.get(type)?.validator
@@ -93,7 +119,7 @@ export class Router {
     const entries = new Map<string, CatalogueEntry>()
     for (const type of this.relayTypes) entries.set(type, { type, relay: true })
     for (const [type, registration] of this.typed) {
-      entries.set(type, { type, relay: this.relayTypes.has(type), schema: registration.schema, description: registration.description, ...registration.limits })
+      entries.set(type, { type, relay: this.relayTypes.has(type), schema: registration.schema, description: registration.description, ...registration.limits, ...(registration.reply === undefined ? {} : { reply: registration.reply.schema }) })
     }
     return [...entries.values()].sort((a, b) => a.type.localeCompare(b.type))
   }

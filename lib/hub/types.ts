@@ -16,6 +16,8 @@ export interface InboundMessage<P = Record<string, unknown>> {
 }
 
 export type TypedHandler<P = Record<string, unknown>> = (session: Session, message: InboundMessage<P>) => unknown
+/** A request's handler: what it returns (or resolves with) is the reply, sent in the request's ack (`payload.reply`). */
+export type RequestHandler<P = Record<string, unknown>, R = unknown> = (session: Session, message: InboundMessage<P>) => R | Promise<R>
 export type RawHandler = (session: Session, data: string | Buffer, info: { binary: boolean, typed: boolean }) => unknown
 export type OpenHandler = (session: Session) => unknown
 export type CloseHandler = (session: Session, code: number, reason: string) => unknown
@@ -31,6 +33,16 @@ export interface TypeOptions<S extends TSchema = TSchema> {
   maxSize?: number
   /** Frames of this type per session: `{ rate, burst }`; past it `VIX_ERR_RATE_LIMITED` (HTTP 429). */
   rate?: Rate
+}
+
+/**
+ * Options of `on` for a request type: its messages must carry an `id`, the
+ * handler's return value is the reply (in the ack's `payload.reply`), checked
+ * against `reply` unless `NODE_ENV` is `production`, and a repeated id is
+ * answered from the reply cache instead of running the handler again.
+ */
+export interface RequestOptions<S extends TSchema = TSchema, R extends TSchema = TSchema> extends TypeOptions<S> {
+  reply: R
 }
 
 /** Reasons counted by observers: declared beside the error table, which gives each code its reason. */
@@ -73,7 +85,7 @@ export interface Logger {
 }
 
 /** A typed-message catalogue entry: what OpenAPI documents. */
-export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string, maxSize?: number, rate?: Required<Rate> }
+export interface CatalogueEntry { type: string, relay: boolean, schema?: TSchema, description?: string, maxSize?: number, rate?: Required<Rate>, /** A request type's reply schema. */ reply?: TSchema }
 
 /** A processed frame: its message's id, and for a stored relay its position (`pos`) and whether its sender had already stored it (`duplicate`). */
 export interface DispatchOk { ok: true, id?: string, pos?: string, duplicate?: boolean }

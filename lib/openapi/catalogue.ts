@@ -9,6 +9,8 @@ import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '.
 export { websocketExtensionKey, messagesExtensionKey }
 /** Prefix of the components that hold typed handlers' payload schemas. */
 export const payloadComponentPrefix = 'VixPayload.'
+/** Prefix of the components that hold request types' reply schemas. */
+export const replyComponentPrefix = 'VixReply.'
 
 /** One message type as the document lists it. */
 export interface DocumentedMessage {
@@ -24,6 +26,8 @@ export interface DocumentedMessage {
   payload?: { $ref: string }
   /** Payload of the ack, when it has one. */
   ack?: { $ref: string }
+  /** A request type's reply schema (`on(type, { reply })`): the ack's `payload.reply`. Its frames must carry an `id`. */
+  reply?: { $ref: string }
   /** Largest frame of this type in bytes (`on(type, { maxSize })`); larger ones get `VIX_ERR_PAYLOAD_TOO_LARGE`. */
   maxSize?: number
   /** Frames of this type per session (`on(type, { rate })`); past it `VIX_ERR_RATE_LIMITED`. */
@@ -63,9 +67,17 @@ export interface CatalogueContext {
   presence?: boolean
 }
 
-/** A component name (OpenAPI allows `[A-Za-z0-9._-]`) for a message type's payload, unique in `taken`. */
-function payloadComponentName (type: string, taken: Record<string, unknown>): string {
-  return uniqueName(payloadComponentPrefix + type, taken)
+/**
+ * A reference to `schema` as a component: its shared component when its `$id`
+ * names one, else a new component `<prefix><type>` (OpenAPI allows
+ * `[A-Za-z0-9._-]` in names), unique in `components`.
+ */
+function schemaReference (schema: TSchema, prefix: string, type: string, components: Record<string, unknown>): { $ref: string } {
+  const shared = schema.$id
+  if (shared !== undefined && Object.hasOwn(components, shared)) return componentRef(shared)
+  const name = uniqueName(prefix + type, components)
+  components[name] = toComponent(schema, name)
+  return componentRef(name)
 }
 
 /**
@@ -95,7 +107,7 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   const components = componentSchemas(document)
   // Rebuilt from scratch each time: a document served earlier may hold an older catalogue.
   for (const name of Object.keys(components)) {
-    if (name.startsWith(payloadComponentPrefix)) delete components[name]
+    if (name.startsWith(payloadComponentPrefix) || name.startsWith(replyComponentPrefix)) delete components[name]
   }
   components[id(GoingAwayPayload)] ??= toComponent(GoingAwayPayload, id(GoingAwayPayload))
   const messages = [...builtInMessages]
@@ -109,16 +121,8 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
     if (entry.description !== undefined) message.description = entry.description
     if (entry.maxSize !== undefined) message.maxSize = entry.maxSize
     if (entry.rate !== undefined) message.rate = { ...entry.rate }
-    if (entry.schema !== undefined) {
-      const shared = entry.schema.$id
-      if (shared !== undefined && Object.hasOwn(components, shared)) {
-        message.payload = componentRef(shared)
-      } else {
-        const name = payloadComponentName(entry.type, components)
-        components[name] = toComponent(entry.schema, name)
-        message.payload = componentRef(name)
-      }
-    }
+    if (entry.schema !== undefined) message.payload = schemaReference(entry.schema, payloadComponentPrefix, entry.type, components)
+    if (entry.reply !== undefined) message.reply = schemaReference(entry.reply, replyComponentPrefix, entry.type, components)
     messages.push(message)
   }
   for (const item of Object.values(document.paths ?? {})) {
@@ -167,10 +171,11 @@ export function catalogueTable (messages: DocumentedMessage[]): string {
   const rows = messages.map((message) => {
     const notes = [message.relay ? withRelayNote(message.description) : message.description]
     if (message.builtIn) notes.unshift('Built in.')
+    if (message.reply !== undefined) notes.push('A request: sent with an `id`, answered by an ack whose `payload.reply` is the reply.')
     if (message.maxSize !== undefined) notes.push(`At most ${message.maxSize} bytes.`)
     if (message.rate !== undefined) notes.push(`${message.rate.rate}/s per session, burst ${message.rate.burst}.`)
     const direction = message.direction === 'client' ? 'client → server' : 'server → client'
-    const ack = message.ack === undefined ? '' : schemaName(message.ack)
+    const ack = message.reply !== undefined ? `{ reply: ${schemaName(message.reply)} }` : message.ack === undefined ? '' : schemaName(message.ack)
     return `| \`${message.type}\` | ${direction} | ${schemaName(message.payload)} | ${ack} | ${tableCell(notes.filter((note) => note !== undefined).join(' '))} |`
   })
   return ['| type | direction | payload | ack payload | notes |', '| --- | --- | --- | --- | --- |', ...rows].join('\n')

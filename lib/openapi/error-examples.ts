@@ -21,6 +21,8 @@ const sampleArguments: Partial<Record<ErrorName, string[]>> = {
   NOT_READY: ['redis down'],
   DEPENDENCY_UNAVAILABLE: ['Redis', 'broker.redis, REDIS_URL=redis://:[redacted]@10.0.0.5:6379', 'connect ECONNREFUSED 10.0.0.5:6379'],
   CLIENT_SCRIPT_MISSING: ['dist/browser/vix-client.js'],
+  // In an error frame answering a request (never an HTTP answer), for the error table's sake.
+  INVALID_REPLY: ['room.members', '/names: Expected array'],
   // In a system frame (never an HTTP answer), for the error table's sake.
   STREAM_BROKEN: ['general'],
   // Boot-time errors (never an HTTP answer), for the error table's sake.

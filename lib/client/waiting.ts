@@ -1,0 +1,69 @@
+import type { Connection, CurrentConnection } from './connection.js'
+import type { VixClientError } from './errors.js'
+import type { Pending } from './pending.js'
+import type { TimerSet } from './timers.js'
+
+/** A message sent with an id and waiting for the server's answer to it. */
+export interface WaitingMessage<T> {
+  id: string
+  /** The frame as first sent: a resend carries the same id, so the server can answer a copy it already had. */
+  text: string
+  answered: Pending<T>
+  /** Runs once it stops waiting, however it ends. */
+  forget?: () => void
+}
+
+/**
+ * Messages waiting for their answer, by id (publishes for their ack,
+ * requests for their reply): sent at once when the client is open, queued
+ * otherwise, and resent with their ids on every new connection until an
+ * answer, an error frame, their timeout or `close()` settles them.
+ */
+export class WaitingMessages<T, M extends WaitingMessage<T> = WaitingMessage<T>> {
+  private readonly waiting = new Map<string, M>()
+
+  constructor (
+    protected readonly timers: TimerSet,
+    protected readonly options: { timeout: number, maxMessageSize: number },
+    private readonly current: CurrentConnection
+  ) {}
+
+  /** Is `id` waiting here? */
+  has (id: string): boolean {
+    return this.waiting.has(id)
+  }
+
+  /** Send every waiting message again on a new connection, in the order they were first sent. */
+  resend (connection: Connection): void {
+    for (const message of this.waiting.values()) connection.send(message.text, message.id)
+  }
+
+  /** The server refused `id`: true when it was waiting here. */
+  failed (id: string, error: VixClientError): boolean {
+    const message = this.take(id)
+    message?.answered.reject(error)
+    return message !== undefined
+  }
+
+  /** The client closes: every waiting message rejects, and none is resent. */
+  close (closed: () => VixClientError): void {
+    const waiting = [...this.waiting.keys()].map((id) => this.take(id) as M)
+    for (const message of waiting) message.answered.reject(closed())
+  }
+
+  /** Wait for `message`'s answer, sending it now when the client is open. */
+  protected send (message: M): Promise<T> {
+    this.waiting.set(message.id, message)
+    if (this.current.open) this.current.connection?.send(message.text, message.id)
+    return message.answered.promise
+  }
+
+  /** Stop waiting for `id`; the message, when it was waiting. */
+  protected take (id: string): M | undefined {
+    const message = this.waiting.get(id)
+    if (message === undefined) return undefined
+    this.waiting.delete(id)
+    message.forget?.()
+    return message
+  }
+}
