@@ -201,3 +201,37 @@ test('a publish larger than maxMessageSize (UTF-8 bytes) is refused before it is
   socket().receive({ kind: 'ack', type: 'big', id: socket().sent[0].id, room: 'r', payload: {} })
   t.same(await fits, { id: socket().sent[0].id, type: 'big', room: 'r' })
 })
+
+test('publishes and requests wait offline without a clock: the timeout runs only from each send, on a connection', async (t) => {
+  const { vix, clock, socket } = scripted(t, { reconnect: { minDelay: 1000, maxDelay: 1000, factor: 1, jitter: 0 } })
+  const connecting = vix.connect()
+  socket().open()
+  await connecting
+  const outcome = (promise: Promise<unknown>): { state: string } => {
+    const seen = { state: 'waiting' }
+    promise.then(() => { seen.state = 'resolved' }, (error: VixClientError) => { seen.state = error.code })
+    return seen
+  }
+  const sent = outcome(vix.publish(null, 'chat.message', { text: 'sent, then the connection dropped' }))
+  t.equal(socket().sent.length, 1)
+  socket().drop()
+  const queued = outcome(vix.publish(null, 'chat.message', { text: 'made while offline' }))
+  const asked = outcome(vix.request('who', {}))
+  clock.tick(999)
+  await delay(0)
+  t.same([sent.state, queued.state, asked.state], ['waiting', 'waiting', 'waiting'], 'ten timeouts offline: nothing timed out, nothing dropped')
+
+  clock.tick(1)
+  socket().open()
+  await delay(0)
+  const resent = socket().sent
+  t.same(resent.map((frame: any) => frame.payload.text ?? frame.type), ['sent, then the connection dropped', 'made while offline', 'who'], 'all three sent on the new connection, in order')
+  clock.tick(99)
+  await delay(0)
+  t.same([sent.state, queued.state, asked.state], ['waiting', 'waiting', 'waiting'], 'the clock started again at the resend')
+  socket().receive({ kind: 'ack', type: 'chat.message', id: resent[0].id, payload: {} })
+  socket().receive({ kind: 'ack', type: 'chat.message', id: resent[1].id, payload: {} })
+  clock.tick(1)
+  await delay(0)
+  t.same([sent.state, queued.state, asked.state], ['resolved', 'resolved', 'VIX_ERR_CLIENT_TIMEOUT'], 'acked ones resolve; on a connection the timeout still applies')
+})

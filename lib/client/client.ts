@@ -77,7 +77,11 @@ export class VixClient {
         this.requests.resend(connection)
       },
       frame: (data) => { this.receive(data) },
-      ended: () => { this.membership.connectionEnded() },
+      ended: () => {
+        this.membership.connectionEnded()
+        this.publishes.paused()
+        this.requests.paused()
+      },
       abandon: (closed) => {
         this.publishes.close(closed)
         this.requests.close(closed)

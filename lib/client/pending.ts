@@ -5,6 +5,8 @@ export interface Deadline {
   ms: number
   /** Runs when the deadline passes, before the rejection: forget the request here, so a late answer finds nothing. */
   expired: () => Error
+  /** `false`: the clock starts only at `arm()` (a message queued while offline waits for the connection). Default `true`. */
+  armed?: boolean
 }
 
 /**
@@ -22,22 +24,39 @@ export class Pending<T> {
   readonly promise: Promise<T>
   private settleWith!: (value: T) => void
   private failWith!: (error: Error) => void
-  private readonly timer: unknown
+  private timer: unknown
+  private settled = false
 
-  constructor (private readonly timers: TimerSet, deadline?: Deadline) {
+  constructor (private readonly timers: TimerSet, private readonly deadline?: Deadline) {
     this.promise = new Promise<T>((resolve, reject) => {
       this.settleWith = resolve
       this.failWith = reject
     })
-    if (deadline !== undefined) this.timer = timers.set(() => { this.failWith(deadline.expired()) }, deadline.ms)
+    if (deadline?.armed !== false) this.arm()
+  }
+
+  /** Start the deadline's clock again from now (a message sent, or sent again on a new connection). */
+  arm (): void {
+    const deadline = this.deadline
+    if (deadline === undefined || this.settled) return
+    this.timers.clear(this.timer)
+    this.timer = this.timers.set(() => { this.reject(deadline.expired()) }, deadline.ms)
+  }
+
+  /** Stop the clock until the next `arm()` (the connection is gone: the message waits for the next one). */
+  disarm (): void {
+    this.timers.clear(this.timer)
+    this.timer = undefined
   }
 
   resolve (value: T): void {
+    this.settled = true
     this.timers.clear(this.timer)
     this.settleWith(value)
   }
 
   reject (error: Error): void {
+    this.settled = true
     this.timers.clear(this.timer)
     this.failWith(error)
   }

@@ -50,8 +50,10 @@ export class Publishes extends WaitingMessages<PublishAck, UnackedPublish> {
     if (room !== null) message.room = room
     const text = outgoingText(message, this.options.maxMessageSize)
     const timeout = options.timeout ?? this.options.timeout
+    // The clock runs from each send: queued while offline, the message waits for the connection.
     const answered = new Pending<PublishAck>(this.timers, {
       ms: timeout,
+      armed: false,
       expired: () => {
         this.take(id)
         return new VixClientError(ClientErrorCodes.TIMEOUT, `No ack for "${type}" within ${timeout} ms (it may still have been delivered)`, { id, room: room ?? undefined })

@@ -32,8 +32,10 @@ export class Requests extends WaitingMessages<unknown> {
     if (signal?.aborted === true) return Promise.reject(aborted(type, id))
     const text = outgoingText({ id, type, payload }, this.options.maxMessageSize)
     const timeout = options.timeout ?? this.options.timeout
+    // The clock runs from each send: queued while offline, the message waits for the connection.
     const answered = new Pending<unknown>(this.timers, {
       ms: timeout,
+      armed: false,
       expired: () => {
         this.take(id)
         return new VixClientError(ClientErrorCodes.TIMEOUT, `No reply to "${type}" within ${timeout} ms (the server may still have run it)`, { id })

@@ -33,9 +33,17 @@ export class WaitingMessages<T, M extends WaitingMessage<T> = WaitingMessage<T>>
     return this.waiting.has(id)
   }
 
-  /** Send every waiting message again on a new connection, in the order they were first sent. */
+  /** Send every waiting message again on a new connection, in the order they were first sent; each one's timeout runs again from now. */
   resend (connection: Connection): void {
-    for (const message of this.waiting.values()) connection.send(message.text, message.id)
+    for (const message of this.waiting.values()) {
+      connection.send(message.text, message.id)
+      message.answered.arm()
+    }
+  }
+
+  /** The connection is gone: no timeout runs while the messages wait for the next one. */
+  paused (): void {
+    for (const message of this.waiting.values()) message.answered.disarm()
   }
 
   /** The server refused `id`: true when it was waiting here. */
@@ -54,7 +62,11 @@ export class WaitingMessages<T, M extends WaitingMessage<T> = WaitingMessage<T>>
   /** Wait for `message`'s answer, sending it now when the client is open. */
   protected send (message: M): Promise<T> {
     this.waiting.set(message.id, message)
-    if (this.current.open) this.current.connection?.send(message.text, message.id)
+    const connection = this.current.open ? this.current.connection : null
+    if (connection !== null) {
+      connection.send(message.text, message.id)
+      message.answered.arm()
+    }
     return message.answered.promise
   }
 
