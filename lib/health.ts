@@ -63,6 +63,12 @@ export function environmentVariableOf (url: string | undefined, preferred: reado
 /** Conventional environment variables of each dependency, tried first. */
 const conventionalVariables: Record<string, readonly string[]> = { redis: ['REDIS_URL'], postgres: ['DATABASE_URL'] }
 
+/** What a broker's connection counts besides up and down: its `vix_broker_link_*` metrics. */
+export interface LinkCounts {
+  readonly errors: number
+  readonly resubscriptions: number
+}
+
 /**
  * One dependency's state. Its owner (the Redis broker, the PostgreSQL
  * monitor) reports `up()` and `down(error)`; the first `down` of an outage
@@ -75,6 +81,8 @@ export class Dependency {
   private inOutage = false
   /** Outages since start (the first failure to reach it at boot is one). */
   outages = 0
+  /** A broker's connection: its counts (absent for the store). */
+  link: LinkCounts | undefined
   readonly variable: string | undefined
 
   constructor (readonly spec: DependencySpec, private readonly logger: HealthLogger) {

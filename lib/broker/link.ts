@@ -22,6 +22,10 @@ export class BrokerLink {
   /** True while `start` waits for the first connection: nothing was missed yet, so no resync. */
   booting = false
   lastError: unknown
+  /** Failures counted on this link, drops included (`vix_broker_link_errors_total`). */
+  errors = 0
+  /** Times the wanted channels were subscribed again after a break or a move (`vix_broker_link_resubscriptions_total`). */
+  resubscriptions = 0
   events: BrokerEvents | undefined
   private health: Health | undefined
   private dependency: Dependency | undefined
@@ -37,6 +41,7 @@ export class BrokerLink {
   attach (events: BrokerEvents): void {
     this.events = events
     this.dependency = (this.health ?? new Health({ logger: this.logger })).add(this.spec)
+    this.dependency.link = this
   }
 
   /** Whether `start` must reject when the server cannot be reached. */
@@ -54,6 +59,7 @@ export class BrokerLink {
   failed (error: unknown): void {
     if (this.closing) return
     this.lastError = error
+    this.errors++
     this.events?.error(error)
     if (!this.quiet) this.dependency?.down(error)
   }
@@ -63,6 +69,7 @@ export class BrokerLink {
     if (this.closing || !this.connected) return
     this.connected = false
     const error = new Error(`${this.spec.label} connection closed`)
+    this.errors++
     this.events?.error(error)
     this.dependency?.down(this.lastError ?? error)
     this.events?.connection(false)
@@ -84,8 +91,21 @@ export class BrokerLink {
     this.lastError = undefined
     this.dependency?.up()
     if (this.booting) return
+    this.resubscriptions++
     this.logger.warn({ channels }, `vix-realtime: ${this.spec.label} connected; repairing missed messages from the store`)
     this.events?.connection(true)
+    this.events?.resync()
+  }
+
+  /**
+   * Still connected, but channels had to be subscribed again elsewhere (a
+   * failover or a resharding moved their slot): what was published to them
+   * meanwhile is repaired from the store.
+   */
+  resubscribed (channels: number): void {
+    if (this.closing) return
+    this.resubscriptions++
+    this.logger.warn({ channels }, `vix-realtime: ${this.spec.label} channels moved and were subscribed again; repairing missed messages from the store`)
     this.events?.resync()
   }
 }

@@ -5,14 +5,16 @@ import { checkOptionKeys } from '../options.js'
 import type { Logger } from '../hub/types.js'
 import { NatsBroker } from './nats.js'
 import { RedisBroker } from './redis.js'
+import { checkClusterOption, type RedisClusterOption } from './redis-cluster-options.js'
+import { RedisClusterBroker } from './redis-cluster.js'
 import { ShardedRedisBroker } from './redis-shards.js'
 import { isSubjectPrefix } from './subject.js'
 import type { Broker } from './types.js'
 
-/** The umbrella's `broker` option: a Broker of your own, Redis by URL or client (several independent servers as a list), or NATS by URL or connection. */
-export type BrokerOption = Broker | { redis: string | Redis | Array<string | Redis>, prefix?: string } | { nats: string | NatsConnection, prefix?: string }
+/** The umbrella's `broker` option: a Broker of your own, Redis by URL or client (several independent servers as a list, a Redis Cluster as `{ cluster, sharded: true }`), or NATS by URL or connection. */
+export type BrokerOption = Broker | { redis: string | Redis | Array<string | Redis> | RedisClusterOption, prefix?: string } | { nats: string | NatsConnection, prefix?: string }
 
-const expected = 'expected a Broker, { redis: url | client | [url | client, ...], prefix? } or { nats: url | connection, prefix? }'
+const expected = 'expected a Broker, { redis: url | client | [url | client, ...] | { cluster: [host:port, ...], sharded: true }, prefix? } or { nats: url | connection, prefix? }'
 
 const isBroker = (value: object): value is Broker => typeof (value as Partial<Broker>).publish === 'function'
 
@@ -41,7 +43,8 @@ const isNatsUrl = (value: unknown): value is string => typeof value === 'string'
 /**
  * Turn the `broker` option into a Broker: kept as it is when it is one, a
  * `RedisBroker` for `{ redis, prefix }`, a `ShardedRedisBroker` for
- * `{ redis: [url1, url2, ...], prefix }`, a `NatsBroker` for `{ nats, prefix }`,
+ * `{ redis: [url1, url2, ...], prefix }`, a `RedisClusterBroker` for
+ * `{ redis: { cluster: ['host:port', ...], sharded: true }, prefix }`, a `NatsBroker` for `{ nats, prefix }`,
  * undefined (in-process) when absent. A bad value fails boot with
  * `VIX_ERR_INVALID_OPTION`.
  *
@@ -64,6 +67,7 @@ export function resolveBrokerOption (option: unknown, logger?: Logger): Broker |
   }
   if (redis === undefined) throw new InvalidOptionError('broker', expected)
   if (Array.isArray(redis)) return new ShardedRedisBroker({ redis: checkRedisServers(redis), prefix, logger })
+  if (typeof redis === 'object' && redis !== null && !isRedisClient(redis)) return new RedisClusterBroker({ ...checkClusterOption(redis, prefix), prefix, logger })
   if (!isRedisClient(redis) && !isRedisUrl(redis)) {
     throw new InvalidOptionError('broker.redis', 'expected a redis:// or rediss:// URL or an ioredis client')
   }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Dependency } from '../health.js'
+import { brokerLinkFamilies } from './broker-links.js'
 import { MetricNames } from './names.js'
 
 /** What the metrics read of the hub at scrape time. */
@@ -30,6 +31,7 @@ export function scrapedFamilies (registry: Registry, parts: ScrapedParts): void 
   gauge(MetricNames.presenceMembers, 'Members of presence rooms as this node\'s clients see them, summed over rooms', () => parts.presenceSize())
   dependencyFamilies(registry, parts.dependencies)
   gauge(MetricNames.brokerConnected, '1 while the broker is connected (always 1 on a single node)', () => parts.brokerConnected() ? 1 : 0)
+  brokerLinkFamilies(registry, parts.dependencies)
   gauge(MetricNames.wsConnectionsActive, 'Open WebSocket connections', () => countSessions(parts.sessions, 'websocket'))
   gauge(MetricNames.wsRoomsActive, 'Rooms with at least one member', () => parts.roomCount())
   gauge(MetricNames.longPollSessionsActive, 'Live long-polling sessions', () => countSessions(parts.sessions, 'long-polling'))
