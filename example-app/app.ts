@@ -76,7 +76,7 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     websocket: realtimeConfig.websocket,
     // Server-side publish (POST /ws/send without a session) only with the bearer key.
     longPolling: { ...realtimeConfig.longPolling, serverPublish: publishKey === undefined ? undefined : { key: publishKey } },
-    // Several nodes: REDIS_URL, REDIS_URLS or NATS_URL fans out between them, DATABASE_URL shares their history. Unset: one node, SQLite.
+    // Several nodes: REDIS_URL, REDIS_URLS, REDIS_CLUSTER or NATS_URL fans out between them, DATABASE_URL shares their history. Unset: one node, SQLite.
     broker: brokerFromEnv(env),
     store: nonEmpty(env.DATABASE_URL) === undefined
       ? { path: env.VIX_STORE_PATH ?? './data/messages.db' }

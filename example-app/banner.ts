@@ -24,9 +24,11 @@ export function brokerOf (env: Record<string, string | undefined>): string {
   if (redis !== undefined) return `Redis ${printable(redis)}${nonEmpty(env.VIX_REDIS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_REDIS_PREFIX as string}`} (REDIS_URL)`
   const redisUrls = nonEmpty(env.REDIS_URLS)
   if (redisUrls !== undefined) return `Redis, ${redisUrls.split(',').length} servers ${redisUrls.split(',').map((url) => printable(url.trim())).join(' ')}${nonEmpty(env.VIX_REDIS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_REDIS_PREFIX as string}`} (REDIS_URLS)`
+  const seeds = nonEmpty(env.REDIS_CLUSTER)
+  if (seeds !== undefined) return `Redis Cluster, sharded, seeds ${seeds.split(',').map((seed) => seed.trim()).join(' ')}${nonEmpty(env.VIX_REDIS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_REDIS_PREFIX as string}`} (REDIS_CLUSTER)`
   const nats = nonEmpty(env.NATS_URL)
   if (nats !== undefined) return `NATS ${printable(nats)}${nonEmpty(env.VIX_NATS_PREFIX) === undefined ? '' : `, prefix ${env.VIX_NATS_PREFIX as string}`} (NATS_URL)`
-  return 'in process: this node only (REDIS_URL, REDIS_URLS or NATS_URL to fan out)'
+  return 'in process: this node only (REDIS_URL, REDIS_URLS, REDIS_CLUSTER or NATS_URL to fan out)'
 }
 
 /** The base URL to print for a listening `host:port`: a wildcard host is reached as localhost. */

@@ -128,19 +128,20 @@ export function secretFromEnv (env: Env, name: string, minLength = 16): string |
 }
 
 /** The broker the environment asks for: Redis (one server or several) or NATS by URL, with an optional prefix. */
-export type EnvBroker = { redis: string | string[], prefix?: string } | { nats: string, prefix?: string }
+export type EnvBroker = { redis: string | string[] | { cluster: string[], sharded: true }, prefix?: string } | { nats: string, prefix?: string }
 
 /** A URL, or several comma-separated, with every password hidden. */
 const redactUrls = (urls: string): string => urls.split(',').map(redactCredentials).join(',')
 
 /** The variables that pick a broker: one at most. */
-const brokerVariables = ['REDIS_URL', 'REDIS_URLS', 'NATS_URL'] as const
+const brokerVariables = ['REDIS_URL', 'REDIS_URLS', 'REDIS_CLUSTER', 'NATS_URL'] as const
 
 /**
  * The broker from the environment: `REDIS_URL` fans out over one Redis,
  * `REDIS_URLS` (two or more comma-separated URLs, in the same order on every
  * node) over several independent Redis servers, rooms spread by a consistent
- * hash (prefix `VIX_REDIS_PREFIX` for both), `NATS_URL` (prefix
+ * hash, `REDIS_CLUSTER` (comma-separated `host:port` seeds of a Redis Cluster,
+ * sharded pub/sub; prefix `VIX_REDIS_PREFIX` for all three), `NATS_URL` (prefix
  * `VIX_NATS_PREFIX`) over NATS; none, undefined (one node, in process). More
  * than one at once is a mistake, not a choice to guess: it throws
  * `VIX_ERR_INVALID_ENV` naming them.
@@ -154,7 +155,7 @@ export function brokerFromEnv (env: Env): EnvBroker | undefined {
   if (set.length > 1) {
     const last = set[set.length - 1]
     throw new InvalidEnvError(last, redactUrls(env[last] as string), `${set.slice(0, -1).join(' and ')} ${set.length > 2 ? 'are' : 'is'} set too: ` +
-      'set one of REDIS_URL (one Redis), REDIS_URLS (several independent Redis servers) or NATS_URL (NATS)')
+      'set one of REDIS_URL (one Redis), REDIS_URLS (several independent Redis servers), REDIS_CLUSTER (a Redis Cluster) or NATS_URL (NATS)')
   }
   const redis = nonEmpty('REDIS_URL')
   if (redis !== undefined) return { redis, prefix: nonEmpty('VIX_REDIS_PREFIX') }
@@ -163,6 +164,12 @@ export function brokerFromEnv (env: Env): EnvBroker | undefined {
     const list = urls.split(',').map((url) => url.trim())
     if (list.length < 2 || list.includes('')) throw new InvalidEnvError('REDIS_URLS', redactUrls(urls), 'expected two or more comma-separated redis:// URLs (one server: set REDIS_URL)')
     return { redis: list, prefix: nonEmpty('VIX_REDIS_PREFIX') }
+  }
+  const seeds = nonEmpty('REDIS_CLUSTER')
+  if (seeds !== undefined) {
+    const list = seeds.split(',').map((seed) => seed.trim())
+    if (!list.every((seed) => /^[^\s:/@]+:\d{1,5}$/.test(seed))) throw new InvalidEnvError('REDIS_CLUSTER', redactUrls(seeds), 'expected comma-separated host:port seeds of a Redis Cluster (e.g. 10.0.0.1:7000,10.0.0.2:7000)')
+    return { redis: { cluster: list, sharded: true }, prefix: nonEmpty('VIX_REDIS_PREFIX') }
   }
   const nats = nonEmpty('NATS_URL')
   if (nats !== undefined) return { nats, prefix: nonEmpty('VIX_NATS_PREFIX') }

@@ -129,7 +129,7 @@ t.test('env: REDIS_URLS beside REDIS_URL and NATS_URL, one of them at most', asy
   t.throws(() => brokerFromEnv({ REDIS_URLS: 'redis://a,' }), { code: 'VIX_ERR_INVALID_ENV', message: /REDIS_URLS/ }, 'an empty entry')
   t.throws(() => brokerFromEnv({ REDIS_URL: 'redis://a', REDIS_URLS: 'redis://a,redis://u:pw@b' }), {
     code: 'VIX_ERR_INVALID_ENV',
-    message: /^Invalid environment variable REDIS_URLS=redis:\/\/a,redis:\/\/u:\[redacted\]@b: REDIS_URL is set too: set one of REDIS_URL \(one Redis\), REDIS_URLS \(several independent Redis servers\) or NATS_URL \(NATS\)$/
+    message: /^Invalid environment variable REDIS_URLS=redis:\/\/a,redis:\/\/u:\[redacted\]@b: REDIS_URL is set too: set one of REDIS_URL \(one Redis\), REDIS_URLS \(several independent Redis servers\), REDIS_CLUSTER \(a Redis Cluster\) or NATS_URL \(NATS\)$/
   })
   t.throws(() => brokerFromEnv({ REDIS_URL: 'redis://a', REDIS_URLS: 'redis://a,redis://b', NATS_URL: 'nats://n' }), { code: 'VIX_ERR_INVALID_ENV', message: /NATS_URL=nats:\/\/n: REDIS_URL and REDIS_URLS are set too/ })
 })

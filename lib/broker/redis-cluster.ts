@@ -139,6 +139,11 @@ export class RedisClusterBroker extends LinkedBroker implements Broker {
     return keySlot(`{${this.tags[partition]}}`)
   }
 
+  /** The masters (`host:port`) this node has a subscriber connection to: at most one each. */
+  get subscriberNodes (): string[] {
+    return this.subscribers.nodes
+  }
+
   /** The master (`host:port`) a partition's channels are subscribed on, if they are. */
   placementOf (partition: number): string | undefined {
     return this.placed.get(partition)

@@ -146,6 +146,11 @@ export class PrivateRedisCluster {
     return calls
   }
 
+  /** The slot the cluster computes for `key` (`CLUSTER KEYSLOT`). */
+  async keySlot (key: string): Promise<number> {
+    return await onServer(this.ports[0], async (client) => Number(await client.cluster('KEYSLOT', key)))
+  }
+
   /** Subscribers of a shard `channel` on the master that owns it (`PUBSUB SHARDNUMSUB`). */
   async shardSubscribers (channel: string, slot: number): Promise<number> {
     const owner = await this.ownerOf(slot)
