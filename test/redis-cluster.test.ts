@@ -9,6 +9,7 @@ import { brokerFromEnv } from '../lib/config.js'
 import { hubOf } from '../lib/hub/realtime.js'
 import { PostgresMessageStore } from '../lib/store/postgres.js'
 import { build } from './helpers/app.js'
+import { onlyMemberRooms } from './helpers/brokers.js'
 import { scrapeMetrics } from './helpers/metrics.js'
 import { membersOn, startExampleCluster, storedOrder } from './helpers/cluster.js'
 import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
@@ -112,9 +113,26 @@ t.test('balance: 1,000 rooms over three masters, the busiest carries at most 1.2
   for (const key of [member.broker.roomChannel(mine[0]), member.broker.controlChannel, 'a{}b', 'plain']) t.equal(keySlot(key), await cluster.keySlot(key), `${key}: the slot the cluster computes`)
 })
 
+t.test('a node receives only the rooms it has local members in, and stops when it leaves them', async (t) => {
+  const cluster = privateCluster(t)
+  if (cluster === undefined) return
+  const prefix = uniquePrefix()
+  await onlyMemberRooms(t, new RedisClusterBroker({ cluster: cluster.seeds, sharded: true, prefix }), new RedisClusterBroker({ cluster: cluster.seeds, sharded: true, prefix }))
+})
+
 const eventIds = (client: TestClient, room: string): string[] => client.frames
   .filter((f): f is Record<string, any> => typeof f === 'object' && f.kind === 'event' && f.room === room)
   .map((f) => f.id)
+
+/** The private cluster and PostgreSQL (its run's schemas dropped at the end), or undefined (skipped) without either. */
+async function withPostgres (t: Test): Promise<PrivateRedisCluster | undefined> {
+  const cluster = privateCluster(t)
+  if (cluster === undefined) return undefined
+  const postgres = await postgresAvailable()
+  if (!requireService(t, 'postgresql', postgres.ok, postgres.reason)) return undefined
+  t.teardown(() => dropRunSchemas())
+  return cluster
+}
 
 /** The first room of `room-0`, `room-1`, ... on each master: rooms known to live apart. */
 async function roomOnEachMaster (cluster: PrivateRedisCluster, broker: RedisClusterBroker): Promise<string[]> {
@@ -128,11 +146,8 @@ async function roomOnEachMaster (cluster: PrivateRedisCluster, broker: RedisClus
 }
 
 t.test('three example-app nodes in processes of their own over REDIS_CLUSTER and PostgreSQL: a room on each master, every message once in order', async (t) => {
-  const cluster = privateCluster(t)
+  const cluster = await withPostgres(t)
   if (cluster === undefined) return
-  const postgres = await postgresAvailable()
-  if (!requireService(t, 'postgresql', postgres.ok, postgres.reason)) return
-  t.teardown(() => dropRunSchemas())
   const prefix = uniquePrefix()
   const env = { REDIS_URL: '', REDIS_URLS: '', NATS_URL: '', REDIS_CLUSTER: cluster.seeds.slice(0, 2).join(','), VIX_REDIS_PREFIX: prefix, DATABASE_URL: postgresUrl, VIX_PG_SCHEMA: schemaFor(t.fullname) }
   const nodes = await startExampleCluster(t, env, ['a', 'b', 'c'])
@@ -155,11 +170,8 @@ t.test('three example-app nodes in processes of their own over REDIS_CLUSTER and
 })
 
 t.test('a failover and a slot migration under load: every room subscribed again within 5 s, no stored message lost or doubled at any client', async (t) => {
-  const cluster = privateCluster(t)
+  const cluster = await withPostgres(t)
   if (cluster === undefined) return
-  const postgres = await postgresAvailable()
-  if (!requireService(t, 'postgresql', postgres.ok, postgres.reason)) return
-  t.teardown(() => dropRunSchemas())
   const prefix = uniquePrefix()
   const schema = schemaFor(t.fullname)
   const stores = [0, 1, 2].map(() => new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 4 }))

@@ -1,5 +1,9 @@
+import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
+import { freePort } from './redis.js'
+import { waitFor } from './wait.js'
 
 /** The shared test NATS; `VIX_TEST_NATS_URL` overrides it. Never stopped by a test: outages go through a `TcpProxy`. */
 export const natsUrl = process.env.VIX_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -24,4 +28,43 @@ export async function natsAvailable (url = natsUrl): Promise<{ ok: boolean, reas
 /** A subject prefix no other test run uses. */
 export function uniqueNatsPrefix (): string {
   return `vixtest.${process.pid}.${randomBytes(4).toString('hex')}.`
+}
+
+/**
+ * A nats-server of the test's own (`/usr/sbin/nats-server` or on PATH) on a
+ * free port, that can be stopped and started again on the same port (a
+ * restart). The shared NATS is never touched.
+ *
+ * @example
+ * const server = await PrivateNats.start()
+ * t.teardown(() => server.stop())
+ */
+export class PrivateNats {
+  private process: ChildProcess | undefined
+  constructor (readonly port: number) {}
+
+  static async start (): Promise<PrivateNats> {
+    const server = new PrivateNats(await freePort())
+    await server.start()
+    return server
+  }
+
+  get url (): string {
+    return `nats://127.0.0.1:${this.port}`
+  }
+
+  async start (): Promise<void> {
+    const binary = existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server'
+    this.process = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' })
+    const failed = new Promise<never>((resolve, reject) => { this.process?.once('error', reject) })
+    await Promise.race([failed, waitFor(async () => (await natsAvailable(this.url)).ok, { timeout: 10_000, interval: 50, message: `nats-server on ${this.port} did not start` })])
+  }
+
+  async stop (): Promise<void> {
+    const child = this.process
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+  }
 }
