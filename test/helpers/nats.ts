@@ -1,9 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { connect } from 'node:net'
-import { freePort } from './redis.js'
-import { waitFor } from './wait.js'
+import { PrivateServer } from './private-server.js'
 
 /** The shared test NATS; `VIX_TEST_NATS_URL` overrides it. Never stopped by a test: outages go through a `TcpProxy`. */
 export const natsUrl = process.env.VIX_TEST_NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -39,32 +37,16 @@ export function uniqueNatsPrefix (): string {
  * const server = await PrivateNats.start()
  * t.teardown(() => server.stop())
  */
-export class PrivateNats {
-  private process: ChildProcess | undefined
-  constructor (readonly port: number) {}
-
-  static async start (): Promise<PrivateNats> {
-    const server = new PrivateNats(await freePort())
-    await server.start()
-    return server
-  }
-
+export class PrivateNats extends PrivateServer {
   get url (): string {
     return `nats://127.0.0.1:${this.port}`
   }
 
-  async start (): Promise<void> {
-    const binary = existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server'
-    this.process = spawn(binary, ['-a', '127.0.0.1', '-p', String(this.port)], { stdio: 'ignore' })
-    const failed = new Promise<never>((resolve, reject) => { this.process?.once('error', reject) })
-    await Promise.race([failed, waitFor(async () => (await natsAvailable(this.url)).ok, { timeout: 10_000, interval: 50, message: `nats-server on ${this.port} did not start` })])
+  protected command (): [string, string[]] {
+    return [existsSync('/usr/sbin/nats-server') ? '/usr/sbin/nats-server' : 'nats-server', ['-a', '127.0.0.1', '-p', String(this.port)]]
   }
 
-  async stop (): Promise<void> {
-    const child = this.process
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGKILL')
-    await exited
+  protected async answers (): Promise<boolean> {
+    return (await natsAvailable(this.url)).ok
   }
 }

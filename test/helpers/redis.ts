@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
-import { waitFor } from './wait.js'
+import { PrivateServer } from './private-server.js'
 
 /** The shared test Redis; `VIX_TEST_REDIS_URL` overrides it. */
 export const redisUrl = process.env.VIX_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -27,44 +25,23 @@ export function uniquePrefix (): string {
   return `vixtest:${process.pid}:${randomBytes(4).toString('hex')}:`
 }
 
-/** A port free right now: listen on :0, note it, close. */
-export async function freePort (): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
-}
+export { freePort } from './private-server.js'
 
 /**
  * A redis-server of the test's own on a free port, without persistence, that
  * can be stopped and started again on the same port (an outage). The shared
  * Redis is never touched.
  */
-export class PrivateRedis {
-  private process: ChildProcess | undefined
-  constructor (readonly port: number) {}
-
-  static async start (): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort())
-    await redis.start()
-    return redis
-  }
-
+export class PrivateRedis extends PrivateServer {
   get url (): string {
     return `redis://127.0.0.1:${this.port}`
   }
 
-  async start (): Promise<void> {
-    this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
-    await waitFor(async () => (await redisAvailable(this.url)).ok, { timeout: 10_000, interval: 50, message: `redis-server on ${this.port} did not start` })
+  protected command (): [string, string[]] {
+    return ['redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']]
   }
 
-  async stop (): Promise<void> {
-    const child = this.process
-    if (child === undefined || child.exitCode !== null) return
-    const exited = new Promise((resolve) => child.once('exit', resolve))
-    child.kill('SIGKILL')
-    await exited
+  protected async answers (): Promise<boolean> {
+    return (await redisAvailable(this.url)).ok
   }
 }
