@@ -1,7 +1,11 @@
 // Fan-out across nodes: one publisher on node 1 sends to a room whose
 // subscribers are all on one vix-realtime node, or split over two nodes joined
-// by Redis (without and with the PostgreSQL store), or split over two
-// Socket.IO 4 nodes joined by @socket.io/redis-adapter. Reports deliveries/s,
+// by Redis (without and with the PostgreSQL store), by a Redis Cluster
+// (sharded pub/sub) or by NATS, or split over two Socket.IO 4 nodes joined by
+// @socket.io/redis-adapter (on one Redis, and its sharded adapter on the same
+// Redis Cluster). The Redis Cluster is a private one the bench starts (three
+// masters on free ports, as the tests' PrivateRedisCluster) and stops; NATS is
+// NATS_URL (default nats://127.0.0.1:4222). Reports deliveries/s,
 // the latency of deliveries on the other node (cross-node p50/p99; on one node,
 // the local latency for reference) and the servers' CPU per delivery
 // (process.cpuUsage of every server process; Redis's own CPU is not counted).
@@ -9,6 +13,7 @@
 // generator on core 1. Rounds interleave the variants; medians are reported.
 // Every loop is bounded in count and time; only 127.0.0.1.
 // Run: npx tsx bench/cluster.ts [subscribers] [messages] [rounds]
+// BENCH_ONLY=vix,vix+redis-cluster (systems, comma-separated) runs some variants only.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -16,6 +21,7 @@ import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import WebSocket from 'ws'
 import { io as ioClient, type Socket } from 'socket.io-client'
+import { PrivateRedisCluster } from '../test/helpers/redis-cluster.js'
 
 const subscribers = Number(process.argv[2] ?? 40)
 const messages = Number(process.argv[3] ?? 2000)
@@ -29,12 +35,19 @@ const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5
 const schema = `vix_bench_${process.pid}`
 
 interface Variant { name: string, system: string, nodes: number, socketIo: boolean }
+const only = process.env.BENCH_ONLY?.split(',')
 const variants: Variant[] = [
   { name: 'vix, 1 node', system: 'vix', nodes: 1, socketIo: false },
   { name: 'vix + Redis, 2 nodes', system: 'vix+redis', nodes: 2, socketIo: false },
   { name: 'vix + Redis + PostgreSQL, 2 nodes', system: 'vix+redis+pg', nodes: 2, socketIo: false },
-  { name: 'Socket.IO 4 + redis-adapter, 2 nodes', system: 'socket.io+redis', nodes: 2, socketIo: true }
-]
+  { name: 'vix + Redis Cluster (sharded), 2 nodes', system: 'vix+redis-cluster', nodes: 2, socketIo: false },
+  { name: 'vix + NATS, 2 nodes', system: 'vix+nats', nodes: 2, socketIo: false },
+  { name: 'Socket.IO 4 + redis-adapter, 2 nodes', system: 'socket.io+redis', nodes: 2, socketIo: true },
+  { name: 'Socket.IO 4 + sharded redis-adapter (same cluster), 2 nodes', system: 'socket.io+redis-sharded', nodes: 2, socketIo: true }
+].filter((variant) => only === undefined || only.includes(variant.system))
+const redisCluster = variants.some((variant) => variant.system.includes('redis-cluster') || variant.system.includes('redis-sharded'))
+  ? await PrivateRedisCluster.start({ masters: 3 })
+  : undefined
 
 let pinned = false
 try {
@@ -48,7 +61,7 @@ interface Server { port: number, child: ChildProcess, cpu: () => Promise<number>
 
 async function startServer (system: string, prefix: string): Promise<Server> {
   const args = ['--import', 'tsx', serverFile, system]
-  const env = { ...process.env, BENCH_PREFIX: prefix, DATABASE_URL: databaseUrl, BENCH_SCHEMA: schema }
+  const env = { ...process.env, BENCH_PREFIX: prefix, DATABASE_URL: databaseUrl, BENCH_SCHEMA: schema, REDIS_CLUSTER: redisCluster?.seeds.join(',') ?? '' }
   const child = pinned
     ? spawn('taskset', ['-c', '0', process.execPath, ...args], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     : spawn(process.execPath, args, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
@@ -179,6 +192,7 @@ for (let round = 0; round < rounds; round++) {
   const order = variants.map((_, i) => variants[(i + round) % variants.length])
   for (const variant of order) all.get(variant.name)?.push(await run(variant, round))
 }
+await redisCluster?.stop()
 const client = new pg.Client({ connectionString: databaseUrl })
 await client.connect()
 await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`)
@@ -197,7 +211,7 @@ const rows = variants.map((v) => {
 })
 const base = rows[0]
 const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()}`
-console.log(`\nCross-node fan-out: 1 publisher (node 1), ${subscribers} subscribers in one room (split evenly over the nodes); throughput and CPU over ${messages} messages with ${window} in flight, latency over ${latencyMessages} more sent one at a time; median of ${rounds} interleaved rounds`)
+console.log(`\nCross-node fan-out (Redis Cluster: a private one of 3 masters; Redis's and NATS's own CPU not counted): 1 publisher (node 1), ${subscribers} subscribers in one room (split evenly over the nodes); throughput and CPU over ${messages} messages with ${window} in flight, latency over ${latencyMessages} more sent one at a time; median of ${rounds} interleaved rounds`)
 console.log(`Machine: ${machine}; ${pinned ? 'servers pinned to core 0, load generator to core 1 (both nodes share core 0)' : 'not pinned'}\n`)
 console.log('| variant | deliveries/s | vs 1 node | cross-node p50 ms | cross-node p99 ms | server CPU µs/delivery |')
 console.log('|---|---:|---:|---:|---:|---:|')
