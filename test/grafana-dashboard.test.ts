@@ -78,8 +78,11 @@ t.test('the dashboard is importable: uid, title, datasource input, panels with u
 
 t.test('every query names only series the server exposes, grouped by labels they have', async (t) => {
   // Process metrics are on the dashboard too, for apps that turn them on.
-  // A dependency of the node (as Redis or PostgreSQL registers itself), so the vix_dependency_* series have samples.
-  const app = await build(t, { metrics: { defaultMetrics: true } }, (app) => { hubOf(app.realtime).health.add({ name: 'redis', label: 'Redis', option: 'broker.redis' }) })
+  // A dependency of the node (as Redis or PostgreSQL registers itself), so the vix_dependency_* series have samples;
+  // a broker's link, as a networked broker's connection, so the vix_broker_link_* series have them too.
+  const app = await build(t, { metrics: { defaultMetrics: true } }, (app) => {
+    hubOf(app.realtime).health.add({ name: 'redis', label: 'Redis', option: 'broker.redis' }).link = { errors: 0, resubscriptions: 0 }
+  })
   const scrape = await scrapeMetrics(app)
   const series = new Map<string, Set<string>>()
   for (const family of scrape.families.values()) {
