@@ -231,6 +231,10 @@ t.test('one server cut mid-stream: its rooms stop crossing nodes, the others go 
   t.equal((await storedIds(store, second)).length, 13, 'nothing lost from the store either')
   t.ok((await scrapeMetrics(b)).value('vix_broker_gaps_repaired_total') >= 1, 'the gap was repaired from the store')
   t.equal((await scrapeMetrics(b)).value('vix_broker_connected'), 1, 'and the broker is connected again once every server is')
+  const links = await scrapeMetrics(b)
+  t.same(['redis', 'redis#2'].map((link) => links.value('vix_broker_link_connected', { link })), [1, 1], 'each server\'s link is a series of its own, both connected')
+  t.same(['redis', 'redis#2'].map((link) => links.value('vix_broker_link_resubscriptions_total', { link }) >= 1), [false, true], 'only the second server\'s link subscribed again')
+  t.ok(links.value('vix_broker_link_errors_total', { link: 'redis#2' }) >= 1, 'and counted its drop')
 })
 
 t.test('three example-app nodes in processes of their own over REDIS_URLS and PostgreSQL', async (t) => {
