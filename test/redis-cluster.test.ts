@@ -79,8 +79,12 @@ t.test('options and env: { cluster, sharded: true, partitions? }, REDIS_CLUSTER,
   }
   t.equal(brokerOf({ REDIS_CLUSTER: '10.0.0.1:7000,10.0.0.2:7000', VIX_REDIS_PREFIX: 'chat:' }), 'Redis Cluster, sharded, seeds 10.0.0.1:7000 10.0.0.2:7000, prefix chat: (REDIS_CLUSTER)', 'the example app\'s banner')
 
-  const app = await build(t, { broker: { redis: { cluster: ['127.0.0.1:1'], sharded: true } }, docs: false })
+  const app = await build(t, { broker: new RedisClusterBroker({ cluster: ['127.0.0.1:1'], sharded: true, topologyInterval: 50 }), docs: false })
   t.equal(hubOf(app.realtime).health.readiness().dependencies['redis-cluster'], 'down', 'unreachable at boot: the node boots, the cluster a dependency that is down')
+  const errors = async (): Promise<number> => (await scrapeMetrics(app)).value('vix_broker_link_errors_total', { link: 'redis-cluster' })
+  const atBoot = await errors()
+  await waitFor(async () => await errors() > atBoot, { timeout: 3000, message: 'the slot map is read again, and fails' })
+  t.equal((await scrapeMetrics(app)).value('vix_broker_link_connected', { link: 'redis-cluster' }), 0, 'and keeps trying, disconnected')
   await t.rejects(build(t, { broker: { redis: { cluster: ['127.0.0.1:1'], sharded: true }, prefix: uniquePrefix() }, docs: false, failFast: true }),
     { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', message: /Redis Cluster unreachable \(broker\.redis\.cluster\)/ }, 'with failFast, boot fails naming it')
 })
@@ -244,4 +248,42 @@ t.test('a failover and a slot migration under load: every room subscribed again 
   t.same(metrics.map((scrape) => scrape.value('vix_broker_link_connected', { link: 'redis-cluster' })), [1, 1, 1], 'every node\'s cluster link connected')
   t.ok(metrics.every((scrape) => scrape.value('vix_broker_link_resubscriptions_total', { link: 'redis-cluster' }) >= 1), 'every node counted its resubscriptions')
   t.ok(metrics.some((scrape) => scrape.value('vix_broker_gaps_repaired_total') >= 1 || scrape.value('vix_broker_link_errors_total', { link: 'redis-cluster' }) >= 1), 'and the breaks')
+})
+
+// Last: it kills a master for good.
+t.test('a master crashes: its replica takes over, the node sees the outage, subscribes its rooms again on the new master and repairs; control messages cross too', async (t) => {
+  const cluster = privateCluster(t)
+  if (cluster === undefined) return
+  const prefix = uniquePrefix()
+  const publisher = await startBroker(t, cluster, prefix)
+  const states: string[] = []
+  const controls: unknown[] = []
+  const member = new RedisClusterBroker({ cluster: cluster.seeds, sharded: true, prefix, topologyInterval: 200 })
+  t.teardown(() => member.close())
+  const delivered: Envelope[] = []
+  await member.start((envelope) => { delivered.push(envelope) }, {
+    resync () { states.push('resync') },
+    connection (up) { states.push(up ? 'up' : 'down') },
+    error () {},
+    control (message) { controls.push(message) }
+  })
+  await publisher.broker.publishControl({ node: 'a', type: 'presence.sync' })
+  await waitFor(() => controls.length === 1, { message: 'the control message crossed' })
+  t.same(controls, [{ node: 'a', type: 'presence.sync' }], 'control messages cross on partition 0')
+
+  const room = 'crash-room'
+  await member.subscribe(room)
+  const slot = keySlot(member.roomChannel(room))
+  const crashed = await cluster.ownerOf(slot)
+  const since = Date.now()
+  const promoted = await cluster.crash(crashed)
+  await waitFor(() => member.placementOf(partitionOf(room, member.partitions)) === `127.0.0.1:${promoted.port}` && states.at(-1) === 'resync', {
+    timeout: 8000, interval: 20, message: () => `not re-placed on ${promoted.port}: ${member.placementOf(partitionOf(room, member.partitions)) ?? 'nowhere'}, ${states.join(' ')}`
+  })
+  t.comment(`re-placed ${Date.now() - since} ms after the crash (the failover itself waits out cluster-node-timeout)`)
+  t.same(states.slice(0, 1), ['down'], 'the lost connection is reported')
+  t.ok(states.includes('up') && states.includes('resync'), 'then up again, and the hub told to repair from the store')
+  await publisher.broker.publish({ node: 'a', room, message: { kind: 'event', type: 'chat', id: 'after', room, ts: '2026-01-01T00:00:00.000Z', payload: {} } })
+  await waitFor(() => delivered.some((envelope) => envelope.message.id === 'after'), { timeout: 5000, message: 'the room crosses again from the new master' })
+  t.same(delivered.map((envelope) => envelope.message.id), ['after'], 'the room crosses again, from the new master')
 })

@@ -53,7 +53,7 @@ function parseNodes (text: string): ClusterNode[] {
 export class PrivateRedisCluster {
   private readonly processes: ChildProcess[] = []
 
-  private constructor (readonly ports: number[], readonly dir: string, private readonly replicaCount: number) {}
+  private constructor (readonly ports: number[], readonly dir: string, private replicaCount: number) {}
 
   static async start ({ masters = 3, replicas = 0 } = {}): Promise<PrivateRedisCluster> {
     const count = masters * (1 + replicas)
@@ -112,6 +112,22 @@ export class PrivateRedisCluster {
     if (replica === undefined) throw new Error(`master ${master.port} has no replica`)
     await onServer(replica.port, async (client) => await client.cluster('FAILOVER'))
     await waitFor(async () => (await this.nodes()).find((node) => node.id === replica.id)?.master === true, { timeout: 10_000, interval: 50, message: 'the replica did not take over' })
+    await this.settled()
+    return replica
+  }
+
+  /** SIGKILL master `master` (a crash): its replica takes over once the others agree it failed. Resolves with the new master. */
+  async crash (master: ClusterNode): Promise<ClusterNode> {
+    const replica = (await this.nodes()).find((node) => node.masterId === master.id)
+    if (replica === undefined) throw new Error(`master ${master.port} has no replica`)
+    const child = this.processes[this.ports.indexOf(master.port)]
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGKILL')
+    await exited
+    this.ports.splice(this.ports.indexOf(master.port), 1)
+    this.processes.splice(this.processes.indexOf(child), 1)
+    this.replicaCount--
+    await waitFor(async () => (await this.nodes()).find((node) => node.id === replica.id)?.master === true, { timeout: 15_000, interval: 100, message: 'the replica did not take over' })
     await this.settled()
     return replica
   }
