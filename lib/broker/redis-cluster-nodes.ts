@@ -8,7 +8,16 @@ export interface ShardSubscriberParts {
   message: (channel: string, data: string) => void
   /** A node's connection failed or closed: what it carried must be placed again. */
   broken: (node: string, error: unknown) => void
+  /** A node dropped subscriptions by itself (a slot left it: failover, resharding); the connection is fine. */
+  moved: (node: string) => void
 }
+
+/**
+ * Whether `error` is ioredis reporting a `sunsubscribe` no command asked
+ * for: Redis pushes one for each shard channel of a slot that leaves the
+ * server. The connection stays usable.
+ */
+const pushedUnsubscribe = (error: unknown): boolean => error instanceof Error && error.message.startsWith('Command queue state error') && error.message.includes('Last reply: sunsubscribe')
 
 /**
  * One subscriber connection per cluster master that carries a wanted
@@ -44,9 +53,13 @@ export class ShardSubscribers {
       client = created
       this.clients.set(node, created)
       created.on('smessage', (channel: string, data: string) => { this.parts.message(channel, data) })
-      // An error (a MOVED reply to SSUBSCRIBE, a `sunsubscribe` pushed when a slot left the node) or a close: place again.
+      // An error (a MOVED reply to SSUBSCRIBE) or a close: place again, elsewhere if need be.
       const broken = (error: unknown): void => {
         if (this.clients.get(node) !== created) return
+        if (pushedUnsubscribe(error)) {
+          this.parts.moved(node)
+          return
+        }
         this.clients.delete(node)
         created.disconnect()
         this.parts.broken(node, error)

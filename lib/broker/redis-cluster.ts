@@ -112,7 +112,8 @@ export class RedisClusterBroker extends LinkedBroker implements Broker {
         retryStrategy: () => null
       }),
       message: (channel, data) => { this.received(channel, data) },
-      broken: (node, error) => { this.broken(node, error) }
+      broken: (node, error) => { this.broken(node, error) },
+      moved: (node) => { this.moved(node) }
     })
   }
 
@@ -171,6 +172,12 @@ export class RedisClusterBroker extends LinkedBroker implements Broker {
     for (const [partition, placed] of this.placed) if (placed === node) this.placed.delete(partition)
     this.link.failed(error)
     this.link.lost()
+    this.queueSync()
+  }
+
+  /** A master dropped shard channels by itself (a slot left it): not an outage; its partitions are placed again, where they are served now. */
+  private moved (node: string): void {
+    for (const [partition, placed] of this.placed) if (placed === node) this.placed.delete(partition)
     this.queueSync()
   }
 
