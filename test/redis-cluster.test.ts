@@ -86,6 +86,7 @@ t.test('options and env: { cluster, sharded: true, partitions? }, REDIS_CLUSTER,
   const atBoot = await errors()
   await waitFor(async () => await errors() > atBoot, { timeout: 3000, message: 'the slot map is read again, and fails' })
   t.equal((await scrapeMetrics(app)).value('vix_broker_link_connected', { link: 'redis-cluster' }), 0, 'and keeps trying, disconnected')
+  t.equal((await scrapeMetrics(app)).value('vix_dependency_errors_total', { dependency: 'redis-cluster' }), 1, 'one outage, from boot on, however many failed tries')
   await t.rejects(build(t, { broker: { redis: { cluster: ['127.0.0.1:1'], sharded: true }, prefix: uniquePrefix() }, docs: false, failFast: true }),
     { code: 'VIX_ERR_DEPENDENCY_UNAVAILABLE', message: /Redis Cluster unreachable \(broker\.redis\.cluster\)/ }, 'with failFast, boot fails naming it')
 })

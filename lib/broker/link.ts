@@ -64,6 +64,13 @@ export class BrokerLink {
     if (!this.quiet) this.dependency?.down(error)
   }
 
+  /** A failure that is no outage (one node of a cluster, whose client retries and redirects by itself): counted, the link stays up. */
+  counted (error: unknown): void {
+    if (this.closing) return
+    this.errors++
+    this.events?.error(error)
+  }
+
   /** The connection dropped: an error too, even when the socket ended cleanly. */
   lost (): void {
     if (this.closing || !this.connected) return

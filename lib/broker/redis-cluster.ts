@@ -252,12 +252,17 @@ export class RedisClusterBroker extends LinkedBroker implements Broker {
    */
   async start (deliver: (envelope: Envelope) => void, events: BrokerEvents): Promise<void> {
     const link = this.begin(deliver, events)
-    this.publisher.on('error', (error: unknown) => { link.failed(error) })
-    this.publisher.on('node error', (error: unknown) => { link.failed(error) })
+    // The publishing client's errors are counted; what makes an outage is the slot map or a subscriber connection failing (sync).
+    this.publisher.on('error', (error: unknown) => { link.counted(error) })
+    this.publisher.on('node error', (error: unknown) => { link.counted(error) })
     link.booting = true
     link.quiet = link.failFast
     try {
-      await this.connectPublisher()
+      await this.connectPublisher().catch((error: unknown) => {
+        // Unreachable: an outage from the start (logged once unless failFast throws it); the slot map is read again every topologyInterval.
+        link.failed(error)
+        throw error
+      })
       await this.queue(async () => { await this.sync() })
       if (!link.connected) throw link.lastError ?? new Error('Redis Cluster not subscribed')
     } catch (error) {
