@@ -253,6 +253,38 @@ t.test('a failover and a slot migration under load: every room subscribed again 
     'a failover and a slot move are not outages: no error, no VIX_ERR_DEPENDENCY_UNAVAILABLE, readiness stays up')
 })
 
+t.test('a master stalled during a join: the join does not hang, the room is subscribed once the master answers, readiness comes back', async (t) => {
+  const cluster = privateCluster(t)
+  if (cluster === undefined) return
+  const prefix = uniquePrefix()
+  const publisher = await startBroker(t, cluster, prefix)
+  const member = new RedisClusterBroker({ cluster: cluster.seeds, sharded: true, prefix, connectTimeout: 300, topologyInterval: 200 })
+  const delivered: string[] = []
+  const app = await build(t, { docs: false, broker: member })
+  // Node B's deliveries: the hub's own, through a member of each room.
+  const [first, second] = Array.from({ length: 1000 }, (_, i) => `room-${i}`).filter((room, _, rooms) => partitionOf(room, 64) === partitionOf(rooms[0], 64))
+  const clients = [await connect(app), await connect(app)]
+  t.teardown(() => { for (const client of clients) client.close() })
+  await clients[0].join(first)
+  const master = await cluster.ownerOf(keySlot(member.roomChannel(first)))
+  await cluster.pause(master, 1200)
+  const joining = Date.now()
+  await clients[1].join(second)
+  const took = Date.now() - joining
+  t.ok(took < 1200, `${second} joined in ${took} ms while ${master.port} stalled for 1200 ms (its SSUBSCRIBE timed out after connectTimeout)`)
+  await waitFor(async () => {
+    await publisher.broker.publish({ node: 'a', room: second, message: { kind: 'event', type: 'chat', id: `probe-${delivered.length}`, room: second, ts: '2026-01-01T00:00:00.000Z', payload: {} } })
+    delivered.push('probe')
+    return clients[1].frames.some((f) => typeof f === 'object' && f.kind === 'event' && f.room === second)
+  }, { timeout: 6000, interval: 100, message: `${second} never crossed to node B` })
+  t.pass(`${second} crosses once its master answers again`)
+  const metrics = await scrapeMetrics(app)
+  t.ok(metrics.value('vix_broker_link_errors_total', { link: 'redis-cluster' }) >= 1, 'the timed-out subscribe is counted')
+  t.ok(metrics.value('vix_dependency_errors_total', { dependency: 'redis-cluster' }) <= 1, 'the retries while it stalls are one outage at most')
+  await waitFor(() => hubOf(app.realtime).health.readiness().dependencies['redis-cluster'] === 'up', { timeout: 3000, message: 'readiness back up' })
+  t.pass('readiness is up again')
+})
+
 // Last: it kills a master for good.
 t.test('a master crashes mid-stream: its replica takes over, the outage is reported, the room subscribed again on the new master, every message once in order; control messages cross too', async (t) => {
   const cluster = privateCluster(t)

@@ -313,9 +313,9 @@ export class RedisClusterBroker extends LinkedBroker implements Broker {
         await this.subscribers.subscribe(node, placed === undefined ? this.channelsOf(partition) : [this.roomChannel(room)])
         this.placed.set(partition, node)
       } catch (error) {
-        // Moved or lost meanwhile: the sync places it again, and the hub repairs the gap.
+        // Moved, slow or lost meanwhile: counted, and the sync places the partition again (an outage only if that fails too).
         this.placed.delete(partition)
-        this.link.failed(error)
+        this.link.counted(error)
         this.queueSync()
       }
     })

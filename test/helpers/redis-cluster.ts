@@ -162,6 +162,11 @@ export class PrivateRedisCluster {
     return calls
   }
 
+  /** `CLIENT PAUSE ms ALL` on `node`: it answers no client command for `ms` (a stalled server). */
+  async pause (node: ClusterNode, ms: number): Promise<void> {
+    await onServer(node.port, async (client) => await client.call('CLIENT', 'PAUSE', String(ms), 'ALL'))
+  }
+
   /** The slot the cluster computes for `key` (`CLUSTER KEYSLOT`). */
   async keySlot (key: string): Promise<number> {
     return await onServer(this.ports[0], async (client) => Number(await client.cluster('KEYSLOT', key)))
