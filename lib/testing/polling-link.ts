@@ -1,4 +1,5 @@
 import type { InProcessApp } from './app.js'
+import type { VixMessage } from '../client/protocol.js'
 import type { TestLink, TestLinkSink } from './link.js'
 import { toFrame } from './link.js'
 
@@ -8,9 +9,12 @@ export const SESSION_GONE = 4404
 /** The close a long-poll session gets when the app was closed before it could poll again (as a dropped connection: 1006). */
 export const SERVER_CLOSED = 1006
 
+const isTyped = (value: unknown): value is VixMessage =>
+  value !== null && typeof value === 'object' && typeof (value as { type?: unknown }).type === 'string'
+
 /**
  * A long-poll session through `app.inject`: created by `GET <path>/poll`,
- * fed by `POST <path>/send`, read by polls with `wait=0` (so no poll is ever
+ * fed by `POST <path>/send` (`query` and `headers` on every request, as the client sends them), read by polls with `wait=0` (so no poll is ever
  * held open and nothing waits on the server's timers), each acking what the
  * last one returned.
  */
@@ -30,7 +34,7 @@ export async function openPollingLink (app: InProcessApp, path: string, query: R
   return {
     send: async (text, id) => {
       if (!open) return
-      const response = await app.inject({ method: 'POST', url: `${path}/send`, query: { session_id: sessionId }, headers: { ...headers, 'content-type': 'application/json' }, payload: text })
+      const response = await app.inject({ method: 'POST', url: `${path}/send`, query: { ...query, session_id: sessionId }, headers: { ...headers, 'content-type': 'application/json' }, payload: text })
       if (response.statusCode === 202) return
       const body = response.json()
       const frame = { kind: 'error' as const, type: 'error', ts: new Date().toISOString(), payload: { ...body, status: response.statusCode } }
@@ -40,7 +44,7 @@ export async function openPollingLink (app: InProcessApp, path: string, query: R
       if (!open) return
       let response
       try {
-        response = await app.inject({ url: `${path}/poll`, query: { session_id: sessionId, ack: String(next), wait: '0' }, headers })
+        response = await app.inject({ url: `${path}/poll`, query: { ...query, session_id: sessionId, ack: String(next), wait: '0' }, headers })
       } catch (error) {
         // The app was closed under the session (inject refuses once app.close() began).
         end(SERVER_CLOSED, (error as Error).message)
@@ -51,7 +55,8 @@ export async function openPollingLink (app: InProcessApp, path: string, query: R
       const body = response.json()
       next = body.next
       for (const message of body.messages as unknown[]) {
-        const frame = typeof message === 'string' ? toFrame(message) : message as ReturnType<typeof toFrame>
+        // A raw text frame comes as the string, or, when that text is JSON, as its value.
+        const frame = isTyped(message) ? message : toFrame(typeof message === 'string' ? message : JSON.stringify(message))
         sink.frame(frame)
         if (frame.kind === 'system' && frame.type === 'server.going_away') end(1001, 'server going away')
       }
@@ -60,7 +65,7 @@ export async function openPollingLink (app: InProcessApp, path: string, query: R
       if (!open) return
       open = false
       // A closed app has ended the session already.
-      await app.inject({ method: 'DELETE', url: `${path}/poll`, query: { session_id: sessionId }, headers }).catch(() => {})
+      await app.inject({ method: 'DELETE', url: `${path}/poll`, query: { ...query, session_id: sessionId }, headers }).catch(() => {})
       sink.end({ code: 1000, reason: '' })
     }
   }
