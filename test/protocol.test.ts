@@ -27,6 +27,9 @@ async function refusal (promise: Promise<unknown>): Promise<TestClientError> {
 }
 
 let app: FastifyInstance
+/** What the note.add handler ran with, and the errors onError saw. */
+const notes: string[] = []
+const handlerErrors: string[] = []
 /** An app per transport for the shutdown test (built here: building one takes longer than a test may). */
 const stopping = {} as Record<TestTransport, FastifyInstance>
 
@@ -36,7 +39,7 @@ t.before(async () => {
     docs: false,
     metrics: false,
     relayTypes: ['chat.message'],
-    authorizeJoin: (_session, room) => !room.startsWith('secret-'),
+    authorizeJoin: async (_session, room) => !room.startsWith('secret-'),
     authorizePublish: (_session, msg) => msg.payload.text !== 'forbidden',
     limits: { maxRoomsPerSession: 4, sessionRate: { rate: 1, burst: 30 } },
     presence: { rooms: (room: string) => room.startsWith('lobby-'), window: 5 },
@@ -44,8 +47,10 @@ t.before(async () => {
   })
   app.realtime.on('math.add', { schema: Type.Object({ a: Type.Number(), b: Type.Number() }), reply: Type.Object({ sum: Type.Number() }) }, (_session, msg) => ({ sum: msg.payload.a + msg.payload.b }))
   app.realtime.on('math.fail', { reply: Type.Object({}) }, () => { throw new Error('handler bug') })
-  app.realtime.on('note.add', { schema: Type.Object({ text: Type.String({ maxLength: 5 }) }) }, () => {})
-  app.realtime.on('note.boom', async () => { throw new Error('handler bug') })
+  app.realtime.on('note.add', { schema: Type.Object({ text: Type.String({ maxLength: 5 }) }) }, (_session, msg) => { notes.push(msg.payload.text) })
+  app.realtime.on('note.throw', () => { throw new Error('sync handler bug') })
+  app.realtime.on('note.reject', async () => { throw new Error('async handler bug') })
+  app.realtime.onError((_session, error) => { handlerErrors.push(error.message) })
   await app.ready()
   // One session per transport before the tests: the first of each loads what every later one uses.
   for (const transport of transports) await (await connect(app, { transport })).close()
@@ -75,6 +80,7 @@ onBothTransports(t, 'a relay reaches every member once, the sender included, and
   await bob.join(room)
   const ack = await alice.publish(room, 'chat.message', { text: 'hi' }, 'm-1')
   t.match(ack, { kind: 'ack', type: 'chat.message', id: 'm-1', room, payload: { pos: /^1\./ } })
+  t.same(Object.keys(ack).sort(), ['id', 'kind', 'payload', 'room', 'ts', 'type'], 'nothing else in the ack')
   for (const client of [alice, bob]) {
     t.match(await client.next(isEvent('chat.message')), { id: 'm-1', room, payload: { text: 'hi' }, pos: ack.payload.pos })
     await client.expectNothing(10, isEvent('chat.message'))
@@ -105,11 +111,14 @@ onBothTransports(t, 'messages of a room arrive in the order they were published'
   t.same(texts, ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'])
 })
 
-onBothTransports(t, 'a room not joined: publishing to it is refused VIX_ERR_NOT_IN_ROOM with the message id', async (t, on) => {
-  const client = await on.connect(app)
-  const error = await refusal(client.publish(on.room('elsewhere'), 'chat.message', { text: 'hi' }, 'x-1'))
+onBothTransports(t, 'a room not joined: publishing to it is refused VIX_ERR_NOT_IN_ROOM with the message id, and its members get nothing', async (t, on) => {
+  const room = on.room('elsewhere')
+  const [client, member] = [await on.connect(app), await on.connect(app)]
+  await member.join(room)
+  const error = await refusal(client.publish(room, 'chat.message', { text: 'sneaky' }, 'x-1'))
   t.equal(error.code, ErrorCodes.NOT_IN_ROOM)
   t.equal(error.frame.id, 'x-1')
+  await member.expectNothing(20, isEvent('chat.message'))
 })
 
 onBothTransports(t, 'room.leave is acked and the session gets nothing more of the room', async (t, on) => {
@@ -148,16 +157,22 @@ onBothTransports(t, 'a client naming its own sender (from) is refused at /from a
 
 onBothTransports(t, 'a payload breaking a handler\'s schema is refused with the path; the handler never runs', async (t, on) => {
   const client = await on.connect(app)
+  const text = `${on.transport.slice(0, 1)}-ok`
   await client.send({ id: 'n-1', type: 'note.add', payload: { text: 'far too long' } })
   t.match(await client.next(isError), { id: 'n-1', payload: { code: ErrorCodes.INVALID_MESSAGE, path: '/payload/text' } })
-  await client.send({ id: 'n-2', type: 'note.add', payload: { text: 'ok' } })
+  await client.send({ id: 'n-2', type: 'note.add', payload: { text } })
   t.match(await client.next((f) => f.id === 'n-2'), { kind: 'ack', type: 'note.add' }, 'a handled type with an id is acked')
+  t.same(notes.filter((note) => note.startsWith(text.slice(0, 2))), [text], 'the handler ran for the valid one only')
 })
 
-onBothTransports(t, 'a handler that fails gives VIX_ERR_INTERNAL and the session lives on', async (t, on) => {
+onBothTransports(t, 'a handler that throws or rejects gives VIX_ERR_INTERNAL, onError sees it, and the session lives on', async (t, on) => {
   const client = await on.connect(app)
-  await client.send({ id: 'b-1', type: 'note.boom' })
+  handlerErrors.length = 0
+  await client.send({ id: 'b-1', type: 'note.throw' })
+  await client.send({ id: 'b-2', type: 'note.reject' })
   t.match(await client.next(isError), { id: 'b-1', payload: { code: ErrorCodes.INTERNAL } })
+  t.match(await client.next(isError), { id: 'b-2', payload: { code: ErrorCodes.INTERNAL } })
+  t.same(handlerErrors, ['sync handler bug', 'async handler bug'])
   t.match(await client.join(on.room('after')), { kind: 'ack' })
 })
 
@@ -283,14 +298,18 @@ onBothTransports(t, 'a raw text frame from server code arrives as a raw frame', 
   t.match(await client.next((f) => f.type === 'raw'), { kind: 'system', payload: { text: 'plain text' } })
 })
 
-onBothTransports(t, 'close() ends the session: it leaves its rooms and the server forgets it', async (t, on) => {
-  const room = on.room('general')
+onBothTransports(t, 'close() ends the session: it leaves all its rooms, empty rooms are deleted, and the server forgets it', async (t, on) => {
+  const [a, b] = [on.room('a'), on.room('b')]
   const client = await on.connect(app)
-  await client.join(room)
+  await client.join(a)
+  await client.join(b)
+  await client.leave(a)
+  t.notOk(app.realtime.rooms.has(a), 'left and empty: deleted')
+  t.ok(app.realtime.rooms.has(b))
   const sessions = app.realtime.sessions.size
   t.match(await client.close(), { code: 1000 })
   t.equal(app.realtime.sessions.size, sessions - 1)
-  t.equal(app.realtime.rooms.size(room), 0)
+  t.notOk(app.realtime.rooms.has(b))
   t.ok(client.isClosed)
 })
 
