@@ -54,6 +54,17 @@ onBothTransports(t, 'next times out naming what was unread; expectNothing reject
   t.equal(client.frames.filter((f) => f.type === 'news').length, 1, 'frames keeps it')
 })
 
+onBothTransports(t, 'waits at the same time each get their frame (a long-poll client still polls one at a time)', async (t, on) => {
+  const client = await on.connect(app)
+  const room = on.room('both')
+  await client.join(room)
+  const waits = Promise.all([client.next((f) => f.type === 'one'), client.next((f) => f.type === 'two'), client.expectNothing(30, (f) => f.type === 'three')])
+  await app.realtime.publish({ room, type: 'two', payload: {} })
+  await app.realtime.publish({ room, type: 'one', payload: {} })
+  const [one, two] = await waits
+  t.same([one.type, two.type], ['one', 'two'])
+})
+
 onBothTransports(t, 'a refused join rejects with a TestClientError carrying the code and the frame', async (t, on) => {
   const client = await on.connect(app)
   const error = await client.join('').then(() => undefined, (error: unknown) => error)

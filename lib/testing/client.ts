@@ -35,7 +35,8 @@ export class TestClient {
   /** Resolves when the connection ends (a WebSocket close code; long polling: see `TestClose`). */
   readonly closed: Promise<TestClose>
   private unread: VixMessage[] = []
-  private wake: (() => void) | undefined
+  /** Waits (`next`, `expectNothing`) to wake at the next frame or the end. */
+  private readonly waiters = new Set<() => void>()
   private ended: TestClose | undefined
   private resolveClosed!: (close: TestClose) => void
   private link!: TestLink
@@ -55,7 +56,7 @@ export class TestClient {
   receive (frame: VixMessage): void {
     this.frames.push(frame)
     this.unread.push(frame)
-    this.wake?.()
+    this.wakeAll()
   }
 
   /** @internal the connection ended. */
@@ -63,7 +64,7 @@ export class TestClient {
     if (this.ended !== undefined) return
     this.ended = close
     this.resolveClosed(close)
-    this.wake?.()
+    this.wakeAll()
   }
 
   /** True once the connection ended. */
@@ -163,8 +164,13 @@ export class TestClient {
       return
     }
     await new Promise<void>((resolve) => {
-      const timer = realTimers.setTimeout(() => { this.wake = undefined; resolve() }, ms)
-      this.wake = () => { realTimers.clearTimeout(timer); this.wake = undefined; resolve() }
+      const wake = (): void => { realTimers.clearTimeout(timer); this.waiters.delete(wake); resolve() }
+      const timer = realTimers.setTimeout(wake, ms)
+      this.waiters.add(wake)
     })
+  }
+
+  private wakeAll (): void {
+    for (const wake of [...this.waiters]) wake()
   }
 }

@@ -31,6 +31,30 @@ export async function openPollingLink (app: InProcessApp, path: string, query: R
     sink.end({ code, reason })
   }
 
+  const poll = async (): Promise<void> => {
+    if (!open) return
+    let response
+    try {
+      response = await app.inject({ url: `${path}/poll`, query: { ...query, session_id: sessionId, ack: String(next), wait: '0' }, headers })
+    } catch (error) {
+      // The app was closed under the session (inject refuses once app.close() began).
+      end(SERVER_CLOSED, (error as Error).message)
+      return
+    }
+    if (response.statusCode === 404) { end(SESSION_GONE, 'session not found'); return }
+    if (response.statusCode !== 200) throw new Error(`vix-realtime/testing: poll answered ${response.statusCode} ${response.body}`)
+    const body = response.json()
+    next = body.next
+    for (const message of body.messages as unknown[]) {
+      // A raw text frame comes as the string, or, when that text is JSON, as its value.
+      const frame = isTyped(message) ? message : toFrame(typeof message === 'string' ? message : JSON.stringify(message))
+      sink.frame(frame)
+      if (frame.kind === 'system' && frame.type === 'server.going_away') end(1001, 'server going away')
+    }
+  }
+
+  let inFlight: Promise<void> | undefined
+
   return {
     send: async (text, id) => {
       if (!open) return
@@ -40,26 +64,10 @@ export async function openPollingLink (app: InProcessApp, path: string, query: R
       const frame = { kind: 'error' as const, type: 'error', ts: new Date().toISOString(), payload: { ...body, status: response.statusCode } }
       sink.frame(id === undefined ? frame : { ...frame, id })
     },
+    // One poll at a time, as the server wants (a second would be answered 409): concurrent waits share it.
     pull: async () => {
-      if (!open) return
-      let response
-      try {
-        response = await app.inject({ url: `${path}/poll`, query: { ...query, session_id: sessionId, ack: String(next), wait: '0' }, headers })
-      } catch (error) {
-        // The app was closed under the session (inject refuses once app.close() began).
-        end(SERVER_CLOSED, (error as Error).message)
-        return
-      }
-      if (response.statusCode === 404) { end(SESSION_GONE, 'session not found'); return }
-      if (response.statusCode !== 200) throw new Error(`vix-realtime/testing: poll answered ${response.statusCode} ${response.body}`)
-      const body = response.json()
-      next = body.next
-      for (const message of body.messages as unknown[]) {
-        // A raw text frame comes as the string, or, when that text is JSON, as its value.
-        const frame = isTyped(message) ? message : toFrame(typeof message === 'string' ? message : JSON.stringify(message))
-        sink.frame(frame)
-        if (frame.kind === 'system' && frame.type === 'server.going_away') end(1001, 'server going away')
-      }
+      inFlight ??= poll().finally(() => { inFlight = undefined })
+      await inFlight
     },
     close: async () => {
       if (!open) return
