@@ -2,14 +2,17 @@
 // the tarball installed into a fresh project, then an unrelated package
 // installed after it (npm re-resolves the whole tree then: a dependency or
 // peer hidden anywhere would come in now). Nothing of the server may appear.
+// And @vix-realtime/react packed beside it, in a React project that type-checks
+// the README's and docs/' examples of both packages (the blocks importing them).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
+import { documentationFiles, typescriptBlocks, type CodeBlock } from './helpers/markdown.js'
 
-// About 15 s alone (a build when stale, one pack, two small installs, one tsc).
+// About 25 s alone (a build when stale, two packs, three small installs, two tsc runs).
 t.setTimeout(120_000)
 
 const run = promisify(execFile)
@@ -28,17 +31,25 @@ function walk (dir: string, base = ''): string[] {
   })
 }
 
-// Build the package unless its dist/ is newer than every source (npm ci's prepare and npm test's pretest build it).
+// Build the packages unless their dist/ is newer than every source (npm ci's prepare builds them).
 const mtimes = (dir: string): number[] => existsSync(dir) ? walk(dir).map((file) => statSync(join(dir, file)).mtimeMs) : []
-const built = mtimes(join(packageDir, 'dist'))
-if (built.length === 0 || !existsSync(join(packageDir, 'dist/types/lib/client/index.d.ts')) || Math.min(...built) < Math.max(...mtimes(join(root, 'lib/client')))) {
-  await npm(root, 'run', 'build', '--workspace', '@vix-realtime/client')
+const stale = (dir: string, sources: string[], typings: string): boolean => {
+  const built = mtimes(join(dir, 'dist'))
+  return built.length === 0 || !existsSync(join(dir, 'dist', typings)) || Math.min(...built) < Math.max(...sources.flatMap(mtimes))
+}
+if (stale(packageDir, [join(root, 'lib/client')], 'types/lib/client/index.d.ts') || stale(join(root, 'packages/react'), [join(root, 'packages/react/src')], 'index.d.ts')) {
+  await npm(root, 'run', 'build', '--workspace', '@vix-realtime/client', '--workspace', '@vix-realtime/react')
 }
 
 const work = mkdtempSync(join(tmpdir(), 'vix-client-package-'))
 t.teardown(() => { rmSync(work, { recursive: true, force: true }) })
-const [packed] = JSON.parse(await npm(packageDir, 'pack', '--json', '--pack-destination', work)) as Array<{ filename: string, files: Array<{ path: string }> }>
+type Packed = Array<{ filename: string, files: Array<{ path: string }> }>
+const [packed] = JSON.parse(await npm(packageDir, 'pack', '--json', '--pack-destination', work)) as Packed
+const [packedReact] = JSON.parse(await npm(join(root, 'packages/react'), 'pack', '--json', '--pack-destination', work)) as Packed
 const packedFiles = packed.files.map((file) => file.path)
+const tsc = join(root, 'node_modules/typescript/bin/tsc')
+/** tsc's report on the project in `dir` ('' when clean). */
+const typeErrors = async (dir: string): Promise<string> => await run(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: dir }).then(() => '', (error: { stdout: string }) => error.stdout)
 
 t.test('the tarball: the module, its typings and the browser bundle; a manifest with no dependency of any kind', async (t) => {
   for (const file of ['package.json', 'dist/index.js', 'dist/types/lib/client/index.d.ts', 'dist/browser/vix-client.js']) t.ok(packedFiles.includes(file), `has ${file}`)
@@ -75,6 +86,30 @@ t.test('installed into a fresh project, then an unrelated package: no server pac
   ].join('\n'))
   const compilerOptions = { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023', 'dom'], noEmit: true, types: [] }
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['use.ts'] }))
-  const report = await run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: app }).then(() => '', (error: { stdout: string }) => error.stdout)
-  t.equal(report, '', 'its typings serve a strict nodenext project (no skipLibCheck)')
+  t.equal(await typeErrors(app), '', 'its typings serve a strict nodenext project (no skipLibCheck)')
+})
+
+t.test('in a React project: @vix-realtime/react imports with no DOM, and the docs\' examples of both packages type-check', async (t) => {
+  t.same(packedReact.files.map((file) => file.path).filter((file) => !file.startsWith('dist/') && file !== 'package.json'), [], 'the React package: dist/ and package.json')
+  const app = join(work, 'react-app')
+  mkdirSync(join(app, 'blocks'), { recursive: true })
+  writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'react-app', private: true, type: 'module' }))
+  // Both tarballs at once: the React package's dependency on the client is met by the client's tarball.
+  await npm(app, 'install', '--prefer-offline', join(work, packed.filename), join(work, packedReact.filename), 'react@19', 'react-dom@19', '@types/react@19', '@types/react-dom@19')
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', "const m = await import('@vix-realtime/react'); console.log(typeof globalThis.window, typeof m.useRoom, typeof m.VixProvider, typeof m.RoomShares)"], { cwd: app })
+  t.equal(stdout.trim(), 'undefined function function function', 'imported in plain Node (as in server-side rendering)')
+
+  const blocks: CodeBlock[] = documentationFiles()
+    .flatMap((file) => typescriptBlocks(file, ['ts', 'typescript', 'tsx']))
+    .filter((block) => block.code.includes("from '@vix-realtime/"))
+  t.ok(blocks.some((block) => block.file === 'README.md') && blocks.some((block) => block.file === 'docs/client.md' && block.code.includes('useRoom')), 'the README and docs/client.md show the packages')
+  blocks.forEach((block, i) => { writeFileSync(join(app, 'blocks', `block-${i}.tsx`), `${block.code}export {}\n`) })
+  const compilerOptions = { strict: true, module: 'nodenext', moduleResolution: 'nodenext', target: 'es2022', lib: ['es2023', 'dom', 'dom.iterable'], jsx: 'react-jsx', noEmit: true, skipLibCheck: true, types: [] }
+  writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['blocks/*.tsx'] }))
+  // Name each error by its markdown file and line, not the generated file.
+  const report = (await typeErrors(app)).replace(/blocks\/block-(\d+)\.tsx\((\d+),(\d+)\)/g, (_, i: string, line: string, column: string) => {
+    const block = blocks[Number(i)]
+    return `${block.file}:${block.line + Number(line)}:${column}`
+  })
+  t.equal(report, '', `no type error in the ${blocks.length} blocks`)
 })
