@@ -149,3 +149,42 @@ t.test('usePresence follows the members; a room refused shows failed', async (t)
   await shows('members ada')
   t.equal(client.state, 'open')
 })
+
+t.test('another room: the new one starts empty, the old one is left after the delay; keep: 0 keeps nothing', async (t) => {
+  const { app, tree, mount } = await setup(t, 300)
+  const seen: string[] = []
+  function Kept ({ room }: { room: string }): ReactNode {
+    const { messages, state } = useRoom(room, { keep: 1 })
+    const silent = useRoom(room, { keep: 0, onMessage: (msg) => { seen.push(String(msg.payload.text)) } })
+    return createElement('p', null, `${room} ${state} kept [${messages.map((m) => String(m.payload.text)).join(',')}] silent ${silent.messages.length}`)
+  }
+  const view = mount(createElement(Kept, { room: 'general' }))
+  await shows('general joined kept [] silent 0')
+  say(app, 'one')
+  say(app, 'two')
+  await shows('general joined kept [two] silent 0')
+  t.same(seen, ['one', 'two'], 'keep: 0 still calls onMessage')
+  view.rerender(tree(createElement(Kept, { room: 'random' })))
+  await shows('random joined kept [] silent 0')
+  t.equal((await scrapeMetrics(app)).value('vix_ws_rooms_active'), 2, 'general is kept for the delay')
+  say(app, 'three') // to general, still joined: not this component's room any more
+  app.realtime.publish({ room: 'random', type: 'chat.message', payload: { text: 'elsewhere' } })
+  await shows('random joined kept [elsewhere] silent 0')
+  t.same(seen, ['one', 'two', 'elsewhere'], 'the handler got random\'s event, not general\'s')
+  await eventually(app, (m) => m.value('vix_ws_rooms_active') === 1, 3000)
+  t.equal(await inbound(app), 3, 'join general, join random, leave general')
+})
+
+t.test('a provider given another client: the hooks follow it; a hook outside a provider throws a coded error', async (t) => {
+  const { app, mount } = await setup(t)
+  const other = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket, longPolling: false })
+  t.teardown(() => { other.close() })
+  const view = mount(createElement(Status, { room: 'general' }))
+  await shows('open general joined 0')
+  view.rerender(createElement(StrictMode, null, createElement(VixProvider, { client: other, connect: false }, createElement(Status, { room: 'general' }))))
+  await shows('closed general joining 0')
+  t.equal(other.state, 'closed', 'connect: false leaves the client to the app')
+  await act(async () => { await other.connect() })
+  await shows('open general joined 0')
+  t.throws(() => renderToString(createElement(Status, { room: 'general' })), { code: 'VIX_ERR_INVALID_OPTION' })
+})

@@ -30,7 +30,7 @@ export interface VixProviderProps {
  */
 export function VixProvider ({ client, leaveDelay, connect = true, children }: VixProviderProps): ReactNode {
   const [value, setValue] = useState<VixContextValue>(() => ({ client, rooms: new RoomShares(client, { leaveDelay }) }))
-  // Another client (or delay): a new set of shares; the old one's rooms leave after their delay.
+  // Another client: new shares; the hooks move to it, and release (so leave after the delay) the old client's rooms.
   if (value.client !== client) setValue({ client, rooms: new RoomShares(client, { leaveDelay }) })
   useEffect(() => {
     // A failed attempt is reported on the client's `error` event; connect() keeps retrying meanwhile.
