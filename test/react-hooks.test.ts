@@ -2,6 +2,7 @@
 // server: the server's own metrics count the wire joins (each is one inbound
 // frame of the only client) and the rooms it holds.
 import t from 'tap'
+import { Type } from '@sinclair/typebox'
 import { createElement, StrictMode, useState, type ReactNode } from 'react'
 import { renderToString } from 'react-dom/server'
 import WebSocket from 'ws'
@@ -52,6 +53,8 @@ async function setup (t: Teardown, leaveDelay = 400): Promise<Setup> {
     authenticate: (request) => ({ name: String(request.headers['x-user'] ?? 'guest') }),
     identityKey: (identity) => (identity as { name: string }).name,
     presence: { rooms: ['lobby'], meta: (identity) => ({ name: (identity as { name: string }).name }) }
+  }, (app) => {
+    app.realtime.on('math.add', { schema: Type.Object({ a: Type.Number(), b: Type.Number() }), reply: Type.Object({ sum: Type.Number() }) }, (_session, msg) => ({ sum: msg.payload.a + msg.payload.b }))
   })
   const client = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket, webSocketOptions: { headers: { 'x-user': 'ada' } }, longPolling: false })
   t.teardown(() => { client.close() })
@@ -100,9 +103,12 @@ t.test('a new handler on each render does not rejoin, and the latest one gets th
 t.test('two components on one room share one join, and publish through it', async (t) => {
   const { app, mount } = await setup(t)
   function Chat ({ label }: { label: string }): ReactNode {
-    const { messages, publish, state } = useRoom<{ text: string }>('general')
+    const { messages, publish, request, state } = useRoom<{ text: string }>('general')
     const [sent, setSent] = useState('')
+    const [sum, setSum] = useState<number>()
     return createElement('div', null,
+      createElement('button', { onClick: () => { request<{ sum: number }>('math.add', { a: 1, b: 2 }).then((reply) => { setSum(reply.sum) }, () => {}) } }, `ask ${label}`),
+      createElement('span', null, sum === undefined ? '' : `${label} sum ${sum}`),
       createElement('p', null, `${label} ${state} [${messages.map((m) => m.payload.text).join(',')}]`),
       createElement('button', { onClick: () => { publish('chat.message', { text: label }).then((ack) => { setSent(ack.id) }, () => {}) } }, `send ${label}`),
       createElement('span', null, sent === '' ? '' : `acked ${label}`))
@@ -116,6 +122,8 @@ t.test('two components on one room share one join, and publish through it', asyn
   await shows('a joined [a]')
   await shows('b joined [a]')
   t.equal(await inbound(app), 2, 'the join and the publish')
+  await act(async () => { screen.getByText('ask b').click() })
+  await shows('b sum 3')
 })
 
 t.test('the last to unmount leaves after the delay, not before', async (t) => {

@@ -13,7 +13,7 @@ const VixContext = createContext<VixContextValue | null>(null)
 export interface VixProviderProps {
   /** The one client of this tree (made by the app, e.g. `new VixClient({ url })` in a module or a `useState` initializer). */
   client: VixClient
-  /** How long a room no component uses stays joined, in ms (default 2500): a remount within it does not rejoin. */
+  /** How long a room no component uses stays joined, in ms (default 2500): a remount within it does not rejoin. Read when the provider mounts (or gets another client). */
   leaveDelay?: number
   /** Call `client.connect()` when mounted if the client is closed (default true). */
   connect?: boolean
