@@ -127,15 +127,15 @@ t.test('two components on one room share one join, and publish through it', asyn
 })
 
 t.test('the last to unmount leaves after the delay, not before', async (t) => {
-  const { app, mount } = await setup(t, 600)
+  const { app, mount } = await setup(t, 1500)
   const view = mount([createElement(Status, { key: 1, room: 'general' }), createElement(Status, { key: 2, room: 'general' })])
   await shows('open general joined 0')
   view.unmount()
-  await delay(150)
+  await delay(100)
   let m = await scrapeMetrics(app)
   t.equal(m.value('vix_ws_rooms_active'), 1, 'still in the room within the delay')
   t.equal(m.value('vix_ws_messages_inbound_total'), 1)
-  m = await eventually(app, (m) => m.value('vix_ws_rooms_active') === 0, 3000)
+  m = await eventually(app, (m) => m.value('vix_ws_rooms_active') === 0, 6000)
   t.equal(m.value('vix_ws_messages_inbound_total'), 2, 'then one leave')
 })
 
@@ -159,7 +159,7 @@ t.test('usePresence follows the members; a room refused shows failed', async (t)
 })
 
 t.test('another room: the new one starts empty, the old one is left after the delay; keep: 0 keeps nothing', async (t) => {
-  const { app, tree, mount } = await setup(t, 300)
+  const { app, tree, mount } = await setup(t, 1500)
   const seen: string[] = []
   function Kept ({ room }: { room: string }): ReactNode {
     const { messages, state } = useRoom(room, { keep: 1 })
@@ -179,7 +179,7 @@ t.test('another room: the new one starts empty, the old one is left after the de
   app.realtime.publish({ room: 'random', type: 'chat.message', payload: { text: 'elsewhere' } })
   await shows('random joined kept [elsewhere] silent 0')
   t.same(seen, ['one', 'two', 'elsewhere'], 'the handler got random\'s event, not general\'s')
-  await eventually(app, (m) => m.value('vix_ws_rooms_active') === 1, 3000)
+  await eventually(app, (m) => m.value('vix_ws_rooms_active') === 1, 6000)
   t.equal(await inbound(app), 3, 'join general, join random, leave general')
 })
 

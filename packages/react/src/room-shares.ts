@@ -67,7 +67,12 @@ export class RoomShares {
       throw new VixClientError(ClientErrorCodes.INVALID_OPTION, `Invalid option "leaveDelay": expected a number of ms from 0 to ${maxDelay}, got ${String(this.leaveDelay)}`)
     }
     this.timers = options.timers ?? {
-      setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+      // Unref'd where timers have it (Node): a pending leave never holds a process open.
+      setTimeout: (fn, ms) => {
+        const timer = globalThis.setTimeout(fn, ms) as { unref?: () => void }
+        timer.unref?.()
+        return timer
+      },
       clearTimeout: (timer) => { globalThis.clearTimeout(timer as ReturnType<typeof setTimeout>) }
     }
   }
