@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react'
+import { useCallback, useEffect, useInsertionEffect, useRef, useState, useSyncExternalStore } from 'react'
 import type { ClientState, PresenceMember, PublishAck, RequestOptions, VixClientError, VixMessage } from '@vix-realtime/client'
 import { useVix } from './provider.js'
 import type { RoomShareState, RoomStatus } from './room-shares.js'
@@ -59,8 +59,9 @@ function useRoomShare (room: string, since?: string | null): RoomShareState {
 export function useRoom<P = Record<string, any>> (room: string, options: UseRoomOptions<P> = {}): UseRoomResult<P> {
   const { client } = useVix()
   const keep = options.keep ?? 100
+  // The latest handler, set once its render commits (before any effect): a new function never resubscribes.
   const onMessage = useRef(options.onMessage)
-  onMessage.current = options.onMessage
+  useInsertionEffect(() => { onMessage.current = options.onMessage })
   const [received, setReceived] = useState<{ room: string, messages: Array<VixMessage<P>> }>({ room, messages: [] })
   const share = useRoomShare(room, options.since)
   useEffect(() => client.on('message', (message) => {
