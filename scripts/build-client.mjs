@@ -4,7 +4,7 @@
 // - packages/client/dist/browser/vix-client.js: the same bytes, in @vix-realtime/client
 //   (`@vix-realtime/client/browser`);
 // - packages/client/dist/index.js: @vix-realtime/client's module (readable, for bundlers and Node).
-// `--out <dir>` writes only the browser bundle, as <dir>/vix-client.js (the size test measures it).
+// `--out <dir>` writes the same files under <dir> instead of the repository (the size test measures them there).
 // Run by `npm run build`, `npm run build:client` (and so by `prepare` and `pretest`) and the
 // client package's `build` (whose tsc then writes its typings).
 import { build } from 'esbuild'
@@ -28,14 +28,13 @@ const common = {
   logLevel: 'warning'
 }
 
-const browserFile = values.out === undefined ? join(root, 'dist/browser/vix-client.js') : join(values.out, 'vix-client.js')
+const base = values.out ?? root
+const browserFile = join(base, 'dist/browser/vix-client.js')
 await build({ ...common, outfile: browserFile, platform: 'browser', minify: true })
 console.error(`vix-realtime: browser client written to ${browserFile}`)
 
-if (values.out === undefined) {
-  const packageDist = join(root, 'packages/client/dist')
-  await mkdir(join(packageDist, 'browser'), { recursive: true })
-  await copyFile(browserFile, join(packageDist, 'browser/vix-client.js'))
-  await build({ ...common, outfile: join(packageDist, 'index.js'), platform: 'neutral' })
-  console.error(`vix-realtime: @vix-realtime/client written to ${packageDist}`)
-}
+const packageDist = join(base, 'packages/client/dist')
+await mkdir(join(packageDist, 'browser'), { recursive: true })
+await copyFile(browserFile, join(packageDist, 'browser/vix-client.js'))
+await build({ ...common, outfile: join(packageDist, 'index.js'), platform: 'neutral' })
+console.error(`vix-realtime: @vix-realtime/client written to ${packageDist}`)

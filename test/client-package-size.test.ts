@@ -1,6 +1,7 @@
 // The browser bundle's size budget (issue 24): the file GET /ws/client.js
 // serves, and @vix-realtime/client ships as `@vix-realtime/client/browser`,
-// built by the real build script into a directory of the test's own.
+// built by the real build script into a directory of the test's own (with the
+// package's module beside it, as the script writes them).
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -17,7 +18,7 @@ const ceiling = 11 * 1024
 t.test('the browser bundle, minified and gzipped, within its budget', async (t) => {
   const out = t.testdir({})
   await promisify(execFile)(process.execPath, [join(root, 'scripts/build-client.mjs'), '--out', out])
-  const bundle = readFileSync(join(out, 'vix-client.js'))
+  const bundle = readFileSync(join(out, 'dist/browser/vix-client.js'))
   const gzipped = gzipSync(bundle, { level: 9 }).length
   t.comment(`browser bundle: ${bundle.length} B minified, ${gzipped} B gzipped (budget ${budget} B)`)
   t.ok(gzipped <= ceiling, `${gzipped} B gzipped <= ${ceiling} B: no growth past the ratchet`)
@@ -28,4 +29,6 @@ t.test('the browser bundle, minified and gzipped, within its budget', async (t) 
   })
   t.ok(!bundle.includes('sourceMappingURL'), 'no source map reference')
   t.match(bundle.toString(), /export\s*\{[^}]*VixClient/, 'an ES module exporting VixClient')
+  t.same(readFileSync(join(out, 'packages/client/dist/browser/vix-client.js')), bundle, 'the package ships the same bytes')
+  t.match(readFileSync(join(out, 'packages/client/dist/index.js'), 'utf8'), /export \{[^}]*VixClient/, 'and its module, readable, beside them')
 })
