@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import { documentationFiles, typescriptBlocks, type CodeBlock } from './helpers/markdown.js'
 
@@ -58,6 +59,9 @@ t.test('the tarball: the module, its typings and the browser bundle; a manifest 
   for (const field of ['dependencies', 'peerDependencies', 'optionalDependencies', 'bundleDependencies']) t.equal(manifest[field], undefined, `no ${field}`)
   t.equal(manifest.type, 'module', 'ESM')
   t.equal(readFileSync(join(packageDir, 'dist/browser/vix-client.js'), 'utf8'), readFileSync(join(root, 'dist/browser/vix-client.js'), 'utf8'), 'its browser bundle is the one GET /ws/client.js serves')
+  // The module exports what the sources' index does (what `vix-realtime/client` exports).
+  const names = async (file: string): Promise<string[]> => Object.keys(await import(pathToFileURL(file).href) as object).sort()
+  t.same(await names(join(packageDir, 'dist/index.js')), await names(join(root, 'lib/client/index.ts')), 'the same exports as lib/client')
 })
 
 t.test('installed into a fresh project, then an unrelated package: no server package, no native build; it imports and type-checks', async (t) => {
