@@ -1,10 +1,13 @@
 import type { Static, TSchema } from '@sinclair/typebox'
+import type Database from 'better-sqlite3'
+import type pg from 'pg'
 import type { Readiness } from '../health.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
 import type { ShutdownParticipant } from '../lifecycle.js'
 import type { PresenceMember } from '../presence/presence.js'
 import type { RoomEvents } from '../rooms.js'
 import type { Session } from '../session.js'
+import { transactionsOf } from '../store/transactional.js'
 import type { Hub } from './hub.js'
 import type { CatalogueEntry, CloseHandler, ErrorHandler, HubObserver, InboundMessage, OpenHandler, RawHandler, RecipientResolver, RequestHandler, RequestOptions, TypedHandler, TypeOptions } from './types.js'
 
@@ -132,6 +135,29 @@ export class Realtime {
   /** Publish from server code: validated envelope, stored when persisted, delivered, distributed; resolves once delivered locally. */
   async publish (input: PublishInput, options: { except?: Session | string } = {}): Promise<RealtimeMessage> {
     return await this.#hub.publish(input, options)
+  }
+
+  /**
+   * Publish inside the application's own transaction, on its `pg` client after `BEGIN` (PostgreSQL), or on the
+   * `db` that `transaction` hands over (SQLite, synchronous). The envelope is checked as `publish()` checks it,
+   * before anything is written; the message is stored in that transaction with its room offset and delivered
+   * to every member, on every node, once and only if it commits.
+   */
+  publishIn (client: pg.ClientBase, input: PublishInput): Promise<RealtimeMessage>
+  publishIn (db: Database.Database, input: PublishInput): RealtimeMessage
+  publishIn (handle: pg.ClientBase | Database.Database, input: PublishInput): RealtimeMessage | Promise<RealtimeMessage> {
+    return transactionsOf(this.#hub.persistence).publishIn(handle, input)
+  }
+
+  /**
+   * Run `run` in a transaction on the store's database: PostgreSQL, `BEGIN` ... `COMMIT` on a connection of the
+   * store's pool (rolled back when `run` throws); SQLite, a synchronous `BEGIN IMMEDIATE` transaction (annotate
+   * the parameter: `(db: Database.Database) => ...`). What `publishIn` published in it is delivered after the commit.
+   */
+  transaction<T> (run: (client: pg.PoolClient) => Promise<T>): Promise<T>
+  transaction<T> (run: (db: Database.Database) => T): T
+  transaction<T> (run: (handle: any) => T): T {
+    return transactionsOf(this.#hub.persistence).transaction(run) as T
   }
 
   /** Publish a client's message to a room it has joined, as a relay type does (schema, `authorizePublish`). */
