@@ -45,7 +45,7 @@ t.test('the doorbell observes announced offsets once, bounded, and ignores what 
 })
 
 t.test('SQLite: transaction((db) => ...) stores the app\'s rows and the message together; delivered after commit; a rollback leaves no trace', async (t) => {
-  const app = await build(t, { docs: false, metrics: true, store: { path: join(t.testdir(), 'm.db') } })
+  const app = await build(t, { docs: false, metrics: {}, store: { path: join(t.testdir(), 'm.db') } })
   const member = await connect(app)
   t.teardown(() => { member.close() })
   await member.join('r')
@@ -88,8 +88,8 @@ t.test('PostgreSQL: publishIn on the app\'s own client inside BEGIN; rollback le
   t.teardown(() => dropRunSchemas())
   const schema = schemaFor(t.fullname)
   const store = { postgres: postgresUrl, schema, listen: true, hold: { checkInterval: 0 } }
-  const a = await build(t, { docs: false, metrics: true, store })
-  const b = await build(t, { docs: false, metrics: true, store: { ...store, listen: postgresUrl } })
+  const a = await build(t, { docs: false, metrics: {}, store })
+  const b = await build(t, { docs: false, metrics: {}, store: { ...store, listen: postgresUrl } })
   const member = await connect(b)
   t.teardown(() => { member.close() })
   await member.join('r')
