@@ -1,6 +1,4 @@
 import type { Static, TSchema } from '@sinclair/typebox'
-import type Database from 'better-sqlite3'
-import type pg from 'pg'
 import type { Readiness } from '../health.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
 import type { ShutdownParticipant } from '../lifecycle.js'
@@ -38,6 +36,12 @@ export interface LifecycleView {
   /** Phase two (what `app.close()` runs after phase one), for an app that embeds the hub without closing Fastify: idempotent. */
   finalizeShutdown: () => Promise<void>
 }
+
+/** What `publishIn` takes on SQLite: the better-sqlite3 database that `transaction` hands over. */
+export interface SqliteHandle { inTransaction: boolean, prepare: (...args: any[]) => unknown }
+
+/** What `publishIn` takes on PostgreSQL: a `pg` client (or pool client) inside its transaction. */
+export interface PostgresHandle { query: (...args: any[]) => unknown }
 
 const hubs = new WeakMap<Realtime, Hub>()
 
@@ -138,25 +142,24 @@ export class Realtime {
   }
 
   /**
-   * Publish inside the application's own transaction, on its `pg` client after `BEGIN` (PostgreSQL), or on the
-   * `db` that `transaction` hands over (SQLite, synchronous). The envelope is checked as `publish()` checks it,
-   * before anything is written; the message is stored in that transaction with its room offset and delivered
-   * to every member, on every node, once and only if it commits.
+   * Publish inside the application's own transaction: on the `db` that `transaction` hands over (SQLite,
+   * synchronous), or on the application's `pg` client after its `BEGIN` (PostgreSQL, a promise). The envelope
+   * is checked as `publish()` checks it, before anything is written; the message is stored in that transaction
+   * with its room offset and delivered to every member, on every node, once and only if it commits.
    */
-  publishIn (client: pg.ClientBase, input: PublishInput): Promise<RealtimeMessage>
-  publishIn (db: Database.Database, input: PublishInput): RealtimeMessage
-  publishIn (handle: pg.ClientBase | Database.Database, input: PublishInput): RealtimeMessage | Promise<RealtimeMessage> {
+  publishIn (db: SqliteHandle, input: PublishInput): RealtimeMessage
+  publishIn (client: PostgresHandle, input: PublishInput): Promise<RealtimeMessage>
+  publishIn (handle: SqliteHandle | PostgresHandle, input: PublishInput): RealtimeMessage | Promise<RealtimeMessage> {
     return transactionsOf(this.#hub.persistence).publishIn(handle, input)
   }
 
   /**
-   * Run `run` in a transaction on the store's database: PostgreSQL, `BEGIN` ... `COMMIT` on a connection of the
-   * store's pool (rolled back when `run` throws); SQLite, a synchronous `BEGIN IMMEDIATE` transaction (annotate
-   * the parameter: `(db: Database.Database) => ...`). What `publishIn` published in it is delivered after the commit.
+   * Run `run` in a transaction on the store's database and answer what it returns: PostgreSQL, `BEGIN` ...
+   * `COMMIT` on a connection of the store's pool, rolled back when `run` throws (`run` is async); SQLite, a
+   * synchronous `BEGIN IMMEDIATE` transaction. What `publishIn` published in it is delivered after the commit.
+   * Annotate the parameter for its type: `(client: pg.PoolClient) => ...`, `(db: Database.Database) => ...`.
    */
-  transaction<T> (run: (client: pg.PoolClient) => Promise<T>): Promise<T>
-  transaction<T> (run: (db: Database.Database) => T): T
-  transaction<T> (run: (handle: any) => T): T {
+  transaction<T, H = any> (run: (handle: H) => T): T {
     return transactionsOf(this.#hub.persistence).transaction(run) as T
   }
 
