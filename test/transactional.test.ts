@@ -109,6 +109,17 @@ t.test('PostgreSQL: publishIn on the app\'s own client inside BEGIN; rollback le
   t.match(rolled.pos, /.+/)
   await app.query('ROLLBACK')
 
+  // A client that cannot tell whether it is in a transaction (no getTransactionStatus): publishIn runs under a savepoint.
+  const plain = { query: async (text: string, values?: unknown[]) => await app.query(text, values) }
+  await t.rejects(a.realtime.publishIn(plain, { room: 'r', type: 'order', payload: {} }), { code: 'VIX_ERR_INVALID_OPTION', message: /BEGIN first/ }, 'outside a transaction it is refused too')
+  await app.query('BEGIN')
+  const failing = { query: async (text: string, values?: unknown[]) => text.includes('vix_messages (room') ? await Promise.reject(new Error('insert failed')) : await app.query(text, values) }
+  await t.rejects(a.realtime.publishIn(failing, { room: 'r', type: 'order', id: 'failed', payload: {} }), { message: 'insert failed' })
+  await app.query(`INSERT INTO "${schema}".orders VALUES ('o-0')`)
+  const saved = await a.realtime.publishIn(plain, { room: 'r', type: 'order', id: 'o-0', payload: {} })
+  t.match(saved.pos, /.+/, 'after a failed publishIn the savepoint kept the app\'s transaction usable')
+  await app.query('ROLLBACK')
+
   await app.query('BEGIN')
   await app.query(`INSERT INTO "${schema}".orders VALUES ('o-2')`)
   const big = 'x'.repeat(100 * 1024)
