@@ -3,7 +3,11 @@ import { join } from 'node:path'
 import pg from 'pg'
 import t from 'tap'
 import { Doorbell } from '../lib/store/doorbell.js'
-import { doorbellPayload, notifyChannel, parseDoorbell } from '../lib/store/pg-notify.js'
+import { MemoryMessageStore } from '../lib/store/memory.js'
+import { PgNotifyListener, doorbellPayload, notifyChannel, parseDoorbell } from '../lib/store/pg-notify.js'
+import { RoomStreams } from '../lib/store/room-streams.js'
+import type { MessageStore, PositionedMessage } from '../lib/store/types.js'
+import { TcpProxy } from './helpers/tcp-proxy.js'
 import { build } from './helpers/app.js'
 import { dropRunSchemas, postgresAvailable, postgresUrl, schemaFor } from './helpers/postgres.js'
 import { requireService } from './helpers/services.js'
@@ -44,6 +48,41 @@ t.test('the doorbell observes announced offsets once, bounded, and ignores what 
   t.equal(seconds.length, 2)
 })
 
+const silent = { debug () {}, info () {}, warn () {}, error () {} }
+
+t.test('a doorbell that rings while a read is in flight gets one more read: that read\'s snapshot may predate the commit', async (t) => {
+  const stored: PositionedMessage[] = []
+  let release = (): void => {}
+  let reads = 0
+  const store = {
+    latest: async () => null,
+    readAfter: async (_room: string, after: number) => {
+      reads++
+      const snapshot = stored.filter((m) => m.offset > after)
+      await new Promise<void>((resolve) => { release = resolve })
+      return { epoch: 'e', messages: snapshot }
+    }
+  } as unknown as MessageStore
+  const delivered: number[] = []
+  const streams = new RoomStreams({ store, logger: silent, members: () => [], deliver: (envelope) => { delivered.push(envelope.offset as number) }, send: () => true, outbound () {}, repaired () {}, interrupted () {} }, { checkInterval: 0 })
+  t.teardown(() => { streams.stop() })
+  t.notOk(streams.ring('r', 1), 'a room with no local member rings nothing')
+  streams.open('r')
+  await delay(10)
+  streams.resync()
+  await delay(10)
+  stored.push({ offset: 1, message: { id: 'm1', kind: 'event', type: 'x', room: 'r', ts: new Date().toISOString(), payload: {} } })
+  t.ok(streams.ring('r', 1), 'committed while the read was in flight')
+  release()
+  await delay(10)
+  t.same(delivered, [], 'the first read saw nothing')
+  release()
+  await delay(10)
+  t.same(delivered, [1], 'the read after it delivered the message')
+  t.equal(reads, 2)
+  t.notOk(streams.ring('r', 1), 'a delivered offset rings nothing')
+})
+
 t.test('SQLite: transaction((db) => ...) stores the app\'s rows and the message together; delivered after commit; a rollback leaves no trace', async (t) => {
   const app = await build(t, { docs: false, metrics: {}, store: { path: join(t.testdir(), 'm.db') } })
   const member = await connect(app)
@@ -53,11 +92,13 @@ t.test('SQLite: transaction((db) => ...) stores the app\'s rows and the message 
     db.exec('CREATE TABLE IF NOT EXISTS topics (room TEXT PRIMARY KEY, text TEXT NOT NULL)')
     db.prepare('INSERT INTO topics (room, text) VALUES (?, ?) ON CONFLICT (room) DO UPDATE SET text = excluded.text').run('r', 'hello')
     const message = app.realtime.publishIn(db, { room: 'r', type: 'topic', payload: { text: 'hello' } })
+    app.realtime.publishIn(db, { room: 'other', type: 'topic.none' })
     t.equal(events(member, 'r').length, 0, 'nothing delivered before the commit')
     return message
   })
   t.match(first, { room: 'r', type: 'topic', kind: 'event', pos: /.+/ }, 'publishIn answers the stored message with its position')
   const delivered = await member.waitFor((f) => f.kind === 'event' && f.type === 'topic')
+  t.same((await app.inject({ url: '/ws/history?room=other' })).json().messages.map((m: any) => m.payload), [{}], 'no payload is an empty one, as publish()')
   t.equal(delivered.id, first.id)
   t.throws(() => app.realtime.transaction((db: Database.Database) => {
     db.prepare('UPDATE topics SET text = ? WHERE room = ?').run('rolled back', 'r')
@@ -78,9 +119,11 @@ t.test('SQLite: transaction((db) => ...) stores the app\'s rows and the message 
 })
 
 t.test('without a store of its own kind, publishIn and transaction are refused with a coded error', async (t) => {
-  const app = await build(t, { docs: false })
-  t.throws(() => app.realtime.transaction((db: Database.Database) => db), { code: 'VIX_ERR_INVALID_OPTION' })
-  t.throws(() => app.realtime.publishIn(new Database(':memory:'), { room: 'r', type: 'x', payload: {} }), { code: 'VIX_ERR_INVALID_OPTION' })
+  for (const options of [{ docs: false as const }, { docs: false as const, store: { store: new MemoryMessageStore() } }]) {
+    const app = await build(t, options)
+    t.throws(() => app.realtime.transaction((db: Database.Database) => db), { code: 'VIX_ERR_INVALID_OPTION' })
+    t.throws(() => app.realtime.publishIn(new Database(':memory:'), { room: 'r', type: 'x', payload: {} }), { code: 'VIX_ERR_INVALID_OPTION' })
+  }
 })
 
 t.test('PostgreSQL: publishIn on the app\'s own client inside BEGIN; rollback leaves no trace; commit reaches members on another node by NOTIFY; 100 KB works', async (t) => {
@@ -112,6 +155,8 @@ t.test('PostgreSQL: publishIn on the app\'s own client inside BEGIN; rollback le
   // A client that cannot tell whether it is in a transaction (no getTransactionStatus): publishIn runs under a savepoint.
   const plain = { query: async (text: string, values?: unknown[]) => await app.query(text, values) }
   await t.rejects(a.realtime.publishIn(plain, { room: 'r', type: 'order', payload: {} }), { code: 'VIX_ERR_INVALID_OPTION', message: /BEGIN first/ }, 'outside a transaction it is refused too')
+  const refusing = { query: async (text: string) => text.startsWith('SAVEPOINT') ? await Promise.reject(Object.assign(new Error('no'), { code: '08006' })) : undefined }
+  await t.rejects(a.realtime.publishIn(refusing, { room: 'r', type: 'order', payload: {} }), { message: 'no' }, 'any other failure of the savepoint is the caller\'s')
   await app.query('BEGIN')
   const failing = { query: async (text: string, values?: unknown[]) => text.includes('vix_messages (room') ? await Promise.reject(new Error('insert failed')) : await app.query(text, values) }
   await t.rejects(a.realtime.publishIn(failing, { room: 'r', type: 'order', id: 'failed', payload: {} }), { message: 'insert failed' })
@@ -173,4 +218,28 @@ t.test('PostgreSQL: transaction(async (client) => ...) on the store\'s pool comm
 
 t.test('the listen option is checked at boot', async (t) => {
   await t.rejects(build(t, { docs: false, store: { path: join(t.testdir(), 'm.db'), listen: 'redis://x' as any } }), { code: 'VIX_ERR_INVALID_OPTION', message: /listen/ })
+})
+
+t.test('PostgreSQL: transaction() with the database unreachable rejects VIX_ERR_STORE_UNAVAILABLE', async (t) => {
+  if (!requireService(t, 'postgresql', up.ok, up.reason)) return
+  t.teardown(() => dropRunSchemas())
+  const proxy = await TcpProxy.start(Number(new URL(postgresUrl).port || 5432))
+  t.teardown(() => proxy.close())
+  const url = new URL(postgresUrl)
+  url.host = `127.0.0.1:${proxy.port}`
+  const app = await build(t, { docs: false, store: { postgres: url.toString(), schema: schemaFor(t.fullname) } })
+  t.equal(await app.realtime.transaction(async () => 1), 1)
+  proxy.cut()
+  await t.rejects(app.realtime.transaction(async () => 2), { code: 'VIX_ERR_STORE_UNAVAILABLE' })
+  proxy.restore()
+})
+
+t.test('a LISTEN connection closed while it is still connecting leaves nothing open', async (t) => {
+  if (!requireService(t, 'postgresql', up.ok, up.reason)) return
+  let listening = 0
+  const listener = new PgNotifyListener({ notified () {}, listening: () => { listening++ }, logger: silent }, { connection: { connectionString: postgresUrl }, channel: 'vix_unused' })
+  listener.start()
+  await listener.close()
+  await listener.close()
+  t.equal(listening, 0, 'it never reported listening')
 })

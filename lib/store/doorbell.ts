@@ -36,7 +36,7 @@ export class Doorbell {
   /** A stored envelope reached the local members: observe its latency when it was announced. */
   delivered (envelope: Envelope): void {
     if (this.heard.size === 0) return
-    const key = `${envelope.offset ?? 0} ${envelope.room ?? ''}`
+    const key = `${envelope.offset as number} ${envelope.room as string}`
     const at = this.heard.get(key)
     if (at === undefined) return
     this.heard.delete(key)

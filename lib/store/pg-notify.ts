@@ -65,11 +65,6 @@ export class PgNotifyListener {
 
   constructor (private readonly parts: PgNotifyParts, private readonly options: PgNotifyOptions) {}
 
-  /** Whether the LISTEN connection is open now. */
-  get listening (): boolean {
-    return this.client !== null
-  }
-
   start (): void {
     this.attempt()
   }

@@ -2,6 +2,7 @@ import type pg from 'pg'
 import { StoreUnavailableError } from '../errors.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
 import { doorbellPayload } from './pg-notify.js'
+import { isUnavailable } from './postgres-schema.js'
 import type { PostgresMessageStore } from './postgres.js'
 import { withPosition } from './room-streams.js'
 import { TRANSACTION_SENDER, misuse, ringCommitted, transactionalMessage, type TransactionalParts, type Transactions } from './transactional.js'
@@ -66,14 +67,14 @@ export class PostgresTransactions implements Transactions {
     return withPosition(result.message, result.position.offset, result.position.epoch)
   }
 
-  /** `run` inside BEGIN ... COMMIT on a connection of the store's pool; rolled back when it throws; its messages are delivered on this node at once after the commit. */
+  /** `run` inside BEGIN ... COMMIT on a connection of the store's pool; rolled back when it throws; its messages are delivered on this node at once after the commit. The database out of reach is `VIX_ERR_STORE_UNAVAILABLE`. */
   async transaction<T> (run: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.store.ready()
     let client: pg.PoolClient
     try {
       client = await this.store.pool.connect()
     } catch (error) {
-      throw Object.assign(new StoreUnavailableError((error as Error).message), { cause: error })
+      throw storeUnavailable(error)
     }
     const published: AppendResult[] = []
     this.open.set(client, published)
@@ -90,9 +91,17 @@ export class PostgresTransactions implements Transactions {
       }
       ringCommitted(this.parts, published)
       return result
+    } catch (error) {
+      if (!isUnavailable(error)) throw error
+      broken ??= error as Error
+      throw storeUnavailable(error)
     } finally {
       this.open.delete(client)
       client.release(broken)
     }
   }
+}
+
+function storeUnavailable (error: unknown): Error {
+  return Object.assign(new StoreUnavailableError((error as Error).message), { cause: error })
 }
