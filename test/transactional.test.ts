@@ -218,6 +218,7 @@ t.test('PostgreSQL: transaction(async (client) => ...) on the store\'s pool comm
 
 t.test('the listen option is checked at boot', async (t) => {
   await t.rejects(build(t, { docs: false, store: { path: join(t.testdir(), 'm.db'), listen: 'redis://x' as any } }), { code: 'VIX_ERR_INVALID_OPTION', message: /listen/ })
+  await t.rejects(build(t, { docs: false, store: { path: join(t.testdir(), 'm.db'), listen: true } }), { code: 'VIX_ERR_INVALID_OPTION', message: /listen.*PostgreSQL/ })
 })
 
 t.test('PostgreSQL: transaction() with the database unreachable rejects VIX_ERR_STORE_UNAVAILABLE', async (t) => {

@@ -87,6 +87,7 @@ export function resolveMessageStoreOptions (options: MessageStoreOptions): typeo
   if (listen !== undefined && typeof listen !== 'boolean' && !(typeof listen === 'string' && /^postgres(ql)?:\/\//.test(listen))) {
     throw new InvalidOptionError('listen', 'expected true, false or a postgres:// URL')
   }
+  if (listen !== undefined && listen !== false && postgres === undefined && resolved.store === undefined) throw new InvalidOptionError('listen', 'is for the PostgreSQL store (give postgres too)')
   if (resolved.schema !== undefined && (typeof resolved.schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(resolved.schema))) {
     throw new InvalidOptionError('schema', 'expected an SQL identifier (letters, digits, _)')
   }
