@@ -4,7 +4,7 @@ import pg from 'pg'
 import t from 'tap'
 import { Doorbell } from '../lib/store/doorbell.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
-import { PgNotifyListener, doorbellPayload, notifyChannel, parseDoorbell } from '../lib/store/pg-notify.js'
+import { PgNotifyListener, doorbellSql, notifyChannel, parseDoorbell } from '../lib/store/pg-notify.js'
 import { RoomStreams } from '../lib/store/room-streams.js'
 import type { MessageStore, PositionedMessage } from '../lib/store/types.js'
 import { TcpProxy } from './helpers/tcp-proxy.js'
@@ -20,7 +20,7 @@ const up = await postgresAvailable()
 const events = (client: TestClient, room: string): any[] => client.frames.filter((f: any) => f.kind === 'event' && f.room === room)
 
 t.test('doorbell payloads carry (room, offset) only and parse back; anything else is ignored', async (t) => {
-  t.equal(doorbellPayload('a room', 7), '7 a room')
+  t.equal(doorbellSql('$1', 'v.last', 'v.room'), 'pg_notify($1, v.last::text || \' \' || v.room)')
   t.same(parseDoorbell('7 a room'), { room: 'a room', offset: 7 })
   for (const bad of [undefined, '', '7', ' r', 'x r', '0 r', '-1 r', '1.5 r']) t.equal(parseDoorbell(bad), null, `${String(bad)} is not a doorbell`)
   t.equal(notifyChannel('x'.repeat(80)).length, 63, 'a channel name fits PostgreSQL\'s identifier length')

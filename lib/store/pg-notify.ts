@@ -10,11 +10,12 @@ export function notifyChannel (schema: string): string {
 }
 
 /**
- * A doorbell's payload: the room and the offset of a committed message, never
- * the message (NOTIFY stops at 8000 bytes; the node reads it by position).
+ * The SQL that rings a doorbell on `channel` (SQL expressions all three):
+ * the payload is `<offset> <room>`, never the message (NOTIFY stops at 8000
+ * bytes; the node reads it by position).
  */
-export function doorbellPayload (room: string, offset: number): string {
-  return `${offset} ${room}`
+export function doorbellSql (channel: string, offset: string, room: string): string {
+  return `pg_notify(${channel}, ${offset}::text || ' ' || ${room})`
 }
 
 /** The room and offset of a doorbell's payload, or null for anything else. */

@@ -9,6 +9,7 @@ import { replayDecision } from './replay.js'
 import { RoomCounters, type RoomCounter } from './room-counters.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
+import { doorbellSql } from './pg-notify.js'
 
 const pgDriver = optionalPackage<typeof pg>('pg', 'store.postgres')
 
@@ -186,9 +187,11 @@ export class PostgresMessageStore implements MessageStore {
    * The statements of an append, inside a transaction the caller opened and
    * ends (a group-commit batch, or the application's own for `publishIn`):
    * lock the rooms' counters (in name order, so two nodes cannot deadlock)
-   * until that transaction ends, skip stored (room, sender, id), insert, advance.
+   * until that transaction ends, skip stored (room, sender, id), then insert
+   * and advance in one statement. With `notify` (a channel), that statement
+   * also rings each advanced room's doorbell (`NOTIFY` of its last offset).
    */
-  async storeIn (client: pg.ClientBase, batch: PendingAppend[]): Promise<AppendResult[]> {
+  async storeIn (client: pg.ClientBase, batch: PendingAppend[], notify?: string): Promise<AppendResult[]> {
     const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
     const counters = new RoomCounters()
     const locked = await client.query<{ room: string, epoch: string, last_offset: string }>(
@@ -216,15 +219,15 @@ export class PostgresMessageStore implements MessageStore {
       return result
     })
     if (insert.room.length > 0) {
-      // No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
-      await client.query(
-        `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
-        [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender])
       const advanced = counters.advanced()
+      // One round trip for both writes. No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
       await client.query(
-        `UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($1::text[], $2::bigint[]) AS v (room, last) WHERE r.room = v.room`,
-        [advanced.map(([room]) => room), advanced.map(([, c]) => c.last)])
+        `WITH inserted AS (INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))
+         UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($10::text[], $11::bigint[]) AS v (room, last) WHERE r.room = v.room
+         ${notify === undefined ? '' : `RETURNING ${doorbellSql('$12', 'v.last', 'v.room')}`}`,
+        [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender,
+          advanced.map(([room]) => room), advanced.map(([, c]) => c.last), ...(notify === undefined ? [] : [notify])])
     }
     return results
   }

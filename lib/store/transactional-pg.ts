@@ -1,7 +1,6 @@
 import type pg from 'pg'
 import { StoreUnavailableError } from '../errors.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
-import { doorbellPayload } from './pg-notify.js'
 import { isUnavailable } from './postgres-schema.js'
 import type { PostgresMessageStore } from './postgres.js'
 import { withPosition } from './room-streams.js'
@@ -61,8 +60,8 @@ export class PostgresTransactions implements Transactions {
 
   /** The store's own append on the application's client, and the doorbell in the same transaction. */
   private async append (client: pg.ClientBase, message: StorableMessage): Promise<RealtimeMessage> {
-    const [result] = await this.store.storeIn(client, [{ message, sender: TRANSACTION_SENDER }])
-    if (!result.duplicate) await client.query('SELECT pg_notify($1, $2)', [this.channel, doorbellPayload(message.room, result.position.offset)])
+    // The doorbell (NOTIFY of the room and its offset) goes in the append's last statement.
+    const [result] = await this.store.storeIn(client, [{ message, sender: TRANSACTION_SENDER }], this.channel)
     this.open.get(client)?.push(result)
     return withPosition(result.message, result.position.offset, result.position.epoch)
   }
