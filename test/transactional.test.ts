@@ -231,8 +231,10 @@ t.test('PostgreSQL: transaction() with the database unreachable rejects VIX_ERR_
   const app = await build(t, { docs: false, store: { postgres: url.toString(), schema: schemaFor(t.fullname) } })
   t.equal(await app.realtime.transaction(async () => 1), 1)
   proxy.cut()
-  await t.rejects(app.realtime.transaction(async () => 2), { code: 'VIX_ERR_STORE_UNAVAILABLE' })
+  await t.rejects(app.realtime.transaction(async () => 2), { code: 'VIX_ERR_STORE_UNAVAILABLE' }, 'on the pooled connection that broke')
+  await t.rejects(app.realtime.transaction(async () => 3), { code: 'VIX_ERR_STORE_UNAVAILABLE' }, 'and when no new connection can be made')
   proxy.restore()
+  t.equal(await app.realtime.transaction(async () => 4), 4, 'back once PostgreSQL is')
 })
 
 t.test('a LISTEN connection closed while it is still connecting leaves nothing open', async (t) => {
