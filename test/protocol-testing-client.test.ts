@@ -1,9 +1,8 @@
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
-import vixRealtime from '../plugins/index.js'
+import type { FastifyInstance } from 'fastify'
 import { connect, SESSION_GONE, TestClientError } from '../lib/testing/index.js'
 import { toFrame } from '../lib/testing/link.js'
-import { onBothTransports } from './helpers/transports.js'
+import { inProcessApp, onBothTransports } from './helpers/transports.js'
 
 // vix-realtime/testing itself: what it hands the server (query, headers), how a refused
 // session, a frame that is not a message and each way a session ends look to a test.
@@ -11,17 +10,13 @@ import { onBothTransports } from './helpers/transports.js'
 let app: FastifyInstance
 
 t.before(async () => {
-  app = Fastify()
-  await app.register(vixRealtime, {
-    docs: false,
-    metrics: false,
+  app = await inProcessApp({
     relayTypes: ['chat.message'],
     authenticate: (request) => {
       const user = request.headers['x-user']
       return user === 'nobody' ? null : { user: typeof user === 'string' ? user : 'guest', key: (request.query as Record<string, string>).client_key ?? null }
     }
   })
-  await app.ready()
 })
 t.teardown(() => app.close())
 
@@ -88,8 +83,7 @@ onBothTransports(t, 'closed by the server: the client sees the end, and sending 
 })
 
 onBothTransports(t, 'an app closed under a session ends it', async (t, on) => {
-  const own = Fastify()
-  await own.register(vixRealtime, { docs: false, metrics: false })
+  const own = await inProcessApp()
   const client = await on.connect(own)
   await own.close()
   await t.rejects(client.next((f) => f.type === 'never'), /before the connection closed/)
@@ -98,8 +92,7 @@ onBothTransports(t, 'an app closed under a session ends it', async (t, on) => {
 })
 
 t.test('the WebSocket transport is needed for transport websocket', async (t) => {
-  const own = Fastify()
-  await own.register(vixRealtime, { docs: false, metrics: false, websocket: false })
+  const own = await inProcessApp({ websocket: false })
   t.teardown(() => own.close())
   await t.rejects(connect(own), /app\.injectWS is missing/)
   const polling = await connect(own, { transport: 'polling' })
@@ -107,8 +100,7 @@ t.test('the WebSocket transport is needed for transport websocket', async (t) =>
 })
 
 t.test('long polling needs its routes', async (t) => {
-  const own = Fastify()
-  await own.register(vixRealtime, { docs: false, metrics: false, longPolling: false })
+  const own = await inProcessApp({ longPolling: false })
   t.teardown(() => own.close())
   await t.rejects(connect(own, { transport: 'polling' }), /GET \/ws\/poll answered 404/)
 })

@@ -1,11 +1,10 @@
 import t from 'tap'
-import Fastify, { type FastifyInstance } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import vixRealtime from '../plugins/index.js'
 import { ErrorCodes } from '../lib/errors.js'
 import { MemoryMessageStore } from '../lib/store/memory.js'
 import { connect, TestClientError, type TestTransport, type VixMessage } from '../lib/testing/index.js'
-import { onBothTransports, transports } from './helpers/transports.js'
+import { inProcessApp, onBothTransports, transports } from './helpers/transports.js'
 
 // The wire protocol (docs/protocol.md), each test written once and run on both transports
 // through vix-realtime/testing: a WebSocket through app.injectWS, a long-poll session through
@@ -34,31 +33,24 @@ const handlerErrors: string[] = []
 const stopping = {} as Record<TestTransport, FastifyInstance>
 
 t.before(async () => {
-  app = Fastify()
-  await app.register(vixRealtime, {
-    docs: false,
-    metrics: false,
+  app = await inProcessApp({
     relayTypes: ['chat.message'],
     authorizeJoin: async (_session, room) => !room.startsWith('secret-'),
     authorizePublish: (_session, msg) => msg.payload.text !== 'forbidden',
     limits: { maxRoomsPerSession: 4, sessionRate: { rate: 1, burst: 30 } },
     presence: { rooms: (room: string) => room.startsWith('lobby-'), window: 5 },
     store: { store: new MemoryMessageStore() }
+  }, (app) => {
+    app.realtime.on('math.add', { schema: Type.Object({ a: Type.Number(), b: Type.Number() }), reply: Type.Object({ sum: Type.Number() }) }, (_session, msg) => ({ sum: msg.payload.a + msg.payload.b }))
+    app.realtime.on('math.fail', { reply: Type.Object({}) }, () => { throw new Error('handler bug') })
+    app.realtime.on('note.add', { schema: Type.Object({ text: Type.String({ maxLength: 5 }) }) }, (_session, msg) => { notes.push(msg.payload.text) })
+    app.realtime.on('note.throw', () => { throw new Error('sync handler bug') })
+    app.realtime.on('note.reject', async () => { throw new Error('async handler bug') })
+    app.realtime.onError((_session, error) => { handlerErrors.push(error.message) })
   })
-  app.realtime.on('math.add', { schema: Type.Object({ a: Type.Number(), b: Type.Number() }), reply: Type.Object({ sum: Type.Number() }) }, (_session, msg) => ({ sum: msg.payload.a + msg.payload.b }))
-  app.realtime.on('math.fail', { reply: Type.Object({}) }, () => { throw new Error('handler bug') })
-  app.realtime.on('note.add', { schema: Type.Object({ text: Type.String({ maxLength: 5 }) }) }, (_session, msg) => { notes.push(msg.payload.text) })
-  app.realtime.on('note.throw', () => { throw new Error('sync handler bug') })
-  app.realtime.on('note.reject', async () => { throw new Error('async handler bug') })
-  app.realtime.onError((_session, error) => { handlerErrors.push(error.message) })
-  await app.ready()
   // One session per transport before the tests: the first of each loads what every later one uses.
   for (const transport of transports) await (await connect(app, { transport })).close()
-  for (const transport of transports) {
-    stopping[transport] = Fastify()
-    await stopping[transport].register(vixRealtime, { docs: false, metrics: false })
-    await stopping[transport].ready()
-  }
+  for (const transport of transports) stopping[transport] = await inProcessApp()
 })
 t.teardown(async () => {
   await app.close()

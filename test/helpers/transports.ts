@@ -1,5 +1,6 @@
 import type { Test } from 'tap'
-import type { FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance } from 'fastify'
+import vixRealtime, { type VixRealtimeOptions } from '../../plugins/index.js'
 import { connect, type ConnectOptions, type TestClient, type TestTransport } from '../../lib/testing/index.js'
 
 export const transports: readonly TestTransport[] = ['websocket', 'polling']
@@ -31,4 +32,13 @@ export function onBothTransports (t: Test, name: string, body: (t: Test, on: OnT
       })
     })
   }
+}
+
+/** A readied app with vix-realtime and `options` (then `setup`), without docs and metrics (nothing these tests read), not listening: the in-process client needs no port. */
+export async function inProcessApp (options: VixRealtimeOptions = {}, setup?: (app: FastifyInstance) => void): Promise<FastifyInstance> {
+  const app = Fastify()
+  await app.register(vixRealtime, { docs: false, metrics: false, ...options })
+  setup?.(app)
+  await app.ready()
+  return app
 }
