@@ -19,6 +19,21 @@ t.test('a plain GET /ws gets 426 with a coded JSON error', async (t) => {
   t.match(res.json(), { statusCode: 426, code: 'VIX_ERR_UPGRADE_REQUIRED' })
 })
 
+t.test('plain app.injectWS (no socket under the request) opens a session and joins', async (t) => {
+  const app = await build(t)
+  const ws = await app.injectWS('/ws')
+  const frames: Array<{ kind?: string, type: string, id?: string }> = []
+  ws.on('message', (data) => { frames.push(JSON.parse(data.toString())) })
+  ws.send(JSON.stringify({ type: 'room.join', id: 'j1', payload: { room: 'general' } }))
+  const deadline = Date.now() + 2000
+  while (!frames.some((f) => f.kind === 'ack' && f.id === 'j1') && Date.now() < deadline) await delay(10)
+  t.ok(frames.some((f) => f.kind === 'ack' && f.id === 'j1'), 'the join is acked')
+  t.equal(app.realtime.sessions.size, 1)
+  const closed = new Promise((resolve) => ws.once('close', resolve))
+  ws.terminate()
+  await closed
+})
+
 t.test('two sockets in one room each see published messages once, in order; an outsider sees nothing', async (t) => {
   const app = await build(t)
   const a = await connect(app)
