@@ -1,7 +1,7 @@
 import neostandard from 'neostandard'
 
 export default [
-  ...neostandard({ ts: true, ignores: ['dist/**', 'coverage/**', '.tap/**', 'example-app/public/vendor/**'] }),
+  ...neostandard({ ts: true, ignores: ['dist/**', 'packages/*/dist/**', 'example-app/public/build/**', 'coverage/**', '.tap/**', 'example-app/public/vendor/**'] }),
   // The layers point one way: plugins → lib → schemas.
   {
     files: ['schemas/**/*.ts'],

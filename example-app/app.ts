@@ -2,6 +2,7 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { Type } from '@sinclair/typebox'
 import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
 import { registerChatPage } from './static.js'
+import { registerRoomTopics } from './topics.js'
 import vixRealtime, { brokerFromEnv, errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
@@ -52,6 +53,8 @@ function loggerOptions (config: ExampleConfig): FastifyServerOptions['logger'] {
  * Limits are on: `VIX_MAX_CONNECTIONS_PER_IP` (default 50, WebSocket and
  * long-poll sessions together) and `VIX_RATE_LIMIT` / `VIX_RATE_BURST`
  * (default 20 messages/s per session, burst 40); `off` turns one off.
+ * `room.topic.set` changes a room's topic, stored in a table of the app's own
+ * and announced (`room.topic`) in the same transaction (example-app/topics.ts).
  * While Redis, NATS or PostgreSQL is unreachable the node stays up, answers
  * `GET /ws/ready` 503 and retries; `VIX_FAIL_FAST=1` makes boot fail instead.
  */
@@ -80,8 +83,11 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     broker: brokerFromEnv(env),
     store: nonEmpty(env.DATABASE_URL) === undefined
       ? { path: env.VIX_STORE_PATH ?? './data/messages.db' }
-      : { postgres: env.DATABASE_URL as string, schema: nonEmpty(env.VIX_PG_SCHEMA) }
+      // listen: messages published in a transaction (the room topics) reach every node through PostgreSQL's NOTIFY.
+      : { postgres: env.DATABASE_URL as string, schema: nonEmpty(env.VIX_PG_SCHEMA), listen: true }
   })
+  // Room topics: a table of the app's own, changed and announced in one transaction.
+  registerRoomTopics(app, nonEmpty(env.DATABASE_URL) === undefined ? undefined : nonEmpty(env.VIX_PG_SCHEMA) ?? 'public')
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })
   app.realtime.onMessage((session, data, info) => {
     if (info.typed) return

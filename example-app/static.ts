@@ -7,7 +7,9 @@ import { packageRoot } from '../lib/client-script.js'
 const files: Record<string, [string, string]> = {
   '/': ['index.html', 'text/html; charset=utf-8'],
   '/chat.css': ['chat.css', 'text/css; charset=utf-8'],
-  '/chat.js': ['chat.js', 'text/javascript; charset=utf-8']
+  '/chat.js': ['chat.js', 'text/javascript; charset=utf-8'],
+  // The React version of the page (its script is built: see registerReactBundle).
+  '/react': ['react.html', 'text/html; charset=utf-8']
 }
 
 /**
@@ -22,4 +24,18 @@ export async function registerChatPage (app: FastifyInstance): Promise<void> {
     // Not part of the realtime API: kept out of /docs.
     app.get(url, { schema: { hide: true } }, async (_request, reply) => await reply.type(type).header('cache-control', 'no-cache').send(body))
   }
+  registerReactBundle(app, join(dir, 'build', 'react-chat.js'))
+}
+
+/**
+ * `/react-chat.js`: the React page's bundle, built by `npm run build:example`
+ * (run before `npm start` and `npm test`). Read on each request, so a build
+ * made while the server runs is served; 404 naming the command until then.
+ */
+function registerReactBundle (app: FastifyInstance, file: string): void {
+  app.get('/react-chat.js', { schema: { hide: true } }, async (_request, reply) => {
+    const body = await readFile(file).catch(() => undefined)
+    if (body === undefined) return await reply.code(404).type('text/plain; charset=utf-8').send('The React page is not built: run npm run build:example\n')
+    return await reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(body)
+  })
 }

@@ -57,7 +57,8 @@ function admitBeforeUpgrade (hub: Pick<Hub, 'admit'>, config: ResolvedWebSocketO
       const admitted = await hub.admit(request, { transport: 'websocket', allowedOrigins: config.allowedOrigins, origin: request.headers.origin, ip: request.ip, senderKey })
       admissions.set(request, admitted)
       // An upgrade refused later (a hook, a bad handshake) or abandoned never opens a session: its socket closing gives the place back.
-      request.raw.socket.once('close', () => { admitted.slot.release() })
+      // (`app.injectWS` gives the request no socket: there is nothing to abandon.)
+      request.raw.socket?.once('close', () => { admitted.slot.release() })
     } catch (error) {
       withRetryAfter(reply, error)
       throw error

@@ -135,6 +135,8 @@ if (browser !== undefined) {
 
     const widths = await page.evaluate('({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })') as { scroll: number, client: number }
     t.ok(widths.scroll <= widths.client, `no horizontal scroll at 375 px (${widths.scroll} <= ${widths.client})`)
+    // On a phone the form is folded once joined (test/chat-states.test.ts): open it to measure its fields.
+    await page.locator('#change').click()
     for (const label of ['Your name', 'Room', 'Message']) {
       const box = await page.getByLabel(label, { exact: true }).boundingBox()
       t.ok(box !== null && box.x >= 0 && box.x + box.width <= 375, `${label} fits the screen`)

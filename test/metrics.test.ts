@@ -39,7 +39,10 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_dependency_up: 'GAUGE',
   vix_limit_rejections_total: 'COUNTER',
   vix_presence_members: 'GAUGE',
-  vix_presence_diffs_total: 'COUNTER'
+  vix_presence_diffs_total: 'COUNTER',
+  vix_transaction_notifications_total: 'COUNTER',
+  vix_transaction_repairs_total: 'COUNTER',
+  vix_transaction_delivery_seconds: 'HISTOGRAM'
 }
 
 t.test('GET /metrics is valid Prometheus text with HELP and TYPE for every family', async (t) => {

@@ -6,6 +6,8 @@ const ROOMS = ['general', 'random', 'help']
 const PAGE = 50
 const params = new URLSearchParams(window.location.search)
 const forcePolling = params.get('transport') === 'polling'
+/** The longest text the server takes (its chat.message schema): the input shows a counter near it and refuses more. */
+const MAX_TEXT = Number(document.getElementById('message').dataset.max)
 
 const $ = (id) => document.getElementById(id)
 const ui = {
@@ -24,6 +26,10 @@ const ui = {
   memberCount: $('member-count'),
   compose: $('compose'),
   message: $('message'),
+  counter: $('counter'),
+  send: $('send'),
+  change: $('change'),
+  membersNote: $('members-note'),
   status: $('status'),
   stateText: $('state-text'),
   transportText: $('transport-text')
@@ -36,18 +42,32 @@ let room = ''
 /** Ids of the messages on screen: each one is shown once, whatever replays or reloads deliver. */
 let shown = new Set()
 let oldestId = null
+/** Messages typed on this page and not yet confirmed by the server: id → { item, text }. */
+let outgoing = new Map()
+/** Ids of this page's messages: a prefix of its own and a counter (the same id on a retry, so never stored twice). */
+const idPrefix = Math.random().toString(36).slice(2, 10)
+let sequence = 0
 
 // ---- status -----------------------------------------------------------------
 
 function renderStatus () {
-  const state = client === null ? 'closed' : client.state
+  // Before the first join there is no connection to speak of: a neutral state, not an error.
+  const state = client === null ? 'idle' : client.state
   const transport = client === null ? '' : client.transport
   const open = state === 'open'
-  const label = open ? (transport === 'long-polling' ? 'polling' : 'connected') : state === 'closed' ? 'offline' : state
+  const label = state === 'idle' ? 'not joined' : open ? (transport === 'long-polling' ? 'polling' : 'connected') : state === 'closed' ? 'offline' : state
   ui.status.dataset.state = state
   ui.status.dataset.transport = transport
   ui.stateText.textContent = label
   ui.transportText.textContent = transport === '' ? '' : `via ${transport === 'long-polling' ? 'long polling' : 'WebSocket'}`
+  renderPresenceLiveness(state)
+}
+
+/** While disconnected the member list is what was last known, not who is here: dimmed and said so. */
+function renderPresenceLiveness (state) {
+  const live = state === 'open' || state === 'idle'
+  ui.chat.dataset.presence = live ? 'live' : 'unknown'
+  ui.membersNote.hidden = live
 }
 
 function notify (text) {
@@ -79,6 +99,7 @@ function messageItem (message) {
 
 /** Add messages not yet shown, oldest first, at the end (live) or at the start (older pages). */
 function show (messages, where = 'end') {
+  for (const message of messages) if (outgoing.has(message.id)) delivered(message.id)
   const fresh = messages.filter((message) => message.type === 'chat.message' && message.room === room && !shown.has(message.id))
   if (fresh.length === 0) return
   for (const message of fresh) shown.add(message.id)
@@ -125,6 +146,65 @@ async function loadOlder () {
   } finally {
     ui.older.disabled = false
   }
+}
+
+// ---- messages typed here: pending, sent, failed ------------------------------
+
+function setDelivery (item, state, why = '') {
+  item.dataset.delivery = state
+  let mark = item.querySelector('.delivery')
+  if (mark === null) {
+    mark = document.createElement('span')
+    mark.className = 'delivery'
+    item.append(mark)
+  }
+  mark.replaceChildren(state === 'pending' ? 'sending…' : state === 'sent' ? 'sent' : `not sent${why === '' ? '' : `: ${why}`}`)
+  if (state === 'failed') {
+    const retry = document.createElement('button')
+    retry.type = 'button'
+    retry.className = 'retry'
+    retry.textContent = 'Retry'
+    retry.addEventListener('click', () => { send(outgoing.get(item.dataset.id)?.text ?? '', item.dataset.id) })
+    mark.append(' ', retry)
+  }
+}
+
+/** Shown at once as pending; sent once the server acked it (or its event came back), failed with a retry if refused. */
+function send (text, id = `${idPrefix}-${++sequence}`) {
+  let entry = outgoing.get(id)
+  if (entry === undefined) {
+    const item = messageItem({ id, type: 'chat.message', room, ts: new Date().toISOString(), from: { name: myName }, payload: { text } })
+    entry = { item, text }
+    outgoing.set(id, entry)
+    shown.add(id)
+    ui.log.append(item)
+    ui.empty.hidden = true
+    ui.log.scrollTop = ui.log.scrollHeight
+  }
+  setDelivery(entry.item, 'pending')
+  // Acked, and resent with the same id after a reconnect until acked: never lost, never doubled.
+  client.publish(room, 'chat.message', { text }, { id }).then(() => { delivered(id) }, (error) => {
+    if (outgoing.get(id) === entry) setDelivery(entry.item, 'failed', error.message)
+  })
+}
+
+function delivered (id) {
+  const entry = outgoing.get(id)
+  if (entry === undefined) return
+  outgoing.delete(id)
+  setDelivery(entry.item, 'sent')
+}
+
+/** The counter shows near the limit; past it the input is flagged and Send refuses (nothing is cut). */
+function renderCounter () {
+  const length = [...ui.message.value].length
+  const over = length > MAX_TEXT
+  ui.counter.hidden = length < MAX_TEXT * 0.9
+  ui.counter.textContent = over ? `${length - MAX_TEXT} too many (${length}/${MAX_TEXT})` : `${length}/${MAX_TEXT}`
+  ui.counter.classList.toggle('over', over)
+  ui.message.setAttribute('aria-invalid', String(over))
+  ui.message.setCustomValidity(over ? `At most ${MAX_TEXT} characters: ${length - MAX_TEXT} too many` : '')
+  ui.send.disabled = over
 }
 
 // ---- members ----------------------------------------------------------------
@@ -188,11 +268,17 @@ async function enter (name, wanted) {
   myName = name
   room = wanted
   shown = new Set()
+  outgoing = new Map()
   oldestId = null
   ui.log.replaceChildren()
   ui.members.replaceChildren()
   ui.roomTitle.textContent = `# ${room}`
   ui.chat.hidden = false
+  // On a phone the form folds into one line once joined (see chat.css): its button says where you are.
+  document.body.dataset.joined = 'true'
+  ui.change.textContent = `${name} in #${wanted} · change`
+  ui.enter.dataset.open = 'false'
+  ui.change.setAttribute('aria-expanded', 'false')
   document.title = `#${room} · vix-realtime chat`
   if (client === null) client = connect(name)
   renderStatus()
@@ -235,10 +321,19 @@ ui.enter.addEventListener('submit', (event) => {
 ui.compose.addEventListener('submit', (event) => {
   event.preventDefault()
   const text = ui.message.value.trim()
-  if (text === '' || client === null) return
+  if (text === '' || client === null || [...ui.message.value].length > MAX_TEXT) return
   ui.message.value = ''
-  // Acked, and resent with the same id after a reconnect until acked: never lost, never doubled.
-  client.publish(room, 'chat.message', { text }).catch((error) => { notify(`Not sent: ${error.message}`) })
+  renderCounter()
+  send(text)
+})
+
+ui.message.addEventListener('input', renderCounter)
+
+ui.change.addEventListener('click', () => {
+  const open = ui.enter.dataset.open !== 'true'
+  ui.enter.dataset.open = String(open)
+  ui.change.setAttribute('aria-expanded', String(open))
+  if (open) ui.name.focus()
 })
 
 ui.older.addEventListener('click', () => { loadOlder() })

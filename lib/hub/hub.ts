@@ -71,7 +71,7 @@ export class Hub {
   /** The node's dependencies (Redis, PostgreSQL), up or down: `GET /ws/ready` and the `vix_dependency_*` metrics read it. */
   readonly health: Health
   private readonly router: Router
-  private readonly pipeline: PublishPipeline
+  readonly pipeline: PublishPipeline
   private readonly recipientResolvers: RecipientResolver[] = []
   private readonly intake: Intake
   private readonly subscriptions: RoomSubscriptions

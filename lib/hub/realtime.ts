@@ -5,6 +5,7 @@ import type { ShutdownParticipant } from '../lifecycle.js'
 import type { PresenceMember } from '../presence/presence.js'
 import type { RoomEvents } from '../rooms.js'
 import type { Session } from '../session.js'
+import { transactionsOf } from '../store/transactional.js'
 import type { Hub } from './hub.js'
 import type { CatalogueEntry, CloseHandler, ErrorHandler, HubObserver, InboundMessage, OpenHandler, RawHandler, RecipientResolver, RequestHandler, RequestOptions, TypedHandler, TypeOptions } from './types.js'
 
@@ -35,6 +36,12 @@ export interface LifecycleView {
   /** Phase two (what `app.close()` runs after phase one), for an app that embeds the hub without closing Fastify: idempotent. */
   finalizeShutdown: () => Promise<void>
 }
+
+/** What `publishIn` takes on SQLite: the better-sqlite3 database that `transaction` hands over. */
+export interface SqliteHandle { inTransaction: boolean, prepare: (...args: any[]) => unknown }
+
+/** What `publishIn` takes on PostgreSQL: a `pg` client (or pool client) inside its transaction. */
+export interface PostgresHandle { query: (...args: any[]) => unknown }
 
 const hubs = new WeakMap<Realtime, Hub>()
 
@@ -132,6 +139,28 @@ export class Realtime {
   /** Publish from server code: validated envelope, stored when persisted, delivered, distributed; resolves once delivered locally. */
   async publish (input: PublishInput, options: { except?: Session | string } = {}): Promise<RealtimeMessage> {
     return await this.#hub.publish(input, options)
+  }
+
+  /**
+   * Publish inside the application's own transaction: on the `db` that `transaction` hands over (SQLite,
+   * synchronous), or on the application's `pg` client after its `BEGIN` (PostgreSQL, a promise). The envelope
+   * is checked as `publish()` checks it, before anything is written; the message is stored in that transaction
+   * with its room offset and delivered to every member, on every node, once and only if it commits.
+   */
+  publishIn (db: SqliteHandle, input: PublishInput): RealtimeMessage
+  publishIn (client: PostgresHandle, input: PublishInput): Promise<RealtimeMessage>
+  publishIn (handle: SqliteHandle | PostgresHandle, input: PublishInput): RealtimeMessage | Promise<RealtimeMessage> {
+    return transactionsOf(this.#hub.persistence).publishIn(handle, input)
+  }
+
+  /**
+   * Run `run` in a transaction on the store's database and answer what it returns: PostgreSQL, `BEGIN` ...
+   * `COMMIT` on a connection of the store's pool, rolled back when `run` throws (`run` is async); SQLite, a
+   * synchronous `BEGIN IMMEDIATE` transaction. What `publishIn` published in it is delivered after the commit.
+   * Annotate the parameter for its type: `(client: pg.PoolClient) => ...`, `(db: Database.Database) => ...`.
+   */
+  transaction<T, H = any> (run: (handle: H) => T): T {
+    return transactionsOf(this.#hub.persistence).transaction(run) as T
   }
 
   /** Publish a client's message to a room it has joined, as a relay type does (schema, `authorizePublish`). */

@@ -69,6 +69,12 @@ export interface HubObserver {
   brokerConnection?: (connected: boolean) => void
   /** Messages another node published were missing here and were read from the store (a gap repaired). */
   gapRepaired?: (messages: number) => void
+  /** A commit of a message published in a transaction was announced to this node (a PostgreSQL notification). */
+  transactionNotified?: () => void
+  /** A message published in a transaction reached this node's members, `seconds` after this node heard of its commit. */
+  transactionDelivered?: (seconds: number) => void
+  /** The LISTEN connection came back: this node caught up by position on what it may have missed. */
+  transactionRepaired?: () => void
   /** A room's live stream broke on this node (a hole the store could not fill in time): `sessions` members were sent `room.interrupted`. */
   streamInterrupted?: (sessions: number) => void
   /** Something was refused by a limit (`limits` hub option, the inbox bound, a type's `maxSize` / `rate`). */

@@ -27,6 +27,9 @@ export interface CountedFamilies {
   presenceDiffs: Increment
   publishDuration: LeanHistogram
   storeAppendDuration: LeanHistogram
+  transactionNotifications: Increment
+  transactionRepairs: Increment
+  transactionDelivery: LeanHistogram
   /** `vix_limit_rejections_total`, one bound child per limit. */
   rejectionsByLimit: ReadonlyMap<LimitName, Increment>
 }
@@ -61,6 +64,14 @@ export function countedFamilies (registry: Registry, buckets: RealtimeMetricsOpt
       name: MetricNames.storeAppendDurationSeconds,
       help: 'Time of one store append, from the call to its commit (the group-commit wait and fsync included)',
       buckets: buckets?.storeAppend ?? storeAppendDurationBuckets,
+      registers
+    }),
+    transactionNotifications: counter(MetricNames.transactionNotificationsTotal, 'Commits of messages published in a transaction announced to this node by PostgreSQL (NOTIFY)'),
+    transactionRepairs: counter(MetricNames.transactionRepairsTotal, 'Catch-ups by position after the LISTEN connection came back (notifications it may have missed)'),
+    transactionDelivery: new LeanHistogram({
+      name: MetricNames.transactionDeliverySeconds,
+      help: 'Commit to delivery of a message published in a transaction: from this node hearing of the commit (its notification, or its own commit) to its members',
+      buckets: storeAppendDurationBuckets,
       registers
     }),
     rejectionsByLimit: boundChildren(labelled(MetricNames.limitRejectionsTotal, 'Connections, frames, joins and requests refused by a limit, by limit', 'limit'), limitNames)

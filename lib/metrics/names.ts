@@ -27,5 +27,8 @@ export const MetricNames = {
   dependencyUp: 'vix_dependency_up',
   limitRejectionsTotal: 'vix_limit_rejections_total',
   presenceMembers: 'vix_presence_members',
-  presenceDiffsTotal: 'vix_presence_diffs_total'
+  presenceDiffsTotal: 'vix_presence_diffs_total',
+  transactionNotificationsTotal: 'vix_transaction_notifications_total',
+  transactionRepairsTotal: 'vix_transaction_repairs_total',
+  transactionDeliverySeconds: 'vix_transaction_delivery_seconds'
 } as const

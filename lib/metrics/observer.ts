@@ -30,6 +30,9 @@ export function metricsObserver (families: CountedFamilies): HubObserver {
       // One sample per append, so the histogram's _count is vix_store_appends_total.
       for (let i = 0; i < count; i++) storeAppendDuration.observe(seconds)
     },
+    transactionNotified: () => { families.transactionNotifications.inc() },
+    transactionRepaired: () => { families.transactionRepairs.inc() },
+    transactionDelivered: (seconds) => { families.transactionDelivery.observe(seconds) },
     limitRejected: (limit) => { rejectionsByLimit.get(limit)?.inc() }
   }
 }

@@ -16,6 +16,12 @@ export interface MessageStoreOptions {
   postgres?: string | Pool
   /** The PostgreSQL schema of the tables (default `public`); created when missing. */
   schema?: string
+  /**
+   * PostgreSQL: learn of messages published in transactions (`publishIn`, by any process) through `LISTEN` on a
+   * connection of its own: `true` connects like the store, a `postgres://` URL connects there (a direct one when
+   * `postgres` goes through a transaction-mode pooler, where LISTEN does not work). Default off.
+   */
+  listen?: boolean | string
   /** SQLite durability: NORMAL (default) survives a process crash, FULL also power loss. */
   synchronous?: SynchronousMode
   /** How long opening waits for a lock held by another connection, in ms (default 5000). */
@@ -46,6 +52,7 @@ export const messageStoreOptionShape = {
   store: true,
   postgres: true,
   schema: true,
+  listen: true,
   synchronous: true,
   busyTimeout: true,
   replayLimit: true,
@@ -76,6 +83,11 @@ export function resolveMessageStoreOptions (options: MessageStoreOptions): typeo
     throw new InvalidOptionError('postgres', 'expected a postgres:// URL or a pg Pool')
   }
   if (postgres !== undefined && resolved.store !== undefined) throw new InvalidOptionError('postgres', 'give either store or postgres, not both')
+  const listen = resolved.listen as unknown
+  if (listen !== undefined && typeof listen !== 'boolean' && !(typeof listen === 'string' && /^postgres(ql)?:\/\//.test(listen))) {
+    throw new InvalidOptionError('listen', 'expected true, false or a postgres:// URL')
+  }
+  if (listen !== undefined && listen !== false && postgres === undefined && resolved.store === undefined) throw new InvalidOptionError('listen', 'is for the PostgreSQL store (give postgres too)')
   if (resolved.schema !== undefined && (typeof resolved.schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]{0,62}$/.test(resolved.schema))) {
     throw new InvalidOptionError('schema', 'expected an SQL identifier (letters, digits, _)')
   }

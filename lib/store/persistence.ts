@@ -55,6 +55,8 @@ export class StorePersistence implements Persistence {
   readonly shouldPersist: (message: RealtimeMessage) => boolean
   readonly replayLimit: number
   private readonly streams: RoomStreams
+  /** Told of every stored envelope handed to local sessions (the transactional doorbell's latency). */
+  onDelivered: ((envelope: Envelope) => void) | null = null
 
   constructor (private readonly parts: PersistenceParts, readonly store: MessageStore, options: StorePersistenceOptions = {}) {
     this.shouldPersist = persistPredicate(options.persist)
@@ -64,7 +66,7 @@ export class StorePersistence implements Persistence {
       store,
       logger: parts.logger,
       members: (room) => rooms.sessionsIn(room),
-      deliver: (envelope) => { parts.deliverLocal(envelope) },
+      deliver: (envelope) => { parts.deliverLocal(envelope); this.onDelivered?.(envelope) },
       send: (session, frame) => parts.send(session, frame),
       outbound: (count) => { countOutbound(observers, count) },
       repaired: (count) => { for (const observer of observers) observer.gapRepaired?.(count) },
@@ -92,6 +94,11 @@ export class StorePersistence implements Persistence {
 
   resync (): void {
     this.streams.resync()
+  }
+
+  /** A doorbell: `offset` of `room` was committed elsewhere (see `RoomStreams.ring`); whether it is still to be delivered here. */
+  ring (room: string, offset: number): boolean {
+    return this.streams.ring(room, offset)
   }
 
   async joinWithRecovery (session: Session, room: string, since: string | undefined, join: () => void): Promise<RecoveryResult> {

@@ -9,6 +9,7 @@ import { replayDecision } from './replay.js'
 import { RoomCounters, type RoomCounter } from './room-counters.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
+import { doorbellSql } from './pg-notify.js'
 
 const pgDriver = optionalPackage<typeof pg>('pg', 'store.postgres')
 
@@ -53,7 +54,8 @@ const retryable = (error: unknown): boolean => ['40P01', '40001'].includes((erro
  */
 export class PostgresMessageStore implements MessageStore {
   readonly schema: string
-  private readonly pool: pg.Pool
+  /** The store's pool (`transaction()` runs on it). */
+  readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly t: { rooms: string, messages: string }
   /** One batch at a time: what arrives while a commit is in flight goes in the next one, in call order. */
@@ -168,53 +170,66 @@ export class PostgresMessageStore implements MessageStore {
     }
   }
 
-  /** The batch's transaction: lock the rooms' counters (in name order, so two nodes cannot deadlock), skip stored (room, sender, id), insert, advance. */
+  /** The batch's transaction around `storeIn`. */
   private async storeBatch (client: pg.PoolClient, batch: PendingAppend[]): Promise<AppendResult[]> {
-    const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
     await client.query('BEGIN')
     try {
-      const counters = new RoomCounters()
-      const locked = await client.query<{ room: string, epoch: string, last_offset: string }>(
-        `INSERT INTO ${this.t.rooms} AS r (room, epoch, last_offset) SELECT room, epoch, 0 FROM unnest($1::text[], $2::text[]) AS v (room, epoch) ORDER BY room
-         ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset RETURNING room, epoch, last_offset`,
-        [rooms, rooms.map(() => randomUUID())])
-      for (const row of locked.rows) counters.open(row.room, { epoch: row.epoch, last: Number(row.last_offset) })
-      const stored = await client.query<Row & { sender: string }>(
-        `SELECT ${MESSAGE_COLUMNS}, sender FROM ${this.t.messages} WHERE (room, id, sender) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-        [batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.sender)])
-      const known = new Map<string, { offset: number, message: StorableMessage }>()
-      for (const row of stored.rows) known.set(`${row.room}\0${row.sender}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
-      const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null>, sender: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [], sender: [] }
-      const results = batch.map(({ message, sender }): AppendResult => {
-        const counter = counters.get(message.room) as RoomCounter
-        const key = `${message.room}\0${sender}\0${message.id}`
-        const existing = known.get(key)
-        if (existing !== undefined) return counters.duplicate(counter, existing.message, existing.offset)
-        const result = counters.stored(counter, message)
-        const offset = result.position.offset
-        known.set(key, { offset, message })
-        insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
-        insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
-        insert.from.push(fromColumn(message)); insert.sender.push(sender)
-        return result
-      })
-      if (insert.room.length > 0) {
-        // No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
-        await client.query(
-          `INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])`,
-          [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender])
-        const advanced = counters.advanced()
-        await client.query(
-          `UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($1::text[], $2::bigint[]) AS v (room, last) WHERE r.room = v.room`,
-          [advanced.map(([room]) => room), advanced.map(([, c]) => c.last)])
-      }
+      const results = await this.storeIn(client, batch)
       await client.query('COMMIT')
       return results
     } catch (error) {
       await client.query('ROLLBACK').catch(() => {})
       throw error
     }
+  }
+
+  /**
+   * The statements of an append, inside a transaction the caller opened and
+   * ends (a group-commit batch, or the application's own for `publishIn`):
+   * lock the rooms' counters (in name order, so two nodes cannot deadlock)
+   * until that transaction ends, skip stored (room, sender, id), then insert
+   * and advance in one statement. With `notify` (a channel), that statement
+   * also rings each advanced room's doorbell (`NOTIFY` of its last offset).
+   */
+  async storeIn (client: pg.ClientBase, batch: PendingAppend[], notify?: string): Promise<AppendResult[]> {
+    const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
+    const counters = new RoomCounters()
+    const locked = await client.query<{ room: string, epoch: string, last_offset: string }>(
+      `INSERT INTO ${this.t.rooms} AS r (room, epoch, last_offset) SELECT room, epoch, 0 FROM unnest($1::text[], $2::text[]) AS v (room, epoch) ORDER BY room
+       ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset RETURNING room, epoch, last_offset`,
+      [rooms, rooms.map(() => randomUUID())])
+    for (const row of locked.rows) counters.open(row.room, { epoch: row.epoch, last: Number(row.last_offset) })
+    const stored = await client.query<Row & { sender: string }>(
+      `SELECT ${MESSAGE_COLUMNS}, sender FROM ${this.t.messages} WHERE (room, id, sender) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
+      [batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.sender)])
+    const known = new Map<string, { offset: number, message: StorableMessage }>()
+    for (const row of stored.rows) known.set(`${row.room}\0${row.sender}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
+    const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null>, sender: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [], sender: [] }
+    const results = batch.map(({ message, sender }): AppendResult => {
+      const counter = counters.get(message.room) as RoomCounter
+      const key = `${message.room}\0${sender}\0${message.id}`
+      const existing = known.get(key)
+      if (existing !== undefined) return counters.duplicate(counter, existing.message, existing.offset)
+      const result = counters.stored(counter, message)
+      const offset = result.position.offset
+      known.set(key, { offset, message })
+      insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
+      insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
+      insert.from.push(fromColumn(message)); insert.sender.push(sender)
+      return result
+    })
+    if (insert.room.length > 0) {
+      const advanced = counters.advanced()
+      // One round trip for both writes. No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
+      await client.query(
+        `WITH inserted AS (INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
+           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))
+         UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($10::text[], $11::bigint[]) AS v (room, last) WHERE r.room = v.room
+         ${notify === undefined ? '' : `RETURNING ${doorbellSql('$12', 'v.last', 'v.room')}`}`,
+        [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender,
+          advanced.map(([room]) => room), advanced.map(([, c]) => c.last), ...(notify === undefined ? [] : [notify])])
+    }
+    return results
   }
 
   async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {

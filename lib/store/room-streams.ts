@@ -61,6 +61,8 @@ interface RoomOrder {
   pending: Map<number, Envelope>
   /** Read the store up to its head (after a broker break, or on the periodic check). */
   catchUp: boolean
+  /** A doorbell rang while a read was in flight, which may not see its commit: read once more after it. */
+  rang: boolean
   /** A store read is in flight, or a retry is scheduled. */
   busy: boolean
   /** When the current hold began (ms), null while nothing is held. */
@@ -118,7 +120,7 @@ export class RoomStreams {
 
   /** A room got its first local member: read where its history ends, holding deliveries until then. */
   open (room: string): void {
-    const order: RoomOrder = { room, known: false, last: 0, epoch: null, pending: new Map(), catchUp: false, busy: false, holdSince: null, failures: 0, timer: null, waiters: [] }
+    const order: RoomOrder = { room, known: false, last: 0, epoch: null, pending: new Map(), catchUp: false, rang: false, busy: false, holdSince: null, failures: 0, timer: null, waiters: [] }
     this.orders.set(room, order)
     this.read(order)
   }
@@ -148,6 +150,16 @@ export class RoomStreams {
       order.catchUp = true
       this.flush(order)
     }
+  }
+
+  /** A doorbell: `offset` of `room` was committed; read the room by position from its last delivered offset. Whether it is still to be delivered here. */
+  ring (room: string, offset: number): boolean {
+    const order = this.orders.get(room)
+    if (order === undefined || (order.known && offset <= order.last)) return false
+    order.catchUp = true
+    order.rang ||= order.busy
+    this.flush(order)
+    return true
   }
 
   /** Hand a positioned envelope on in offset order, exactly once. */
@@ -274,7 +286,7 @@ export class RoomStreams {
       }
       if (range.messages.length < this.pageSize) break
     }
-    order.catchUp = false
+    order.catchUp = order.rang; order.rang = false
     // Copies that arrived meanwhile are older than what was read.
     for (const offset of order.pending.keys()) if (offset <= order.last) order.pending.delete(offset)
     const repaired = delivered

@@ -100,7 +100,8 @@ const migrations: Array<(db: Database.Database) => void> = [
  */
 export class SqliteMessageStore implements MessageStore {
   readonly path: string
-  private readonly db: Database.Database
+  /** The store's database (`transaction()` runs the application's transaction on it). */
+  readonly db: Database.Database
   private readonly statements
   /** Every append of one turn of the event loop in one transaction (no batch limit). */
   private readonly appends: GroupCommit<PendingAppend, AppendResult>
@@ -130,7 +131,7 @@ export class SqliteMessageStore implements MessageStore {
       // The rooms row stays: offsets keep growing after the room is emptied.
       deleteUpTo: db.prepare<[string, number]>('DELETE FROM messages WHERE room = ? AND "offset" <= ?')
     }
-    const commitBatch = db.transaction((batch: PendingAppend[]) => this.storeBatch(batch))
+    const commitBatch = db.transaction((batch: PendingAppend[]) => this.storeIn(batch))
     this.appends = new GroupCommit({
       // IMMEDIATE: a deferred transaction starts as a read, and cannot become a write once another
       // connection has committed since (SQLITE_BUSY at once, the busy timeout does not apply).
@@ -142,12 +143,13 @@ export class SqliteMessageStore implements MessageStore {
   }
 
   /**
-   * Runs inside the write transaction (BEGIN IMMEDIATE, so the database write
+   * Runs inside a write transaction (a group-commit batch's, or the
+   * application's for `publishIn`; BEGIN IMMEDIATE, so the database write
    * lock is held from the first read): a room's counter is read once per
    * batch, advanced in memory per stored message, and written back once. No
    * other writer can commit in between, so offsets follow commit order.
    */
-  private storeBatch (batch: PendingAppend[]): AppendResult[] {
+  storeIn (batch: PendingAppend[]): AppendResult[] {
     const { insert, room: roomRow, saveRoom, stored } = this.statements
     const counters = new RoomCounters()
     const results = batch.map(({ message, sender }): AppendResult => {

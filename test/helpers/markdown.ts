@@ -93,8 +93,8 @@ export function markdownLinks (text: string): MarkdownLink[] {
 /** One fenced TypeScript block of a markdown file: where it is and its code. */
 export interface CodeBlock { file: string, line: number, code: string }
 
-/** Every ```ts / ```typescript block of `file` (relative to the root), with the line its fence opens on. */
-export function typescriptBlocks (file: string): CodeBlock[] {
+/** Every ```ts / ```typescript block (or of `languages`) of `file` (relative to the root), with the line its fence opens on. */
+export function typescriptBlocks (file: string, languages = ['ts', 'typescript']): CodeBlock[] {
   const lines = readDoc(file).split('\n')
   const blocks: CodeBlock[] = []
   for (let i = 0; i < lines.length; i++) {
@@ -102,7 +102,7 @@ export function typescriptBlocks (file: string): CodeBlock[] {
     if (open === null) continue
     let end = i + 1
     while (end < lines.length && lines[end].trim() !== open[1]) end++
-    if (open[2] === 'ts' || open[2] === 'typescript') blocks.push({ file, line: i + 1, code: lines.slice(i + 1, end).join('\n') + '\n' })
+    if (languages.includes(open[2])) blocks.push({ file, line: i + 1, code: lines.slice(i + 1, end).join('\n') + '\n' })
     i = end
   }
   return blocks
