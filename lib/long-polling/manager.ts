@@ -6,7 +6,7 @@ import { PollSession, type WakeReason } from './session.js'
 
 /** What the long-poll sessions need of the hub: sessions opened and closed, identities compared, observers told. */
 export interface LongPollParts {
-  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string) => Session
+  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number) => Session
   closeSession: (session: Session, code: number, reason?: string) => void
   /** Comparable form of an identity (the `identityKey` option). */
   identityKey: (identity: unknown) => string | undefined
@@ -81,7 +81,7 @@ export class LongPollManager {
    * Open a session bound to `identity`: a hub session (so it can join rooms)
    * with a 128-bit CSPRNG id; `slot` (from admission) is released when it ends.
    */
-  create (identity: unknown, slot?: ConnectionSlot, senderKey?: string): { poll: PollSession, session: Session } {
+  create (identity: unknown, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number): { poll: PollSession, session: Session } {
     const poll = new PollSession({
       id: newSessionId(),
       identityKey: this.parts.identityKey(identity),
@@ -98,7 +98,7 @@ export class LongPollManager {
     }
     this.polls.set(poll.id, poll)
     for (const observer of this.parts.observers) observer.longPollSessionCreated?.()
-    const session = this.parts.openSession(transport, identity, poll.id, slot, senderKey)
+    const session = this.parts.openSession(transport, identity, poll.id, slot, senderKey, expiresAt)
     poll.session = session
     this.ensureSweeper()
     return { poll, session }
