@@ -3,6 +3,7 @@ import { newSenderKey } from './id.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import { withQuery, type FetchLike, type HeadersOption } from './long-polling-connection.js'
 import { defaultTimers, type Timers } from './timers.js'
+import type { GetToken } from './tokens.js'
 import type { WebSocketConstructor } from './websocket-connection.js'
 
 /** Where and how to long-poll when the WebSocket cannot connect. */
@@ -39,6 +40,14 @@ export interface VixClientOptions {
   headers?: HeadersOption
   /** Query parameters added to every URL (e.g. a token, since browsers cannot set WebSocket headers). */
   query?: Record<string, string>
+  /**
+   * Fetch a connection token (see `Tokens`): called before the first connection (unless `query` has one),
+   * on `session.expiring` (sent in-band as `auth.refresh`) and before a reconnect after the token
+   * expired or was refused; carried as the `tokenParam` query parameter. No token: `unauthorized`.
+   */
+  getToken?: GetToken
+  /** The query parameter that carries the token of `getToken` (default `token`). */
+  tokenParam?: string
   /** Long-polling fallback, or `false` for WebSocket only. */
   longPolling?: LongPollingClientOptions | false
   /** Reconnection timing, or `false` to never reconnect. */
@@ -81,7 +90,7 @@ export interface ResolvedOptions {
   webSocketOptions: unknown
   fetch: FetchLike | undefined
   headers: HeadersOption | undefined
-  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number } | false
+  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number, params?: () => Record<string, string> | undefined } | false
   reconnect: ReconnectOptions | false
   timeout: number
   connectTimeout: number

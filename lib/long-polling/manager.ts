@@ -55,6 +55,8 @@ export type PollRefusal = 'busy'
  */
 export class LongPollManager {
   private readonly polls = new Map<string, PollSession>()
+  /** Sessions the server closed with frames still queued for them (why it closed them): gone after their next poll. */
+  private readonly draining = new WeakSet<PollSession>()
   private readonly now: () => number
   private readonly sweepInterval: number
   private timer: NodeJS.Timeout | undefined
@@ -93,7 +95,7 @@ export class LongPollManager {
       send: (data) => { this.push(poll, data) },
       bufferedAmount: () => 0,
       queued: () => poll.size,
-      close: (code) => { this.expire(poll, code) },
+      close: (code) => { this.closeDraining(poll, code) },
       terminate: () => { this.expire(poll, CloseCodes.GOING_AWAY) }
     }
     this.polls.set(poll.id, poll)
@@ -179,6 +181,7 @@ export class LongPollManager {
 
   /** The poll response body: the stored JSON frames joined, never re-serialized. */
   private respond (poll: PollSession, max: number): string {
+    if (this.draining.has(poll)) this.polls.delete(poll.id)
     const batch = poll.take(max)
     return `{"session_id":"${poll.id}","messages":[${batch.frames.join(',')}],"next":${batch.next},"dropped":${batch.dropped}}`
   }
@@ -190,6 +193,20 @@ export class LongPollManager {
   expire (poll: PollSession, code: number): void {
     if (!this.polls.delete(poll.id)) return
     poll.wake('released')
+    this.parts.closeSession(poll.session, code, 'long-poll session ended')
+  }
+
+  /**
+   * A close by the server (a token expired, `disconnect`): the session leaves
+   * the hub at once; when no poll is held, the frames queued for it (the
+   * `session.closed` saying why) are kept for its next poll, which ends it.
+   */
+  private closeDraining (poll: PollSession, code: number): void {
+    if (poll.waiter !== null || poll.size === 0) {
+      this.expire(poll, code)
+      return
+    }
+    this.draining.add(poll)
     this.parts.closeSession(poll.session, code, 'long-poll session ended')
   }
 
