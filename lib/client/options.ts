@@ -3,7 +3,6 @@ import { newSenderKey } from './id.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import { withQuery, type FetchLike, type HeadersOption } from './long-polling-connection.js'
 import { defaultTimers, type Timers } from './timers.js'
-import type { GetToken } from './tokens.js'
 import type { WebSocketConstructor } from './websocket-connection.js'
 
 /** Where and how to long-poll when the WebSocket cannot connect. */
@@ -25,6 +24,9 @@ export interface LongPollingClientOptions {
    */
   upgradeInterval?: number | false
 }
+
+/** The client's `getToken` option: a new token, or nothing (`''`, `null`, `undefined`) when the user has none any more. */
+export type GetToken = () => string | null | undefined | Promise<string | null | undefined>
 
 /** Options of {@link VixClient}. Only `url` is required. */
 export interface VixClientOptions {

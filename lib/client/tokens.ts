@@ -2,10 +2,7 @@ import type { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import type { ClientState } from './events.js'
 import { withQuery } from './long-polling-connection.js'
-import type { ResolvedOptions } from './options.js'
-
-/** The client's `getToken` option: a new token, or nothing (`''`, `null`, `undefined`) when the user has none any more. */
-export type GetToken = () => string | null | undefined | Promise<string | null | undefined>
+import type { GetToken, ResolvedOptions } from './options.js'
 
 /** What the tokens need from the client. */
 export interface TokenHost {
