@@ -80,7 +80,7 @@ async function vixClient (port: number): Promise<Client> {
 
 async function socketIoClient (port: number): Promise<Client> {
   const socket: Socket = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false })
-  await new Promise((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject) })
+  await new Promise((resolve, reject) => { socket.once('connect', () => { resolve(undefined) }); socket.once('connect_error', reject) })
   return {
     roundTrips: async (count) => {
       for (let i = 0; i < count; i++) await socket.emitWithAck('rr', { n: i })
