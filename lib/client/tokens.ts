@@ -62,11 +62,6 @@ export class Tokens {
     })
   }
 
-  /** The latest token. */
-  get current (): string | undefined {
-    return this.token
-  }
-
   /** Before each connection attempt: true to go on now; a promise when a token is fetched first; false when stopped. */
   beforeConnect (): boolean | Promise<boolean> {
     if (this.refused !== undefined) {

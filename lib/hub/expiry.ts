@@ -51,11 +51,6 @@ export class Expiry {
 
   constructor (private readonly parts: ExpiryParts) {}
 
-  /** Sessions with a token clock running. */
-  get size (): number {
-    return this.timers.size
-  }
-
   readonly sessionOpened = (session: Session): void => { this.track(session) }
   readonly sessionClosed = (session: Session): void => { this.forget(session) }
 
@@ -66,8 +61,7 @@ export class Expiry {
     if (expiresAt === undefined || session.closed) return
     const now = this.parts.clock.now()
     const notice = expiresAt - Math.min(EXPIRING_NOTICE, Math.max(0, (expiresAt - now) / 2))
-    if (notice > now) this.at(session, notice, () => { this.expiring(session, expiresAt) })
-    else this.expiring(session, expiresAt)
+    this.at(session, notice, () => { this.expiring(session, expiresAt) })
   }
 
   /** Stop the session's clock (it closed). */
