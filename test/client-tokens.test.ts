@@ -80,6 +80,11 @@ for (const transport of ['websocket', 'long-polling'] as const) {
       await until(() => seen.at(-1) === 'ada:500000', 5000)
       t.pass('the polls now carry the new token')
     }
+    // The connection drops (a node dies): the next session, wherever it is, is opened with the refreshed token.
+    session.transport.terminate()
+    await until(() => sessionOf(app) !== undefined && sessionOf(app) !== session && vix.state === 'open', 5000)
+    t.equal(sessionOf(app).expiresAt, 500_000, 'the next session has the refreshed token')
+    t.equal(source.calls(), 2, 'no getToken for it: the token is still good')
   })
 
   t.test(`${transport}: closed for an expired token, the client fetches one before it reconnects, and rejoins`, async (t) => {
