@@ -170,6 +170,10 @@ t.test('disconnect with reconnect: false closes the client for good; with reconn
   const closes: any[] = []
   vix.on('close', (info) => { closes.push(info) })
   await vix.connect()
+  await vix.join('general')
+  await app.realtime.leave({ identity: { user: 'ada' } }, 'general')
+  await until(() => vix.rooms.length === 0)
+  t.same(vix.rooms, [], 'a room the server took it out of is forgotten (not rejoined after a reconnect)')
   t.match(await app.realtime.disconnect({ identity: { user: 'ada' } }, { code: 4002, reason: 'again' }), { sessions: 1 })
   await until(() => closes.length === 1 && vix.state === 'open', 5000)
   t.match(closes[0], { code: 4002, willReconnect: true })

@@ -382,6 +382,8 @@ export class VixClient {
     }
     if (frame.type === 'server.going_away') this.reconnector.goingAway((frame.payload as { retryAfterMs?: unknown }).retryAfterMs)
     if (frame.type === 'session.expiring') this.tokens?.expiring()
+    // Taken out by the server (a refreshed identity may no longer be there, or `leave({ identity })`): not rejoined.
+    if (frame.type === 'room.left' && typeof frame.room === 'string') this.leave(frame.room).catch(() => {})
     if (frame.type === 'session.closed') {
       const { reconnect, error } = frame.payload as { reconnect?: unknown, error?: unknown }
       if (reconnect === false) this.reconnector.stayClosedAfter()
