@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox'
 import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
 import { registerChatPage } from './static.js'
 import { registerRoomTopics } from './topics.js'
+import { demoTokensFromEnv, registerDemoTokens, tokenIdentity } from './tokens.js'
 import vixRealtime, { brokerFromEnv, errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
@@ -64,10 +65,12 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   const app = Fastify({ logger: loggerOptions(config) })
   // Checked here, so a short key fails boot naming VIX_PUBLISH_KEY rather than the option it becomes.
   const publishKey = secretFromEnv(env, 'VIX_PUBLISH_KEY')
+  // VIX_DEMO_TOKEN_TTL: demo tokens that expire (GET /demo/token, ?token=, auth.refresh, whoami).
+  const tokens = demoTokensFromEnv(env)
   await app.register(vixRealtime, {
     relayTypes: ['chat.message'],
     // Demo identity: the name in `?name=` (anyone may claim any name); a real app checks a token or a cookie here.
-    authenticate: demoIdentity,
+    authenticate: tokens === undefined ? demoIdentity : tokenIdentity(tokens),
     identityKey: demoIdentityKey,
     // The name beside each message comes from the server's view of the sender, never from the payload.
     senderInfo: (session) => demoPublicInfo(session.identity),
@@ -97,6 +100,7 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
     }
     session.sendSerialized(`echo: ${String(data)}`)
   })
+  if (tokens !== undefined) registerDemoTokens(app, tokens)
   await registerChatPage(app)
   return app
 }

@@ -1,4 +1,5 @@
-import { ErrorCodes, ForbiddenError, ShuttingDownError, UnauthorizedError, codedError, isVixError, type VixError } from './errors.js'
+import { ErrorCodes, ForbiddenError, ShuttingDownError, TokenExpiredError, UnauthorizedError, codedError, isVixError, type VixError } from './errors.js'
+import { unwrapIdentity } from './identity.js'
 import type { Maybe } from './hub/maybe.js'
 import type { ErrorReason } from './hub/types.js'
 import type { ConnectionSlot, Limits } from './limits/limits.js'
@@ -8,12 +9,14 @@ import { SENDER_KEY, Session, type Transport } from './session.js'
 export interface AdmissionParts {
   stopping: () => boolean
   goingAwayRetryAfter: number
-  authenticate: ((request: unknown) => unknown) | undefined
+  authenticate?: ((request: unknown) => unknown) | undefined
   identityKey: (identity: unknown) => string | undefined
   report: (reason: ErrorReason) => void
   limits: Limits
   /** Throws `VIX_ERR_FORBIDDEN` when the `authorizeJoin` option denies `session` the room. */
   authorizeJoin: (session: Session, room: string) => Maybe<void>
+  /** The clock `expiresAt` is compared with (ms since the epoch). */
+  now: () => number
 }
 
 /** Per-transport policy of one admission. */
@@ -41,6 +44,8 @@ export interface Admitted {
   slot: ConnectionSlot
   /** The client's sender key, when it sent one: pass it to `openSession`. */
   senderKey?: string
+  /** When its token expires (ms since the epoch), when `authenticate` said so: pass it to `openSession`. */
+  expiresAt?: number
 }
 
 /** A `client_key` as sent: absent, or a sender key; anything else is the 400 `VIX_ERR_INVALID_REQUEST`. */
@@ -76,11 +81,16 @@ export class Admission {
     const { limits } = this.parts
     if (policy.transport === 'long-polling') limits.takeIp(policy.ip)
     limits.checkConnections(policy.ip)
-    const identity = await this.authenticate(request)
+    const { identity, expiresAt } = await this.authenticateToken(request)
+    if (expiresAt !== undefined && expiresAt <= this.parts.now()) {
+      this.parts.report('unauthorized')
+      throw new TokenExpiredError()
+    }
     const identityKey = this.parts.identityKey(identity)
     // Checked again: other clients may have been admitted while authenticate ran.
     const admitted: Admitted = { identity, identityKey, slot: limits.reserve(policy.ip, identityKey) }
     if (senderKey !== undefined) admitted.senderKey = senderKey
+    if (expiresAt !== undefined) admitted.expiresAt = expiresAt
     return admitted
   }
 
@@ -97,8 +107,13 @@ export class Admission {
    * thrown as the coded 401 `VIX_ERR_UNAUTHORIZED`.
    */
   async authenticate (request: unknown): Promise<unknown> {
+    return (await this.authenticateToken(request)).identity
+  }
+
+  /** `authenticate`, with the token's expiry when it returned `{ identity, expiresAt }` (see `unwrapIdentity`). */
+  async authenticateToken (request: unknown): Promise<{ identity: unknown, expiresAt: number | undefined }> {
     const authenticate = this.parts.authenticate
-    if (authenticate === undefined) return undefined
+    if (authenticate === undefined) return { identity: undefined, expiresAt: undefined }
     let identity: unknown
     try {
       identity = await authenticate(request)
@@ -110,7 +125,7 @@ export class Admission {
       this.parts.report('unauthorized')
       throw new UnauthorizedError('rejected by authenticate')
     }
-    return identity
+    return unwrapIdentity(identity)
   }
 
   /**

@@ -16,6 +16,7 @@ const classes = Object.fromEntries(
 
 export const UnknownTypeError = classes.UNKNOWN_TYPE
 export const UnauthorizedError = classes.UNAUTHORIZED
+export const TokenExpiredError = classes.TOKEN_EXPIRED
 export const ForbiddenError = classes.FORBIDDEN
 export const NotInRoomError = classes.NOT_IN_ROOM
 export const SessionNotFoundError = classes.SESSION_NOT_FOUND

@@ -69,6 +69,8 @@ export interface SessionOptions {
   id?: string
   identity?: Identity
   identityKey?: string
+  /** When the identity's token expires (ms since the epoch): `authenticate` returned `{ identity, expiresAt }`. */
+  expiresAt?: number
   /** The client's secret sender key (`client_key`, see `checkSenderKey`): an anonymous client's resends across sessions are one sender's. */
   senderKey?: string
   /** Close the session 1013 when the transport has more than this many bytes queued. */
@@ -82,7 +84,6 @@ export interface SessionOptions {
  */
 export class Session {
   readonly id: string
-  readonly identity: Identity
   readonly transport: Transport
   /** Rooms this session is in. Maintained by the hub; read-only for users. */
   readonly rooms = new Set<string>()
@@ -90,6 +91,10 @@ export class Session {
   readonly gates = new Map<string, DeliveryGate>()
   /** Comparable form of `identity` (the hub's `identityKey`): who is the same client across sessions. */
   readonly identityKey: string | undefined
+  /** When its token expires (ms since the epoch), or undefined when it never does; moved on by each `auth.refresh`. */
+  get expiresAt (): number | undefined { return this.tokenExpiresAt }
+  /** Who it is: from `authenticate`, replaced by each accepted `auth.refresh` (the identity key stays the same). */
+  get identity (): Identity { return this.currentIdentity }
   /** Free slot for application state. */
   data: Record<string, unknown> = {}
   closed = false
@@ -98,10 +103,13 @@ export class Session {
   private readonly onSlowConsumer: ((session: Session) => void) | undefined
   private scope: string | undefined
   private readonly senderKey: string | undefined
+  private currentIdentity: Identity
+  private tokenExpiresAt: number | undefined
 
   constructor (transport: Transport, options: SessionOptions) {
     this.id = options.id ?? newSessionId()
-    this.identity = options.identity
+    this.currentIdentity = options.identity
+    this.tokenExpiresAt = options.expiresAt
     this.identityKey = options.identityKey
     this.senderKey = options.senderKey
     this.transport = transport
@@ -121,6 +129,12 @@ export class Session {
       ? `id:${this.identityKey}`
       : this.senderKey !== undefined ? `key:${digest(this.senderKey)}` : `session:${digest(this.id)}`
     return this.scope
+  }
+
+  /** A refreshed token's identity and expiry (the hub checks the identity key is the same first). */
+  renew (identity: Identity, expiresAt: number | undefined): void {
+    this.currentIdentity = identity
+    this.tokenExpiresAt = expiresAt
   }
 
   /** Send a frame object (serialized here). */

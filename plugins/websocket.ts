@@ -33,7 +33,7 @@ const websocketPluginImpl: FastifyPluginAsync<WebSocketPluginOptions> = async (f
       // Taken, not kept: a session holds its identity, never its upgrade request.
       const admitted = admissions.get(request)
       admissions.delete(request)
-      connections.attach(socket, admitted?.identity, admitted?.slot, admitted?.senderKey)
+      connections.attach(socket, admitted?.identity, admitted?.slot, admitted?.senderKey, admitted?.expiresAt)
     }
   })
 }

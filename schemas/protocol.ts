@@ -23,6 +23,7 @@ export const errorTable = {
   INVALID_REQUEST: { code: 'VIX_ERR_INVALID_REQUEST', status: 400, message: '%s', reason: 'invalid_message' },
   UNKNOWN_TYPE: { code: 'VIX_ERR_UNKNOWN_TYPE', status: 400, message: 'Unknown message type "%s"', reason: 'invalid_message' },
   UNAUTHORIZED: { code: 'VIX_ERR_UNAUTHORIZED', status: 401, message: 'Authentication failed: %s', reason: 'unauthorized' },
+  TOKEN_EXPIRED: { code: 'VIX_ERR_TOKEN_EXPIRED', status: 401, message: 'The token expired: fetch a new one', reason: 'unauthorized' },
   FORBIDDEN: { code: 'VIX_ERR_FORBIDDEN', status: 403, message: 'Forbidden: %s', reason: 'forbidden' },
   NOT_IN_ROOM: { code: 'VIX_ERR_NOT_IN_ROOM', status: 403, message: 'Not in room "%s": join it before publishing to it', reason: 'forbidden' },
   SESSION_NOT_FOUND: { code: 'VIX_ERR_SESSION_NOT_FOUND', status: 404, message: 'Session not found or expired', reason: 'invalid_message' },
@@ -75,5 +76,9 @@ export const CloseCodes = {
   POLICY: 1008,
   TOO_BIG: 1009,
   INTERNAL: 1011,
-  OVERLOADED: 1013
+  OVERLOADED: 1013,
+  /** `app.realtime.disconnect` without a code of its own (preceded by `session.closed`). */
+  DISCONNECTED: 4000,
+  /** The token expired and no `auth.refresh` renewed it within `tokenGrace` (`VIX_ERR_TOKEN_EXPIRED`). */
+  TOKEN_EXPIRED: 4001
 } as const

@@ -11,7 +11,9 @@ export const closeCodeReasons: Record<number, string> = {
   [CloseCodes.POLICY]: 'Policy violation: rate limit, or authentication expired',
   [CloseCodes.TOO_BIG]: 'Frame larger than `maxMessageSize`',
   [CloseCodes.INTERNAL]: 'Internal server error',
-  [CloseCodes.OVERLOADED]: 'Slow consumer: more than `maxBufferedAmount` bytes waiting in the send buffer, or server overloaded'
+  [CloseCodes.OVERLOADED]: 'Slow consumer: more than `maxBufferedAmount` bytes waiting in the send buffer, or server overloaded',
+  [CloseCodes.DISCONNECTED]: 'Disconnected by the server (`app.realtime.disconnect`, which may give any code from 4000 to 4999); preceded by a `system` frame `session.closed` with `reconnect`',
+  [CloseCodes.TOKEN_EXPIRED]: 'The token expired (`VIX_ERR_TOKEN_EXPIRED`): no valid `auth.refresh` within `tokenGrace` after `expiresAt`; preceded by `session.closed`'
 }
 
 const errorRef = `${ErrorResponse.$id as string}#`

@@ -10,6 +10,7 @@ import { Reconnector } from './reconnect.js'
 import { Requests, type RequestOptions } from './requests.js'
 import { JoinedRooms } from './rooms.js'
 import { TimerSet } from './timers.js'
+import { Tokens } from './tokens.js'
 
 export type { ClientEventName, ClientState, VixClientEvents } from './events.js'
 
@@ -54,6 +55,7 @@ export class VixClient {
   private readonly publishes: Publishes
   private readonly requests: Requests
   private readonly presenceView = new PresenceView()
+  private readonly tokens: Tokens | undefined
 
   /**
    * @example
@@ -94,11 +96,19 @@ export class VixClient {
         // Long-polling overflow: frames were lost, so every room is rejoined with the last id seen before them.
         this.events.emit('gap', { dropped: count })
         this.membership.rejoinAll()
-      }
+      },
+      beforeConnect: () => this.tokens?.beforeConnect() ?? true
     })
     this.membership = new JoinedRooms(timers, resolved, this.reconnector, this.events, (frame) => { this.deliver(frame) })
     this.publishes = new Publishes(timers, resolved, this.reconnector)
     this.requests = new Requests(timers, resolved, this.reconnector)
+    if (options.getToken !== undefined) {
+      const param = options.tokenParam ?? 'token'
+      this.tokens = new Tokens(options.getToken, param, options.query?.[param], resolved, this.events, {
+        refresh: async (token) => await this.requests.request('auth.refresh', { token }, {}),
+        unauthorized: (error) => { this.reconnector.unauthorized(error) }
+      })
+    }
   }
 
   /**
@@ -371,5 +381,13 @@ export class VixClient {
       if (typeof room === 'string') this.membership.interrupted(room)
     }
     if (frame.type === 'server.going_away') this.reconnector.goingAway((frame.payload as { retryAfterMs?: unknown }).retryAfterMs)
+    if (frame.type === 'session.expiring') this.tokens?.expiring()
+    // Taken out by the server (a refreshed identity may no longer be there, or `leave({ identity })`): not rejoined.
+    if (frame.type === 'room.left' && typeof frame.room === 'string') this.leave(frame.room).catch(() => {})
+    if (frame.type === 'session.closed') {
+      const { reconnect, error } = frame.payload as { reconnect?: unknown, error?: unknown }
+      if (reconnect === false) this.reconnector.stayClosedAfter()
+      this.tokens?.closedBy(error)
+    }
   }
 }

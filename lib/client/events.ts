@@ -3,8 +3,11 @@ import type { VixClientError } from './errors.js'
 import type { PresenceDiff } from './presence.js'
 import type { JoinAck, VixMessage } from './protocol.js'
 
-/** `closed` until `connect()`; `reconnecting` from the first lost connection until the next open. */
-export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+/**
+ * `closed` until `connect()`; `reconnecting` from the first lost connection until the next open;
+ * `unauthorized` (terminal until the next `connect()`) when `getToken` gave no token or the server refused it.
+ */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed' | 'unauthorized'
 
 /** Lifecycle events of {@link VixClient}. Any other name given to `on` is a message type. */
 export interface VixClientEvents {

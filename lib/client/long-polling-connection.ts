@@ -27,6 +27,8 @@ export interface LongPollingConnectionOptions {
   /** The poll URL that creates the session: `pollUrl` with the client's `client_key` (default `pollUrl`). */
   createUrl?: string
   sendUrl: string
+  /** Query parameters set on every request, read each time (the latest token). */
+  params?: () => Record<string, string> | undefined
   fetch: FetchLike
   headers?: HeadersOption
   /** How long the server may hold a poll (ms). */
@@ -168,7 +170,8 @@ class LongPollingSession implements Connection {
       const extra = typeof this.options.headers === 'function' ? await this.options.headers() : this.options.headers
       const headers: Record<string, string> = { accept: 'application/json', ...extra }
       if (body !== undefined) headers['content-type'] = 'application/json'
-      return await this.options.fetch(url, { method, headers, body, signal: controller.signal })
+      const params = this.options.params?.()
+      return await this.options.fetch(params === undefined ? url : withQuery(url, params), { method, headers, body, signal: controller.signal })
     } finally {
       this.timers.clear(timer)
       this.controllers.delete(controller)
@@ -183,7 +186,7 @@ class LongPollingSession implements Connection {
   private async end (id: string): Promise<void> {
     try {
       const extra = typeof this.options.headers === 'function' ? await this.options.headers() : this.options.headers
-      await this.options.fetch(withQuery(this.options.pollUrl, { session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(this.options.pollGrace), keepalive: true })
+      await this.options.fetch(withQuery(this.options.pollUrl, { ...this.options.params?.(), session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(this.options.pollGrace), keepalive: true })
     } catch {}
   }
 

@@ -25,6 +25,9 @@ export interface LongPollingClientOptions {
   upgradeInterval?: number | false
 }
 
+/** The client's `getToken` option: a new token, or nothing (`''`, `null`, `undefined`) when the user has none any more. */
+export type GetToken = () => string | null | undefined | Promise<string | null | undefined>
+
 /** Options of {@link VixClient}. Only `url` is required. */
 export interface VixClientOptions {
   /** The WebSocket endpoint, e.g. `wss://example.com/ws` (`http(s)` is turned into `ws(s)`). */
@@ -39,6 +42,14 @@ export interface VixClientOptions {
   headers?: HeadersOption
   /** Query parameters added to every URL (e.g. a token, since browsers cannot set WebSocket headers). */
   query?: Record<string, string>
+  /**
+   * Fetch a connection token (see `Tokens`): called before the first connection (unless `query` has one),
+   * on `session.expiring` (sent in-band as `auth.refresh`) and before a reconnect after the token
+   * expired or was refused; carried as the `tokenParam` query parameter. No token: `unauthorized`.
+   */
+  getToken?: GetToken
+  /** The query parameter that carries the token of `getToken` (default `token`). */
+  tokenParam?: string
   /** Long-polling fallback, or `false` for WebSocket only. */
   longPolling?: LongPollingClientOptions | false
   /** Reconnection timing, or `false` to never reconnect. */
@@ -81,7 +92,7 @@ export interface ResolvedOptions {
   webSocketOptions: unknown
   fetch: FetchLike | undefined
   headers: HeadersOption | undefined
-  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number } | false
+  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number, params?: () => Record<string, string> | undefined } | false
   reconnect: ReconnectOptions | false
   timeout: number
   connectTimeout: number

@@ -26,6 +26,8 @@ export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close
   ended: () => void
   /** The client closes: reject every waiting request with an error from `closed`. */
   abandon: (closed: () => VixClientError) => void
+  /** Before each connection attempt (a token to fetch): true to go on, false to stop, or a promise of either. */
+  beforeConnect?: () => boolean | Promise<boolean>
 }
 
 /**
@@ -50,6 +52,8 @@ export class Reconnector implements CurrentConnection {
   private webSocketFailures = 0
   /** On long polling because WebSocket failed (not because the app chose it): the probe may bring it back. */
   private fellBack = false
+  /** The server said not to reconnect (`session.closed` with `reconnect: false`): the close that follows is final. */
+  private stayClosed = false
   private readonly opens: PendingGroup<void>
   private readonly probe: UpgradeProbe
 
@@ -93,15 +97,16 @@ export class Reconnector implements CurrentConnection {
     const opened = this.opens.add()
     // A caller that does not await must not get an unhandled rejection from close().
     opened.catch(() => {})
-    if (this.currentState === 'closed') {
+    if (this.currentState === 'closed' || this.currentState === 'unauthorized') {
+      this.stayClosed = false
       this.setState('connecting')
       this.openConnection()
     }
     return opened
   }
 
-  /** Close the connection and every timer, reject every waiter, and start over from the first transport. */
-  close (): void {
+  /** Close the connection and every timer, reject every waiter (with `error`, else `VIX_ERR_CLIENT_CLOSED`), and start over from the first transport. */
+  close (error?: VixClientError, state: ClientState = 'closed'): void {
     const previous = this.currentState
     const connection = this.current
     this.current = null
@@ -109,17 +114,28 @@ export class Reconnector implements CurrentConnection {
     this.probe.stop()
     // Every timer of the client: reconnects, the transports' and every request's deadline.
     this.timers.clearAll()
-    const closed = (): VixClientError => new VixClientError(ClientErrorCodes.CLOSED, 'The client was closed')
+    const closed = (): VixClientError => error ?? new VixClientError(ClientErrorCodes.CLOSED, 'The client was closed')
     this.hooks.abandon(closed)
     this.opens.rejectAll(closed)
     this.attempt = 0
     this.webSocketFailures = 0
     this.fellBack = false
     this.currentTransport = this.initialTransport()
-    this.setState('closed')
+    this.setState(state)
     if (previous === 'open' && connection !== null) {
       this.events.emit('close', { code: 1000, reason: 'client closed', transport: connection.transport, willReconnect: false })
     }
+  }
+
+  /** No token, or a refused one: close for good in the `unauthorized` state, waiters rejected with `error`, which is emitted. */
+  unauthorized (error: VixClientError): void {
+    this.close(error, 'unauthorized')
+    this.events.emit('error', error)
+  }
+
+  /** The server is closing this connection and said not to reconnect. */
+  stayClosedAfter (): void {
+    this.stayClosed = true
   }
 
   /** The server is shutting down (`server.going_away`): reconnect after its `retryAfterMs`, else after `minDelay`. */
@@ -162,7 +178,18 @@ export class Reconnector implements CurrentConnection {
     }
   }
 
+  /** Open a connection once `beforeConnect` agrees (at once when it has nothing to wait for). */
   private openConnection (): void {
+    const ready = this.hooks.beforeConnect?.() ?? true
+    if (ready === true) this.openNow()
+    else if (ready !== false) {
+      ready.then((go) => {
+        if (go && this.current === null && (this.currentState === 'connecting' || this.currentState === 'reconnecting')) this.openNow()
+      }).catch(() => {})
+    }
+  }
+
+  private openNow (): void {
     let connection: Connection | null = null
     const context = { timers: this.timers, handlers: this.handlers(() => connection) }
     const { options } = this
@@ -237,7 +264,7 @@ export class Reconnector implements CurrentConnection {
       }
     }
     // The server closing an open connection normally means "go away and stay away" (a kick).
-    const kicked = info.opened && info.code === 1000
+    const kicked = (info.opened && info.code === 1000) || this.stayClosed
     const willReconnect = reconnect !== false && !kicked
     if (info.opened) {
       this.events.emit('close', { code: info.code, reason: info.reason, transport, willReconnect })

@@ -47,6 +47,8 @@ export interface DispatchParts {
   /** Logs a failed handler, hands it to `onError`, and answers with the internal error. */
   handlerFailed: (session: Session, error: unknown) => DispatchError
   report: (reason: ErrorReason) => void
+  /** `auth.refresh`: check the new token, renew the session (see `TokenRefresh`). */
+  refresh: (session: Session, message: InboundMessage) => Promise<DispatchOk>
 }
 
 /**
@@ -134,6 +136,7 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     const { session } = frame
     if (message.type === 'room.join') return this.join(session, message)
     if (message.type === 'room.leave') return this.leave(session, message)
+    if (message.type === 'auth.refresh') return this.parts.refresh(session, message)
     const limits = this.parts.router.limitsOf(message.type)
     if (limits !== undefined) this.checkTypeLimits(frame, message.type, limits)
     const handlers = this.parts.router.handlersOf(message.type)

@@ -6,6 +6,7 @@ import type { Broker, Envelope } from '../broker/types.js'
 import { compileValidator, type Validator } from '../codec.js'
 import { ForbiddenError } from '../errors.js'
 import type { PublishInput, RealtimeMessage } from '../frames.js'
+import { Control } from './control.js'
 import { Dispatcher } from './dispatch.js'
 import { Intake } from './intake.js'
 import { chain, type Maybe } from './maybe.js'
@@ -14,6 +15,7 @@ import { isReservedType, resolveHubOptions, type HubOptions, type ResolvedHubOpt
 import { PublishPipeline, type Persistence, type PublishSource, type Published } from './pipeline.js'
 import { senderScope } from './sender.js'
 import { Hooks } from './hooks.js'
+import { sessionTokens } from './tokens.js'
 import { ReplyCache } from './replies.js'
 import { Router } from './router.js'
 import { RoomSubscriptions } from './subscriptions.js'
@@ -70,6 +72,8 @@ export class Hub {
   readonly presenceTracker: Presence | undefined
   /** The node's dependencies (Redis, PostgreSQL), up or down: `GET /ws/ready` and the `vix_dependency_*` metrics read it. */
   readonly health: Health
+  /** Server calls across nodes: `disconnect`, `leave`, `connections` (see `Control`). */
+  readonly control: Control
   private readonly router: Router
   readonly pipeline: PublishPipeline
   private readonly recipientResolvers: RecipientResolver[] = []
@@ -91,15 +95,8 @@ export class Hub {
     this.limits = new Limits(resolveLimits(this.options.limits), (limit) => {
       for (const observer of this.observers) observer.limitRejected?.(limit)
     })
-    this.admission = new Admission({
-      limits: this.limits,
-      stopping: () => this.lifecycle.stopping,
-      goingAwayRetryAfter: this.options.goingAwayRetryAfter,
-      authenticate: this.options.authenticate,
-      identityKey: this.options.identityKey,
-      report: this.report,
-      authorizeJoin: this.authorizeJoin
-    })
+    const parts = { ...this.options, leave: (session: Session, room: string) => this.leave(session, room), send: this.send, report: this.report, authorizeJoin: this.authorizeJoin }
+    this.admission = new Admission({ ...parts, limits: this.limits, stopping: () => this.lifecycle.stopping, now: this.options.clock.now })
     this.pipeline = new PublishPipeline({
       options: this.options,
       router: this.router,
@@ -115,6 +112,9 @@ export class Hub {
       ? undefined
       : new Presence({ nodeId: this.options.nodeId, rooms: this.rooms, broker: this.broker, observers: this.observers, logger: this.logger, lifecycle: this.lifecycle }, this.options.presence)
     this.subscriptions = new RoomSubscriptions(this.rooms, this.broker, this.logger)
+    const tokens = sessionTokens(parts)
+    this.addObserver(tokens.expiry)
+    this.control = new Control({ ...parts, broker: this.broker, sessions: this.sessions, logger: this.logger })
     this.health = new Health({ logger: this.logger, failFast: this.options.failFast, stopping: () => this.lifecycle.stopping })
     this.intake = new Intake({
       limits: this.limits,
@@ -137,7 +137,8 @@ export class Hub {
         authorizeJoin: this.authorizeJoin,
         roomReady: (room) => this.subscriptions.ready(room),
         handlerFailed: (session, error) => this.hooks.failed(session, error),
-        report: this.report
+        report: this.report,
+        refresh: tokens.refresh
       })
     })
     this.broker.watch?.(this.health)
@@ -151,7 +152,7 @@ export class Hub {
         for (const observer of this.observers) observer.brokerConnection?.(connected)
       },
       error: () => { for (const observer of this.observers) observer.brokerError?.() },
-      control: (message) => { this.presenceTracker?.receive(message) }
+      control: (message) => { this.presenceTracker?.receive(message); this.control.receive(message) }
     })).then(() => { this.presenceTracker?.start() })
     // After the transports (0), before the store (100): the last messages still reach other nodes.
     this.lifecycle.add({ name: 'broker', order: 50, finalize: async () => { await this.broker.close() } })
@@ -211,14 +212,7 @@ export class Hub {
 
   /** What the metrics read at scrape time. */
   metricsParts (): MetricsParts {
-    return {
-      sessions: this.sessions,
-      roomCount: () => this.rooms.count,
-      presenceSize: () => this.presenceTracker?.size ?? 0,
-      brokerConnected: () => this.brokerUp,
-      dependencies: () => this.health.list(),
-      addObserver: (observer) => this.addObserver(observer)
-    }
+    return { sessions: this.sessions, roomCount: () => this.rooms.count, presenceSize: () => this.presenceTracker?.size ?? 0, brokerConnected: () => this.brokerUp, dependencies: () => this.health.list(), addObserver: (observer) => this.addObserver(observer) }
   }
 
   // ---- router -------------------------------------------------------------
@@ -272,13 +266,14 @@ export class Hub {
   // Shared by every session: no closure per connection.
   private readonly slowConsumer = (): void => { this.report('slow_consumer') }
 
-  /** Register a new session over `transport`; `slot` and `senderKey` come from admission (the slot is its place in the connection counts, released when it closes). */
-  readonly openSession = (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string): Session => {
+  /** Register a new session over `transport`; `slot`, `senderKey` and `expiresAt` come from admission (the slot is its place in the connection counts, released when it closes). */
+  readonly openSession = (transport: Transport, identity?: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number): Session => {
     const session = new Session(transport, {
       id,
       identity,
       identityKey: this.options.identityKey(identity),
       senderKey,
+      expiresAt,
       maxBufferedAmount: this.options.maxBufferedAmount,
       onSlowConsumer: this.slowConsumer
     })

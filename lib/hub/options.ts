@@ -4,10 +4,11 @@ import { JsonMessage } from '../../schemas/message.js'
 import type { Broker } from '../broker/types.js'
 import type { LimitsOptions } from '../limits/options.js'
 import { InvalidOptionError } from '../errors.js'
-import { defaultIdentityKey } from '../identity.js'
+import { defaultIdentityKey, type Expiring } from '../identity.js'
 import { checkInteger, checkOptionalFunction, checkOptionKeys, checkStringList, type OptionShape } from '../options.js'
 import { resolvePresenceOptions, type PresenceOptions, type ResolvedPresenceOptions } from '../presence/options.js'
 import type { Identity, Session } from '../session.js'
+import { systemClock, type Clock } from './expiry.js'
 import type { ReplyCacheOptions } from './replies.js'
 import type { InboundMessage, Logger } from './types.js'
 
@@ -27,8 +28,22 @@ export interface HubOptions<Request = unknown> {
    * (default 1024). Past it a WebSocket is closed 1008 and an HTTP send answers 429.
    */
   maxQueuedFrames?: number
-  /** Resolve the identity of a connecting client; `null`, `undefined`, `false` or a throw rejects it (401). */
-  authenticate?: (request: Request) => Identity | Rejection | Promise<Identity | Rejection>
+  /**
+   * Resolve the identity of a connecting client; `null`, `undefined`, `false` or a throw rejects it (401).
+   * A token that expires returns `{ identity, expiresAt }` (exactly those two keys; ms since the epoch or a
+   * Date): the session is sent `session.expiring` before it, and closed `4001` (`VIX_ERR_TOKEN_EXPIRED`)
+   * `tokenGrace` ms after it unless an `auth.refresh` renews it.
+   */
+  authenticate?: (request: Request) => Identity | Expiring<Identity> | Rejection | Promise<Identity | Expiring<Identity> | Rejection>
+  /**
+   * Check the token of an `auth.refresh` (return like `authenticate`; the identity key must stay the same).
+   * Default: `authenticate` given `{ headers: { authorization: 'Bearer <token>' }, query: { token }, refresh: true, session }`.
+   */
+  refresh?: (session: Session, token: string) => Identity | Expiring<Identity> | Rejection | Promise<Identity | Expiring<Identity> | Rejection>
+  /** How long past its `expiresAt` a session waits for an `auth.refresh` before it is closed, ms (default 25000). */
+  tokenGrace?: number
+  /** The clock of token expiry (`now`, `setTimeout`, `clearTimeout`): a fake one in tests. Default: real time. */
+  clock?: Clock
   /** Who is the same client: sessions with one key share a long-poll binding (and, later, caps and presence). Default: the identity's JSON. */
   identityKey?: (identity: Identity) => string | undefined
   /** May this session join this room? (default: yes) */
@@ -71,13 +86,14 @@ export interface HubOptions<Request = unknown> {
 }
 
 /** The hub's options with every default filled in. */
-export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger' | 'presence' | 'replyCache'>> &
-  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger'> & { presence: ResolvedPresenceOptions | undefined, replyCache: ReplyCacheOptions }
+export type ResolvedHubOptions = Required<Omit<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger' | 'presence' | 'replyCache' | 'refresh'>> &
+  Pick<HubOptions, 'authenticate' | 'authorizeJoin' | 'authorizePublish' | 'senderInfo' | 'broker' | 'logger' | 'refresh'> & { presence: ResolvedPresenceOptions | undefined, replyCache: ReplyCacheOptions }
 
 /** The option names that belong to the hub (the umbrella passes them on; a part must not take them). */
 export const hubOptionNames = [
   'relayTypes', 'rejectUnknownTypes', 'maxBufferedAmount', 'maxQueuedFrames', 'authenticate', 'identityKey',
-  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence', 'failFast', 'replyCache'
+  'authorizeJoin', 'authorizePublish', 'senderInfo', 'messageSchema', 'shutdownTimeout', 'goingAwayRetryAfter', 'broker', 'nodeId', 'limits', 'presence', 'failFast', 'replyCache',
+  'refresh', 'tokenGrace', 'clock'
 ] as const satisfies ReadonlyArray<keyof HubOptions>
 
 /**
@@ -90,7 +106,7 @@ export const hubOptionShape = Object.fromEntries(hubOptionNames.map((name) => [n
 
 /** Types the server itself speaks: never a relay type, never published from outside. */
 export function isReservedType (type: string): boolean {
-  return type === 'room.join' || type === 'room.leave' || type === 'error' || type.startsWith('server.') || type.startsWith('presence.')
+  return type === 'room.join' || type === 'room.leave' || type === 'auth.refresh' || type.startsWith('session.') || type === 'error' || type.startsWith('server.') || type.startsWith('presence.')
 }
 
 const defaults = {
@@ -103,7 +119,9 @@ const defaults = {
   shutdownTimeout: 10_000,
   goingAwayRetryAfter: 1000,
   limits: {} as LimitsOptions,
-  failFast: false
+  failFast: false,
+  tokenGrace: 25_000,
+  clock: systemClock
 }
 
 const replyCacheDefaults: ReplyCacheOptions = { size: 10_000, ttl: 60_000 }
@@ -132,6 +150,9 @@ export function resolveHubOptions (options: HubOptions = {}): ResolvedHubOptions
   checkInteger('maxQueuedFrames', resolved.maxQueuedFrames, 1)
   checkInteger('shutdownTimeout', resolved.shutdownTimeout, 0)
   checkInteger('goingAwayRetryAfter', resolved.goingAwayRetryAfter, 0)
+  checkInteger('tokenGrace', resolved.tokenGrace, 0, 86_400_000)
+  checkOptionalFunction('refresh', resolved.refresh)
+  if (typeof resolved.clock?.now !== 'function' || typeof resolved.clock.setTimeout !== 'function') throw new InvalidOptionError('clock', 'expected { now, setTimeout, clearTimeout }')
   if (resolved.messageSchema.$id !== JsonMessage.$id) {
     throw new InvalidOptionError('messageSchema', `must keep $id "${JsonMessage.$id as string}" so HTTP routes and docs use it`)
   }

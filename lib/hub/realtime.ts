@@ -4,8 +4,9 @@ import type { PublishInput, RealtimeMessage } from '../frames.js'
 import type { ShutdownParticipant } from '../lifecycle.js'
 import type { PresenceMember } from '../presence/presence.js'
 import type { RoomEvents } from '../rooms.js'
-import type { Session } from '../session.js'
+import { Session } from '../session.js'
 import { transactionsOf } from '../store/transactional.js'
+import type { ControlOptions, ControlResult, ControlTarget, DisconnectOptions } from './control.js'
 import type { Hub } from './hub.js'
 import type { CatalogueEntry, CloseHandler, ErrorHandler, HubObserver, InboundMessage, OpenHandler, RawHandler, RecipientResolver, RequestHandler, RequestOptions, TypedHandler, TypeOptions } from './types.js'
 
@@ -173,9 +174,34 @@ export class Realtime {
     return this.#hub.join(session, room)
   }
 
-  /** Server-side leave. */
-  leave (session: Session, room: string): boolean {
-    return this.#hub.leave(session, room)
+  /**
+   * Server-side leave of one session of this node; or, given `{ identity }`,
+   * of every session of that identity on every node (each sent `room.left`),
+   * resolving with how many each node took out (see `disconnect` for `options`).
+   */
+  leave (session: Session, room: string): boolean
+  leave (target: { identity: unknown }, room: string, options?: ControlOptions): Promise<ControlResult>
+  leave (target: Session | { identity: unknown }, room: string, options?: ControlOptions): boolean | Promise<ControlResult> {
+    if (target instanceof Session) return this.#hub.leave(target, room)
+    return this.#hub.control.leave(target, room, options)
+  }
+
+  /**
+   * Close the sessions of an identity (`{ identity }`) or one session
+   * (`{ session: id }`) on every node, each sent `session.closed`
+   * `{ code, reason, reconnect }` then closed with `code` (4000 to 4999,
+   * default 4000); a client told `reconnect: false` stays closed. Resolves
+   * with how many sessions each node closed, once `options.nodes` nodes
+   * answered or after `options.timeout` ms (default 1000). Idempotent:
+   * a second call finds nothing left to close.
+   */
+  async disconnect (target: ControlTarget, options: DisconnectOptions = {}): Promise<ControlResult> {
+    return await this.#hub.control.disconnect(target, options)
+  }
+
+  /** How many sessions `identity` has open, per node and in all (waits like `disconnect`). */
+  async connections (target: { identity: unknown }, options: ControlOptions = {}): Promise<ControlResult> {
+    return await this.#hub.control.connections(target, options)
   }
 
   getSession (id: string): Session | undefined {

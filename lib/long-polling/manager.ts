@@ -6,7 +6,7 @@ import { PollSession, type WakeReason } from './session.js'
 
 /** What the long-poll sessions need of the hub: sessions opened and closed, identities compared, observers told. */
 export interface LongPollParts {
-  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string) => Session
+  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number) => Session
   closeSession: (session: Session, code: number, reason?: string) => void
   /** Comparable form of an identity (the `identityKey` option). */
   identityKey: (identity: unknown) => string | undefined
@@ -55,6 +55,8 @@ export type PollRefusal = 'busy'
  */
 export class LongPollManager {
   private readonly polls = new Map<string, PollSession>()
+  /** Sessions the server closed with frames still queued for them (why it closed them): gone after their next poll. */
+  private readonly draining = new WeakSet<PollSession>()
   private readonly now: () => number
   private readonly sweepInterval: number
   private timer: NodeJS.Timeout | undefined
@@ -81,7 +83,7 @@ export class LongPollManager {
    * Open a session bound to `identity`: a hub session (so it can join rooms)
    * with a 128-bit CSPRNG id; `slot` (from admission) is released when it ends.
    */
-  create (identity: unknown, slot?: ConnectionSlot, senderKey?: string): { poll: PollSession, session: Session } {
+  create (identity: unknown, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number): { poll: PollSession, session: Session } {
     const poll = new PollSession({
       id: newSessionId(),
       identityKey: this.parts.identityKey(identity),
@@ -93,12 +95,12 @@ export class LongPollManager {
       send: (data) => { this.push(poll, data) },
       bufferedAmount: () => 0,
       queued: () => poll.size,
-      close: (code) => { this.expire(poll, code) },
+      close: (code) => { this.closeDraining(poll, code) },
       terminate: () => { this.expire(poll, CloseCodes.GOING_AWAY) }
     }
     this.polls.set(poll.id, poll)
     for (const observer of this.parts.observers) observer.longPollSessionCreated?.()
-    const session = this.parts.openSession(transport, identity, poll.id, slot, senderKey)
+    const session = this.parts.openSession(transport, identity, poll.id, slot, senderKey, expiresAt)
     poll.session = session
     this.ensureSweeper()
     return { poll, session }
@@ -179,6 +181,7 @@ export class LongPollManager {
 
   /** The poll response body: the stored JSON frames joined, never re-serialized. */
   private respond (poll: PollSession, max: number): string {
+    if (this.draining.has(poll)) this.polls.delete(poll.id)
     const batch = poll.take(max)
     return `{"session_id":"${poll.id}","messages":[${batch.frames.join(',')}],"next":${batch.next},"dropped":${batch.dropped}}`
   }
@@ -190,6 +193,20 @@ export class LongPollManager {
   expire (poll: PollSession, code: number): void {
     if (!this.polls.delete(poll.id)) return
     poll.wake('released')
+    this.parts.closeSession(poll.session, code, 'long-poll session ended')
+  }
+
+  /**
+   * A close by the server (a token expired, `disconnect`): the session leaves
+   * the hub at once; when no poll is held, the frames queued for it (the
+   * `session.closed` saying why) are kept for its next poll, which ends it.
+   */
+  private closeDraining (poll: PollSession, code: number): void {
+    if (poll.waiter !== null || poll.size === 0) {
+      this.expire(poll, code)
+      return
+    }
+    this.draining.add(poll)
     this.parts.closeSession(poll.session, code, 'long-poll session ended')
   }
 

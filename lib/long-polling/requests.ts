@@ -44,7 +44,7 @@ export class LongPollRequests {
   /** Admit a new client and open its session: the body answering it. */
   async create (request: unknown, ip: string, senderKey?: string): Promise<string> {
     const admitted = await this.parts.admit(request, { transport: 'long-polling', ip, senderKey })
-    const { poll } = this.manager.create(admitted.identity, admitted.slot, admitted.senderKey)
+    const { poll } = this.manager.create(admitted.identity, admitted.slot, admitted.senderKey, admitted.expiresAt)
     return this.manager.respondCreated(poll)
   }
 

@@ -12,7 +12,7 @@ const EXPECTED_DISCONNECTS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ET
 
 /** What the WebSocket connections need of the hub: sessions opened, fed and closed; errors counted and handed on. */
 export interface WebSocketParts {
-  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string) => Session
+  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number) => Session
   closeSession: (session: Session, code: number, reason?: string) => void
   /** Never throws: failures become error frames. */
   receive: (session: Session, data: string | Buffer, options?: ReceiveOptions) => void
@@ -85,11 +85,11 @@ export class WebSocketConnections {
    * Adopt an upgraded socket. Listeners are attached synchronously, before
    * any await, so no frame is lost.
    */
-  attach (socket: WebSocket, identity: unknown, slot?: ConnectionSlot, senderKey?: string): Session {
+  attach (socket: WebSocket, identity: unknown, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number): Session {
     const transport = new WebSocketTransport(socket, this.now())
     // Tracked before the session opens: a frame sent from an open hook is already coalesced like any other.
     this.tracked.set(socket, transport)
-    const session = this.parts.openSession(transport, identity, undefined, slot, senderKey)
+    const session = this.parts.openSession(transport, identity, undefined, slot, senderKey, expiresAt)
     transport.session = session
     socket.on('message', this.onMessage)
     socket.on('pong', this.onPong)

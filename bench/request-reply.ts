@@ -1,0 +1,152 @@
+/**
+ * Request/reply round trips per second, side by side in one run (issue 22):
+ * a vix request type (`on(type, { schema, reply })`, the reply in the ack)
+ * against Socket.IO 4 `emitWithAck` (goal ≥ 1.2x) and against vix's own typed
+ * echo without reply (a handler that sends the ack itself; goal ≥ 0.95x), with
+ * 1 client and with 10 clients, one request in flight per client.
+ *
+ *   npx tsx bench/request-reply.ts                       (defaults: 5 rounds, 3000 / 600 round trips)
+ *   npx tsx bench/request-reply.ts --rounds 1 --rt1 50 --rt10 20   (a smoke run)
+ *
+ * Each server runs in its own process (bench/request-reply-server.ts) pinned
+ * to core 0, this process (the load) to core 1, when `taskset` exists. Every
+ * round runs each system once, in a rotated order; reported are medians over
+ * rounds, and ratios are medians of per-round ratios. vix clients are plain
+ * `ws` sockets sending `{ id, type: 'rr', payload: { n } }` and waiting for
+ * the ack of that id; Socket.IO clients are socket.io-client over websocket.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import WebSocket from 'ws'
+import { io as ioClient, type Socket } from 'socket.io-client'
+
+const serverFile = fileURLToPath(new URL('./request-reply-server.ts', import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '5' },
+    rt1: { type: 'string', default: '3000' },
+    rt10: { type: 'string', default: '600' },
+    'timeout-ms': { type: 'string', default: '60000' }
+  }
+})
+const rounds = Number(args.rounds)
+const timeoutMs = Number(args['timeout-ms'])
+const systems = ['vix-request', 'vix-echo', 'socket.io'] as const
+type System = typeof systems[number]
+const pinned = os.availableParallelism() >= 2 && (() => { try { execFileSync('taskset', ['-V'], { stdio: 'ignore' }); return true } catch { return false } })()
+if (pinned) execFileSync('taskset', ['-pc', '1', String(process.pid)], { stdio: 'ignore' })
+
+interface Server { child: ChildProcess, port: number }
+
+async function startServer (system: System): Promise<Server> {
+  const command = pinned ? 'taskset' : process.execPath
+  const argv = [...(pinned ? ['-c', '0', process.execPath] : []), '--import', 'tsx', serverFile, system]
+  const child = spawn(command, argv, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const port = await new Promise<number>((resolve, reject) => {
+    child.once('message', (m: { port: number }) => { resolve(m.port) })
+    child.once('exit', (code) => { reject(new Error(`${system} server exited ${String(code)}`)) })
+  })
+  return { child, port }
+}
+
+/** One client's sequential round trips: resolves when `count` replies came back. */
+interface Client { roundTrips: (count: number) => Promise<void>, close: () => void }
+
+async function vixClient (port: number): Promise<Client> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/ws`)
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  let waiting: { id: string, resolve: () => void } | undefined
+  ws.on('message', (data) => {
+    const frame = JSON.parse(data.toString()) as { kind: string, id?: string }
+    if (frame.kind === 'ack' && waiting !== undefined && frame.id === waiting.id) waiting.resolve()
+    else if (frame.kind === 'error') throw new Error(data.toString())
+  })
+  let next = 0
+  return {
+    roundTrips: async (count) => {
+      for (let i = 0; i < count; i++) {
+        const id = `r${next++}`
+        await new Promise<void>((resolve) => {
+          waiting = { id, resolve }
+          ws.send(`{"id":"${id}","type":"rr","payload":{"n":${i}}}`)
+        })
+      }
+    },
+    close: () => { ws.close() }
+  }
+}
+
+async function socketIoClient (port: number): Promise<Client> {
+  const socket: Socket = ioClient(`http://127.0.0.1:${port}`, { transports: ['websocket'], reconnection: false })
+  await new Promise((resolve, reject) => { socket.once('connect', () => { resolve(undefined) }); socket.once('connect_error', reject) })
+  return {
+    roundTrips: async (count) => {
+      for (let i = 0; i < count; i++) await socket.emitWithAck('rr', { n: i })
+    },
+    close: () => { socket.close() }
+  }
+}
+
+async function bounded<T> (promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(`${what}: over ${timeoutMs} ms`)) }, timeoutMs) })
+  try {
+    return await Promise.race([promise, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Round trips/s of `clients` clients doing `each` round trips (after a warm-up of a tenth). */
+async function measure (system: System, port: number, clients: number, each: number): Promise<number> {
+  const open = system === 'socket.io' ? socketIoClient : vixClient
+  const all = await Promise.all(Array.from({ length: clients }, async () => await open(port)))
+  try {
+    await bounded(Promise.all(all.map(async (client) => { await client.roundTrips(Math.max(1, Math.floor(each / 10))) })), `${system} warm-up`)
+    const start = process.hrtime.bigint()
+    await bounded(Promise.all(all.map(async (client) => { await client.roundTrips(each) })), `${system} ×${clients}`)
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9
+    return (clients * each) / seconds
+  } finally {
+    for (const client of all) client.close()
+  }
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2
+}
+
+const scenarios = [{ name: '1 client', clients: 1, each: Number(args.rt1) }, { name: '10 clients', clients: 10, each: Number(args.rt10) }]
+const results = new Map<string, number[]>() // `${scenario}|${system}` → rt/s per round
+for (let round = 0; round < rounds; round++) {
+  const order = systems.map((_, i) => systems[(i + round) % systems.length])
+  for (const system of order) {
+    const server = await startServer(system)
+    try {
+      for (const scenario of scenarios) {
+        const key = `${scenario.name}|${system}`
+        const rate = await measure(system, server.port, scenario.clients, scenario.each)
+        results.set(key, [...(results.get(key) ?? []), rate])
+      }
+    } finally {
+      server.child.kill()
+    }
+  }
+  process.stderr.write(`round ${round + 1}/${rounds} done\n`)
+}
+
+const ratio = (scenario: string, a: System, b: System): number =>
+  median((results.get(`${scenario}|${a}`) ?? []).map((value, i) => value / (results.get(`${scenario}|${b}`) ?? [])[i]))
+console.log(`\nRequest/reply round trips/s, median of ${rounds} round(s)${pinned ? ' (server core 0, load core 1)' : ''}\n`)
+console.log('| scenario | vix request | vix typed echo (no reply) | Socket.IO emitWithAck | request / Socket.IO (goal ≥ 1.2) | request / echo (goal ≥ 0.95) |')
+console.log('|---|---|---|---|---|---|')
+for (const { name } of scenarios) {
+  const rate = (system: System): string => Math.round(median(results.get(`${name}|${system}`) ?? [])).toString()
+  const vsIo = ratio(name, 'vix-request', 'socket.io')
+  const vsEcho = ratio(name, 'vix-request', 'vix-echo')
+  console.log(`| ${name} | ${rate('vix-request')} | ${rate('vix-echo')} | ${rate('socket.io')} | ${vsIo.toFixed(2)} ${vsIo >= 1.2 ? 'met' : 'not met'} | ${vsEcho.toFixed(2)} ${vsEcho >= 0.95 ? 'met' : 'not met'} |`)
+}
