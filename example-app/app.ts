@@ -4,12 +4,16 @@ import { demoIdentity, demoIdentityKey, demoPublicInfo } from './identity.js'
 import { registerChatPage } from './static.js'
 import { registerRoomTopics } from './topics.js'
 import { demoTokensFromEnv, registerDemoTokens, tokenIdentity } from './tokens.js'
-import vixRealtime, { brokerFromEnv, errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
+import vixRealtime, { brokerFromEnv, codedError, errorFrame, ErrorCodes, limitsFromEnv, loadConfigFromEnv, redactSessionId, secretFromEnv } from '../plugins/index.js'
 
 /** Payload of the example's chat message, validated on every frame and documented. */
 export const ChatMessagePayload = Type.Object({
   text: Type.String({ minLength: 1, maxLength: 2000 })
 }, { additionalProperties: false })
+
+/** `room.who`: who is in a room the session has joined (the chat page's `/who`). */
+export const WhoRequest = Type.Object({ room: Type.String({ minLength: 1, maxLength: 64 }) }, { additionalProperties: false })
+export const WhoReply = Type.Object({ room: Type.String(), members: Type.Array(Type.String()) })
 
 export interface ExampleConfig {
   env?: Record<string, string | undefined>
@@ -92,6 +96,12 @@ export async function buildExampleApp (config: ExampleConfig = {}): Promise<Fast
   // Room topics: a table of the app's own, changed and announced in one transaction.
   registerRoomTopics(app, nonEmpty(env.DATABASE_URL) === undefined ? undefined : nonEmpty(env.VIX_PG_SCHEMA) ?? 'public')
   app.realtime.on('chat.message', { schema: ChatMessagePayload, description: 'A chat line, relayed to the room' })
+  // A request with a reply: the chat page's `/who` asks who is in the room (across every node, from presence).
+  app.realtime.on('room.who', { schema: WhoRequest, reply: WhoReply, description: 'Who is in a room the session has joined: member names, sorted' }, (session, { payload: { room } }) => {
+    if (!session.rooms.has(room)) throw codedError(ErrorCodes.NOT_IN_ROOM, `join ${room} first`)
+    const names = app.realtime.presence(room).map((member) => String(member.meta.name ?? 'guest'))
+    return { room, members: names.sort() }
+  })
   app.realtime.onMessage((session, data, info) => {
     if (info.typed) return
     if (info.binary) {
