@@ -1,5 +1,6 @@
 import type { PreparedFrame } from '../prepared-frame.js'
 import type { Session, Transport } from '../session.js'
+import { uncorkAtTickEnd } from '../tick-cork.js'
 import { encodeCursor } from './cursor.js'
 
 /** The writable side of an SSE response (a Node `ServerResponse` fits). */
@@ -63,14 +64,6 @@ function metaOf (text: string): FrameMeta {
 /** A binary frame as the JSON system frame long polling also uses. */
 function binaryFrame (data: Buffer): string {
   return `{"kind":"system","type":"binary","ts":${JSON.stringify(new Date().toISOString())},"payload":{"data":"${data.toString('base64')}"}}`
-}
-
-/** Streams corked in this tick, uncorked together on the next (as WebSocket transports are). */
-const corked: SseStream[] = []
-
-function uncorkAll (): void {
-  for (let i = 0; i < corked.length; i++) corked[i].uncork()
-  corked.length = 0
 }
 
 /**
@@ -140,7 +133,7 @@ export class SseStream implements Transport {
     if (!this.isCorked) {
       this.isCorked = true
       this.sink.cork()
-      if (corked.push(this) === 1) process.nextTick(uncorkAll)
+      uncorkAtTickEnd(this)
     }
     this.sink.write(chunk)
   }
