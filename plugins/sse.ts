@@ -10,7 +10,7 @@ import { resolveSseOptions, type ResolvedSseOptions, type SseOptions } from '../
 import { sseShutdown } from '../lib/sse/shutdown.js'
 import { SseStreams } from '../lib/sse/streams.js'
 import { websocketDefaults } from '../lib/websocket/options.js'
-import { sendRouteSchema, type SendQueryValue } from '../schemas/long-polling.js'
+import { longPollingSchemas, sendRouteSchema, type SendQueryValue } from '../schemas/long-polling.js'
 import { sseRouteSchema, type SseQueryValue } from '../schemas/sse.js'
 import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
 import { codedErrorHandler } from './http.js'
@@ -36,6 +36,9 @@ const ssePluginImpl: FastifyPluginAsync<SsePluginOptions> = async (fastify, opti
   hub.lifecycle.add(sseShutdown(streams, hub.options.goingAwayRetryAfter))
   // With long polling, its `POST /send` takes SSE sessions too; without it, this one does.
   const send = fastify.hasDecorator('realtimeLongPolling') ? undefined : new LongPollBridge(hub.longPollBridgeParts())
+  if (send !== undefined) {
+    for (const schema of longPollingSchemas) if (fastify.getSchema(schema.$id as string) === undefined) fastify.addSchema(schema)
+  }
   await fastify.register(sseRoutes(hub, streams, config, send))
 }
 

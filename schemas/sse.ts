@@ -31,7 +31,6 @@ export const sseRouteSchema = {
   headers: Type.Object({
     'last-event-id': Type.Optional(Type.String({ maxLength: 8192, description: 'The `id:` of the last event received: the cursor to resume from (sent by EventSource on reconnect)' }))
   }),
-  produces: ['text/event-stream'],
   response: {
     200: {
       description: 'The event stream (`text/event-stream`, `Cache-Control: no-cache`, `X-Accel-Buffering: no`), open until the client or the server ends it',
