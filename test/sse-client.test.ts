@@ -70,19 +70,25 @@ async function listenOn (t: { teardown: (fn: () => unknown) => void, testdir: ()
   return app
 }
 
-t.test('the restart case: a WebSocket client is back on WebSocket within 2 s of the server, never on another transport', async (t) => {
-  const options: VixRealtimeOptions = { relayTypes: ['chat.message'], store: { path: join(t.testdir(), 'm.db') } }
+/** A server on a free port, a client in room general that got `text`, then the server stopped (as for a restart). */
+async function stopAfterOne (t: { teardown: (fn: () => unknown) => void, testdir: () => string }, options: VixRealtimeOptions, clientOptions: Partial<VixClientOptions>, text: string): Promise<{ port: number, vix: VixClient, events: string[], texts: string[] }> {
   const first = await listenOn(t, 0, options)
   const port = (first.server.address() as { port: number }).port
-  // The library's default reconnect timing, as a page would have it.
-  const { vix, events } = client(t, first, { reconnect: {} })
+  const { vix, events } = client(t, first, clientOptions)
   const texts: string[] = []
   vix.on('chat.message', (msg: any) => { texts.push(msg.payload.text) })
   await vix.connect()
   await vix.join('general')
-  await first.realtime.publish({ room: 'general', type: 'chat.message', payload: { text: 'before' } })
-  await waitFor(() => texts.length === 1, { message: 'before the restart' })
+  await first.realtime.publish({ room: 'general', type: 'chat.message', payload: { text } })
+  await waitFor(() => texts.length === 1, { message: text })
   await first.close()
+  return { port, vix, events, texts }
+}
+
+t.test('the restart case: a WebSocket client is back on WebSocket within 2 s of the server, never on another transport', async (t) => {
+  const options: VixRealtimeOptions = { relayTypes: ['chat.message'], store: { path: join(t.testdir(), 'm.db') } }
+  // The library's default reconnect timing, as a page would have it.
+  const { port, vix, events, texts } = await stopAfterOne(t, options, { reconnect: {} }, 'before')
   // Down for 3 s: several attempts fail (and an HTTP check says the server is down).
   await delay(3000)
   t.equal(vix.state, 'reconnecting', 'reconnecting while the server is down')
@@ -100,16 +106,7 @@ t.test('the restart case: a WebSocket client is back on WebSocket within 2 s of 
 
 t.test('an SSE client through a restart: reconnecting, then SSE again, the missed messages replayed', async (t) => {
   const options: VixRealtimeOptions = { relayTypes: ['chat.message'], store: { path: join(t.testdir(), 'm.db') }, goingAwayRetryAfter: 100 }
-  const first = await listenOn(t, 0, options)
-  const port = (first.server.address() as { port: number }).port
-  const { vix, events } = client(t, first, { transports: ['sse'] })
-  const texts: string[] = []
-  vix.on('chat.message', (msg: any) => { texts.push(msg.payload.text) })
-  await vix.connect()
-  await vix.join('general')
-  await first.realtime.publish({ room: 'general', type: 'chat.message', payload: { text: 'one' } })
-  await waitFor(() => texts.length === 1, { message: 'one' })
-  await first.close()
+  const { port, vix, events, texts } = await stopAfterOne(t, options, { transports: ['sse'] }, 'one')
   await waitFor(() => vix.state === 'reconnecting', { message: 'reconnecting' })
   const second = await listenOn(t, port, options)
   await second.realtime.publish({ room: 'general', type: 'chat.message', payload: { text: 'two' } })

@@ -1,7 +1,7 @@
-import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers } from './connection.js'
-import { HttpChannel, errorOf, retryAfterOf, withQuery } from './http-channel.js'
+import type { Connection, ConnectionContext } from './connection.js'
+import { errorOf, retryAfterOf, withQuery } from './http-channel.js'
+import { HttpConnection, started } from './http-connection.js'
 import type { FetchLike, HeadersOption, ResponseLike } from './http-types.js'
-import type { TimerSet } from './timers.js'
 
 export { withQuery }
 export type { FetchLike, HeadersOption, ResponseLike }
@@ -30,9 +30,7 @@ interface PollBody { session_id?: unknown, messages?: unknown, next?: unknown, d
  * POSTed one at a time so the server sees them in the order they were made.
  */
 export function openLongPolling (options: LongPollingConnectionOptions, context: ConnectionContext): Connection {
-  const session = new LongPollingSession(options, context)
-  session.start()
-  return session
+  return started(new LongPollingSession(options, context))
 }
 
 /**
@@ -40,32 +38,21 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
  * share one state: the session id, the `next` to acknowledge, and `done`,
  * after which no handler is called and every request in flight is aborted.
  */
-class LongPollingSession implements Connection {
+class LongPollingSession extends HttpConnection {
   readonly transport = 'long-polling'
-  private done = false
-  private opened = false
   private sessionId: string | undefined
   /** The `next` of the last batch delivered: sent as `ack` by the next poll. */
   private ack: number | undefined
   /** Failed polls in a row. */
   private failures = 0
   private retryTimer: unknown
-  private readonly http: HttpChannel
-  private readonly timers: TimerSet
-  private readonly handlers: ConnectionHandlers
 
   constructor (private readonly options: LongPollingConnectionOptions, context: ConnectionContext) {
-    this.timers = context.timers
-    this.handlers = context.handlers
-    this.http = new HttpChannel({ ...options, sendTimeout: options.pollGrace }, context.timers, context.handlers, (info) => { this.finish({ ...info, opened: this.opened }) }, 'long-polling')
+    super({ ...options, sendTimeout: options.pollGrace }, context, 'long-polling')
   }
 
   start (): void {
     this.create().catch((error) => { this.fail(error) })
-  }
-
-  send (data: string | ArrayBuffer | ArrayBufferView, id?: string): void {
-    if (!this.done) this.http.send(data, id)
   }
 
   close (): void {
@@ -79,16 +66,9 @@ class LongPollingSession implements Connection {
     this.finish({ code: 1006, reason: 'long polling failed', opened: this.opened, error: error as Error })
   }
 
-  private finish (info: ConnectionClosed): void {
-    if (this.done) return
-    this.stop()
-    this.handlers.close(info)
-  }
-
-  private stop (): void {
-    this.done = true
+  protected override stop (): void {
+    super.stop()
     this.timers.clear(this.retryTimer)
-    this.http.stop()
   }
 
   private async request (method: string, url: string, timeoutMs: number): Promise<ResponseLike> {

@@ -1,7 +1,7 @@
-import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers } from './connection.js'
-import { HttpChannel, errorOf, retryAfterOf } from './http-channel.js'
+import type { Connection, ConnectionContext } from './connection.js'
+import { errorOf, retryAfterOf } from './http-channel.js'
+import { HttpConnection, started } from './http-connection.js'
 import type { FetchLike, HeadersOption, ResponseLike } from './http-types.js'
-import type { TimerSet } from './timers.js'
 
 /** The part of the EventSource API the client uses (the browser's). */
 export interface EventSourceLike {
@@ -52,25 +52,16 @@ export class SseParser {
 
 /** One SSE stream (`GET /ws/sse`) and its sends (`POST /ws/send`): reports open, frames and the one close. */
 export function openSse (options: SseConnectionOptions, context: ConnectionContext): Connection {
-  const connection = new SseConnection(options, context)
-  connection.start()
-  return connection
+  return started(new SseConnection(options, context))
 }
 
-class SseConnection implements Connection {
+class SseConnection extends HttpConnection {
   readonly transport = 'sse'
-  private done = false
-  private opened = false
   private source: EventSourceLike | undefined
   private readonly connectTimer: unknown
-  private readonly http: HttpChannel
-  private readonly timers: TimerSet
-  private readonly handlers: ConnectionHandlers
 
   constructor (private readonly options: SseConnectionOptions, context: ConnectionContext) {
-    this.timers = context.timers
-    this.handlers = context.handlers
-    this.http = new HttpChannel({ ...options, sendTimeout: options.connectTimeout }, context.timers, context.handlers, (info) => { this.finish({ ...info, opened: this.opened }) }, 'sse')
+    super({ ...options, sendTimeout: options.connectTimeout }, context, 'sse')
     this.connectTimer = this.timers.set(() => { this.finish({ code: 1006, reason: 'sse connect timeout', opened: false }) }, options.connectTimeout)
   }
 
@@ -87,26 +78,14 @@ class SseConnection implements Connection {
     this.read().catch((error) => { this.finish({ code: 1006, reason: 'sse stream failed', opened: this.opened, error: error as Error }) })
   }
 
-  send (data: string | ArrayBuffer | ArrayBufferView, id?: string): void {
-    if (!this.done) this.http.send(data, id)
-  }
-
   close (): void {
-    this.stop()
+    if (!this.done) this.stop()
   }
 
-  private stop (): void {
-    if (this.done) return
-    this.done = true
+  protected override stop (): void {
+    super.stop()
     this.timers.clear(this.connectTimer)
     this.source?.close()
-    this.http.stop()
-  }
-
-  private finish (info: ConnectionClosed): void {
-    if (this.done) return
-    this.stop()
-    this.handlers.close(info)
   }
 
   /** One frame: the first, `session.opened`, opens the connection; the rest go to the client. */
