@@ -1,10 +1,9 @@
 import t from 'tap'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from './helpers/browser.js'
-import { bundleForChild, startNode } from './helpers/child.js'
+import { startNode } from './helpers/child.js'
+import { say, shown, startChatProcess } from './helpers/chat-page.js'
 import { waitFor } from './helpers/wait.js'
 
 // In Chromium, with its native EventSource: a chat page on `?transport=sse` and
@@ -12,7 +11,6 @@ import { waitFor } from './helpers/wait.js'
 // sent; every message once, in order, on both; the WebSocket page never leaves
 // WebSocket and is back on it within 2 s of the server.
 
-const serverFile = fileURLToPath(new URL('../example-app/server.ts', import.meta.url))
 const WAIT = 20_000
 
 const browser = await launchChromium(t)
@@ -46,16 +44,6 @@ async function enter (page: Page, url: string, name: string): Promise<void> {
   await page.locator('#status[data-state="open"]').waitFor({ timeout: WAIT })
 }
 
-async function say (page: Page, text: string): Promise<void> {
-  await page.getByLabel('Message', { exact: true }).fill(text)
-  await page.getByRole('button', { name: 'Send', exact: true }).click()
-}
-
-async function shown (page: Page): Promise<string[]> {
-  return await page.locator('#log .message').evaluateAll((items) => items.map((item) =>
-    `${item.querySelector('.who')?.textContent ?? ''}: ${item.querySelector('.text')?.textContent ?? ''}`))
-}
-
 /** The page's messages once it shows `count` (and a moment more, for a duplicate to show if there were one). */
 async function caughtUp (page: Page, count: number): Promise<string[]> {
   let last: string[] = []
@@ -73,11 +61,7 @@ async function showsExactly (t: { same: (found: unknown, wanted: unknown, messag
 
 if (browser !== undefined) {
   t.test('an SSE page and a WebSocket page chat across a server restart', async (t) => {
-    const dir = t.testdir()
-    const bundle = await bundleForChild(serverFile, dir)
-    const env = { VIX_STORE_PATH: join(dir, 'messages.db') }
-    const first = await startNode(t, bundle, 'chat', env)
-    const port = new URL(first.base).port
+    const { bundle, env, first, port } = await startChatProcess(t)
     const sse = await newPage(browser)
     const ws = await newPage(browser)
     await enter(sse, `${first.base}/?transport=sse`, 'Sam')
