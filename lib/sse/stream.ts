@@ -5,11 +5,9 @@ import { encodeCursor } from './cursor.js'
 
 /** The writable side of an SSE response (a Node `ServerResponse` fits). */
 export interface SseSink {
-  write: (chunk: string) => boolean
+  write: (chunk: Buffer) => boolean
   end: () => void
   destroy: () => void
-  cork: () => void
-  uncork: () => void
   readonly writableLength: number
   once: (event: 'close', listener: () => void) => unknown
 }
@@ -29,8 +27,9 @@ interface FrameMeta {
 }
 
 const NONE: FrameMeta = {}
-/** A prepared frame (a fan-out) is read once for all its recipients. */
-const prepared = new WeakMap<PreparedFrame, { meta: FrameMeta, data: string }>()
+const HEARTBEAT = Buffer.from(':\n\n')
+/** A prepared frame (a fan-out) is read and encoded once for all its recipients. */
+const prepared = new WeakMap<PreparedFrame, { meta: FrameMeta, data: string, bytes: Buffer }>()
 
 /** `data:` lines of one frame: a line break inside the text (a raw frame) starts another `data:` line. */
 function dataOf (text: string): string {
@@ -81,8 +80,9 @@ export class SseStream implements Transport {
   readonly positions = new Map<string, string>()
   /** Join acks seen while opening, by room. */
   readonly joins = new Map<string, JoinOutcome>()
-  private held: string[] | null = []
-  private isCorked = false
+  private held: Buffer[] | null = []
+  /** This tick's chunks, written together at its end. */
+  private pending: Buffer[] = []
   private ended = false
 
   constructor (private readonly sink: SseSink) {}
@@ -91,57 +91,59 @@ export class SseStream implements Transport {
   start (first: string): void {
     const held = this.held ?? []
     this.held = null
-    this.write(`${first}${held.join('')}`)
+    this.write(Buffer.concat([Buffer.from(first), ...held]))
   }
 
   send (data: string | Buffer): void {
     const text = typeof data === 'string' ? data : binaryFrame(data)
     // A raw text reply that is not a JSON object is carried as a JSON string, as over long polling.
     const json = text.charCodeAt(0) === 123 && text.charCodeAt(text.length - 1) === 125 ? text : JSON.stringify(text)
-    this.write(this.chunk(metaOf(json), dataOf(json)))
+    this.write(Buffer.from(this.idLine(metaOf(json)) + dataOf(json)))
   }
 
   sendPrepared (frame: PreparedFrame): void {
     let entry = prepared.get(frame)
     if (entry === undefined) {
-      entry = { meta: metaOf(frame.text), data: dataOf(frame.text) }
+      const data = dataOf(frame.text)
+      entry = { meta: metaOf(frame.text), data, bytes: Buffer.from(data) }
       prepared.set(frame, entry)
     }
-    this.write(this.chunk(entry.meta, entry.data))
+    const id = this.idLine(entry.meta)
+    // Without an id the bytes are shared by every recipient.
+    this.write(id === '' ? entry.bytes : Buffer.from(id + entry.data))
   }
 
-  /** An event's text, with the cursor as its `id:` when it moves a room of this session. */
-  private chunk (meta: FrameMeta, data: string): string {
+  /** The cursor as an `id:` line, when the frame moves a room of this session ('' otherwise). */
+  private idLine (meta: FrameMeta): string {
     const room = meta.room
-    if (room === undefined || !this.session.rooms.has(room)) return data
+    if (room === undefined || !this.session.rooms.has(room)) return ''
     if (meta.join !== undefined && this.held !== null) this.joins.set(room, meta.join)
     if (meta.pos !== undefined) this.positions.set(room, meta.pos)
-    return `id: ${encodeCursor(this.session.rooms, this.positions)}\n${data}`
+    return `id: ${encodeCursor(this.session.rooms, this.positions)}\n`
   }
 
   /** A comment line, which EventSource ignores: keeps proxies and the client's liveness check happy. */
   heartbeat (): void {
-    if (this.held === null) this.write(':\n\n')
+    if (this.held === null) this.write(HEARTBEAT)
   }
 
-  private write (chunk: string): void {
+  /** Held while opening; else gathered until the end of the tick and written as one chunk. */
+  private write (chunk: Buffer): void {
     if (this.ended) return
     if (this.held !== null) {
       this.held.push(chunk)
       return
     }
-    if (!this.isCorked) {
-      this.isCorked = true
-      this.sink.cork()
-      uncorkAtTickEnd(this)
-    }
-    this.sink.write(chunk)
+    if (this.pending.length === 0) uncorkAtTickEnd(this)
+    this.pending.push(chunk)
   }
 
+  /** End of the tick: what this tick gathered leaves in one write. */
   uncork (): void {
-    if (!this.isCorked) return
-    this.isCorked = false
-    this.sink.uncork()
+    const pending = this.pending
+    if (pending.length === 0 || this.ended) return
+    this.pending = []
+    this.sink.write(pending.length === 1 ? pending[0] : Buffer.concat(pending))
   }
 
   bufferedAmount (): number {
@@ -155,9 +157,9 @@ export class SseStream implements Transport {
 
   end (last = ''): void {
     if (this.ended) return
-    if (last !== '') this.write(last)
-    this.ended = true
+    if (last !== '') this.write(Buffer.from(last))
     this.uncork()
+    this.ended = true
     this.sink.end()
   }
 
