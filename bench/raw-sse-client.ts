@@ -4,7 +4,7 @@
 // transport (for reference). Only 127.0.0.1.
 import { connect } from 'node:net'
 import { io } from 'socket.io-client'
-import type { RawClient } from './raw-client.js'
+import { newRawClient, type RawClient } from './raw-client.js'
 
 const DATA = 'data: '
 
@@ -16,16 +16,7 @@ export async function rawSseClient (port: number, path: string, timeoutMs = 10_0
   let started = false
   // The end of the previous chunk: a `data: ` split across two reads is still counted once.
   let tail = ''
-  const client: RawClient = {
-    frames: 0,
-    kept: [],
-    socket,
-    onFrame: null,
-    closed: false,
-    send: () => { throw new Error('rawSseClient does not send') },
-    reset: () => { client.frames = 0 },
-    close: () => { socket.destroy() }
-  }
+  const client = newRawClient(socket, () => { throw new Error('rawSseClient does not send') }, () => { socket.destroy() })
   const opened = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`SSE stream not opened (${path})`)), timeoutMs)
     socket.on('error', (error) => { client.closed = true; clearTimeout(timer); reject(error) })
@@ -61,16 +52,7 @@ export async function rawSseClient (port: number, path: string, timeoutMs = 10_0
 /** A Socket.IO client on long polling only, connected; `frames` counts `chat.message` events. */
 export async function socketIoPollingClient (port: number, timeoutMs = 10_000): Promise<RawClient> {
   const socket = io(`http://127.0.0.1:${port}`, { transports: ['polling'], forceNew: true, reconnection: false })
-  const client: RawClient = {
-    frames: 0,
-    kept: [],
-    socket: undefined as never,
-    onFrame: null,
-    closed: false,
-    send: () => { throw new Error('socketIoPollingClient does not send') },
-    reset: () => { client.frames = 0 },
-    close: () => { socket.close() }
-  }
+  const client = newRawClient(undefined as never, () => { throw new Error('socketIoPollingClient does not send') }, () => { socket.close() })
   socket.on('chat.message', () => {
     client.frames++
     client.onFrame?.(client)

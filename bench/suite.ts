@@ -270,8 +270,8 @@ const record = (scenario: string, m: Measure): void => {
   console.error(`  ${scenario} ${m.system} round ${m.round}: ${Math.round(m.rate)}/s, ${m.cpuUsPerMsg.toFixed(2)} µs CPU/msg${extra}`)
 }
 
-async function fanoutScenario (): Promise<void> {
-  const systems = withBaseline(['vix', 'vix-sqlite', 'ws-loop', 'ws-batch10', 'socket.io'])
+/** Each round, each system: a server, --clients in the room, then the fan-outs measured as `${prefix}tick` and `${prefix}burst`. */
+async function fanoutRounds (systems: string[], prefix: string): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const system of rotate(systems, round)) {
       const server = await startServer(system)
@@ -281,16 +281,20 @@ async function fanoutScenario (): Promise<void> {
         await fanoutOnce(server, clients, 200, 200)
         if (system !== 'ws-batch10') {
           const tick = await fanoutOnce(server, clients, TICK_MESSAGES, 1)
-          record('fanout-tick', { system, round, seconds: tick.seconds, rate: TICK_MESSAGES * CLIENTS / tick.seconds, cpuUsPerMsg: tick.cpuUs / (TICK_MESSAGES * CLIENTS) })
+          record(`${prefix}tick`, { system, round, seconds: tick.seconds, rate: TICK_MESSAGES * CLIENTS / tick.seconds, cpuUsPerMsg: tick.cpuUs / (TICK_MESSAGES * CLIENTS) })
         }
         const burst = await fanoutOnce(server, clients, BURST, BURST)
-        record('fanout-burst', { system, round, seconds: burst.seconds, rate: BURST * CLIENTS / burst.seconds, cpuUsPerMsg: burst.cpuUs / (BURST * CLIENTS) })
+        record(`${prefix}burst`, { system, round, seconds: burst.seconds, rate: BURST * CLIENTS / burst.seconds, cpuUsPerMsg: burst.cpuUs / (BURST * CLIENTS) })
       } finally {
         closeAll(clients)
         await server.stop()
       }
     }
   }
+}
+
+async function fanoutScenario (): Promise<void> {
+  await fanoutRounds(withBaseline(['vix', 'vix-sqlite', 'ws-loop', 'ws-batch10', 'socket.io']), 'fanout-')
 }
 
 async function echoScenario (): Promise<void> {
@@ -319,11 +323,9 @@ async function echoScenario (): Promise<void> {
 }
 
 const memory: Record<string, Array<{ round: number, heapPerConn: number, rssPerConn: number }>> = {}
-async function idleScenario (): Promise<void> {
-  const systems = ['vix', 'fastify-ws', 'socket.io']
-  const count = num('idle')
-  const rounds = Math.min(ROUNDS, 2)
-  for (let round = 0; round < rounds; round++) {
+/** Heap and RSS growth per connection of `count` idle connections, recorded under `prefix` + system. */
+async function idleRounds (systems: string[], count: number, prefix: string): Promise<void> {
+  for (let round = 0; round < Math.min(ROUNDS, 2); round++) {
     for (const system of rotate(systems, round)) {
       const server = await startServer(system)
       const clients: RawClient[] = []
@@ -337,8 +339,8 @@ async function idleScenario (): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 2000))
         const after = await server.rpc({ cmd: 'mem' })
         const entry = { round, heapPerConn: (after.heap - before.heap) / count, rssPerConn: (after.rss - before.rss) / count }
-        ;(memory[system] ??= []).push(entry)
-        console.error(`  idle ${system} round ${round}: heap ${(entry.heapPerConn / 1024).toFixed(2)} KB/conn, RSS ${(entry.rssPerConn / 1024).toFixed(2)} KB/conn`)
+        ;(memory[prefix + system] ??= []).push(entry)
+        console.error(`  idle ${prefix + system} round ${round}: heap ${(entry.heapPerConn / 1024).toFixed(2)} KB/conn, RSS ${(entry.rssPerConn / 1024).toFixed(2)} KB/conn`)
       } finally {
         closeAll(clients)
         await server.stop()
@@ -347,45 +349,14 @@ async function idleScenario (): Promise<void> {
   }
 }
 
+async function idleScenario (): Promise<void> {
+  await idleRounds(['vix', 'fastify-ws', 'socket.io'], num('idle'), '')
+}
+
 /** SSE beside WebSocket: fan-out deliveries/s and idle memory per connection (Socket.IO polling: fan-out, for reference). */
 async function sseScenario (): Promise<void> {
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const system of rotate(['vix', 'vix-sse', 'socket.io-polling'], round)) {
-      const server = await startServer(system)
-      const clients = await openMany(server.port, system, CLIENTS)
-      try {
-        await fanoutOnce(server, clients, 50, 1) // warm-up
-        const tick = await fanoutOnce(server, clients, TICK_MESSAGES, 1)
-        record('sse-fanout-tick', { system, round, seconds: tick.seconds, rate: TICK_MESSAGES * CLIENTS / tick.seconds, cpuUsPerMsg: tick.cpuUs / (TICK_MESSAGES * CLIENTS) })
-        const burst = await fanoutOnce(server, clients, BURST, BURST)
-        record('sse-fanout-burst', { system, round, seconds: burst.seconds, rate: BURST * CLIENTS / burst.seconds, cpuUsPerMsg: burst.cpuUs / (BURST * CLIENTS) })
-      } finally {
-        closeAll(clients)
-        await server.stop()
-      }
-    }
-  }
-  const count = num('idle')
-  for (let round = 0; round < Math.min(ROUNDS, 2); round++) {
-    for (const system of rotate(['vix', 'vix-sse'], round)) {
-      const server = await startServer(system)
-      const clients: RawClient[] = []
-      try {
-        closeAll(await openMany(server.port, system, 200))
-        await new Promise((resolve) => setTimeout(resolve, 1000))
-        const before = await server.rpc({ cmd: 'mem' })
-        clients.push(...await openMany(server.port, system, count))
-        await new Promise((resolve) => setTimeout(resolve, 2000))
-        const after = await server.rpc({ cmd: 'mem' })
-        const entry = { round, heapPerConn: (after.heap - before.heap) / count, rssPerConn: (after.rss - before.rss) / count }
-        ;(memory[`sse/${system}`] ??= []).push(entry)
-        console.error(`  idle (sse run) ${system} round ${round}: heap ${(entry.heapPerConn / 1024).toFixed(2)} KB/conn, RSS ${(entry.rssPerConn / 1024).toFixed(2)} KB/conn`)
-      } finally {
-        closeAll(clients)
-        await server.stop()
-      }
-    }
-  }
+  await fanoutRounds(['vix', 'vix-sse', 'socket.io-polling'], 'sse-fanout-')
+  await idleRounds(['vix', 'vix-sse'], num('idle'), 'sse/')
 }
 
 let held: { connections: number, seconds: number, unexpectedCloses: number, rssPerConn: number, opened: number } | undefined
