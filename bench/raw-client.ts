@@ -21,6 +21,12 @@ export interface RawClient {
   closed: boolean
 }
 
+/** A client at 0 frames over `socket` (which may stand for another library's client). */
+export function newRawClient (socket: Socket, send: (text: string) => void, close: () => void): RawClient {
+  const client: RawClient = { frames: 0, kept: [], socket, onFrame: null, closed: false, send, reset: () => { client.frames = 0 }, close }
+  return client
+}
+
 /** A masked client text frame (mask key 0: the payload goes as it is, which the protocol allows). */
 export function clientFrame (text: string, opcode = 1): Buffer {
   const payload = Buffer.from(text)
@@ -40,16 +46,7 @@ export async function rawClient (port: number, path: string, options: { socketIo
   const keep = options.keep ?? 0
   let buffer: Buffer = Buffer.alloc(0)
   let upgraded = false
-  const client: RawClient = {
-    frames: 0,
-    kept: [],
-    socket,
-    onFrame: null,
-    closed: false,
-    send: (text) => { socket.write(clientFrame(text)) },
-    reset: () => { client.frames = 0 },
-    close: () => { socket.destroy() }
-  }
+  const client = newRawClient(socket, (text) => { socket.write(clientFrame(text)) }, () => { socket.destroy() })
   const opened = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`upgrade timed out (${path})`)), options.timeoutMs ?? 10_000)
     socket.on('error', (error) => { client.closed = true; clearTimeout(timer); reject(error) })

@@ -6,7 +6,9 @@
 //   ws-batch10        the same loop, but ten frames concatenated per socket write
 //   fastify-ws        bare @fastify/websocket: JSON.parse, JSON.stringify, send
 //   socket.io         Socket.IO 4, websocket transport only, io.to(room).emit
-// Every raw socket is put in the room when it connects (vix clients send room.join).
+//   socket.io-polling Socket.IO 4, long-polling transport only (the SSE scenario's reference)
+// Every raw socket is put in the room when it connects (vix clients send room.join;
+// the vix server also streams SSE at /ws/sse, `?rooms=bench` joins at open).
 //
 // IPC in: { id, cmd: 'cpu' } -> { id, cpu }; { id, cmd: 'mem' } -> { id, heap, rss } after a full GC;
 // { id, cmd: 'burst', count, perTick } -> publishes `count` ~100 B room
@@ -85,8 +87,8 @@ if (system === 'vix' || system === 'vix-sqlite') {
       for (const socket of room) socket.send(data)
     }
   }
-} else if (system === 'socket.io') {
-  const io = new SocketIOServer(app.server, { transports: ['websocket'], serveClient: false, pingInterval, pingTimeout: pingInterval * 2 })
+} else if (system === 'socket.io' || system === 'socket.io-polling') {
+  const io = new SocketIOServer(app.server, { transports: [system === 'socket.io' ? 'websocket' : 'polling'], serveClient: false, pingInterval, pingTimeout: pingInterval * 2 })
   io.on('connection', (socket) => {
     socket.join(ROOM) as unknown
     socket.on('echo', (payload: { n: number }) => { socket.emit('echo', { n: payload.n }) })

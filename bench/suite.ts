@@ -7,6 +7,7 @@
  *   npm run bench                       (raises ulimit -n, then runs this)
  *   npx tsx bench/suite.ts --rounds 3 --scenarios fanout,echo,idle,hold
  *   npx tsx bench/suite.ts --baseline ../old --scenarios fanout,echo
+ *   npx tsx bench/suite.ts --scenarios sse          (SSE beside WebSocket, Socket.IO polling for reference)
  *
  * `--baseline DIR`: a checkout of another commit (with its node_modules);
  * its vix servers run in the same rounds as `vix@base` and `vix-sqlite@base`,
@@ -34,6 +35,10 @@
  *   TypeBox schema), bare @fastify/websocket (JSON.parse/stringify), Socket.IO.
  * - idle memory: --idle (5000) connections opened and left idle; heap and
  *   RSS growth per connection after a full GC (server run with --expose-gc).
+ * - SSE (not in the default run): the same fan-out to --clients members over
+ *   vix's SSE stream (`vix-sse`: one `GET /ws/sse?rooms=bench` each) beside
+ *   vix over WebSocket, and Socket.IO on its polling transport for
+ *   reference; then --idle streams vs --idle WebSockets, memory per connection.
  * - connections held: --hold (10,000) vix connections for --hold-seconds
  *   (60) with a ping every 5 s (the clients answer); unexpected closes and
  *   RSS per connection.
@@ -51,6 +56,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { rawClient, untilFrames, type RawClient } from './raw-client.js'
+import { rawSseClient, socketIoPollingClient } from './raw-sse-client.js'
 import { inBatches } from './lib-load.js'
 import { median, writeSuiteChart } from './suite-chart.js'
 
@@ -116,7 +122,9 @@ const pinned = canPin()
 
 interface Server { port: number, child: ChildProcess, rpc: (message: Record<string, unknown>) => Promise<any>, stop: () => Promise<void> }
 
-async function startServer (system: string, env: Record<string, string> = {}): Promise<Server> {
+async function startServer (requested: string, env: Record<string, string> = {}): Promise<Server> {
+  // `vix-sse` is the vix server, its clients on SSE.
+  const system = requested === 'vix-sse' ? 'vix' : requested
   // One directory per system: the main thread and tsx's loader thread each write their own profile (the larger is the server's).
   const profile = args.profile === true ? ['--cpu-prof', `--cpu-prof-dir=${resultsDir}profiles/${system}`] : []
   // A baseline system is the other checkout's own server file, run from there (its own node_modules).
@@ -164,6 +172,13 @@ const pathOf = (system: string): string => isSocketIo(system) ? '/socket.io/?EIO
 
 /** Connected and (vix) in the room, (Socket.IO) in the main namespace, counters at 0. */
 async function openClient (port: number, system: string, keep = 0): Promise<RawClient> {
+  if (system === 'socket.io-polling') return await socketIoPollingClient(port, TIMEOUT)
+  if (system === 'vix-sse') {
+    const stream = await rawSseClient(port, '/ws/sse?rooms=bench', TIMEOUT)
+    await untilFrames(stream, 2, TIMEOUT) // session.opened, the join's ack
+    stream.reset()
+    return stream
+  }
   const client = await rawClient(port, pathOf(system), { socketIo: isSocketIo(system), keep: keep + 2 })
   if (isSocketIo(system)) {
     await untilFrames(client, 1, TIMEOUT) // engine.io open
@@ -255,8 +270,8 @@ const record = (scenario: string, m: Measure): void => {
   console.error(`  ${scenario} ${m.system} round ${m.round}: ${Math.round(m.rate)}/s, ${m.cpuUsPerMsg.toFixed(2)} µs CPU/msg${extra}`)
 }
 
-async function fanoutScenario (): Promise<void> {
-  const systems = withBaseline(['vix', 'vix-sqlite', 'ws-loop', 'ws-batch10', 'socket.io'])
+/** Each round, each system: a server, --clients in the room, then the fan-outs measured as `${prefix}tick` and `${prefix}burst`. */
+async function fanoutRounds (systems: string[], prefix: string): Promise<void> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const system of rotate(systems, round)) {
       const server = await startServer(system)
@@ -266,16 +281,20 @@ async function fanoutScenario (): Promise<void> {
         await fanoutOnce(server, clients, 200, 200)
         if (system !== 'ws-batch10') {
           const tick = await fanoutOnce(server, clients, TICK_MESSAGES, 1)
-          record('fanout-tick', { system, round, seconds: tick.seconds, rate: TICK_MESSAGES * CLIENTS / tick.seconds, cpuUsPerMsg: tick.cpuUs / (TICK_MESSAGES * CLIENTS) })
+          record(`${prefix}tick`, { system, round, seconds: tick.seconds, rate: TICK_MESSAGES * CLIENTS / tick.seconds, cpuUsPerMsg: tick.cpuUs / (TICK_MESSAGES * CLIENTS) })
         }
         const burst = await fanoutOnce(server, clients, BURST, BURST)
-        record('fanout-burst', { system, round, seconds: burst.seconds, rate: BURST * CLIENTS / burst.seconds, cpuUsPerMsg: burst.cpuUs / (BURST * CLIENTS) })
+        record(`${prefix}burst`, { system, round, seconds: burst.seconds, rate: BURST * CLIENTS / burst.seconds, cpuUsPerMsg: burst.cpuUs / (BURST * CLIENTS) })
       } finally {
         closeAll(clients)
         await server.stop()
       }
     }
   }
+}
+
+async function fanoutScenario (): Promise<void> {
+  await fanoutRounds(withBaseline(['vix', 'vix-sqlite', 'ws-loop', 'ws-batch10', 'socket.io']), 'fanout-')
 }
 
 async function echoScenario (): Promise<void> {
@@ -304,11 +323,9 @@ async function echoScenario (): Promise<void> {
 }
 
 const memory: Record<string, Array<{ round: number, heapPerConn: number, rssPerConn: number }>> = {}
-async function idleScenario (): Promise<void> {
-  const systems = ['vix', 'fastify-ws', 'socket.io']
-  const count = num('idle')
-  const rounds = Math.min(ROUNDS, 2)
-  for (let round = 0; round < rounds; round++) {
+/** Heap and RSS growth per connection of `count` idle connections, recorded under `prefix` + system. */
+async function idleRounds (systems: string[], count: number, prefix: string): Promise<void> {
+  for (let round = 0; round < Math.min(ROUNDS, 2); round++) {
     for (const system of rotate(systems, round)) {
       const server = await startServer(system)
       const clients: RawClient[] = []
@@ -322,14 +339,24 @@ async function idleScenario (): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 2000))
         const after = await server.rpc({ cmd: 'mem' })
         const entry = { round, heapPerConn: (after.heap - before.heap) / count, rssPerConn: (after.rss - before.rss) / count }
-        ;(memory[system] ??= []).push(entry)
-        console.error(`  idle ${system} round ${round}: heap ${(entry.heapPerConn / 1024).toFixed(2)} KB/conn, RSS ${(entry.rssPerConn / 1024).toFixed(2)} KB/conn`)
+        ;(memory[prefix + system] ??= []).push(entry)
+        console.error(`  idle ${prefix + system} round ${round}: heap ${(entry.heapPerConn / 1024).toFixed(2)} KB/conn, RSS ${(entry.rssPerConn / 1024).toFixed(2)} KB/conn`)
       } finally {
         closeAll(clients)
         await server.stop()
       }
     }
   }
+}
+
+async function idleScenario (): Promise<void> {
+  await idleRounds(['vix', 'fastify-ws', 'socket.io'], num('idle'), '')
+}
+
+/** SSE beside WebSocket: fan-out deliveries/s and idle memory per connection (Socket.IO polling: fan-out, for reference). */
+async function sseScenario (): Promise<void> {
+  await fanoutRounds(['vix', 'vix-sse', 'socket.io-polling'], 'sse-fanout-')
+  await idleRounds(['vix', 'vix-sse'], num('idle'), 'sse/')
 }
 
 let held: { connections: number, seconds: number, unexpectedCloses: number, rssPerConn: number, opened: number } | undefined
@@ -388,6 +415,7 @@ if (scenarios.has('fanout')) { console.error('fan-out'); await fanoutScenario() 
 if (scenarios.has('echo')) { console.error('typed echo'); await echoScenario() }
 if (scenarios.has('idle')) { console.error('idle memory'); await idleScenario() }
 if (scenarios.has('hold')) { console.error('connections held'); await holdScenario() }
+if (scenarios.has('sse')) { console.error('SSE'); await sseScenario() }
 
 const lines: string[] = []
 const out = (line = ''): void => { lines.push(line) }
@@ -408,7 +436,7 @@ for (const [system, list] of Object.entries(memory)) {
 if (held !== undefined) out(`| hold ${held.connections} × ${held.seconds} s | vix | ${held.opened} open, ${held.unexpectedCloses} unexpected closes | | RSS ${(held.rssPerConn / 1024).toFixed(1)} KB/conn |`)
 out()
 const heap = (system: string): number => median((memory[system] ?? []).map((m) => m.heapPerConn))
-const heapRatio = (b: string): number => memory.vix === undefined || memory[b] === undefined ? Number.NaN : heap('vix') / heap(b)
+const heapRatio = (b: string, a = 'vix'): number => memory[a] === undefined || memory[b] === undefined ? Number.NaN : heap(a) / heap(b)
 const goals: Array<[string, string, number, '>=' | '<=', number]> = [
   ['fan-out, one publish per tick', 'vix / ws frame-once loop', ratio('fanout-tick', 'vix', 'ws-loop'), '>=', 1.0],
   ['fan-out, one publish per tick', 'vix / Socket.IO', ratio('fanout-tick', 'vix', 'socket.io'), '>=', 1.5],
@@ -423,7 +451,11 @@ const goals: Array<[string, string, number, '>=' | '<=', number]> = [
   ['typed echo, 10 clients', 'p99 vix / bare', ratio('echo-10', 'vix', 'fastify-ws', 'p99'), '<=', 1.3],
   ['typed echo, 10 clients', 'server CPU per message vix / bare', ratio('echo-10', 'vix', 'fastify-ws', 'cpuUsPerMsg'), '<=', 1.1],
   ['idle memory', 'heap per connection vix / bare', heapRatio('fastify-ws'), '<=', 1.0],
-  ['idle memory', 'heap per connection vix / Socket.IO', heapRatio('socket.io'), '<=', 0.5]
+  ['idle memory', 'heap per connection vix / Socket.IO', heapRatio('socket.io'), '<=', 0.5],
+  ['SSE fan-out, one publish per tick', 'vix SSE / vix WebSocket, deliveries/s', ratio('sse-fanout-tick', 'vix-sse', 'vix'), '>=', 0.8],
+  ['SSE fan-out, 1000 publishes in one tick', 'vix SSE / vix WebSocket, deliveries/s', ratio('sse-fanout-burst', 'vix-sse', 'vix'), '>=', 0.8],
+  ['SSE fan-out, one publish per tick', '(context) vix SSE / Socket.IO polling', ratio('sse-fanout-tick', 'vix-sse', 'socket.io-polling'), '>=', 0],
+  ['SSE idle memory', 'heap per connection vix SSE / vix WebSocket', heapRatio('sse/vix', 'sse/vix-sse'), '<=', 1.2]
 ]
 if (baseline !== undefined) {
   goals.push(
@@ -450,10 +482,13 @@ const file = `${resultsDir}suite-${baseline === undefined ? '' : 'baseline-'}${n
 const machine = { cpus: CPUS, model: os.cpus()[0]?.model, memGiB: os.totalmem() / 2 ** 30, node: process.version, pinned, date: new Date(started).toISOString(), seconds: Math.round((Date.now() - started) / 1000), loadBefore, loadAfter: os.loadavg(), loadPeak: Math.max(loadPeak, os.loadavg()[0]) }
 const json = JSON.stringify({ machine, args, results, memory, held, goals: goals.map(([scenario, what, value, op, target]) => ({ scenario, what, value, op, target })), table: lines }, null, 2)
 writeFileSync(file, json)
-if (baseline === undefined) {
+// An SSE-only run is kept apart too: it would replace the chart's numbers with none.
+const sseOnly = scenarios.size === 1 && scenarios.has('sse')
+if (sseOnly) writeFileSync(`${resultsDir}suite-sse.json`, json)
+else if (baseline === undefined) {
   // The latest run under a fixed name, and its chart (docs/benchmarks.svg, committed); a run against a baseline is kept apart.
   writeFileSync(`${resultsDir}suite.json`, json)
   writeSuiteChart(`${resultsDir}suite.json`, chartFile)
 }
-console.error(`results: ${file}${baseline === undefined ? ' (and bench/results/suite.json); chart: docs/benchmarks.svg' : ''}`)
+console.error(`results: ${file}${sseOnly ? ' (and bench/results/suite-sse.json)' : baseline === undefined ? ' (and bench/results/suite.json); chart: docs/benchmarks.svg' : ''}`)
 process.exit(0)

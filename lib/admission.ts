@@ -21,8 +21,8 @@ export interface AdmissionParts {
 
 /** Per-transport policy of one admission. */
 export interface AdmissionPolicy {
-  /** Transport asking: `websocket` (before the 101) or `long-polling` (a new session). */
-  transport: 'websocket' | 'long-polling' | 'http'
+  /** Transport asking: `websocket` (before the 101), `long-polling` (a new session) or `sse` (a new stream). */
+  transport: 'websocket' | 'long-polling' | 'sse' | 'http'
   /** Allowed `Origin` values (WebSocket): unset allows any. */
   allowedOrigins?: ReadonlySet<string>
   /** The request's `Origin` header. */
@@ -79,7 +79,7 @@ export class Admission {
     }
     const senderKey = checkSenderKey(policy.senderKey)
     const { limits } = this.parts
-    if (policy.transport === 'long-polling') limits.takeIp(policy.ip)
+    if (policy.transport === 'long-polling' || policy.transport === 'sse') limits.takeIp(policy.ip)
     limits.checkConnections(policy.ip)
     const { identity, expiresAt } = await this.authenticateToken(request)
     if (expiresAt !== undefined && expiresAt <= this.parts.now()) {

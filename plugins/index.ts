@@ -14,6 +14,8 @@ import { openapiOptionShape } from '../lib/openapi/options.js'
 import { messageStorePlugin, type MessageStorePluginOptions } from './message-store.js'
 import type { LongPollingOptions } from '../lib/long-polling/options.js'
 import { longPollingPlugin } from './long-polling.js'
+import { ssePlugin } from './sse.js'
+import { sseOptionShape, type SseOptions } from '../lib/sse/options.js'
 import { resolveBrokerOption, type BrokerOption } from '../lib/broker/options.js'
 import { presencePlugin } from './presence.js'
 import { clientScriptOptionShape, clientScriptPlugin, type ClientScriptOptions } from './client-script.js'
@@ -27,6 +29,8 @@ export interface VixRealtimeOptions extends Omit<HubPluginOptions, 'broker'> {
   websocket?: WebSocketOptions | false
   /** The long-polling transport, `GET /ws/poll` and `POST /ws/send` (default on). */
   longPolling?: LongPollingOptions | false
+  /** The Server-Sent Events transport, `GET /ws/sse` (sends over `POST /ws/send`; default on). */
+  sse?: SseOptions | false
   /** Prometheus metrics at `GET /metrics` (default on). */
   metrics?: MetricsPluginOptions | false
   /** OpenAPI docs and Swagger UI (default on, at `/docs`; `{ routePrefix }` moves them). */
@@ -48,6 +52,7 @@ const vixRealtimeOptionShape: OptionShape = {
   ...hubOptionShape,
   websocket: websocketOptionShape,
   longPolling: longPollingOptionShape,
+  sse: sseOptionShape,
   metrics: metricsOptionShape,
   docs: openapiOptionShape,
   store: messageStoreOptionShape,
@@ -56,7 +61,7 @@ const vixRealtimeOptionShape: OptionShape = {
 } satisfies Record<keyof VixRealtimeOptions, unknown>
 
 /** The plugin each part key registers, as its refusal of a misplaced hub option names it. */
-const partPlugins = { websocket: 'websocketPlugin', longPolling: 'longPollingPlugin', metrics: 'metricsPlugin', store: 'messageStorePlugin', health: 'healthPlugin' } as const
+const partPlugins = { websocket: 'websocketPlugin', longPolling: 'longPollingPlugin', sse: 'ssePlugin', metrics: 'metricsPlugin', store: 'messageStorePlugin', health: 'healthPlugin' } as const
 
 const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, options) => {
   // A hub option given to a part is told as such (the hub takes it at the top), before any other unknown key.
@@ -65,7 +70,7 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
     if (typeof partOptions === 'object' && partOptions !== null) refuseHubOptions(part, partOptions)
   }
   checkOptionKeys(options, vixRealtimeOptionShape)
-  const { websocket: websocketOptions, longPolling: longPollingOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, clientScript: clientScriptOptions, health: healthOptions, broker, ...hubOptions } = options
+  const { websocket: websocketOptions, longPolling: longPollingOptions, sse: sseOptions, metrics: metricsOptions, docs: docsOptions, store: storeOptions, clientScript: clientScriptOptions, health: healthOptions, broker, ...hubOptions } = options
   await ensureHub(fastify, broker === undefined ? hubOptions : { ...hubOptions, broker: resolveBrokerOption(broker, fastify.log) })
   // First after the hub, so @fastify/swagger sees every part's routes as they are declared.
   if (docsOptions !== false) await fastify.register(openapiPlugin, { ...docsOptions })
@@ -73,6 +78,7 @@ const vixRealtimeImpl: FastifyPluginAsync<VixRealtimeOptions> = async (fastify, 
   else if (fastify.hasDecorator('swagger')) await fastify.register(openapiPlugin, { serve: false })
   if (websocketOptions !== false) await fastify.register(websocketPlugin, { ...websocketOptions })
   if (longPollingOptions !== false) await fastify.register(longPollingPlugin, { ...longPollingOptions })
+  if (sseOptions !== false) await fastify.register(ssePlugin, { ...sseOptions })
   if (metricsOptions !== false) await fastify.register(metricsPlugin, { ...metricsOptions })
   if (healthOptions !== false) await fastify.register(healthPlugin, { ...healthOptions })
   if (clientScriptOptions !== false) await fastify.register(clientScriptPlugin, { ...clientScriptOptions })
@@ -115,6 +121,9 @@ export type { PresenceOptions } from '../lib/presence/options.js'
 export type { ControlMessage } from '../lib/broker/types.js'
 export { longPollingPlugin } from './long-polling.js'
 export type { LongPollingPluginOptions } from './long-polling.js'
+export { ssePlugin, type SsePluginOptions } from './sse.js'
+export { SseStreams } from '../lib/sse/streams.js'
+export type { SseOptions } from '../lib/sse/options.js'
 export { LongPollManager } from '../lib/long-polling/manager.js'
 export type { LongPollingOptions, RecipientIdResolver, ServerPublishOptions } from '../lib/long-polling/options.js'
 export { Hub } from '../lib/hub/hub.js'

@@ -40,7 +40,9 @@ const longPollingPluginImpl: FastifyPluginAsync<LongPollingPluginOptions> = asyn
   hub.lifecycle.add(longPollShutdown(manager, bridge, hub.options.goingAwayRetryAfter))
   const requests = new LongPollRequests({
     admit: async (request, policy) => await hub.admit(request, policy),
-    authenticate: async (request) => await hub.authenticate(request)
+    authenticate: async (request) => await hub.authenticate(request),
+    // Read when a request comes: the SSE plugin may be registered after this one.
+    streamSession: (id, identity) => fastify.hasDecorator('realtimeSse') ? fastify.realtimeSse.get(id, identity) : undefined
   }, manager, bridge, config)
   await fastify.register(longPollingRoutes(requests, config, () => hub.lifecycle.stopping))
 }

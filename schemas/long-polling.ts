@@ -70,7 +70,7 @@ export const SendQuery = Type.Object({
   session_id: Type.Optional(Type.String({
     minLength: 1,
     maxLength: 128,
-    description: 'Send as this long-poll session (like a WebSocket frame); without it, a server-side publish',
+    description: 'Send as this session, a long-poll session or an SSE stream\'s (like a WebSocket frame); without it, a server-side publish',
     examples: ['q3Jx0b6bYc2Qm1c8aL0ZfA']
   }))
 })

@@ -47,6 +47,7 @@ t.test('the AsyncAPI document is valid 3.0 and lists every message both ways', a
   t.equal(document.channels.realtime.address, '/ws', 'the channel is the WebSocket endpoint')
   t.same(document.servers.websocket, { host: 'localhost:80', protocol: 'ws', description: document.servers.websocket.description })
   t.match(document.servers.longPolling.description, /`GET \/ws\/poll` receives.*`POST \/ws\/send` sends/, 'the long-poll routes are referenced')
+  t.match(document.servers.sse, { protocol: 'http', description: /`GET \/ws\/sse` streams.*`POST \/ws\/send` sends/ }, 'the SSE server and its routes')
   t.equal(document.servers.longPolling.externalDocs.url, 'http://localhost:80/docs/json', '… and the OpenAPI document that describes them')
   t.equal(document.info.externalDocs.url, 'http://localhost:80/docs/json')
 

@@ -1,15 +1,13 @@
 import t from 'tap'
 import { once } from 'node:events'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { baseUrl, startExampleApp } from './helpers/app.js'
 import { launchChromium, saveScreenshot } from './helpers/browser.js'
-import { bundleForChild, startNode } from './helpers/child.js'
+import { startNode } from './helpers/child.js'
 import { connectUrl } from './helpers/ws-client.js'
+import { say, shown, startChatProcess } from './helpers/chat-page.js'
 import { waitFor } from './helpers/wait.js'
 
-const serverFile = fileURLToPath(new URL('../example-app/server.ts', import.meta.url))
 const WAIT = 20_000
 
 const browser = await launchChromium(t)
@@ -31,17 +29,6 @@ async function enter (page: Page, url: string, name: string, room: string): Prom
   await page.getByRole('button', { name: 'Join', exact: true }).click()
   await page.locator('#status[data-state="open"]').waitFor({ timeout: WAIT })
   await page.getByRole('list').filter({ hasText: name }).first().waitFor({ timeout: WAIT })
-}
-
-async function say (page: Page, text: string): Promise<void> {
-  await page.getByLabel('Message', { exact: true }).fill(text)
-  await page.getByRole('button', { name: 'Send', exact: true }).click()
-}
-
-/** The messages on screen, in order, as `sender: text`. */
-async function shown (page: Page): Promise<string[]> {
-  return await page.locator('#log .message').evaluateAll((items) => items.map((item) =>
-    `${item.querySelector('.who')?.textContent ?? ''}: ${item.querySelector('.text')?.textContent ?? ''}`))
 }
 
 async function members (page: Page): Promise<string[]> {
@@ -146,11 +133,7 @@ if (browser !== undefined) {
   })
 
   t.test('the server process stops and starts again: the pages reconnect by themselves and show what was sent meanwhile exactly once', async (t) => {
-    const dir = t.testdir()
-    const bundle = await bundleForChild(serverFile, dir)
-    const env = { VIX_STORE_PATH: join(dir, 'messages.db') }
-    const first = await startNode(t, bundle, 'chat', env)
-    const port = new URL(first.base).port
+    const { bundle, env, first, port } = await startChatProcess(t)
     const ws = await newPage(browser)
     const polling = await newPage(browser)
     await enter(ws, `${first.base}/`, 'Wendy', 'general')

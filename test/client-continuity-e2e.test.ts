@@ -128,7 +128,7 @@ test('publish acks carry the stored position; a resend with the same id is acked
 
 test('long polling: events carry their positions and the client tracks them', async (t) => {
   const { app, joins } = await storedApp(t)
-  const vix = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket: null, longPolling: { wait: 200 }, autoUnref: true })
+  const vix = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket: null, transports: ['polling'], longPolling: { wait: 200 }, autoUnref: true })
   t.teardown(() => { vix.close() })
   const seen = observe(vix)
   await vix.connect()

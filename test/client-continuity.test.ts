@@ -423,7 +423,7 @@ test('long polling: the 202 of a publish carries its pos and duplicate, and the 
     }
     return { status: init.method === 'POST' ? 202 : 200, headers: { get: () => null }, json }
   }
-  const vix = new VixClient({ url: 'ws://example.test/ws', WebSocket: null, fetch, longPolling: { wait: 0 }, autoUnref: true })
+  const vix = new VixClient({ url: 'ws://example.test/ws', WebSocket: null, transports: ['polling'], fetch, longPolling: { wait: 0 }, autoUnref: true })
   t.teardown(() => { vix.close() })
   await vix.connect()
   t.same(await vix.publish(null, 'chat.message', { n: 1 }, { id: 'p-1' }), { id: 'p-1', type: 'chat.message', pos: '7.AAAA' })

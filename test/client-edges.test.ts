@@ -125,7 +125,7 @@ function respond (status: number, body: unknown, headers: Record<string, string>
 }
 
 function pollingClient (t: { teardown: (fn: () => unknown) => void }, fetch: FetchLike): VixClient {
-  const vix = new VixClient({ url: 'http://example.test/ws', fetch, longPolling: { wait: 10 }, reconnect: { minDelay: 5, maxDelay: 5, factor: 1, jitter: 0 }, random: () => 0 })
+  const vix = new VixClient({ url: 'http://example.test/ws', fetch, transports: ['polling'], longPolling: { wait: 10 }, reconnect: { minDelay: 5, maxDelay: 5, factor: 1, jitter: 0 }, random: () => 0 })
   t.teardown(() => { vix.close() })
   return vix
 }

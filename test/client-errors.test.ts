@@ -70,7 +70,7 @@ t.test('a listener that throws is reported as VIX_ERR_CLIENT_LISTENER with what 
 
 t.test('long polling: an HTTP refusal of a send nobody waits for, and a binary send, are VixClientErrors', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] })
-  const vix = client(t, app, { WebSocket: undefined as any, longPolling: { wait: 200 } })
+  const vix = client(t, app, { WebSocket: undefined as any, transports: ['polling'], longPolling: { wait: 200 } })
   await vix.connect()
   const refused = await nextError(t, vix, 'VIX_ERR_UNKNOWN_TYPE', () => vix.send({ type: 'no.such.type', payload: {} }))
   t.equal(refused.status, 400, 'with the HTTP status')

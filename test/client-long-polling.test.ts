@@ -139,7 +139,7 @@ class FakePollServer {
 async function setup (t: Teardown, options: Partial<VixClientOptions> = {}): Promise<{ fake: FakePollServer, vix: VixClient }> {
   const fake = new FakePollServer()
   const url = await fake.start(t)
-  const vix = new VixClient({ url, WebSocket, longPolling: { wait: 200 }, reconnect: { minDelay: 10, maxDelay: 50, factor: 2, jitter: 0 }, ...options })
+  const vix = new VixClient({ url, WebSocket, transports: ['websocket', 'polling'], longPolling: { wait: 200 }, reconnect: { minDelay: 10, maxDelay: 50, factor: 2, jitter: 0 }, ...options })
   t.teardown(() => { vix.close() })
   return { fake, vix }
 }
@@ -294,7 +294,7 @@ test('session creation refused with 503: retry after Retry-After', async (t) => 
   vix.close()
 })
 
-test('falls back after N WebSocket failures even when the browser says nothing about why', async (t) => {
+test('falls back after N WebSocket failures, an HTTP check that reaches the server and one more failure, even when the browser says nothing about why', async (t) => {
   class Failing {
     readyState = 0
     binaryType = 'blob'
@@ -318,7 +318,8 @@ test('falls back after N WebSocket failures even when the browser says nothing a
   const switched = nextEvent(vix, 'transport')
   await vix.connect()
   await switched
-  t.same(failures, ['VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT'])
+  // Three failures, then GET /ws/health answers (a 404 here: any answer means HTTP works), then one more WebSocket try.
+  t.same(failures, ['VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT', 'VIX_ERR_CLIENT_CONNECT'])
   t.equal(vix.transport, 'long-polling')
 })
 

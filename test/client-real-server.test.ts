@@ -10,7 +10,7 @@ import { connect } from './helpers/ws-client.js'
 
 t.test('without a WebSocket class the client long-polls the real server: join, publish, receive, ack', async (t) => {
   const app = await build(t, { relayTypes: ['chat.message'] })
-  const client = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket: undefined as any, longPolling: { wait: 200 }, autoUnref: true })
+  const client = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket: undefined as any, transports: ['websocket', 'polling'], longPolling: { wait: 200 }, autoUnref: true })
   t.teardown(() => client.close())
   const received: any[] = []
   client.on('chat.message', (msg: any) => { received.push(msg) })

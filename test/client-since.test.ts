@@ -71,7 +71,7 @@ t.test('an empty since keeps the position the client already has', async (t) => 
 
 t.test("long polling: join with since '' is accepted by the real server", async (t) => {
   const { joins, client } = await withJoins(t)
-  const vix = client({ WebSocket: undefined as any, longPolling: { wait: 200 } })
+  const vix = client({ WebSocket: undefined as any, transports: ['polling'], longPolling: { wait: 200 } })
   await vix.connect()
   t.equal(vix.transport, 'long-polling')
   t.match(await vix.join('general', { since: '' }), { room: 'general', recovered: false })

@@ -62,7 +62,10 @@ test('options are checked at construction with VIX_ERR_INVALID_OPTION naming the
     [{ url: 'ws://x/ws', WebSocket, longPolling: { baseUrl: '::' } }, /"longPolling.baseUrl"/],
     [{ url: 'ws://x/ws', WebSocket, longPolling: { wait: -1 } }, /"longPolling.wait"/],
     [{ url: 'ws://x/ws', WebSocket, longPolling: { afterFailures: 1.5 } }, /"longPolling.afterFailures"/],
-    [{ url: 'ws://x/ws', longPolling: false }, /"WebSocket"/],
+    [{ url: 'ws://x/ws', longPolling: false }, /"transports".*no WebSocket class/],
+    [{ url: 'ws://x/ws', WebSocket, transports: [] }, /"transports"/],
+    [{ url: 'ws://x/ws', WebSocket, transports: ['carrier-pigeon'] }, /"transports"/],
+    [{ url: 'ws://x/ws', WebSocket, transports: ['sse', 'sse'] }, /"transports"/],
     [{ url: 'ws://x/ws', WebSocket, reconnect: { minDelay: 100, maxDelay: 50 } }, /"reconnect.maxDelay"/],
     [{ url: 'ws://x/ws', WebSocket, reconnect: { jitter: 2 } }, /"reconnect.jitter"/],
     [{ url: 'ws://x/ws', WebSocket, reconnect: { factor: 0.5 } }, /"reconnect.factor"/],
@@ -108,7 +111,7 @@ test('options: http(s) URLs become ws(s); polling URLs derive from the origin; q
   t.equal(resolveOptions({ url: 'wss://x/ws', WebSocket, longPolling: false }).longPolling, false)
 })
 
-test('options: WebSocket null means long polling only, even where a global WebSocket exists', async (t) => {
+test('options: WebSocket null leaves WebSocket out, even where a global WebSocket exists', async (t) => {
   const saved = Object.getOwnPropertyDescriptor(globalThis, 'WebSocket')
   Object.defineProperty(globalThis, 'WebSocket', { value: WebSocket, configurable: true, writable: true })
   t.teardown(() => {
@@ -117,8 +120,12 @@ test('options: WebSocket null means long polling only, even where a global WebSo
   })
   t.equal(resolveOptions({ url: 'ws://x/ws' }).WebSocket, WebSocket, 'the global by default')
   t.equal(resolveOptions({ url: 'ws://x/ws', WebSocket: null }).WebSocket, undefined)
-  t.equal(new VixClient({ url: 'ws://x/ws', WebSocket: null }).transport, 'long-polling')
+  t.equal(new VixClient({ url: 'ws://x/ws', WebSocket: null }).transport, 'sse', 'the next of the default transports')
+  t.equal(new VixClient({ url: 'ws://x/ws', WebSocket: null, transports: ['websocket', 'polling'] }).transport, 'long-polling')
   t.throws(() => new VixClient({ url: 'ws://x/ws', WebSocket: null, longPolling: false }), /long polling is off/)
+  t.same(resolveOptions({ url: 'ws://x/ws', WebSocket: null, transports: ['polling', 'sse'] }).transports, ['long-polling', 'sse'], 'in the order given')
+  const sse = resolveOptions({ url: 'https://x/ws', WebSocket: null, transports: ['sse'], query: { token: 't' } }).sse
+  t.match(sse, { url: /^https:\/\/x\/ws\/sse\?token=t&client_key=[\w-]{22}$/, sendUrl: 'https://x/ws/send?token=t' }, 'SSE on the HTTP origin, with the query and the client key')
 })
 
 test('TimerSet: unref in Node, clear is idempotent; default timers fire', async (t) => {

@@ -64,7 +64,7 @@ class FakePolling {
 const settle = async (): Promise<void> => { await delay(5) }
 const watched = ['state', 'open', 'close', 'reconnecting', 'transport', 'error', 'upgrade_failed']
 
-/** A client whose first WebSocket never opens (afterFailures 1), so it falls back and opens on long polling. */
+/** A client whose first WebSocket upgrade is refused, so it falls back and opens on long polling. */
 async function fallenBack (t: Teardown, longPolling: LongPollingClientOptions = {}, options: Partial<VixClientOptions> = {}): Promise<{ vix: VixClient, clock: FakeClock, polling: FakePolling, events: any[][] }> {
   ScriptedSocket.sockets = []
   const clock = new FakeClock()
@@ -73,6 +73,7 @@ async function fallenBack (t: Teardown, longPolling: LongPollingClientOptions = 
     url: 'ws://example.test/ws',
     WebSocket: ScriptedSocket as any,
     fetch: polling.fetch,
+    transports: ['websocket', 'polling'],
     longPolling: { afterFailures: 1, upgradeInterval: 1000, ...longPolling },
     timers: clock,
     timeout: 5000,
@@ -85,7 +86,11 @@ async function fallenBack (t: Teardown, longPolling: LongPollingClientOptions = 
   const events: any[][] = []
   for (const name of watched) vix.on(name as any, (...args: any[]) => { events.push([name, ...args]) })
   const opened = vix.connect()
-  if (options.WebSocket !== null) ScriptedSocket.sockets[0].drop()
+  if (options.WebSocket !== null) {
+    // A refused upgrade: HTTP answered, so the client falls back at once.
+    ScriptedSocket.sockets[0].onerror?.({ message: 'Unexpected server response: 400' })
+    ScriptedSocket.sockets[0].drop()
+  }
   clock.tick(0)
   await opened
   await settle()
@@ -256,7 +261,7 @@ test('against the real server: refused upgrades: the client long-polls; upgrades
       }
     })
   })
-  const client = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket, longPolling: { wait: 200, upgradeInterval: 200 }, reconnect: { minDelay: 20, maxDelay: 50 }, autoUnref: true })
+  const client = new VixClient({ url: `${baseUrl(app, 'ws')}/ws`, WebSocket, transports: ['websocket', 'polling'], longPolling: { wait: 200, upgradeInterval: 200 }, reconnect: { minDelay: 20, maxDelay: 50 }, autoUnref: true })
   t.teardown(() => {
     client.close()
     // The aborted polls leave keep-alive connections behind in fetch's pool, which

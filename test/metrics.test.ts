@@ -23,6 +23,7 @@ const families: Record<string, 'COUNTER' | 'GAUGE' | 'HISTOGRAM'> = {
   vix_longpoll_dropped_total: 'COUNTER',
   vix_store_appends_total: 'COUNTER',
   vix_ws_connections_active: 'GAUGE',
+  vix_sessions_active: 'GAUGE',
   vix_ws_rooms_active: 'GAUGE',
   vix_longpoll_sessions_active: 'GAUGE',
   vix_longpoll_buffered_messages: 'GAUGE',

@@ -26,6 +26,7 @@ const expectedOperations = [
   'GET /ws/poll',
   'DELETE /ws/poll',
   'POST /ws/send',
+  'GET /ws/sse',
   'GET /metrics',
   'GET /ws/health',
   'GET /ws/ready',
@@ -250,7 +251,7 @@ t.test('registration order does not matter', async (t) => {
       await app.register(hubPlugin, { relayTypes: ['chat.message'] })
       await app.register(websocketPlugin)
       withRoute(app)
-      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false, clientScript: false })
+      await app.register(vixRealtime, { websocket: false, metrics: false, longPolling: false, sse: false, clientScript: false })
     }
   }
   for (const [name, register] of Object.entries(orders)) {

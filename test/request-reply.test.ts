@@ -54,7 +54,7 @@ async function sleep (ms: number): Promise<void> {
 
 const transports = [
   { name: 'websocket', options: { WebSocket, longPolling: false as const } },
-  { name: 'long-polling', options: { WebSocket: undefined as any, longPolling: { wait: 200 } } }
+  { name: 'long-polling', options: { WebSocket: undefined as any, transports: ['polling'], longPolling: { wait: 200 } } }
 ]
 
 function clientOf (t: Test, app: FastifyInstance, options: Record<string, unknown>): VixClient {

@@ -5,7 +5,9 @@ import { VixClient } from './ws/client.js'
 const ROOMS = ['general', 'random', 'help']
 const PAGE = 50
 const params = new URLSearchParams(window.location.search)
-const forcePolling = params.get('transport') === 'polling'
+// `?transport=polling` or `?transport=sse`: that transport only. Otherwise WebSocket, then SSE, then long polling.
+const forced = { polling: ['polling'], sse: ['sse'] }[params.get('transport')]
+const TRANSPORT_NAMES = { websocket: 'WebSocket', sse: 'SSE', 'long-polling': 'long polling' }
 /** The longest text the server takes (its chat.message schema): the input shows a counter near it and refuses more. */
 const MAX_TEXT = Number(document.getElementById('message').dataset.max)
 
@@ -55,11 +57,11 @@ function renderStatus () {
   const state = client === null ? 'idle' : client.state
   const transport = client === null ? '' : client.transport
   const open = state === 'open'
-  const label = state === 'idle' ? 'not joined' : open ? (transport === 'long-polling' ? 'polling' : 'connected') : state === 'closed' ? 'offline' : state
+  const label = state === 'idle' ? 'not joined' : open ? ({ 'long-polling': 'polling', sse: 'SSE' }[transport] ?? 'connected') : state === 'closed' ? 'offline' : state
   ui.status.dataset.state = state
   ui.status.dataset.transport = transport
   ui.stateText.textContent = label
-  ui.transportText.textContent = transport === '' ? '' : `via ${transport === 'long-polling' ? 'long polling' : 'WebSocket'}`
+  ui.transportText.textContent = transport === '' ? '' : `via ${TRANSPORT_NAMES[transport] ?? transport}`
   renderPresenceLiveness(state)
 }
 
@@ -232,8 +234,7 @@ function connect (name) {
     url: new URL('/ws', window.location.origin).href,
     // The demo's identity: the server takes the name from here (see the README about real authentication).
     query: { name },
-    // `?transport=polling`: no WebSocket at all. Otherwise WebSocket, and long polling when it keeps failing.
-    WebSocket: forcePolling ? null : undefined,
+    ...(forced === undefined ? {} : { transports: forced }),
     longPolling: { afterFailures: 3 }
   })
   next.on('state', renderStatus)

@@ -66,32 +66,33 @@ function reachableSchemas (openapi: OpenApiDocument, messages: object): Record<s
   return schemas
 }
 
-/** The HTTP operations carrying the same frames: a body of client frames (`POST /ws/send`) or an answer of server frames (`GET /ws/poll`). */
-function longPollOperations (openapi: OpenApiDocument): string[] {
+/** The HTTP operations carrying the same frames: a body of client frames (`POST /ws/send`), an answer of server frames (`GET /ws/poll`), an event stream of them (`GET /ws/sse`). */
+function httpOperations (openapi: OpenApiDocument): { sends: string[], polls: string[], streams: string[] } {
   const clientRef = componentRef(JsonMessage.$id).$ref
   const pollRef = componentRef(PollResponse.$id).$ref
-  const found: string[] = []
+  const found = { sends: [] as string[], polls: [] as string[], streams: [] as string[] }
   for (const [name, operation] of documentedOperations(openapi)) {
-    if (operation.requestBody?.content?.['application/json']?.schema?.$ref === clientRef) found.push(`\`${name}\` sends client frames (the body is one)`)
-    if (operation.responses?.['200']?.content?.['application/json']?.schema?.$ref === pollRef) found.push(`\`${name}\` receives the server frames (\`messages\`)`)
+    if (operation.requestBody?.content?.['application/json']?.schema?.$ref === clientRef) found.sends.push(`\`${name}\` sends client frames (the body is one)`)
+    if (operation.responses?.['200']?.content?.['application/json']?.schema?.$ref === pollRef) found.polls.push(`\`${name}\` receives the server frames (\`messages\`)`)
+    if (operation.responses?.['200']?.content?.['text/event-stream'] !== undefined) found.streams.push(`\`${name}\` streams the server frames (one \`data:\` line of JSON each, \`id:\` a resume cursor)`)
   }
   return found
 }
 
-/** Servers: the WebSocket endpoint and, when it is on, the long-poll fallback carrying the same messages. */
-function serversOf (context: AsyncApiContext, longPoll: string[]): Record<string, Record<string, unknown>> {
+/** An HTTP server of the same messages, its routes described in the OpenAPI document. */
+function httpServer (context: AsyncApiContext, description: string): Record<string, unknown> {
+  const server: Record<string, unknown> = { host: context.host, protocol: context.secure ? 'https' : 'http', description: `${description}. The routes are described in the OpenAPI document.` }
+  if (context.openapiUrl !== undefined) server.externalDocs = { description: 'OpenAPI 3.1 document of the HTTP routes', url: context.openapiUrl }
+  return server
+}
+
+/** Servers: the WebSocket endpoint and, when they are on, the long-poll fallback and the SSE stream carrying the same messages. */
+function serversOf (context: AsyncApiContext, http: ReturnType<typeof httpOperations>): Record<string, Record<string, unknown>> {
   const servers: Record<string, Record<string, unknown>> = {
     websocket: { host: context.host, protocol: context.secure ? 'wss' : 'ws', description: 'The realtime WebSocket endpoint: one JSON text frame per message.' }
   }
-  if (longPoll.length > 0) {
-    const longPolling: Record<string, unknown> = {
-      host: context.host,
-      protocol: context.secure ? 'https' : 'http',
-      description: `The long-polling fallback carries the same messages over HTTP: ${longPoll.join('; ')}. The routes are described in the OpenAPI document.`
-    }
-    if (context.openapiUrl !== undefined) longPolling.externalDocs = { description: 'OpenAPI 3.1 document of the HTTP routes', url: context.openapiUrl }
-    servers.longPolling = longPolling
-  }
+  if (http.polls.length > 0) servers.longPolling = httpServer(context, `The long-polling fallback carries the same messages over HTTP: ${[...http.polls, ...http.sends].join('; ')}`)
+  if (http.streams.length > 0) servers.sse = httpServer(context, `Server-Sent Events carry the same messages: ${[...http.streams, ...http.sends].join('; ')}`)
   return servers
 }
 
@@ -140,8 +141,7 @@ export function buildAsyncApiDocument (openapi: OpenApiDocument, context: AsyncA
     operations[uniqueName(`send.${key}`, operations)] = operation('send', `Send ${key}`, [key])
   }
 
-  const longPoll = longPollOperations(openapi)
-  const servers = serversOf(context, longPoll)
+  const servers = serversOf(context, httpOperations(openapi))
   const channel: Record<string, unknown> = {
     address: websocket?.[0].replace(/^GET /, '') ?? null,
     title: 'Realtime messages',

@@ -1,7 +1,7 @@
 import type { TimerSet } from './timers.js'
 import type { VixClientError } from './errors.js'
 
-export type TransportName = 'websocket' | 'long-polling'
+export type TransportName = 'websocket' | 'sse' | 'long-polling'
 
 /** Why a connection ended (reported once, and never after the client closed it). */
 export interface ConnectionClosed {
@@ -31,7 +31,7 @@ export interface ConnectionHandlers {
   dropped: (count: number) => void
 }
 
-/** One attempt to talk to the server: a WebSocket, or one long-polling session. */
+/** One attempt to talk to the server: a WebSocket, an SSE stream, or one long-polling session. */
 export interface Connection {
   readonly transport: TransportName
   /** Send one frame; `id` is the message id when it has one (to route a refusal). */

@@ -4,7 +4,8 @@
  */
 export { VixClient } from './client.js'
 export type { ClientState, ClientEventName, VixClientEvents, RecoveryFailed, PositionGap } from './events.js'
-export type { VixClientOptions, LongPollingClientOptions, GapRecoveryOptions } from './options.js'
+export type { VixClientOptions, LongPollingClientOptions, GapRecoveryOptions, TransportOption } from './options.js'
+export type { EventSourceLike, EventSourceConstructor } from './sse-connection.js'
 export type { RequestOptions } from './requests.js'
 export { parsePosition, formatPosition, type Position } from './position.js'
 export { VixClientError, ClientErrorCodes, type ClientErrorCode, type VixClientErrorCode, type VixClientErrorDetails } from './errors.js'

@@ -1,26 +1,10 @@
-import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers } from './connection.js'
-import { ClientErrorCodes, VixClientError, codeOf } from './errors.js'
-import type { TimerSet } from './timers.js'
+import type { Connection, ConnectionContext } from './connection.js'
+import { errorOf, retryAfterOf, withQuery } from './http-channel.js'
+import { HttpConnection, started } from './http-connection.js'
+import type { FetchLike, HeadersOption, ResponseLike } from './http-types.js'
 
-/** The part of a fetch `Response` the client reads. */
-export interface ResponseLike {
-  readonly status: number
-  readonly headers: { get: (name: string) => string | null }
-  json: () => Promise<unknown>
-}
-
-/** The part of `fetch` the client uses; the global `fetch` of browsers and Node 20 fits. */
-export type FetchLike = (url: string, init: {
-  method: string
-  headers: Record<string, string>
-  body?: string
-  signal: AbortSignal
-  /** Set on the request that ends the session as the client closes: it may outlive a closing page. */
-  keepalive?: boolean
-}) => Promise<ResponseLike>
-
-/** Extra request headers (a token...), or a function called before every request so a token can be refreshed. */
-export type HeadersOption = Record<string, string> | (() => Record<string, string> | Promise<Record<string, string>>)
+export { withQuery }
+export type { FetchLike, HeadersOption, ResponseLike }
 
 export interface LongPollingConnectionOptions {
   pollUrl: string
@@ -41,48 +25,6 @@ export interface LongPollingConnectionOptions {
 }
 
 interface PollBody { session_id?: unknown, messages?: unknown, next?: unknown, dropped?: unknown }
-interface ErrorBody { code?: unknown, message?: unknown }
-interface QueuedSend { body: string, id?: string }
-
-/** `url` with `params` set in its query (replacing any of the same name); `url` itself is not changed. */
-export function withQuery (url: string | URL, params: Record<string, string> | undefined): string {
-  const target = new URL(url)
-  for (const [key, value] of Object.entries(params ?? {})) target.searchParams.set(key, value)
-  return target.toString()
-}
-
-/** `Retry-After` in seconds, as ms; absent or unparsable → undefined. */
-function retryAfterOf (response: ResponseLike): number | undefined {
-  const header = response.headers.get('retry-after')
-  if (header === null || !/^\d+$/.test(header.trim())) return undefined
-  return Number(header) * 1000
-}
-
-/** What a 202 of `POST /ws/send` says about a stored message: `{id, pos?, duplicate?}` (a body it cannot read says nothing). */
-async function acceptedOf (response: ResponseLike): Promise<{ pos?: string, duplicate?: boolean }> {
-  let body: { pos?: unknown, duplicate?: unknown } | null
-  try {
-    body = (await response.json()) as { pos?: unknown, duplicate?: unknown } | null
-  } catch {
-    body = null
-  }
-  const accepted: { pos?: string, duplicate?: boolean } = {}
-  if (typeof body?.pos === 'string') accepted.pos = body.pos
-  if (body?.duplicate === true) accepted.duplicate = true
-  return accepted
-}
-
-async function errorOf (response: ResponseLike, id?: string): Promise<VixClientError> {
-  let body: ErrorBody = {}
-  try {
-    body = (await response.json()) as ErrorBody ?? {}
-  } catch {
-    // A proxy's HTML error page: keep the status.
-  }
-  const code = codeOf(body.code, ClientErrorCodes.HTTP)
-  const message = typeof body.message === 'string' ? body.message : `HTTP ${response.status}`
-  return new VixClientError(code, message, { status: response.status, id })
-}
 
 /**
  * One long-polling session (DESIGN §3): create it, then poll in a loop,
@@ -90,9 +32,7 @@ async function errorOf (response: ResponseLike, id?: string): Promise<VixClientE
  * POSTed one at a time so the server sees them in the order they were made.
  */
 export function openLongPolling (options: LongPollingConnectionOptions, context: ConnectionContext): Connection {
-  const session = new LongPollingSession(options, context)
-  session.start()
-  return session
+  return started(new LongPollingSession(options, context))
 }
 
 /**
@@ -100,40 +40,21 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
  * share one state: the session id, the `next` to acknowledge, and `done`,
  * after which no handler is called and every request in flight is aborted.
  */
-class LongPollingSession implements Connection {
+class LongPollingSession extends HttpConnection {
   readonly transport = 'long-polling'
-  private done = false
-  private opened = false
   private sessionId: string | undefined
   /** The `next` of the last batch delivered: sent as `ack` by the next poll. */
   private ack: number | undefined
   /** Failed polls in a row. */
   private failures = 0
   private retryTimer: unknown
-  private readonly controllers = new Set<AbortController>()
-  /** Sends waiting for the one in flight: a plain array drained by `drainOutbox`. */
-  private readonly outbox: QueuedSend[] = []
-  private sending = false
-  private readonly timers: TimerSet
-  private readonly handlers: ConnectionHandlers
 
   constructor (private readonly options: LongPollingConnectionOptions, context: ConnectionContext) {
-    this.timers = context.timers
-    this.handlers = context.handlers
+    super({ ...options, sendTimeout: options.pollGrace }, context, 'long-polling')
   }
 
   start (): void {
     this.create().catch((error) => { this.fail(error) })
-  }
-
-  send (data: string | ArrayBuffer | ArrayBufferView, id?: string): void {
-    if (this.done) return
-    if (typeof data !== 'string') {
-      this.handlers.rejected(id, new VixClientError(ClientErrorCodes.UNSUPPORTED, 'Binary frames cannot be sent over long polling', { id }))
-      return
-    }
-    this.outbox.push(id === undefined ? { body: data } : { body: data, id })
-    this.drainOutbox().catch((error) => { this.fail(error) })
   }
 
   close (): void {
@@ -147,35 +68,13 @@ class LongPollingSession implements Connection {
     this.finish({ code: 1006, reason: 'long polling failed', opened: this.opened, error: error as Error })
   }
 
-  private finish (info: ConnectionClosed): void {
-    if (this.done) return
-    this.stop()
-    this.handlers.close(info)
-  }
-
-  private stop (): void {
-    this.done = true
+  protected override stop (): void {
+    super.stop()
     this.timers.clear(this.retryTimer)
-    for (const controller of this.controllers) controller.abort()
-    this.controllers.clear()
-    this.outbox.length = 0
   }
 
-  private async request (method: string, url: string, body: string | undefined, timeoutMs: number): Promise<ResponseLike> {
-    const controller = new AbortController()
-    this.controllers.add(controller)
-    const timer = this.timers.set(() => { controller.abort() }, timeoutMs)
-    try {
-      // Awaited only when a function: with fixed headers the request goes out in the same tick.
-      const extra = typeof this.options.headers === 'function' ? await this.options.headers() : this.options.headers
-      const headers: Record<string, string> = { accept: 'application/json', ...extra }
-      if (body !== undefined) headers['content-type'] = 'application/json'
-      const params = this.options.params?.()
-      return await this.options.fetch(params === undefined ? url : withQuery(url, params), { method, headers, body, signal: controller.signal })
-    } finally {
-      this.timers.clear(timer)
-      this.controllers.delete(controller)
-    }
+  private async request (method: string, url: string, timeoutMs: number): Promise<ResponseLike> {
+    return await this.http.request(method, url, undefined, timeoutMs)
   }
 
   /**
@@ -206,7 +105,7 @@ class LongPollingSession implements Connection {
   private async create (): Promise<void> {
     let response: ResponseLike
     try {
-      response = await this.request('GET', this.options.createUrl ?? this.options.pollUrl, undefined, this.options.pollGrace)
+      response = await this.request('GET', this.options.createUrl ?? this.options.pollUrl, this.options.pollGrace)
     } catch (error) {
       this.finish({ code: 1006, reason: 'long-polling session could not be created', opened: false, error: error as Error })
       return
@@ -229,6 +128,7 @@ class LongPollingSession implements Connection {
       return
     }
     this.sessionId = body.session_id
+    this.http.sessionId = body.session_id
     this.opened = true
     this.handlers.open()
     this.deliver(body)
@@ -243,7 +143,7 @@ class LongPollingSession implements Connection {
       let response: ResponseLike
       let body: PollBody
       try {
-        response = await this.request('GET', withQuery(this.options.pollUrl, params), undefined, this.options.wait + this.options.pollGrace)
+        response = await this.request('GET', withQuery(this.options.pollUrl, params), this.options.wait + this.options.pollGrace)
         if (this.done) return
         if (response.status === 404) {
           this.finish({ code: 4404, reason: 'long-polling session not found', opened: this.opened, sessionLost: true, error: await errorOf(response) })
@@ -270,34 +170,5 @@ class LongPollingSession implements Connection {
       this.failures = 0
       this.deliver(body)
     }
-  }
-
-  /** POST the queued sends one at a time, in order. */
-  private async drainOutbox (): Promise<void> {
-    if (this.sending) return
-    this.sending = true
-    while (!this.done && this.outbox.length > 0) {
-      const item = this.outbox[0]
-      try {
-        const response = await this.request('POST', withQuery(this.options.sendUrl, { session_id: this.sessionId as string }), item.body, this.options.pollGrace)
-        if (this.done) break
-        if (response.status === 404) {
-          this.finish({ code: 4404, reason: 'long-polling session not found', opened: this.opened, sessionLost: true })
-          break
-        }
-        this.outbox.shift()
-        if (response.status === 202 || response.status === 200) {
-          if (item.id !== undefined) this.handlers.accepted(item.id, await acceptedOf(response))
-        } else {
-          this.handlers.rejected(item.id, await errorOf(response, item.id))
-        }
-      } catch (error) {
-        if (this.done) break
-        // Unknown whether it arrived: reconnect; messages with an id are resent
-        // by the client and the server's store makes that idempotent.
-        this.finish({ code: 1006, reason: 'long-polling send failed', opened: this.opened, error: error as Error })
-      }
-    }
-    this.sending = false
   }
 }

@@ -4,6 +4,13 @@ import { ClientErrorCodes, VixClientError } from './errors.js'
 import { withQuery, type FetchLike, type HeadersOption } from './long-polling-connection.js'
 import { defaultTimers, type Timers } from './timers.js'
 import type { WebSocketConstructor } from './websocket-connection.js'
+import type { TransportName } from './connection.js'
+import type { EventSourceConstructor } from './sse-connection.js'
+
+/** A transport of the `transports` option. */
+export type TransportOption = 'websocket' | 'sse' | 'polling'
+
+const transportNames: Record<TransportOption, TransportName> = { websocket: 'websocket', sse: 'sse', polling: 'long-polling' }
 
 /** Where and how to long-poll when the WebSocket cannot connect. */
 export interface LongPollingClientOptions {
@@ -52,6 +59,17 @@ export interface VixClientOptions {
   tokenParam?: string
   /** Long-polling fallback, or `false` for WebSocket only. */
   longPolling?: LongPollingClientOptions | false
+  /**
+   * Transports in order of preference (default `['websocket', 'sse', 'polling']`;
+   * `['websocket']` with `longPolling: false`).
+   * The first that can be used is tried first; the next ones only when
+   * WebSocket fails while plain HTTP to the server works, never because the
+   * server is down. `['sse']` alone suits a read-mostly page. One without what it needs
+   * (no WebSocket class; `longPolling: false`; no fetch) is left out.
+   */
+  transports?: TransportOption[]
+  /** EventSource class for SSE: default `globalThis.EventSource` (browsers); `null`, or `headers` given: the stream is read with fetch. */
+  EventSource?: EventSourceConstructor | null
   /** Reconnection timing, or `false` to never reconnect. */
   reconnect?: Partial<ReconnectOptions> | false
   /** How long `join`, `leave` and `publish` wait for the server's ack, ms (default 10000). */
@@ -86,13 +104,27 @@ export interface GapRecoveryOptions {
 
 export const gapRecoveryDefaults: GapRecoveryOptions = { minDelay: 100, maxDelay: 5000, maxAttempts: 5 }
 
+/** Query parameters added to each HTTP request when it is made (the latest token of `getToken`). */
+export type QueryParams = () => Record<string, string> | undefined
+
 export interface ResolvedOptions {
   url: string
   WebSocket: WebSocketConstructor | undefined
   webSocketOptions: unknown
   fetch: FetchLike | undefined
   headers: HeadersOption | undefined
-  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number, params?: () => Record<string, string> | undefined } | false
+  longPolling: { pollUrl: string, createUrl?: string, sendUrl: string, wait: number, afterFailures: number, upgradeInterval: number, params?: QueryParams } | false
+  /** The transports that can be used, in order (never empty). */
+  transports: TransportName[]
+  /** The SSE stream (with the `client_key`) and send URLs; `false` when SSE is not listed or there is no fetch. */
+  sse: { url: string, sendUrl: string, params?: QueryParams } | false
+  EventSource: EventSourceConstructor | undefined
+  /** WebSocket attempts that never opened before HTTP is checked and, when it works, the next transport tried. */
+  afterFailures: number
+  /** After a fallback, a WebSocket is tried every this many ms (0: never). */
+  upgradeInterval: number
+  /** Fetched when WebSocket keeps failing: any answer means HTTP reaches the server (it is not down). */
+  checkUrl: string | undefined
   reconnect: ReconnectOptions | false
   timeout: number
   connectTimeout: number
@@ -129,18 +161,26 @@ const MAX_TIMER_DELAY = 2_147_483_647
 export function resolveOptions (options: VixClientOptions): ResolvedOptions {
   if (options === null || typeof options !== 'object') throw invalid('options', 'expected an object')
   const url = webSocketUrlOf(options.url)
-  const globals = globalThis as { WebSocket?: WebSocketConstructor, fetch?: FetchLike }
+  const globals = globalThis as unknown as { WebSocket?: WebSocketConstructor, fetch?: FetchLike, EventSource?: EventSourceConstructor }
   const WebSocketClass = options.WebSocket === null ? undefined : options.WebSocket ?? globals.WebSocket
   if (WebSocketClass !== undefined && typeof WebSocketClass !== 'function') throw invalid('WebSocket', 'expected a WebSocket class')
   const fetchFn = options.fetch ?? (typeof globals.fetch === 'function' ? globals.fetch.bind(globalThis) : undefined)
   if (fetchFn !== undefined && typeof fetchFn !== 'function') throw invalid('fetch', 'expected a function')
-  const longPolling = longPollingOf(options, url, fetchFn)
-  if (WebSocketClass === undefined && longPolling === false) {
-    throw invalid('WebSocket', 'no WebSocket class (Node 20 has none: pass `WebSocket` from the ws package) and long polling is off')
-  }
+  const listed = transportsOf(options.transports, options.longPolling === false)
+  const longPolling = longPollingOf(options, url, fetchFn, listed.includes('polling'))
   // One per client, on every session it opens: its resends across reconnects are one sender's (see newSenderKey).
   const sender = { client_key: newSenderKey() }
   if (longPolling !== false) longPolling.createUrl = withQuery(longPolling.pollUrl, sender)
+  const http = httpOriginOf(options, url)
+  const sse = listed.includes('sse') && fetchFn !== undefined
+    ? { url: withQuery(withQuery(new URL('/ws/sse', http), options.query), sender), sendUrl: withQuery(new URL(sendPathOf(options), http), options.query) }
+    : false
+  const usable: Record<TransportOption, boolean> = { websocket: WebSocketClass !== undefined, sse: sse !== false, polling: longPolling !== false }
+  const transports = listed.filter((name) => usable[name]).map((name) => transportNames[name])
+  if (transports.length === 0) {
+    throw invalid('transports', `none of ${JSON.stringify(listed)} can be used: no WebSocket class (Node 20 has none: pass \`WebSocket\` from the ws package), long polling is off, or no fetch for SSE`)
+  }
+  const polling = options.longPolling === false ? {} : options.longPolling ?? {}
   const reconnect = reconnectOf(options.reconnect)
   const gapRecovery = gapRecoveryOf(options.gapRecovery, reconnect)
   return {
@@ -150,6 +190,12 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     fetch: fetchFn,
     headers: options.headers,
     longPolling,
+    transports,
+    sse,
+    EventSource: options.EventSource === null ? undefined : options.EventSource ?? globals.EventSource,
+    afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
+    upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000),
+    checkUrl: fetchFn === undefined ? undefined : withQuery(new URL('/ws/health', http), options.query),
     reconnect,
     timeout: checkNumber('timeout', options.timeout ?? 10_000, 1),
     connectTimeout: checkNumber('connectTimeout', options.connectTimeout ?? 10_000, 1),
@@ -176,22 +222,39 @@ function webSocketUrlOf (value: string): URL {
   return url
 }
 
-/** The poll and send URLs (on the WebSocket's origin unless `baseUrl` says otherwise) and the fallback's timing; `false` when off. */
-function longPollingOf (options: VixClientOptions, url: URL, fetchFn: FetchLike | undefined): ResolvedOptions['longPolling'] {
-  if (options.longPolling === false) return false
-  const polling = options.longPolling ?? {}
-  const httpOrigin = `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`
-  let base: URL
+/** Transports as listed (default websocket, sse, polling; websocket alone with `longPolling: false`), checked. */
+function transportsOf (option: TransportOption[] | undefined, webSocketOnly: boolean): TransportOption[] {
+  // `longPolling: false` has always meant "WebSocket only".
+  const listed = option ?? (webSocketOnly ? ['websocket'] : ['websocket', 'sse', 'polling'])
+  if (!Array.isArray(listed) || listed.length === 0 || listed.some((name) => !Object.hasOwn(transportNames, name)) || new Set(listed).size !== listed.length) {
+    throw invalid('transports', `expected a non-empty list of distinct "websocket", "sse", "polling", got ${JSON.stringify(option)}`)
+  }
+  return listed
+}
+
+/** The HTTP origin of polling and SSE: the WebSocket's, unless `longPolling.baseUrl` says otherwise. */
+function httpOriginOf (options: VixClientOptions, url: URL): string {
+  const polling = options.longPolling === false ? {} : options.longPolling ?? {}
   try {
-    base = new URL(polling.baseUrl ?? httpOrigin)
+    return new URL(polling.baseUrl ?? `${url.protocol === 'wss:' ? 'https:' : 'http:'}//${url.host}`).origin
   } catch {
     throw invalid('longPolling.baseUrl', `not a URL: ${String(polling.baseUrl)}`)
   }
+}
+
+function sendPathOf (options: VixClientOptions): string {
+  return (options.longPolling === false ? undefined : options.longPolling?.sendPath) ?? '/ws/send'
+}
+
+/** The poll and send URLs (on the WebSocket's origin unless `baseUrl` says otherwise) and the fallback's timing; `false` when off. */
+function longPollingOf (options: VixClientOptions, url: URL, fetchFn: FetchLike | undefined, listed: boolean): ResolvedOptions['longPolling'] {
+  if (options.longPolling === false || !listed) return false
+  const polling = options.longPolling ?? {}
+  const origin = httpOriginOf(options, url)
   if (fetchFn === undefined) throw invalid('fetch', 'long polling needs fetch: pass one or set longPolling: false')
-  const origin = base.origin
   return {
     pollUrl: withQuery(new URL(polling.pollPath ?? '/ws/poll', origin), options.query),
-    sendUrl: withQuery(new URL(polling.sendPath ?? '/ws/send', origin), options.query),
+    sendUrl: withQuery(new URL(sendPathOf(options), origin), options.query),
     wait: checkNumber('longPolling.wait', polling.wait ?? 25_000, 0, true),
     afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
     upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000)

@@ -3,12 +3,16 @@ import type { Connection, ConnectionClosed, ConnectionHandlers, CurrentConnectio
 import type { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import type { ClientState } from './events.js'
-import { openLongPolling } from './long-polling-connection.js'
 import type { ResolvedOptions } from './options.js'
 import { PendingGroup } from './pending.js'
 import type { TimerSet } from './timers.js'
-import { UpgradeProbe, webSocketOptionsOf } from './upgrade.js'
-import { openWebSocket } from './websocket-connection.js'
+import { httpReachable, openTransport } from './transports.js'
+import { UpgradeProbe } from './upgrade.js'
+
+/** An HTTP answer to the attempt that is not about auth or load: HTTP reaches the server, and it refused this transport. */
+function answered (info: ConnectionClosed): boolean {
+  return info.status !== undefined && ![401, 403, 429, 503].includes(info.status)
+}
 
 /** Why a connection failed, in words. */
 function reasonOf (info: ConnectionClosed): string {
@@ -31,8 +35,9 @@ export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close
 }
 
 /**
- * The client's connection lifecycle: one connection at a time, WebSocket
- * first and long polling when WebSocket is blocked, reconnection with backoff
+ * The client's connection lifecycle: one connection at a time, the first of
+ * `transports` first and the next ones when WebSocket is blocked while HTTP
+ * reaches the server, reconnection with backoff
  * (or at the time a going-away server advised), giving up after
  * `reconnect.maxAttempts`, and back to WebSocket (the upgrade probe) once it
  * works again after a fallback. It owns the client's `state` and announces
@@ -50,10 +55,16 @@ export class Reconnector implements CurrentConnection {
   private currentTransport: TransportName
   private attempt = 0
   private webSocketFailures = 0
-  /** On long polling because WebSocket failed (not because the app chose it): the probe may bring it back. */
+  /** On a later transport because WebSocket failed (not because the app chose it): the probe may bring it back. */
   private fellBack = false
   /** The server said not to reconnect (`session.closed` with `reconnect: false`): the close that follows is final. */
   private stayClosed = false
+  /** WebSocket kept failing and plain HTTP was found to reach the server: one more WebSocket failure falls back. */
+  private httpChecked = false
+  /** After `server.going_away`: the server is expected back soon, so no backoff delay grows past this (ms). */
+  private restartCap: number | undefined
+  /** Changes at each close: an HTTP check answering after it is ignored. */
+  private generation = 0
   private readonly opens: PendingGroup<void>
   private readonly probe: UpgradeProbe
 
@@ -69,8 +80,7 @@ export class Reconnector implements CurrentConnection {
       handlers: (connection) => this.handlers(connection),
       upgraded: (connection) => { this.upgraded(connection) },
       failed: (info) => {
-        const interval = (options.longPolling as Exclude<ResolvedOptions['longPolling'], false>).upgradeInterval
-        this.events.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: interval })
+        this.events.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: options.upgradeInterval })
       }
     })
   }
@@ -120,6 +130,9 @@ export class Reconnector implements CurrentConnection {
     this.attempt = 0
     this.webSocketFailures = 0
     this.fellBack = false
+    this.httpChecked = false
+    this.restartCap = undefined
+    this.generation++
     this.currentTransport = this.initialTransport()
     this.setState(state)
     if (previous === 'open' && connection !== null) {
@@ -142,6 +155,8 @@ export class Reconnector implements CurrentConnection {
   goingAway (advised: unknown): void {
     const retryAfterMs = typeof advised === 'number' && advised >= 0 ? advised : (this.options.reconnect === false ? 0 : this.options.reconnect.minDelay)
     this.events.emit('going_away', { retryAfterMs })
+    // A restart: retry at least every 2 × retryAfterMs until it is back, so a page is back within that of the server.
+    this.restartCap = 2 * Math.max(retryAfterMs, 1)
     // Do not wait for the server's close: this node is going, reconnect on our schedule.
     const connection = this.current
     if (connection === null) return
@@ -151,7 +166,7 @@ export class Reconnector implements CurrentConnection {
   }
 
   private initialTransport (): TransportName {
-    return this.options.WebSocket === undefined ? 'long-polling' : 'websocket'
+    return this.options.transports[0]
   }
 
   private setState (state: ClientState): void {
@@ -192,18 +207,8 @@ export class Reconnector implements CurrentConnection {
   private openNow (): void {
     let connection: Connection | null = null
     const context = { timers: this.timers, handlers: this.handlers(() => connection) }
-    const { options } = this
     try {
-      connection = this.currentTransport === 'websocket'
-        ? openWebSocket(webSocketOptionsOf(options), context)
-        : openLongPolling({
-          ...(options.longPolling as Exclude<ResolvedOptions['longPolling'], false>),
-          fetch: options.fetch!,
-          headers: options.headers,
-          pollGrace: options.connectTimeout,
-          pollRetries: 2,
-          retryDelay: options.reconnect === false ? 500 : Math.max(1, options.reconnect.minDelay)
-        }, context)
+      connection = openTransport(this.currentTransport, this.options, context)
     } catch (error) {
       // A WebSocket constructor throws synchronously on a URL it rejects.
       this.connectionLost({ code: 1006, reason: (error as Error).message, opened: false, error: error as Error })
@@ -216,6 +221,8 @@ export class Reconnector implements CurrentConnection {
     const connection = this.current as Connection
     this.attempt = 0
     if (connection.transport === 'websocket') this.webSocketFailures = 0
+    this.httpChecked = false
+    this.restartCap = undefined
     // Restore before announcing `open`: rooms first (a publish to a room needs
     // membership and frames are processed in order), then unacked publishes
     // with their original ids, then whatever listeners of `open` send.
@@ -227,42 +234,98 @@ export class Reconnector implements CurrentConnection {
   }
 
   /**
-   * The upgrade probe's WebSocket opened while open on long polling: it takes
+   * The upgrade probe's WebSocket opened while open on SSE or long polling: it takes
    * over without a `close`, `reconnecting` or `open` (the client stays open);
    * rooms are rejoined with `since` and unacked publishes resent on it, as
    * after a reconnect, then `transport` announces the switch.
    */
   private upgraded (connection: Connection): void {
-    const polling = this.current
+    const previous = this.current
+    const from = this.currentTransport
     this.current = connection
     // Closed by us: no handler of it runs, so no reconnect.
-    polling?.close(1000, 'upgraded to websocket')
+    previous?.close(1000, 'upgraded to websocket')
     this.hooks.ended()
     this.fellBack = false
     this.webSocketFailures = 0
     this.currentTransport = 'websocket'
     this.hooks.restore(connection)
-    this.events.emit('transport', 'websocket', 'long-polling')
+    this.events.emit('transport', 'websocket', from)
   }
 
   private connectionLost (info: ConnectionClosed, retryAfterMs?: number): void {
     const transport = this.currentTransport
-    // Reconnecting stays on long polling (it worked last); the probe resumes once it is open again.
+    // Reconnecting stays on the transport that worked last; the probe resumes once it is open again.
     this.probe.stop()
     this.hooks.ended()
-    const reconnect = this.options.reconnect
-    if (transport === 'websocket' && !info.opened) {
+    if (!info.opened && this.changeTransport(transport, info)) return
+    this.reconnectAfter(transport, info, retryAfterMs)
+  }
+
+  /**
+   * After an attempt that never opened: try another transport now (true),
+   * or reconnect on this one (false). WebSocket gives way only when HTTP
+   * reaches the server (its upgrade was answered with a refusal, or after
+   * `afterFailures` failures an HTTP check and one more WebSocket attempt):
+   * a server that is down is reconnected to, not a reason to change. A
+   * fallback that cannot reach the server either goes back to the first transport.
+   */
+  private changeTransport (transport: TransportName, info: ConnectionClosed): boolean {
+    const next = this.options.transports[this.options.transports.indexOf(transport) + 1]
+    if (transport === 'websocket') {
       this.webSocketFailures++
-      if (this.shouldFallBack(info)) {
-        this.reportFailedAttempt(transport, info)
-        this.currentTransport = 'long-polling'
-        this.fellBack = true
-        this.events.emit('transport', 'long-polling', 'websocket')
-        // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
-        this.timers.set(() => { this.openConnection() }, 0)
+      if (next === undefined) return false
+      if (answered(info) || (this.httpChecked && this.webSocketFailures >= this.options.afterFailures)) return this.fallBack(next, info)
+      if (this.webSocketFailures < this.options.afterFailures) return false
+      this.checkHttp(info)
+      return true
+    }
+    if (!this.fellBack) return false
+    // The server answered but has not this transport (SSE turned off): the next one, at once.
+    if (answered(info) && next !== undefined) return this.fallBack(next, info)
+    if (info.status === undefined) this.backToFirst()
+    return false
+  }
+
+  private fallBack (next: TransportName, info: ConnectionClosed): true {
+    const from = this.currentTransport
+    this.reportFailedAttempt(from, info)
+    this.currentTransport = next
+    this.fellBack = true
+    this.events.emit('transport', next, from)
+    // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
+    this.timers.set(() => { this.openConnection() }, 0)
+    return true
+  }
+
+  /** WebSocket keeps failing: is the server up? Yes: one more WebSocket attempt now (then a fallback); no: reconnect, on WebSocket. */
+  private checkHttp (info: ConnectionClosed): void {
+    const generation = this.generation
+    httpReachable(this.options, this.timers, this.options.connectTimeout).then((reachable) => {
+      if (generation !== this.generation) return
+      if (!reachable) {
+        this.webSocketFailures = 0
+        this.reconnectAfter('websocket', info)
         return
       }
-    }
+      this.reportFailedAttempt('websocket', info)
+      this.httpChecked = true
+      this.openConnection()
+    }).catch(() => {})
+  }
+
+  /** A fallback could not reach the server: it is down, so the next attempt is on the best transport again. */
+  private backToFirst (): void {
+    const from = this.currentTransport
+    this.currentTransport = this.initialTransport()
+    this.fellBack = false
+    this.webSocketFailures = 0
+    this.httpChecked = false
+    if (from !== this.currentTransport) this.events.emit('transport', this.currentTransport, from)
+  }
+
+  private reconnectAfter (transport: TransportName, info: ConnectionClosed, retryAfterMs?: number): void {
+    const reconnect = this.options.reconnect
     // The server closing an open connection normally means "go away and stay away" (a kick).
     const kicked = (info.opened && info.code === 1000) || this.stayClosed
     const willReconnect = reconnect !== false && !kicked
@@ -288,14 +351,6 @@ export class Reconnector implements CurrentConnection {
     this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${reasonOf(info)}`, { status: info.status }))
   }
 
-  /** A refused upgrade (an HTTP answer that is not about auth or load) or N failed attempts: WebSocket is blocked. */
-  private shouldFallBack (info: ConnectionClosed): boolean {
-    if (this.options.longPolling === false) return false
-    const status = info.status
-    if (status !== undefined && ![401, 403, 429, 503].includes(status)) return true
-    return this.webSocketFailures >= this.options.longPolling.afterFailures
-  }
-
   private scheduleReconnect (override?: number): void {
     const reconnect = this.options.reconnect as Exclude<ResolvedOptions['reconnect'], false>
     this.attempt++
@@ -303,7 +358,8 @@ export class Reconnector implements CurrentConnection {
       this.giveUp(new VixClientError(ClientErrorCodes.RECONNECT_FAILED, `Could not reconnect after ${reconnect.maxAttempts} attempts`))
       return
     }
-    const delay = override ?? backoffDelay(this.attempt, reconnect, this.options.random)
+    const timing = this.restartCap === undefined ? reconnect : { ...reconnect, maxDelay: Math.min(reconnect.maxDelay, Math.max(reconnect.minDelay, this.restartCap)) }
+    const delay = override ?? backoffDelay(this.attempt, timing, this.options.random)
     this.setState('reconnecting')
     this.events.emit('reconnecting', { attempt: this.attempt, delay, transport: this.currentTransport })
     this.timers.set(() => { this.openConnection() }, delay)

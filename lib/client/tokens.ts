@@ -49,7 +49,9 @@ export class Tokens {
     if (typeof getToken !== 'function') throw new VixClientError(ClientErrorCodes.INVALID_OPTION, 'Invalid option "getToken": expected a function')
     if (typeof param !== 'string' || param === '') throw new VixClientError(ClientErrorCodes.INVALID_OPTION, 'Invalid option "tokenParam": expected a query parameter name')
     this.stale = token === undefined || token === ''
-    if (options.longPolling !== false) options.longPolling.params = () => this.token === undefined ? undefined : { [this.param]: this.token }
+    const params = (): Record<string, string> | undefined => this.token === undefined ? undefined : { [this.param]: this.token }
+    if (options.longPolling !== false) options.longPolling.params = params
+    if (options.sse !== false) options.sse.params = params
     events.add('close', (info: { code: number }) => { if (info.code === 4001) this.stale = true })
     events.add('error', (error: VixClientError) => { this.failedAttempt(error) })
     events.add('open', () => { this.fresh = false })

@@ -19,7 +19,7 @@ export interface UpgradeHooks {
 }
 
 /**
- * The way back from long polling: while open on long polling after a
+ * The way back to WebSocket: while open on SSE or long polling after a
  * fallback, a WebSocket is tried in the background every `interval` ms; the
  * first that opens is handed to the reconnector. At most one probe (timer or
  * socket) at a time, all on the client's TimerSet.
@@ -39,7 +39,7 @@ export class UpgradeProbe {
     private readonly timers: TimerSet,
     private readonly hooks: UpgradeHooks
   ) {
-    this.interval = options.longPolling === false ? 0 : options.longPolling.upgradeInterval
+    this.interval = options.upgradeInterval
   }
 
   /** Probe in `interval` ms, unless disabled or a probe is already waiting or in flight. */

@@ -91,7 +91,7 @@ export class LongPollBridge {
    * A typed message without an id is given one first (see {@link withMessageId}),
    * so a success always names the message.
    */
-  async send (poll: PollSession, text: string): Promise<DispatchResult> {
+  async send (poll: Pick<PollSession, 'session'>, text: string): Promise<DispatchResult> {
     const named = withMessageId(text)
     const result = await this.parts.receiveRequest(poll.session, named.text)
     // A success is always of a typed message (raw frames are refused over HTTP), so it has an id.

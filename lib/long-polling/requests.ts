@@ -6,12 +6,15 @@ import type { LongPollBridge } from './bridge.js'
 import type { HeldPoll, LongPollManager } from './manager.js'
 import type { ResolvedLongPollingOptions } from './options.js'
 import type { PublishRequest } from './server-publish.js'
+import type { Session } from '../session.js'
 import type { PollSession } from './session.js'
 
 /** What the long-polling requests need of the hub: a new client admitted, a later request authenticated. */
 export interface LongPollRequestParts {
   admit: (request: unknown, policy: AdmissionPolicy) => Promise<Admitted>
   authenticate: (request: unknown) => Promise<unknown>
+  /** Another transport's session that sends over `POST /send` (an SSE stream's), when it belongs to `identity`. */
+  streamSession?: (id: string, identity: unknown) => { session: Session } | undefined
 }
 
 /** The poll's querystring as the client sent it; absent values take the server's defaults. */
@@ -73,9 +76,12 @@ export class LongPollRequests {
     this.manager.expire(await this.session(request, id), CloseCodes.NORMAL)
   }
 
-  /** A message of a session, processed exactly as that frame on its WebSocket. */
+  /** A message of a session (a long-poll one, or an SSE stream's), processed exactly as that frame on its WebSocket. */
   async send (request: unknown, id: string, text: string): Promise<DispatchResult> {
-    return await this.bridge.send(await this.session(request, id), text)
+    const identity = await this.parts.authenticate(request)
+    const target = this.manager.get(id, identity) ?? this.parts.streamSession?.(id, identity)
+    if (target === undefined) throw new SessionNotFoundError()
+    return await this.bridge.send(target, text)
   }
 
   /** A server-side publish: `serverPublish` is this path's authentication (a key or a callback); it is off by default. */

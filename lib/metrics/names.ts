@@ -14,6 +14,7 @@ export const MetricNames = {
   wsRoomsActive: 'vix_ws_rooms_active',
   longPollSessionsActive: 'vix_longpoll_sessions_active',
   longPollBufferedMessages: 'vix_longpoll_buffered_messages',
+  sessionsActive: 'vix_sessions_active',
   publishDurationSeconds: 'vix_publish_duration_seconds',
   storeAppendDurationSeconds: 'vix_store_append_duration_seconds',
   brokerErrorsTotal: 'vix_broker_errors_total',

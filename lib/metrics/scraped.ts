@@ -36,6 +36,22 @@ export function scrapedFamilies (registry: Registry, parts: ScrapedParts): void 
   gauge(MetricNames.wsRoomsActive, 'Rooms with at least one member', () => parts.roomCount())
   gauge(MetricNames.longPollSessionsActive, 'Live long-polling sessions', () => countSessions(parts.sessions, 'long-polling'))
   gauge(MetricNames.longPollBufferedMessages, 'Frames waiting in long-polling queues', () => bufferedFrames(parts.sessions))
+  sessionsByTransport(registry, parts.sessions)
+}
+
+/** Live sessions by transport: every transport's label is exposed, at 0 when it has none. */
+function sessionsByTransport (registry: Registry, sessions: ScrapedParts['sessions']): void {
+  registry.registerMetric(new Gauge({
+    name: MetricNames.sessionsActive,
+    help: 'Live sessions by transport (websocket, long-polling, sse)',
+    labelNames: ['transport'],
+    registers: [],
+    collect () {
+      const counts = new Map<string, number>([['websocket', 0], ['long-polling', 0], ['sse', 0]])
+      for (const session of sessions.values()) counts.set(session.transport.name, (counts.get(session.transport.name) ?? 0) + 1)
+      for (const [transport, count] of counts) this.labels(transport).set(count)
+    }
+  }))
 }
 
 // Read from the hub's health at scrape time: an outage at boot, before this registry existed, is counted too.

@@ -2,6 +2,7 @@ import type { Duplex } from 'node:stream'
 import type { WebSocket } from 'ws'
 import type { PreparedFrame } from '../prepared-frame.js'
 import type { Session, Transport } from '../session.js'
+import { uncorkAtTickEnd } from '../tick-cork.js'
 
 /**
  * The private parts of a ws `WebSocket` the fast path uses: the socket under
@@ -14,21 +15,6 @@ interface WsInternals {
 }
 
 const OPEN = 1
-
-/**
- * Sockets corked in this turn of the event loop: uncorked together once the
- * current work is done (`process.nextTick`), so every frame queued for one
- * socket in a tick leaves in one write, with no latency added past the tick.
- * One list and one callback for every socket, no closure per session.
- */
-const corked: WebSocketTransport[] = []
-
-function uncorkAll (): void {
-  // A socket corked again while this runs (a write that completes at once
-  // and writes more) joins the list and is uncorked in this same pass.
-  for (let i = 0; i < corked.length; i++) corked[i].uncork()
-  corked.length = 0
-}
 
 /**
  * A hub session's transport over a ws WebSocket. A prepared frame is written
@@ -94,7 +80,7 @@ export class WebSocketTransport implements Transport {
     this.before = this.socket.bufferedAmount
     raw.cork()
     this.corked = true
-    if (corked.push(this) === 1) process.nextTick(uncorkAll)
+    uncorkAtTickEnd(this)
   }
 
   /** Called once per tick for a corked socket. */
