@@ -81,6 +81,7 @@ function streamRoute (hub: Hub, streams: SseStreams) {
       identity: admitted.identity,
       slot: admitted.slot,
       senderKey: admitted.senderKey,
+      expiresAt: admitted.expiresAt,
       rooms: roomsOf(query.rooms),
       lastEventId: typeof header === 'string' ? header : query.lastEventId
     })

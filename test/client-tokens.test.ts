@@ -52,14 +52,15 @@ function client (t: Test, app: FastifyInstance, options: Partial<VixClientOption
 
 const sessionOf = (app: FastifyInstance): any => [...app.realtime.sessions.values()].find((s) => !s.closed)
 
-for (const transport of ['websocket', 'long-polling'] as const) {
+for (const transport of ['websocket', 'sse', 'long-polling'] as const) {
   const ws = transport === 'websocket' ? WebSocket : null
+  const transports = ({ websocket: ['websocket'], sse: ['sse'], 'long-polling': ['polling'] } as const)[transport]
 
   t.test(`${transport}: getToken gives the first token, then refreshes in-band on session.expiring; one getToken at a time`, async (t) => {
     const fake = new FakeClock()
     const { app, seen } = await server(t, fake)
     const source = tokenSource(['ada:60000', 'ada:500000'], 30)
-    const vix = client(t, app, { getToken: source.getToken, WebSocket: ws })
+    const vix = client(t, app, { getToken: source.getToken, WebSocket: ws, transports: [...transports] })
     await vix.connect()
     t.equal(vix.transport, transport)
     await vix.join('general')
@@ -91,7 +92,7 @@ for (const transport of ['websocket', 'long-polling'] as const) {
     const fake = new FakeClock()
     const { app, seen } = await server(t, fake)
     const source = tokenSource(['ada:1000', 'bad', 'ada:900000'])
-    const vix = client(t, app, { getToken: source.getToken, WebSocket: ws })
+    const vix = client(t, app, { getToken: source.getToken, WebSocket: ws, transports: [...transports] })
     await vix.connect()
     await vix.join('general')
     // The in-band refresh is refused ('bad'): that alone is terminal, so send the close directly instead.
@@ -116,7 +117,7 @@ for (const transport of ['websocket', 'long-polling'] as const) {
     let opened = 0
     app.realtime.onOpen(() => { opened++ })
     const source = tokenSource(['ada:60000', 'bad'])
-    const vix = client(t, app, { getToken: source.getToken, WebSocket: ws })
+    const vix = client(t, app, { getToken: source.getToken, WebSocket: ws, transports: [...transports] })
     const states: string[] = []
     const errors: string[] = []
     vix.on('state', (state) => { states.push(state) })

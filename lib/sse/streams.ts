@@ -8,7 +8,7 @@ import { SseStream, type SseSink } from './stream.js'
 
 /** What the SSE streams need of the hub: sessions opened and closed, frames received as a client's, identities compared. */
 export interface SseParts {
-  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string) => Session
+  openSession: (transport: Transport, identity: unknown, id?: string, slot?: ConnectionSlot, senderKey?: string, expiresAt?: number) => Session
   closeSession: (session: Session, code: number, reason?: string) => void
   /** A frame of the session, through its inbox, as `POST /ws/send` sends it; a failure is the result. */
   receiveRequest: (session: Session, text: string) => Promise<DispatchResult>
@@ -28,6 +28,8 @@ export interface SseOpen {
   identity: unknown
   slot?: ConnectionSlot
   senderKey?: string
+  /** When the token `authenticate` accepted expires (ms since the epoch): the session is closed past it unless refreshed. */
+  expiresAt?: number
   rooms: readonly string[]
   lastEventId?: string
 }
@@ -75,7 +77,7 @@ export class SseStreams {
    */
   async open (sink: SseSink, open: SseOpen): Promise<SseStream> {
     const stream = new SseStream(sink)
-    const session = this.parts.openSession(stream, open.identity, undefined, open.slot, open.senderKey)
+    const session = this.parts.openSession(stream, open.identity, undefined, open.slot, open.senderKey, open.expiresAt)
     stream.session = session
     this.streams.set(session.id, stream)
     this.ensureHeartbeat()
