@@ -46,6 +46,8 @@ let shown = new Set()
 let oldestId = null
 /** Messages typed on this page and not yet confirmed by the server: id → { item, text }. */
 let outgoing = new Map()
+/** Items of messages typed here whose event has not come back yet: id → item. They stay below every message the server ordered. */
+let unplaced = new Map()
 /** Ids of this page's messages: a prefix of its own and a counter (the same id on a retry, so never stored twice). */
 const idPrefix = Math.random().toString(36).slice(2, 10)
 let sequence = 0
@@ -99,15 +101,31 @@ function messageItem (message) {
   return item
 }
 
-/** Add messages not yet shown, oldest first, at the end (live) or at the start (older pages). */
+/**
+ * Add messages not yet shown, oldest first, at the end (live) or at the start (older pages).
+ * A message typed here is shown at once below the others; when its event comes back it moves
+ * to its place in the room's order, so every page shows the server's one order.
+ */
 function show (messages, where = 'end') {
-  for (const message of messages) if (outgoing.has(message.id)) delivered(message.id)
-  const fresh = messages.filter((message) => message.type === 'chat.message' && message.room === room && !shown.has(message.id))
-  if (fresh.length === 0) return
-  for (const message of fresh) shown.add(message.id)
-  const items = fresh.map(messageItem)
+  const items = []
+  for (const message of messages) {
+    if (outgoing.has(message.id)) delivered(message.id)
+    if (message.type !== 'chat.message' || message.room !== room) continue
+    const mine = unplaced.get(message.id)
+    if (mine !== undefined) {
+      unplaced.delete(message.id)
+      if (where === 'end') items.push(mine)
+      continue
+    }
+    if (shown.has(message.id)) continue
+    shown.add(message.id)
+    items.push(messageItem(message))
+  }
+  if (items.length === 0) return
   const atBottom = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 40
+  const firstUnplaced = unplaced.values().next().value
   if (where === 'start') ui.log.prepend(...items)
+  else if (firstUnplaced !== undefined) firstUnplaced.before(...items)
   else ui.log.append(...items)
   ui.empty.hidden = true
   if (where === 'end' && atBottom) ui.log.scrollTop = ui.log.scrollHeight
@@ -178,6 +196,7 @@ function send (text, id = `${idPrefix}-${++sequence}`) {
     const item = messageItem({ id, type: 'chat.message', room, ts: new Date().toISOString(), from: { name: myName }, payload: { text } })
     entry = { item, text }
     outgoing.set(id, entry)
+    unplaced.set(id, item)
     shown.add(id)
     ui.log.append(item)
     ui.empty.hidden = true
@@ -270,6 +289,7 @@ async function enter (name, wanted) {
   room = wanted
   shown = new Set()
   outgoing = new Map()
+  unplaced = new Map()
   oldestId = null
   ui.log.replaceChildren()
   ui.members.replaceChildren()
