@@ -74,7 +74,9 @@ function streamRoute (hub: Hub, streams: SseStreams) {
     reply.hijack()
     const raw = reply.raw
     const headers: Record<string, string> = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-accel-buffering': 'no' }
-    if (request.raw.httpVersionMajor < 2) headers.connection = 'keep-alive'
+    // HTTP/1.1: the stream is the whole body, ended by closing the connection, so no chunk
+    // framing is wrapped around every write (a connection that carried a stream is not reused anyway).
+    if (request.raw.httpVersionMajor < 2) (raw as { useChunkedEncodingByDefault: boolean }).useChunkedEncodingByDefault = false
     raw.writeHead(200, headers)
     raw.flushHeaders()
     await streams.open(raw, {

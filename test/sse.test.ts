@@ -17,6 +17,8 @@ t.test('curl -N view: headers, retry:, the session frame first, id: on stored ev
   t.equal(headers['cache-control'], 'no-cache')
   t.equal(headers['x-accel-buffering'], 'no')
   t.equal(headers['content-encoding'], undefined, 'never compressed')
+  t.equal(headers['transfer-encoding'], undefined, 'HTTP/1.1: no chunk framing, the body ends with the connection')
+  t.equal(headers.connection, 'close')
   t.match(reader.raw, /^retry: 1500\ndata: \{"kind":"system","type":"session.opened"/, 'retry: then the session frame')
   t.match(reader.sessionId, /^[A-Za-z0-9_-]{22}$/)
   const joined = await reader.waitFor((f) => f.kind === 'ack' && f.type === 'room.join')
