@@ -52,6 +52,19 @@ if (browser !== undefined) {
     t.same(page.errors, [], 'no script error')
   })
 
+  t.test('/who asks the server who is in the room (a request with a reply) and shows the answer; it is not sent as a message', async (t) => {
+    const app = await startExampleApp(t)
+    const ada = await open(browser, `${baseUrl(app)}/`)
+    const bob = await open(browser, `${baseUrl(app)}/`)
+    await join(ada, 'Ada')
+    await join(bob, 'Bob')
+    await ada.getByLabel('Message', { exact: true }).fill('/who')
+    await ada.getByRole('button', { name: 'Send', exact: true }).click()
+    await ada.locator('#notice', { hasText: 'In #general: Ada, Bob' }).waitFor({ timeout: WAIT })
+    t.equal(await ada.locator('#log .message').count(), 0, 'nothing sent to the room')
+    t.same(ada.errors.concat(bob.errors), [], 'no script error')
+  })
+
   t.test('connection down: presence dimmed and said to be unknown; a message typed then is pending at once, sent after the reconnect', async (t) => {
     const app = await startExampleApp(t)
     const proxy = await TcpProxy.start(Number(new URL(baseUrl(app)).port))

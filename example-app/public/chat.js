@@ -345,8 +345,19 @@ ui.compose.addEventListener('submit', (event) => {
   if (text === '' || client === null || [...ui.message.value].length > MAX_TEXT) return
   ui.message.value = ''
   renderCounter()
-  send(text)
+  if (text === '/who') who()
+  else send(text)
 })
+
+/** `/who`: a request with a reply (`room.who`), answered by the server from presence across every node. */
+function who () {
+  const asked = room
+  client.request('room.who', { room: asked }, { timeout: 5000 }).then((reply) => {
+    if (asked === room) notify(`In #${reply.room}: ${reply.members.join(', ')}`)
+  }, (error) => {
+    if (asked === room) notify(`/who failed: ${error.message}`)
+  })
+}
 
 ui.message.addEventListener('input', renderCounter)
 
