@@ -3,102 +3,13 @@ import type { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import { newClientId } from './id.js'
 import { Pending, PendingGroup } from './pending.js'
-import { backoffDelay } from './backoff.js'
-import type { RecoveryFailed } from './events.js'
 import type { GapRecoveryOptions } from './options.js'
-import { formatPosition, parsePosition, type Position } from './position.js'
+import { formatPosition, parsePosition } from './position.js'
 import type { JoinAck, VixMessage } from './protocol.js'
 import { RecentIds } from './recent-ids.js'
+import { RoomGaps } from './room-gaps.js'
+import { HOLD_LIMIT, TRANSIENT_CODES, expectedAfter, joinAckOf, sinceOf, type RoomRequest, type RoomState } from './room-state.js'
 import type { TimerSet } from './timers.js'
-
-/** A hole in a room's positions being filled by rejoins. */
-interface GapRecovery {
-  /** Rejoins sent (or due) for this hole so far. */
-  attempts: number
-  /** The backoff timer of the next rejoin, while one waits. */
-  timer?: unknown
-}
-
-interface RoomState {
-  /** Id of the last event delivered in this room: the `since` of the next join when the room has no positions. */
-  lastSeen?: string
-  /**
-   * The last contiguous position delivered (or the join ack's baseline): the
-   * `since` of the next join. `undefined`: unknown (no position yet, or the
-   * server sends none): the first position seen becomes the baseline;
-   * `null`: the room has no stored event, so offset 1 comes next.
-   */
-  pos?: Position | null
-  /** The latest stored id the last join ack named. */
-  latestId: string | null
-  recent: RecentIds
-  joins: PendingGroup<JoinAck>
-  /** Id of the join in flight on the current connection. */
-  joinId?: string
-  /** Events of this room that arrived while its join was in flight: processed against the ack. */
-  held: VixMessage[]
-  /** Acked at least once (a later join is a rejoin). */
-  joined: boolean
-  /** The hole being filled, if any: at most one rejoin in flight or waiting per room. */
-  gap?: GapRecovery
-  /** The furthest position seen past the hole: where the stream resumes if it cannot be filled. */
-  ahead?: Position
-  /** A hole was found in the events just processed. */
-  holeSeen: boolean
-  /** `room.interrupted` arrived while the join was in flight: rejoin once it is acked. */
-  interrupted: boolean
-  /** Deadline of a gap rejoin's ack: past it, the next attempt. */
-  ackTimer?: unknown
-  /** Rejoins in a row refused by a passing condition (the node's store down, shutting down...): the backoff of the next. */
-  retries: number
-  /** The timer of that next rejoin. */
-  retryTimer?: unknown
-}
-
-type RoomRequest =
-  | { kind: 'join', room: string, since?: string, rejoin: boolean }
-  | { kind: 'leave', room: string, left: Pending<void> }
-
-/**
- * Codes that say "not now" rather than "no": a rejoin refused with one is
- * sent again with capped backoff, keeping the room and its position (the
- * node's database link may be down; another node or a later try will answer).
- */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set([
-  'VIX_ERR_STORE_UNAVAILABLE', 'VIX_ERR_INTERNAL', 'VIX_ERR_RATE_LIMITED', 'VIX_ERR_SHUTTING_DOWN', 'VIX_ERR_SERVER_FULL', 'VIX_ERR_NOT_READY', ClientErrorCodes.TIMEOUT
-])
-
-/** Events held per room while its join is in flight; past it the newest are dropped (the next one's offset jumps, and a rejoin brings them back). */
-const HOLD_LIMIT = 10_000
-
-function joinAckOf (frame: VixMessage, room: string): JoinAck {
-  const payload = frame.payload as Partial<JoinAck>
-  const ack: JoinAck = {
-    room,
-    recovered: payload.recovered === true,
-    replayed: typeof payload.replayed === 'number' ? payload.replayed : 0,
-    latestId: typeof payload.latestId === 'string' ? payload.latestId : null
-  }
-  // Servers that send positions say `pos` (null for a room without stored events); older ones say nothing.
-  if (typeof payload.pos === 'string' || payload.pos === null) ack.pos = payload.pos
-  return ack
-}
-
-/** The `since` of a room's next join: its last contiguous position, else the last id seen. */
-function sinceOf (state: RoomState): string | undefined {
-  const position = state.pos === undefined || state.pos === null ? null : formatPosition(state.pos)
-  return position ?? state.lastSeen
-}
-
-/** How many events lie after `after` up to and including `until`, when both are positions of one epoch. */
-function countBetween (after: string, until: string | null): number | null {
-  const from = parsePosition(after)
-  const to = parsePosition(until)
-  if (to === null) return null
-  if (after === '') return to.offset
-  if (from === null || from.tag !== to.tag) return null
-  return Math.max(0, to.offset - from.offset)
-}
 
 /**
  * The rooms a client is in or joining, each with its last contiguous
@@ -123,6 +34,8 @@ export class JoinedRooms {
   private readonly requests = new Map<string, RoomRequest>()
   /** Ids of events outside any joined room (room-less, or a room left), for dropping duplicates there too. */
   private readonly untracked: RecentIds
+  /** The holes in rooms' positions, and their filling by rejoins. */
+  private readonly gaps: RoomGaps
 
   constructor (
     private readonly timers: TimerSet,
@@ -132,6 +45,14 @@ export class JoinedRooms {
     private readonly deliver: (frame: VixMessage) => void
   ) {
     this.untracked = new RecentIds(options.dedupeWindow)
+    this.gaps = new RoomGaps({
+      timers,
+      options,
+      connection: current,
+      events,
+      current: (room, state) => this.states.get(room) === state,
+      sendJoin: (room, state) => { this.sendJoin(room, state) }
+    })
   }
 
   /** Rooms in or being joined, in the order they were first joined. */
@@ -187,7 +108,7 @@ export class JoinedRooms {
     if (state !== undefined) {
       this.states.delete(room)
       if (state.joinId !== undefined) this.requests.delete(state.joinId)
-      this.stopGap(state)
+      this.gaps.stop(state)
       state.joins.rejectAll(() => new VixClientError(ClientErrorCodes.ABORTED, `Left "${room}" before the join was acknowledged`, { room }))
     }
     const connection = this.current.connection
@@ -230,7 +151,7 @@ export class JoinedRooms {
     }
     state.holeSeen = false
     this.process(room, state, frame, true)
-    this.afterHoles(room, state)
+    this.gaps.afterHoles(room, state)
   }
 
   /** The server's `room.interrupted`: the room's stream stopped until it is joined again from the last position. */
@@ -242,8 +163,8 @@ export class JoinedRooms {
       return
     }
     state.holeSeen = false
-    this.hole(room, state, 'interrupted', this.expected(state.pos), null)
-    this.afterHoles(room, state)
+    this.gaps.hole(room, state, 'interrupted', expectedAfter(state.pos), null)
+    this.gaps.afterHoles(room, state)
   }
 
   /** The room of join or leave request `id`, to name it in that request's error. */
@@ -280,8 +201,8 @@ export class JoinedRooms {
 
     if (request.since !== undefined && !ack.recovered) {
       // Beyond retention, another epoch, no store: what lies between is gone. Say so once, then go on from the ack.
-      this.stopGap(state)
-      this.unfillable(room, state, 'not_recovered', request.since, ack.pos ?? null)
+      this.gaps.stop(state)
+      this.gaps.unfillable(room, state, 'not_recovered', request.since, ack.pos ?? null)
       state.pos = ackPos
       state.ahead = undefined
     } else if (!ack.recovered) {
@@ -301,19 +222,19 @@ export class JoinedRooms {
     if (ack.recovered && ackPos !== undefined && ackPos !== null && state.pos !== undefined) {
       const last = state.pos
       if (last === null || (last.tag === ackPos.tag && ackPos.offset > last.offset)) {
-        this.hole(room, state, 'ack', this.expected(last), ackPos)
+        this.gaps.hole(room, state, 'ack', expectedAfter(last), ackPos)
       }
     }
     // Not yet up to an event already seen past the hole: still a hole (a replay that stopped short).
     const ahead = state.ahead
     if (ahead !== undefined && !(state.pos !== undefined && state.pos !== null && state.pos.tag === ahead.tag && state.pos.offset >= ahead.offset)) {
-      this.hole(room, state, state.pos !== undefined && state.pos !== null && state.pos.tag !== ahead.tag ? 'epoch' : 'jump', this.expected(state.pos), ahead)
+      this.gaps.hole(room, state, state.pos !== undefined && state.pos !== null && state.pos.tag !== ahead.tag ? 'epoch' : 'jump', expectedAfter(state.pos), ahead)
     }
     if (state.interrupted) {
       state.interrupted = false
-      this.hole(room, state, 'interrupted', this.expected(state.pos), null)
+      this.gaps.hole(room, state, 'interrupted', expectedAfter(state.pos), null)
     }
-    this.afterHoles(room, state, true)
+    this.gaps.afterHoles(room, state, true)
     state.joins.resolveAll(ack)
     return true
   }
@@ -330,12 +251,12 @@ export class JoinedRooms {
     const state = this.states.get(request.room)
     if (state === undefined || state.joinId !== id) return false
     if ((state.joined || state.gap !== undefined) && TRANSIENT_CODES.has(error.code)) {
-      this.retryLater(request.room, state)
+      this.gaps.retryLater(request.room, state)
       return false
     }
     // Refused (forbidden...): the client is not in this room and will not rejoin it.
     this.states.delete(request.room)
-    this.stopGap(state)
+    this.gaps.stop(state)
     return state.joins.rejectAll(() => error) > 0
   }
 
@@ -354,7 +275,7 @@ export class JoinedRooms {
       state.joinId = undefined
       this.timers.clear(state.retryTimer)
       state.retryTimer = undefined
-      this.stopGap(state)
+      this.gaps.stop(state)
       state.interrupted = false
       const held = state.held
       state.held = []
@@ -414,7 +335,7 @@ export class JoinedRooms {
       if (last !== null && position.tag === last.tag && position.offset <= last.offset) return 'dropped'
       const next = last === null ? 1 : last.offset + 1
       if (position.offset !== next || (last !== null && position.tag !== last.tag)) {
-        if (fill) this.hole(room, state, last !== null && position.tag !== last.tag ? 'epoch' : 'jump', this.expected(last), position)
+        if (fill) this.gaps.hole(room, state, last !== null && position.tag !== last.tag ? 'epoch' : 'jump', expectedAfter(last), position)
         return 'ahead'
       }
     }
@@ -425,111 +346,6 @@ export class JoinedRooms {
     }
     this.deliver(frame)
     return 'delivered'
-  }
-
-  /** The position expected after `last`, as text (null when unknown). */
-  private expected (last: Position | null | undefined): string | null {
-    if (last === undefined) return null
-    if (last === null) return null
-    return `${last.offset + 1}.${last.tag}`
-  }
-
-  /** Record a hole (announced once per hole: not again while it is being filled). */
-  private hole (room: string, state: RoomState, reason: 'jump' | 'epoch' | 'ack' | 'interrupted', expected: string | null, got: Position | null): void {
-    if (got !== null) {
-      const ahead = state.ahead
-      if (ahead === undefined || ahead.tag !== got.tag || got.offset > ahead.offset) state.ahead = got
-    }
-    if (!state.holeSeen && state.gap === undefined) {
-      this.events.emit('position_gap', { room, reason, expected, got: got === null ? null : formatPosition(got) })
-    }
-    state.holeSeen = true
-  }
-
-  /** After events were processed: a new hole starts its filling; one seen again after a rejoin's ack is that attempt failing; none after an ack, filled. */
-  private afterHoles (room: string, state: RoomState, acked = false): void {
-    if (!state.holeSeen) {
-      if (acked && state.gap !== undefined) {
-        this.stopGap(state)
-        state.ahead = undefined
-      }
-      return
-    }
-    state.holeSeen = false
-    if (state.gap === undefined) {
-      state.gap = { attempts: 0 }
-    } else if (!acked) {
-      // Already being filled: the rejoin in flight (or waiting) covers this event too.
-      return
-    }
-    this.nextAttempt(room, state)
-  }
-
-  /** The next rejoin for the room's hole: at once the first time, then with capped backoff; past `maxAttempts`, give up. */
-  private nextAttempt (room: string, state: RoomState): void {
-    const gap = state.gap as GapRecovery
-    this.timers.clear(gap.timer)
-    gap.timer = undefined
-    const since = sinceOf(state)
-    if (since === undefined && state.ahead === undefined) {
-      // Interrupted before any position: a plain join restarts the stream, nothing is known to be missing.
-      this.stopGap(state)
-      if (this.current.open) this.sendJoin(room, state)
-      return
-    }
-    gap.attempts++
-    const { gapRecovery, random } = this.options
-    if (since === undefined || gap.attempts > gapRecovery.maxAttempts) {
-      // No position to rejoin from (the first stored event never came), or rejoins did not fill it.
-      this.stopGap(state)
-      this.unfillable(room, state, 'gap_unfilled', since ?? '', state.ahead === undefined ? null : formatPosition(state.ahead))
-      if (state.ahead !== undefined) state.pos = state.ahead
-      state.ahead = undefined
-      return
-    }
-    const delay = gap.attempts === 1 ? 0 : backoffDelay(gap.attempts - 1, { ...gapRecovery, maxAttempts: Infinity }, random)
-    const rejoin = (): void => {
-      gap.timer = undefined
-      // On a new connection `rejoinAll` rejoins every room (and this hole's filling starts over).
-      if (this.states.get(room) === state && state.gap === gap && this.current.open) this.sendJoin(room, state)
-    }
-    if (delay === 0) rejoin()
-    else gap.timer = this.timers.set(rejoin, delay)
-  }
-
-  /** A rejoin was refused for now: send it again after a capped backoff; the room, its position and what is held stay. */
-  private retryLater (room: string, state: RoomState): void {
-    state.joinId = undefined
-    this.timers.clear(state.ackTimer)
-    state.ackTimer = undefined
-    this.timers.clear(state.retryTimer)
-    state.retries++
-    const { gapRecovery, random } = this.options
-    state.retryTimer = this.timers.set(() => {
-      state.retryTimer = undefined
-      if (this.states.get(room) === state && state.joinId === undefined && this.current.open) this.sendJoin(room, state)
-    }, backoffDelay(state.retries, { ...gapRecovery, maxAttempts: Infinity }, random))
-  }
-
-  /** Tell the app, once, what it will not receive in order. */
-  private unfillable (room: string, state: RoomState, reason: RecoveryFailed['reason'], since: string, resume: string | null): void {
-    const info: RecoveryFailed = {
-      room,
-      recovered: false,
-      reason,
-      since,
-      latestId: state.latestId,
-      pos: resume,
-      missed: { after: since, until: resume, count: countBetween(since, resume) }
-    }
-    this.events.emit('recovery_failed', info)
-  }
-
-  private stopGap (state: RoomState): void {
-    this.timers.clear(state.gap?.timer)
-    this.timers.clear(state.ackTimer)
-    state.ackTimer = undefined
-    state.gap = undefined
   }
 
   private sendJoin (room: string, state: RoomState): void {
@@ -550,7 +366,7 @@ export class JoinedRooms {
       // A rejoin that fills a hole must end: no ack in time is a failed attempt.
       state.ackTimer = this.timers.set(() => {
         state.ackTimer = undefined
-        if (this.states.get(room) === state && state.joinId === id && state.gap === gap) this.nextAttempt(room, state)
+        if (this.states.get(room) === state && state.joinId === id && state.gap === gap) this.gaps.nextAttempt(room, state)
       }, this.options.timeout)
     }
     this.current.connection?.send(JSON.stringify({ id, type: 'room.join', payload }), id)
