@@ -38,7 +38,8 @@ export const sseRouteSchema = {
         'text/event-stream': {
           schema: Type.String({
             description: 'Server-Sent Events: `retry:`, `id:` and `data:` lines, comments (`:`) as heartbeats',
-            examples: ['retry: 2000\ndata: {"kind":"system","type":"session.opened","ts":"2026-12-07T03:00:00.000Z","payload":{"session_id":"q3Jx0b6bYc2Qm1c8aL0ZfA"}}\n\nid: general@42.Xb3k\ndata: {"id":"c-1","kind":"event","room":"general","type":"chat.message","ts":"2026-12-07T03:00:01.000Z","payload":{"text":"hi"},"pos":"42.Xb3k"}\n\n']
+            // `example`, not `examples`: the one both OpenAPI 3.0 and 3.1 take in a Schema Object (an app's own 3.0 document holds this route too).
+            example: 'retry: 2000\ndata: {"kind":"system","type":"session.opened","ts":"2026-12-07T03:00:00.000Z","payload":{"session_id":"q3Jx0b6bYc2Qm1c8aL0ZfA"}}\n\nid: general@42.Xb3k\ndata: {"id":"c-1","kind":"event","room":"general","type":"chat.message","ts":"2026-12-07T03:00:01.000Z","payload":{"text":"hi"},"pos":"42.Xb3k"}\n\n'
           })
         }
       }
