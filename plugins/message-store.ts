@@ -12,8 +12,6 @@ import { watchPostgres } from '../lib/store/postgres-monitor.js'
 import { openTransactions } from '../lib/store/transactional-setup.js'
 import type { Hub } from '../lib/hub/hub.js'
 import type { MessageStore } from '../lib/store/types.js'
-import type { PublishInput } from '../lib/frames.js'
-import type { InboundMessage } from '../lib/hub/types.js'
 import { HistoryPageResponse, HistoryQuery, type HistoryQueryValue } from '../schemas/store.js'
 import { codedErrorHandler } from './http.js'
 import { hubOfApp, partMeta, refuseHubOptions } from './hub.js'
@@ -48,7 +46,7 @@ const messageStorePluginImpl: FastifyPluginAsync<MessageStorePluginOptions> = as
   const store: MessageStore = config.store ?? await openStore(config, hub)
   const persistence = new StorePersistence(hub.persistenceParts(), store, { replayLimit: config.replayLimit, persist: config.persist, hold: config.hold })
   hub.attachPersistence(persistence)
-  const transactional = openTransactions(store, persistence, { accept: (input) => hub.pipeline.accept(input as InboundMessage, 'server') as PublishInput, observers: hub.observers, logger: fastify.log }, config.listen)
+  const transactional = openTransactions(store, persistence, hub.transactionalParts(), config.listen)
   fastify.decorate('messageStore', store)
 
   const sweeper = config.retention === undefined ? undefined : new RetentionSweeper(store, config.retention, fastify.log)

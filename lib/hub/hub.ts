@@ -24,6 +24,7 @@ import type { LongPollBridgeParts } from '../long-polling/bridge.js'
 import type { LongPollParts } from '../long-polling/manager.js'
 import type { MetricsParts } from '../metrics.js'
 import type { PersistenceParts } from '../store/persistence.js'
+import type { TransactionalSetupParts } from '../store/transactional-setup.js'
 import type { WebSocketParts } from '../websocket/connections.js'
 import { Lifecycle } from '../lifecycle.js'
 import { Limits, type ConnectionSlot } from '../limits/limits.js'
@@ -75,7 +76,7 @@ export class Hub {
   /** Server calls across nodes: `disconnect`, `leave`, `connections` (see `Control`). */
   readonly control: Control
   private readonly router: Router
-  readonly pipeline: PublishPipeline
+  private readonly pipeline: PublishPipeline
   private readonly recipientResolvers: RecipientResolver[] = []
   private readonly intake: Intake
   private readonly subscriptions: RoomSubscriptions
@@ -208,6 +209,11 @@ export class Hub {
   /** The store persistence's view of the hub. */
   persistenceParts (): PersistenceParts {
     return { rooms: this.rooms, deliverLocal: (envelope) => this.pipeline.deliverLocal(envelope), send: this.send, observers: this.observers, logger: this.logger }
+  }
+
+  /** What a store's transactional side takes: server code's accept stage, as `publish()` runs it. */
+  transactionalParts (): TransactionalSetupParts {
+    return { accept: (input) => this.pipeline.accept(input as InboundMessage, 'server') as PublishInput, observers: this.observers, logger: this.logger }
   }
 
   /** What the metrics read at scrape time. */
