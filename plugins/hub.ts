@@ -6,6 +6,7 @@ import { hubOf, Realtime } from '../lib/hub/realtime.js'
 import { conflictingHubOption, hubOptionNames, hubOptionShape, type HubOptions } from '../lib/hub/options.js'
 import { checkOptionKeys } from '../lib/options.js'
 import { defaultRequestSerializer, redactingSerializer, serializersOf } from '../lib/redact.js'
+import { silentConnections } from '../lib/silent-connections.js'
 import { JsonMessage, sharedSchemas } from '../schemas/message.js'
 
 declare module 'fastify' {
@@ -68,11 +69,15 @@ const hubPluginImpl: FastifyPluginAsync<HubPluginOptions> = async (fastify, opti
     const shared = schema === JsonMessage ? hub.messageSchema : schema
     if (fastify.getSchema(shared.$id as string) === undefined) fastify.addSchema(shared)
   }
+  // Connections that never sent a request would hold the server's close (lib/silent-connections.ts).
+  const silent = silentConnections(fastify.server)
   fastify.addHook('preClose', (done) => {
     hub.lifecycle.requestStop()
+    silent.close()
     done()
   })
   fastify.addHook('onClose', async () => {
+    silent.close()
     await hub.lifecycle.finalizeShutdown()
   })
 }
