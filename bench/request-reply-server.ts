@@ -1,7 +1,9 @@
 // One server of bench/request-reply.ts, in its own process (pinned to core 0 when taskset exists).
 // argv[2] picks the system:
 //   vix-request   vix-realtime request type: on('rr', { schema, reply }, handler) — the reply rides on the ack
-//   vix-echo      vix-realtime typed echo without reply: on('rr', { schema }, handler) sends an ack frame itself
+//   vix-echo      vix-realtime typed echo without reply: on('rr', { schema }, handler) sends an ack frame itself,
+//                 then the dispatcher acks the id as it does every handled frame with one: two frames per
+//                 round trip, written together (one tick); the client takes the first
 //   socket.io     Socket.IO 4 (websocket transport), socket.on('rr', (payload, callback) => callback(reply))
 //   ws            a bare \`ws\` server on the same HTTP server, parsing each frame and answering an ack of the
 //                 same id: the reference, what a round trip costs with nothing but the loopback, the wakeups
