@@ -147,6 +147,28 @@ t.test('a request without an id is refused with a coded error frame, and its han
   t.equal(calls.get('math.add'), 1, 'a repeated id is answered from the cache')
 })
 
+t.test('a request type with several handlers: each runs in turn, the reply is the last one\'s, and a repeat runs none', async (t) => {
+  const ran: string[] = []
+  const { app } = await build(t, (app) => {
+    app.realtime.on('multi', { reply: Sum }, async () => {
+      await sleep(10)
+      ran.push('first')
+      return { sum: 1 }
+    })
+    app.realtime.on('multi', (session, msg) => {
+      ran.push('second')
+      return { sum: (msg.payload as { n: number }).n }
+    })
+  })
+  const ws = await connect(app)
+  ws.send({ id: 'm1', type: 'multi', payload: { n: 7 } })
+  t.same((await ws.waitFor((f) => f.kind === 'ack' && f.id === 'm1')).payload, { reply: { sum: 7 } })
+  t.same(ran, ['first', 'second'], 'in registration order, the second after the first resolved')
+  ws.send({ id: 'm1', type: 'multi', payload: { n: 8 } })
+  t.same((await ws.waitForCount((f) => f.kind === 'ack' && f.id === 'm1', 2))[1].payload, { reply: { sum: 7 } }, 'the repeat is answered from the cache')
+  t.same(ran, ['first', 'second'])
+})
+
 t.test('in production a reply is not checked', async (t) => {
   const before = process.env.NODE_ENV
   process.env.NODE_ENV = 'production'
