@@ -38,13 +38,26 @@ export function newMessageId (): string {
   return randomUUID()
 }
 
+let isoMs = Number.NaN
+let iso = ''
+
+/** The current time in ISO 8601 (a frame's `ts`), formatted once per millisecond: a burst of frames shares it. */
+export function isoNow (): string {
+  const now = Date.now()
+  if (now !== isoMs) {
+    isoMs = now
+    iso = new Date(now).toISOString()
+  }
+  return iso
+}
+
 /** Stamp an event: keep a client id, else make one; server time; payload defaults to `{}`. */
 export function stampEvent (input: PublishInput): RealtimeMessage {
   const msg: RealtimeMessage = {
     id: input.id ?? newMessageId(),
     kind: 'event',
     type: input.type,
-    ts: new Date().toISOString(),
+    ts: isoNow(),
     payload: input.payload ?? {}
   }
   if (input.room !== undefined) msg.room = input.room
@@ -55,20 +68,20 @@ export function stampEvent (input: PublishInput): RealtimeMessage {
 export function errorFrame (code: ErrorCode, message: string, extra: { id?: string, path?: string } = {}): RealtimeMessage {
   const payload: Record<string, unknown> = { code, message }
   if (extra.path !== undefined) payload.path = extra.path
-  const frame: RealtimeMessage = { kind: 'error', type: 'error', ts: new Date().toISOString(), payload }
+  const frame: RealtimeMessage = { kind: 'error', type: 'error', ts: isoNow(), payload }
   if (extra.id !== undefined) frame.id = extra.id
   return frame
 }
 
 export function ackFrame (type: string, fields: { id?: string, room?: string }, payload: Record<string, unknown> = {}): RealtimeMessage {
-  const frame: RealtimeMessage = { kind: 'ack', type, ts: new Date().toISOString(), payload }
+  const frame: RealtimeMessage = { kind: 'ack', type, ts: isoNow(), payload }
   if (fields.id !== undefined) frame.id = fields.id
   if (fields.room !== undefined) frame.room = fields.room
   return frame
 }
 
 export function systemFrame (type: string, payload: Record<string, unknown> = {}): RealtimeMessage {
-  return { kind: 'system', type, ts: new Date().toISOString(), payload }
+  return { kind: 'system', type, ts: isoNow(), payload }
 }
 
 /** The frame every client gets on shutdown, whatever its transport: reconnect after `retryAfterMs` (plus jitter). */

@@ -1,9 +1,12 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Parser } from '@asyncapi/parser'
 import { Type } from '@sinclair/typebox'
 import { hubPlugin, openapiPlugin, vixRealtime } from '../plugins/index.js'
 import { build, startExampleApp } from './helpers/app.js'
+import { FakeClock } from './helpers/fake-clock.js'
 import { connect } from './helpers/ws-client.js'
 
 const parser = new Parser()
@@ -158,4 +161,84 @@ t.test('a request type: its operation replies with its reply message (the ack ca
   const ack = await ws.waitFor((frame) => frame.id === 'q1')
   t.ok(fits(document, 'math.add.ack', ack), 'the ack fits the reply message')
   t.same(ack.payload.reply, { sum: 3 })
+})
+
+/** The documented server message a frame fits (the first, in document order), or undefined: a frame of a type the catalogue lacks fits none. */
+function documentedAs (document: any, frame: any): string | undefined {
+  return Object.keys(document.components.messages).find((key) => document.components.messages[key]['x-vix-direction'] === 'server' && fits(document, key, frame))
+}
+
+/** Every frame type the server's code writes or handles itself: `systemFrame('…')`, `ackFrame('…')` (the client type it acks), `errorFrame`, the dispatcher's own types. */
+function frameTypesInSource (): { server: Set<string>, client: Set<string> } {
+  const found = { server: new Set<string>(), client: new Set<string>() }
+  const files = readdirSync('lib', { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts') && !/^(client|testing)\//.test(file))
+  for (const file of files) {
+    // Code only: a doc comment's example (`hub.on('ping', …)`) is no frame of the server's.
+    const source = readFileSync(join('lib', file), 'utf8').split('\n').filter((line) => !/^\s*(\*|\/\/|\/\*)/.test(line)).join('\n')
+    for (const [, type] of source.matchAll(/systemFrame\('([^']+)'/g)) found.server.add(type)
+    for (const [, type] of source.matchAll(/ackFrame\('([^']+)'/g)) found.client.add(type)
+    if (/errorFrame\(/.test(source)) found.server.add('error')
+    if (file === join('hub', 'dispatch.ts')) for (const [, type] of source.matchAll(/message\.type === '([^']+)'/g)) found.client.add(type)
+  }
+  return found
+}
+
+t.test('every frame type the server sends or handles itself is in the catalogue and the AsyncAPI document', async (t) => {
+  const app = await build(t, { presence: { rooms: 'all' } })
+  const document = await asyncApiOf(t, app)
+  const catalogue = (await app.inject('/docs/json')).json().paths['/ws'].get['x-vix-messages'].map((entry: any) => `${entry.type} ${entry.direction}`)
+  const { server, client } = frameTypesInSource()
+  for (const known of ['error', 'room.interrupted', 'room.left', 'server.going_away', 'session.expiring', 'session.closed', 'session.opened', 'presence.state', 'presence.diff']) t.ok(server.has(known), `the source scan finds ${known}`)
+  for (const known of ['room.join', 'room.leave', 'auth.refresh']) t.ok(client.has(known), `the source scan finds ${known}`)
+  const direction = (key: string): string | undefined => document.components.messages[key]?.['x-vix-direction']
+  for (const type of server) {
+    t.equal(direction(type), 'server', `${type}: a server message of the AsyncAPI document`)
+    t.ok(document.operations[`send.${type}`], `${type}: the server sends it`)
+    t.ok(catalogue.includes(`${type} server`), `${type}: in x-vix-messages`)
+  }
+  for (const type of client) {
+    t.equal(direction(type), 'client', `${type}: a client message of the AsyncAPI document`)
+    t.ok(catalogue.includes(`${type} client`), `${type}: in x-vix-messages`)
+  }
+  t.same(operationMessages(document.operations['receive.auth.refresh']), { messages: ['auth.refresh'], reply: ['auth.refresh.ack', 'error'] }, 'auth.refresh with its ack')
+  t.same(document.components.schemas.VixAuthRefreshPayload.required, ['token'])
+})
+
+t.test('what an expiring, refreshed, removed and disconnected session receives fits the documented frames', async (t) => {
+  const fake = new FakeClock()
+  const tokenOf = (request: any): string | undefined => request.query.token ?? request.headers.authorization?.replace(/^Bearer /, '')
+  const app = await build(t, {
+    clock: { now: () => fake.now, setTimeout: fake.setTimeout, clearTimeout: fake.clearTimeout },
+    // Tokens `user:expiresAt:room,room`: who, when it expires (fake clock) and the rooms it may join.
+    authenticate: (request) => {
+      const [user, expiresAt, rooms = ''] = (tokenOf(request) ?? '').split(':')
+      return user === '' || expiresAt === undefined ? null : { identity: { user, rooms: rooms.split(',') }, expiresAt: Number(expiresAt) }
+    },
+    identityKey: (identity) => (identity as { user: string }).user,
+    authorizeJoin: (session, room) => (session.identity as { rooms: string[] }).rooms.includes(room)
+  })
+  const document = await asyncApiOf(t, app, { authorization: 'Bearer docs:9999999999999:' })
+  const ada = await connect(app, '/ws?token=ada:60000:general,vip')
+  t.teardown(() => { ada.close() })
+  await ada.join('general')
+  await ada.join('vip')
+  fake.tick(30_000)
+  const expiring = await ada.waitFor((frame) => frame.type === 'session.expiring')
+  ada.send({ id: 'r1', type: 'auth.refresh', payload: { token: 'ada:200000:general' } })
+  const refreshed = await ada.waitFor((frame) => frame.kind === 'ack' && frame.id === 'r1')
+  const forbidden = await ada.waitFor((frame) => frame.type === 'room.left' && frame.room === 'vip')
+  await app.realtime.leave({ identity: { user: 'ada' } }, 'general')
+  const removed = await ada.waitFor((frame) => frame.type === 'room.left' && frame.room === 'general')
+  await app.realtime.disconnect({ identity: { user: 'ada' } }, { code: 4003, reason: 'banned', reconnect: false })
+  const closed = await ada.waitFor((frame) => frame.type === 'session.closed')
+
+  t.equal(documentedAs(document, expiring), 'session.expiring')
+  t.ok(fits(document, 'auth.refresh.ack', refreshed), 'the refresh ack fits its own message')
+  t.notOk(fits(document, 'auth.refresh.ack', { ...refreshed, payload: {} }), '… whose expiresAt is required')
+  t.equal(documentedAs(document, forbidden), 'room.left')
+  t.equal(documentedAs(document, removed), 'room.left')
+  t.equal(documentedAs(document, closed), 'session.closed')
+  for (const frame of ada.frames) t.ok(documentedAs(document, frame), `${(frame as any).kind} ${(frame as any).type} is documented`)
+  t.equal(documentedAs(document, { ...expiring, type: 'session.unknown' }), undefined, 'a system frame of a type the catalogue lacks fits nothing')
+  t.notOk(fits(document, 'session.closed', { ...closed, payload: { code: 4003 } }), 'nor one without its required fields')
 })

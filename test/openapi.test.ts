@@ -187,7 +187,7 @@ t.test('a typed handler: its payload schema is in the catalogue and rejects bad 
   t.same(chat, { type: 'chat.message', direction: 'client', builtIn: false, relay: false, description: 'A chat line', payload: { $ref: `#/components/schemas/${payloadComponentPrefix}chat.message` } })
   t.same(document.components.schemas[`${payloadComponentPrefix}chat.message`], asComponent(ChatPayload), 'the component is the handler schema')
   t.same(messages.find((m: { type: string }) => m.type === 'cursor.ping'), { type: 'cursor.ping', direction: 'client', builtIn: false, relay: true })
-  t.same(messages.filter((m: { builtIn: boolean }) => m.builtIn).map((m: { type: string }) => m.type), ['room.join', 'room.leave', 'error', 'room.interrupted', 'server.going_away'])
+  t.same(messages.filter((m: { builtIn: boolean }) => m.builtIn).map((m: { type: string }) => m.type), ['room.join', 'room.leave', 'auth.refresh', 'error', 'room.interrupted', 'room.left', 'server.going_away', 'session.expiring', 'session.closed', 'session.opened'])
   await t.resolves(SwaggerParser.validate(structuredClone(document)))
 
   const client = await connect(app)

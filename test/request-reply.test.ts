@@ -147,6 +147,28 @@ t.test('a request without an id is refused with a coded error frame, and its han
   t.equal(calls.get('math.add'), 1, 'a repeated id is answered from the cache')
 })
 
+t.test('a request type with several handlers: each runs in turn, the reply is the last one\'s, and a repeat runs none', async (t) => {
+  const ran: string[] = []
+  const { app } = await build(t, (app) => {
+    app.realtime.on('multi', { reply: Sum }, async () => {
+      await sleep(10)
+      ran.push('first')
+      return { sum: 1 }
+    })
+    app.realtime.on('multi', (session, msg) => {
+      ran.push('second')
+      return { sum: (msg.payload as { n: number }).n }
+    })
+  })
+  const ws = await connect(app)
+  ws.send({ id: 'm1', type: 'multi', payload: { n: 7 } })
+  t.same((await ws.waitFor((f) => f.kind === 'ack' && f.id === 'm1')).payload, { reply: { sum: 7 } })
+  t.same(ran, ['first', 'second'], 'in registration order, the second after the first resolved')
+  ws.send({ id: 'm1', type: 'multi', payload: { n: 8 } })
+  t.same((await ws.waitForCount((f) => f.kind === 'ack' && f.id === 'm1', 2))[1].payload, { reply: { sum: 7 } }, 'the repeat is answered from the cache')
+  t.same(ran, ['first', 'second'])
+})
+
 t.test('in production a reply is not checked', async (t) => {
   const before = process.env.NODE_ENV
   process.env.NODE_ENV = 'production'
@@ -170,38 +192,57 @@ t.test('replyCache options out of range are refused at boot', async (t) => {
   t.throws(() => new Hub({ relayTypes: ['chat'] }).on('chat', { reply: Sum }), { code: 'VIX_ERR_INVALID_OPTION' }, 'a relay type cannot be a request')
 })
 
-t.test('the reply cache: the oldest is evicted past its size, an entry expires after its TTL, duplicates in flight wait', async (t) => {
+t.test('the reply cache: the oldest is evicted past its size, an entry expires after its TTL, duplicates of a run in flight wait', async (t) => {
   let now = 0
   const cache = new ReplyCache({ size: 2, ttl: 1000 }, () => now)
   const key = (id: string): string => ReplyCache.keyOf('key:abc', id)
-  t.equal(cache.begin(key('a')), undefined, 'first time: run it')
-  const waiting = cache.begin(key('a'))
-  t.ok(waiting instanceof Promise, 'in flight: a duplicate waits')
+  /** Run `id` synchronously unless it is known: what the dispatcher does. */
+  const run = (id: string, reply: unknown): unknown => {
+    const earlier = cache.lookup(key(id))
+    if (earlier !== undefined) return earlier
+    cache.settle(key(id), { ok: true, reply })
+    return undefined
+  }
+  t.equal(cache.lookup(key('a')), undefined, 'first time: run it')
+  cache.markRunning(key('a'))
+  const waiting = cache.lookup(key('a'))
+  t.ok(waiting instanceof Promise, 'running asynchronously: a duplicate waits')
+  t.equal(cache.lookup(key('a')), waiting, 'every duplicate waits on the same answer')
   cache.settle(key('a'), { ok: true, reply: 1 })
   t.same(await waiting, { ok: true, reply: 1 })
-  t.same(cache.begin(key('a')), { ok: true, reply: 1 }, 'settled: answered from the cache')
-  t.equal(cache.begin(key('b')), undefined)
-  cache.settle(key('b'), { ok: true, reply: 2 })
-  t.equal(cache.begin(key('c')), undefined)
-  cache.settle(key('c'), { ok: true, reply: 3 })
+  t.same(cache.lookup(key('a')), { ok: true, reply: 1 }, 'settled: answered from the cache')
+  t.equal(run('b', 2), undefined)
+  t.equal(run('c', 3), undefined)
   t.equal(cache.size, 2)
-  t.equal(cache.begin(key('a')), undefined, 'the oldest was evicted: runs again')
-  cache.settle(key('a'), { ok: true, reply: 4 })
-  t.same(cache.begin(key('c')), { ok: true, reply: 3 })
+  t.equal(run('a', 4), undefined, 'the oldest was evicted: runs again')
+  t.same(cache.lookup(key('c')), { ok: true, reply: 3 })
+  t.equal(cache.lookup(key('b')), undefined, 'b, now the oldest, was evicted by a')
   now = 999
-  t.same(cache.begin(key('c')), { ok: true, reply: 3 }, 'within the TTL')
+  t.same(cache.lookup(key('c')), { ok: true, reply: 3 }, 'within the TTL')
   now = 1000
-  t.equal(cache.begin(key('c')), undefined, 'past the TTL: runs again')
+  t.equal(run('c', 5), undefined, 'past the TTL: runs again')
+  t.same(cache.lookup(key('c')), { ok: true, reply: 5 }, 'and answers with its new outcome')
+  t.equal(run('d', 6), undefined)
+  t.equal(cache.lookup(key('a')), undefined, 'a was the oldest')
+  // An answer run again after its TTL is remembered anew: the slot of its first answer, reused later, does not evict it.
+  const three = new ReplyCache({ size: 3, ttl: 1000 }, () => now)
+  const again = (id: string, reply: unknown): void => { if (three.lookup(key(id)) === undefined) three.settle(key(id), { ok: true, reply }) }
+  again('x', 1)
+  again('y', 2)
+  now += 1000
+  again('x', 3)
+  again('z', 4)
+  t.same(three.lookup(key('x')), { ok: true, reply: 3 }, 'x\'s newer answer stays when its first slot is reused')
+  t.equal(three.size, 3)
   t.not(ReplyCache.keyOf('key:abc', 'x'), ReplyCache.keyOf('key:abd', 'x'), 'keyed by sender scope')
   // A request still running is never evicted: however many answers come meanwhile, a duplicate waits for it.
-  t.equal(cache.begin(key('slow')), undefined)
-  for (const id of ['d', 'e', 'f']) {
-    cache.begin(key(id))
-    cache.settle(key(id), { ok: true, reply: id })
-  }
-  const duplicate = cache.begin(key('slow'))
+  t.equal(cache.lookup(key('slow')), undefined)
+  cache.markRunning(key('slow'))
+  for (const id of ['e', 'f', 'g', 'h', 'i']) run(id, id)
+  const duplicate = cache.lookup(key('slow'))
   t.ok(duplicate instanceof Promise, 'still running: the duplicate waits')
   cache.settle(key('slow'), { ok: true, reply: 'slow' })
   t.same(await duplicate, { ok: true, reply: 'slow' })
+  t.same(cache.lookup(key('slow')), { ok: true, reply: 'slow' })
   t.equal(cache.size, 2)
 })

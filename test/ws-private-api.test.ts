@@ -2,6 +2,7 @@ import t from 'tap'
 import { createRequire } from 'node:module'
 import * as ws from 'ws'
 import { PreparedFrame } from '../lib/prepared-frame.js'
+import { textFrame } from '../lib/websocket/text-frame.js'
 import { build } from './helpers/app.js'
 import { connect } from './helpers/ws-client.js'
 
@@ -33,6 +34,16 @@ t.test('Sender.frame builds an unmasked text frame as header + payload', async (
   t.equal(medium.wsFrame, medium.wsFrame, 'built once')
 })
 
+t.test('textFrame is byte for byte what Sender.frame makes, in one buffer, at every header size', async (t) => {
+  const Sender = (ws as any).Sender
+  const options = { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }
+  for (const text of ['', 'a', 'x'.repeat(125), 'x'.repeat(126), 'é'.repeat(63), 'x'.repeat(65_535), 'x'.repeat(65_536), '€'.repeat(30_000)]) {
+    const bytes = Buffer.from(text)
+    const expected = Buffer.concat(Sender.frame(bytes, options))
+    t.ok(textFrame(text).equals(expected), `${bytes.length} bytes: ${expected.subarray(0, 2).toString('hex')}…`)
+  }
+})
+
 t.test('a server websocket has _sender.sendFrame and a corkable _socket, and a frame written there arrives', async (t) => {
   const app = await build(t)
   const client = await connect(app)
@@ -43,4 +54,7 @@ t.test('a server websocket has _sender.sendFrame and a corkable _socket, and a f
   t.type(server._socket?._writableState?.length, 'number', 'bufferedAmount reads the socket write queue')
   server._sender.sendFrame([new PreparedFrame('{"kind":"event","type":"raw"}').wsFrame])
   t.match(await client.waitFor((f) => f.type === 'raw'), { kind: 'event' })
+  const long = 'é'.repeat(40_000)
+  server._sender.sendFrame([textFrame(JSON.stringify({ kind: 'event', type: 'long', payload: { long } }))])
+  t.equal((await client.waitFor((f) => f.type === 'long')).payload.long, long, 'a text frame of 80,000 bytes arrives whole')
 })

@@ -88,7 +88,8 @@ export function entryMessages (entry: DocumentedMessage): EntryMessages {
     const payload = { type: 'object', properties: { reply: entry.reply }, required: ['reply'] }
     result.ack = message('server', `${entry.type} reply`, `The reply to a \`${entry.type}\` request: its ack (same \`id\`), the reply in \`payload.reply\``, serverFrame('ack', entry.type, payload, ['id']))
   } else if (entry.ack !== undefined) {
-    result.ack = message('server', `${entry.type} ack`, `The ack of \`${entry.type}\``, serverFrame('ack', entry.type, entry.ack, ['room']))
+    // A room's ack names the room; any other (`auth.refresh`) answers the frame's `id`.
+    result.ack = message('server', `${entry.type} ack`, `The ack of \`${entry.type}\``, serverFrame('ack', entry.type, entry.ack, entry.type.startsWith('room.') ? ['room'] : []))
   }
   if (entry.relay) {
     result.event = message('server', `${entry.type} event`, `\`${entry.type}\` delivered to every member of the room (an \`event\` frame with the server's id and time)`, serverFrame('event', entry.type, entry.payload, ['id', 'room']), entry.description)

@@ -28,7 +28,7 @@ export interface DispatchParts {
   rejectUnknownTypes: boolean
   router: Pick<Router, 'raw' | 'limitsOf' | 'handlersOf' | 'checkPayload' | 'isRequest' | 'replyError'>
   /** Outcomes of recent requests: a repeated id is answered from it, never run twice. */
-  replies: Pick<ReplyCache, 'begin' | 'settle'>
+  replies: Pick<ReplyCache, 'lookup' | 'markRunning' | 'settle'>
   /** Check replies against their type's `reply` schema (off in production). */
   checkReplies: boolean
   /** A reply that breaks its schema is logged here. */
@@ -101,6 +101,8 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     } catch (error) {
       return this.fail(frame, error, id)
     }
+    // Most frames end here, synchronously: no closure is made for them.
+    if (!(step instanceof Promise) && !(step instanceof InFlight)) return step
     const failed = (error: unknown): DispatchError => this.fail(frame, error, id)
     const guarded = (ready: DispatchResult | InFlight): DispatchResult | InFlight =>
       ready instanceof InFlight ? new InFlight(ready.done.then(undefined, failed)) : ready
@@ -166,27 +168,35 @@ export class Dispatcher implements FrameProcessor<Decoded> {
     if (id === undefined) throw codedError(ErrorCodes.INVALID_MESSAGE, `"${type}" is a request: it needs an id`, { path: '/id' })
     this.parts.router.checkPayload(type, message.payload)
     const key = ReplyCache.keyOf(frame.session.senderScope, id)
-    const earlier = this.parts.replies.begin(key)
-    if (earlier !== undefined) return chain(earlier, (outcome) => this.answer(frame, message, outcome))
-    const settle = (outcome: ReplyOutcome): DispatchResult => {
-      this.parts.replies.settle(key, outcome)
-      return this.answer(frame, message, outcome)
-    }
-    const failed = (error: unknown): DispatchResult => settle(this.failureOf(frame.session, error, id))
+    const earlier = this.parts.replies.lookup(key)
+    if (earlier !== undefined) return earlier instanceof Promise ? earlier.then((outcome) => this.answer(frame, message, outcome)) : this.answer(frame, message, earlier)
     let reply: Maybe<unknown>
     try {
       reply = this.runRequest(frame.session, message)
     } catch (error) {
-      return failed(error)
+      return this.settleRequest(frame, message, key, this.failureOf(frame.session, error, id))
     }
-    if (reply instanceof Promise) return reply.then((value) => settle(this.checkedReply(message, value)), failed)
-    return settle(this.checkedReply(message, reply))
+    if (!(reply instanceof Promise)) return this.settleRequest(frame, message, key, this.checkedReply(message, reply))
+    // Until it settles, a duplicate (another session of the same sender) waits for this run.
+    this.parts.replies.markRunning(key)
+    return reply.then(
+      (value) => this.settleRequest(frame, message, key, this.checkedReply(message, value)),
+      (error) => this.settleRequest(frame, message, key, this.failureOf(frame.session, error, id))
+    )
+  }
+
+  /** The first run of a request ended: remember its outcome for duplicates, answer it. */
+  private settleRequest (frame: InboundFrame, message: InboundMessage, key: string, outcome: ReplyOutcome): DispatchResult {
+    this.parts.replies.settle(key, outcome)
+    return this.answer(frame, message, outcome)
   }
 
   /** The reply is what the type's last handler returned (or resolved with). */
   private runRequest (session: Session, message: InboundMessage): Maybe<unknown> {
-    let reply: unknown
     const handlers = this.parts.router.handlersOf(message.type) ?? []
+    // The usual case: one handler, whose value is the reply.
+    if (handlers.length === 1) return handlers[0](session, message)
+    let reply: unknown
     return chain(each(handlers, (handler) => chain(handler(session, message), (value) => { reply = value })), () => reply)
   }
 

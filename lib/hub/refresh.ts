@@ -1,4 +1,4 @@
-import { Type } from '@sinclair/typebox'
+import { AuthRefreshPayload } from '../../schemas/session.js'
 import { compileValidator } from '../codec.js'
 import { ErrorCodes, TokenExpiredError, UnauthorizedError, isVixError } from '../errors.js'
 import { ackFrame, systemFrame, type RealtimeMessage } from '../frames.js'
@@ -7,9 +7,6 @@ import type { Session } from '../session.js'
 import type { Maybe } from './maybe.js'
 import { payloadError } from './router.js'
 import type { DispatchOk, ErrorReason, InboundMessage } from './types.js'
-
-/** The payload of `auth.refresh`: the new token, as the client's `getToken()` gave it. */
-export const AuthRefreshPayload = Type.Object({ token: Type.String({ minLength: 1, maxLength: 8192 }) }, { additionalProperties: false })
 
 /**
  * The request the default `refresh` hands `authenticate`: the token as a

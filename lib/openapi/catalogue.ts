@@ -5,6 +5,7 @@ import { PresenceMember, PresenceResponse } from '../../schemas/presence.js'
 import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'
 
 import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
+import { AuthRefreshAckPayload, AuthRefreshPayload, RoomLeftPayload, SessionClosedPayload, SessionExpiringPayload, SessionOpenedPayload } from '../../schemas/session.js'
 
 export { websocketExtensionKey, messagesExtensionKey }
 /** Prefix of the components that hold typed handlers' payload schemas. */
@@ -39,11 +40,18 @@ const id = (schema: TSchema): string => schema.$id as string
 const builtInMessages: DocumentedMessage[] = [
   { type: 'room.join', direction: 'client', builtIn: true, relay: false, description: 'Join a room. With `since` (the `pos` of the last event seen there, or its id) and a store, every message after it is replayed before any live one; the ack\'s `pos` is where the live stream continues. Sent again for a room already joined, it replaces the membership\'s position (a client repairing a gap).', payload: componentRef(id(RoomJoinPayload)), ack: componentRef(id(RoomJoinAckPayload)) },
   { type: 'room.leave', direction: 'client', builtIn: true, relay: false, description: 'Leave a room.', payload: componentRef(id(RoomLeavePayload)), ack: componentRef(id(RoomLeavePayload)) },
+  { type: 'auth.refresh', direction: 'client', builtIn: true, relay: false, description: 'A new token for this session (after `session.expiring`), checked by the `refresh` hook: accepted, the session keeps its connection and rooms and the ack gives the new `expiresAt`; refused, an error frame (`VIX_ERR_UNAUTHORIZED`, `VIX_ERR_TOKEN_EXPIRED`) and nothing changes.', payload: componentRef(id(AuthRefreshPayload)), ack: componentRef(id(AuthRefreshAckPayload)) },
   { type: 'error', direction: 'server', builtIn: true, relay: false, description: 'A frame (kind `error`) answering a message that failed; the connection stays open.', payload: componentRef(id(ErrorFramePayload)) },
   { type: 'room.interrupted', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame: this node could not deliver the room\'s stream without a hole. The session\'s live stream of the room stops until it joins the room again with `since` (its last `pos`).', payload: componentRef(id(RoomInterruptedPayload)) },
-  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001: reconnect after `retryAfterMs`.', payload: componentRef(id(GoingAwayPayload)) }
+  { type: 'room.left', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame: the session was taken out of the room, by `app.realtime.leave()` (`reason`) or because `authorizeJoin` refuses the identity of a refreshed token (`code` `VIX_ERR_FORBIDDEN`).', payload: componentRef(id(RoomLeftPayload)) },
+  { type: 'server.going_away', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame sent before the server closes the socket with 1001: reconnect after `retryAfterMs`.', payload: componentRef(id(GoingAwayPayload)) },
+  { type: 'session.expiring', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame before the session\'s token expires (30 s before `expiresAt`, or halfway there): send `auth.refresh` before `closesAt`.', payload: componentRef(id(SessionExpiringPayload)) },
+  { type: 'session.closed', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame before the server closes the session with `code`: its token expired (4001, `VIX_ERR_TOKEN_EXPIRED`) or `app.realtime.disconnect()`; `reconnect: false` means do not come back.', payload: componentRef(id(SessionClosedPayload)) },
+  { type: 'session.opened', direction: 'server', builtIn: true, relay: false, description: 'A `system` frame, the first of a Server-Sent Events stream (`GET /ws/sse`): the session id to send with, and what a resume recovered.', payload: componentRef(id(SessionOpenedPayload)) }
 ]
 const builtInTypes = new Set(builtInMessages.map((message) => message.type))
+/** The built-in frames' payload schemas that are not shared schemas (`schemas/message.ts`): added to the components by `documentCatalogue`. */
+const documentedPayloads: TSchema[] = [GoingAwayPayload, AuthRefreshPayload, AuthRefreshAckPayload, SessionExpiringPayload, SessionClosedPayload, RoomLeftPayload, SessionOpenedPayload]
 
 /** Payload of a `presence.diff` frame (documented only: the server writes it). */
 export const PresenceDiff = Type.Object({
@@ -109,7 +117,7 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   for (const name of Object.keys(components)) {
     if (name.startsWith(payloadComponentPrefix) || name.startsWith(replyComponentPrefix)) delete components[name]
   }
-  components[id(GoingAwayPayload)] ??= toComponent(GoingAwayPayload, id(GoingAwayPayload))
+  for (const schema of documentedPayloads) components[id(schema)] ??= toComponent(schema, id(schema))
   const messages = [...builtInMessages]
   if (context.presence === true) {
     for (const [name, schema] of Object.entries(presenceComponents)) components[name] ??= toComponent(schema, name)

@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws'
 import type { PreparedFrame } from '../prepared-frame.js'
 import type { Session, Transport } from '../session.js'
 import { uncorkAtTickEnd } from '../tick-cork.js'
+import { textFrame } from './text-frame.js'
 
 /**
  * The private parts of a ws `WebSocket` the fast path uses: the socket under
@@ -17,9 +18,10 @@ interface WsInternals {
 const OPEN = 1
 
 /**
- * A hub session's transport over a ws WebSocket. A prepared frame is written
- * as its pre-built bytes through ws's sender when no extension
- * (permessage-deflate) was negotiated, else with `socket.send` (ws compresses
+ * A hub session's transport over a ws WebSocket. When no extension
+ * (permessage-deflate) was negotiated, a frame is written whole through ws's
+ * sender: a prepared frame as its pre-built bytes, a text as one buffer of
+ * header and payload (`textFrame`); else with `socket.send` (ws compresses
  * it). Writes are corked until the end of the tick. Also what a connection
  * keeps per socket (its session and when the peer was last heard).
  */
@@ -40,6 +42,10 @@ export class WebSocketTransport implements Transport {
 
   send (data: string | Buffer): void {
     this.cork()
+    if (typeof data === 'string' && this.raw && this.socket.readyState === OPEN) {
+      ;(this.socket as unknown as WsInternals)._sender?.sendFrame([textFrame(data)])
+      return
+    }
     this.socket.send(data)
   }
 
