@@ -2,10 +2,9 @@ import type { Connection, TransportName } from './connection.js'
 import type { HttpContext } from './http-connection.js'
 import { openLongPolling } from './long-polling-connection.js'
 import type { ResolvedOptions } from './options.js'
-import type { TimerSet } from './timers.js'
 import { openSse } from './sse-connection.js'
 
-export { UpgradeProbe } from './upgrade.js'
+export { changeTransport, upgradeProbe } from './fallback.js'
 
 /**
  * Open one connection over SSE or long polling. This module and the ones it
@@ -13,7 +12,7 @@ export { UpgradeProbe } from './upgrade.js'
  * loads it with `import()` when it first needs one (see `openTransport`), so
  * the browser bundle's WebSocket path does not download it (a chunk of its own).
  * It imports no code of the client's (only types): what it needs comes in `context.parts`.
- * The way back to WebSocket after a fallback, `UpgradeProbe`, is here too.
+ * So is the fallback: the choice of the next transport, and the way back to WebSocket.
  */
 export function openHttpTransport (transport: Exclude<TransportName, 'websocket'>, options: ResolvedOptions, context: HttpContext): Connection {
   if (transport === 'sse') {
@@ -28,22 +27,4 @@ export function openHttpTransport (transport: Exclude<TransportName, 'websocket'
     pollRetries: 2,
     retryDelay: options.reconnect === false ? 500 : Math.max(1, options.reconnect.minDelay)
   }, context)
-}
-
-/**
- * Does plain HTTP reach the server? Any answer to `url` says yes (a 404
- * too); a network error or no answer within `timeoutMs` says no: the server
- * is down, which is a reason to reconnect, not to change transport.
- */
-export async function httpReachable (options: ResolvedOptions, timers: TimerSet, timeoutMs: number): Promise<boolean> {
-  const controller = new AbortController()
-  const timer = timers.set(() => { controller.abort() }, timeoutMs)
-  try {
-    await options.fetch!(options.checkUrl!, { method: 'GET', headers: {}, signal: controller.signal })
-    return true
-  } catch {
-    return false
-  } finally {
-    timers.clear(timer)
-  }
 }

@@ -1,12 +1,13 @@
 import { backoffDelay, goingAwayDelay } from './backoff.js'
-import type { Connection, ConnectionClosed, ConnectionHandlers, CurrentConnection, TransportName } from './connection.js'
+import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers, CurrentConnection, TransportName } from './connection.js'
 import type { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import type { ClientState } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { PendingGroup } from './pending.js'
 import type { TimerSet } from './timers.js'
-import { httpReachable, httpTransportsLoaded, openTransport } from './transports.js'
+import type { FallbackHost } from './fallback.js'
+import { httpTransportsLoaded, loadHttpTransports, openTransport } from './transports.js'
 import type { UpgradeProbe } from './upgrade.js'
 
 /** An HTTP answer to the attempt that is not about auth or load: HTTP reaches the server, and it refused this transport. */
@@ -42,38 +43,41 @@ export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close
  * `reconnect.maxAttempts`, and back to WebSocket (the upgrade probe) once it
  * works again after a fallback. It owns the client's `state` and announces
  * `state`, `open`, `close`, `reconnecting`, `transport`, `going_away`,
- * `upgrade_failed` and failed attempts (`error`).
+ * `upgrade_failed` and failed attempts (`error`). Which transport comes
+ * next, and the way back, are the fallback's (`FallbackHost`, fallback.ts,
+ * loaded with the HTTP transports): the members ending in `_` that are not
+ * `private` are the state and steps it works on, for it alone.
  *
  * @example
  * const reconnector = new Reconnector(options, timers, events, hooks)
  * await reconnector.connect()
  * reconnector.connection?.send('{"type":"ping"}')
  */
-export class Reconnector implements CurrentConnection {
-  private current_: Connection | null = null
+export class Reconnector implements CurrentConnection, FallbackHost {
+  current_: Connection | null = null
   private currentState_: ClientState = 'closed'
-  private currentTransport_: TransportName
+  currentTransport_: TransportName
   private attempt_ = 0
-  private webSocketFailures_ = 0
+  webSocketFailures_ = 0
   /** On a later transport because WebSocket failed (not because the app chose it): the probe may bring it back. */
-  private fellBack_ = false
+  fellBack_ = false
   /** The server said not to reconnect (`session.closed` with `reconnect: false`): the close that follows is final. */
   private stayClosed_ = false
   /** WebSocket kept failing and plain HTTP was found to reach the server: one more WebSocket failure falls back. */
-  private httpChecked_ = false
+  httpChecked_ = false
   /** After `server.going_away`: the server is expected back soon, so no backoff delay grows past this (ms). */
   private restartCap_: number | undefined
   /** Changes at each close: an HTTP check answering after it is ignored. */
-  private generation_ = 0
+  generation_ = 0
   private readonly opens_: PendingGroup<void>
   /** Made at the first open after a fallback (its code comes with the HTTP transports). */
-  private probe_: UpgradeProbe | undefined
+  probe_: UpgradeProbe | undefined
 
   constructor (
-    private readonly options_: ResolvedOptions,
-    private readonly timers_: TimerSet,
-    private readonly events_: Emitter,
-    private readonly hooks_: ReconnectHooks
+    readonly options_: ResolvedOptions,
+    readonly timers_: TimerSet,
+    readonly events_: Emitter,
+    readonly hooks_: ReconnectHooks
   ) {
     this.opens_ = new PendingGroup(timers_)
     this.currentTransport_ = this.initialTransport_()
@@ -159,7 +163,7 @@ export class Reconnector implements CurrentConnection {
     this.connectionLost_({ code: 1001, reason: 'server going away', opened: true }, retryAfterMs)
   }
 
-  private initialTransport_ (): TransportName {
+  initialTransport_ (): TransportName {
     return this.options_.transports[0]
   }
 
@@ -171,7 +175,7 @@ export class Reconnector implements CurrentConnection {
   }
 
   /** The handlers of a connection: one that was replaced or closed may still report, and only the current one is heard. */
-  private handlers_ (connection: () => Connection | null): ConnectionHandlers {
+  handlers_ (connection: () => Connection | null): ConnectionHandlers {
     const { hooks_: hooks } = this
     return {
       open: () => { if (this.current_ === connection()) this.connectionOpened_() },
@@ -188,7 +192,7 @@ export class Reconnector implements CurrentConnection {
   }
 
   /** Open a connection once `beforeConnect` agrees (at once when it has nothing to wait for). */
-  private openConnection_ (): void {
+  openConnection_ (): void {
     const ready = this.hooks_.beforeConnect?.() ?? true
     if (ready === true) this.openNow_()
     else if (ready !== false) {
@@ -232,43 +236,7 @@ export class Reconnector implements CurrentConnection {
     this.setState_('open')
     this.opens_.resolveAll()
     this.events_.emit('open', { transport: connection.transport })
-    if (this.fellBack_) this.upgradeProbe_()?.schedule()
-  }
-
-  /** The probe of the way back to WebSocket, once open on a fallback (the HTTP transports' module is loaded then). */
-  private upgradeProbe_ (): UpgradeProbe | undefined {
-    const loaded = httpTransportsLoaded()
-    this.probe_ ??= loaded === undefined
-      ? undefined
-      : new loaded.UpgradeProbe(this.options_, this.timers_, {
-        open: (context) => openTransport('websocket', this.options_, context),
-        handlers: (connection) => this.handlers_(connection),
-        upgraded: (connection) => { this.upgraded_(connection) },
-        failed: (info) => {
-          this.events_.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: this.options_.upgradeInterval })
-        }
-      })
-    return this.probe_
-  }
-
-  /**
-   * The upgrade probe's WebSocket opened while open on SSE or long polling: it takes
-   * over without a `close`, `reconnecting` or `open` (the client stays open);
-   * rooms are rejoined with `since` and unacked publishes resent on it, as
-   * after a reconnect, then `transport` announces the switch.
-   */
-  private upgraded_ (connection: Connection): void {
-    const previous = this.current_
-    const from = this.currentTransport_
-    this.current_ = connection
-    // Closed by us: no handler of it runs, so no reconnect.
-    previous?.close(1000, 'upgraded to websocket')
-    this.hooks_.ended()
-    this.fellBack_ = false
-    this.webSocketFailures_ = 0
-    this.currentTransport_ = 'websocket'
-    this.hooks_.restore(connection)
-    this.events_.emit('transport', 'websocket', from)
+    if (this.fellBack_) httpTransportsLoaded()?.upgradeProbe(this).schedule()
   }
 
   private connectionLost_ (info: ConnectionClosed, retryAfterMs?: number): void {
@@ -281,31 +249,36 @@ export class Reconnector implements CurrentConnection {
   }
 
   /**
-   * After an attempt that never opened: try another transport now (true),
-   * or reconnect on this one (false). WebSocket gives way only when HTTP
-   * reaches the server (its upgrade was answered with a refusal, or after
-   * `afterFailures` failures an HTTP check and one more WebSocket attempt):
-   * a server that is down is reconnected to, not a reason to change. A
-   * fallback that cannot reach the server either goes back to the first transport.
+   * After an attempt that never opened: another transport now (true), or a
+   * reconnect on this one (false)? The fallback decides (`changeTransport`,
+   * with the HTTP transports). Until their module is loaded, what needs none
+   * is decided here: a WebSocket refusal HTTP answered falls back at once;
+   * fewer than `afterFailures` failures reconnect; more load the fallback,
+   * which checks HTTP. (An HTTP transport that failed before its module could
+   * even be loaded is reconnected to as is.)
    */
   private changeTransport_ (transport: TransportName, info: ConnectionClosed): boolean {
-    const next = this.options_.transports[this.options_.transports.indexOf(transport) + 1]
-    if (transport === 'websocket') {
-      this.webSocketFailures_++
-      if (next === undefined) return false
-      if (answered(info) || (this.httpChecked_ && this.webSocketFailures_ >= this.options_.afterFailures)) return this.fallBack_(next, info)
-      if (this.webSocketFailures_ < this.options_.afterFailures) return false
-      this.checkHttp_(info)
-      return true
-    }
-    if (!this.fellBack_) return false
-    // The server answered but has not this transport (SSE turned off): the next one, at once.
-    if (answered(info) && next !== undefined) return this.fallBack_(next, info)
-    if (info.status === undefined) this.backToFirst_()
-    return false
+    if (transport === 'websocket') this.webSocketFailures_++
+    const loaded = httpTransportsLoaded()
+    if (loaded !== undefined) return loaded.changeTransport(this, transport, info, answered(info))
+    const { transports, afterFailures } = this.options_
+    const next = transports[transports.indexOf(transport) + 1]
+    if (transport !== 'websocket' || next === undefined) return false
+    if (answered(info)) return this.fallBack_(next, info)
+    if (this.webSocketFailures_ < afterFailures) return false
+    const generation = this.generation_
+    loadHttpTransports().then((module) => {
+      if (generation === this.generation_) module.changeTransport(this, transport, info, false)
+    }, () => {
+      // Not even the module comes: the server is down, not a reason to change transport.
+      if (generation !== this.generation_) return
+      this.webSocketFailures_ = 0
+      this.reconnectAfter_(transport, info)
+    })
+    return true
   }
 
-  private fallBack_ (next: TransportName, info: ConnectionClosed): true {
+  fallBack_ (next: TransportName, info: ConnectionClosed): true {
     const from = this.currentTransport_
     this.reportFailedAttempt_(from, info)
     this.currentTransport_ = next
@@ -316,33 +289,7 @@ export class Reconnector implements CurrentConnection {
     return true
   }
 
-  /** WebSocket keeps failing: is the server up? Yes: one more WebSocket attempt now (then a fallback); no: reconnect, on WebSocket. */
-  private checkHttp_ (info: ConnectionClosed): void {
-    const generation = this.generation_
-    httpReachable(this.options_, this.timers_, this.options_.connectTimeout).then((reachable) => {
-      if (generation !== this.generation_) return
-      if (!reachable) {
-        this.webSocketFailures_ = 0
-        this.reconnectAfter_('websocket', info)
-        return
-      }
-      this.reportFailedAttempt_('websocket', info)
-      this.httpChecked_ = true
-      this.openConnection_()
-    }).catch(() => {})
-  }
-
-  /** A fallback could not reach the server: it is down, so the next attempt is on the best transport again. */
-  private backToFirst_ (): void {
-    const from = this.currentTransport_
-    this.currentTransport_ = this.initialTransport_()
-    this.fellBack_ = false
-    this.webSocketFailures_ = 0
-    this.httpChecked_ = false
-    if (from !== this.currentTransport_) this.events_.emit('transport', this.currentTransport_, from)
-  }
-
-  private reconnectAfter_ (transport: TransportName, info: ConnectionClosed, retryAfterMs?: number): void {
+  reconnectAfter_ (transport: TransportName, info: ConnectionClosed, retryAfterMs?: number): void {
     const reconnect = this.options_.reconnect
     // The server closing an open connection normally means "go away and stay away" (a kick).
     const kicked = (info.opened && info.code === 1000) || this.stayClosed_
@@ -364,7 +311,17 @@ export class Reconnector implements CurrentConnection {
     this.scheduleReconnect_(delay)
   }
 
-  private reportFailedAttempt_ (transport: TransportName, info: ConnectionClosed): void {
+  /** The upgrade probe's WebSocket. */
+  openWebSocket_ (context: ConnectionContext): Connection {
+    return openTransport('websocket', this.options_, context)
+  }
+
+  /** The upgrade probe's WebSocket did not open (the next one is scheduled). */
+  upgradeFailed_ (info: ConnectionClosed): void {
+    this.events_.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: this.options_.upgradeInterval })
+  }
+
+  reportFailedAttempt_ (transport: TransportName, info: ConnectionClosed): void {
     const status = info.status === undefined ? '' : ` (HTTP ${info.status})`
     this.events_.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${reasonOf(info)}`, { status: info.status }))
   }

@@ -1,15 +1,19 @@
 import type { Connection, ConnectionContext, TransportName } from './connection.js'
 import type { ResolvedOptions } from './options.js'
 import { clientParts, lazyModule } from './parts.js'
-import type { TimerSet } from './timers.js'
 import { openWebSocket, type WebSocketConnectionOptions } from './websocket-connection.js'
 
 /** The HTTP transports' module: loaded at the first connection over SSE or long polling. */
 const httpTransports = lazyModule(async () => await import('./http-transports.js'))
 
-/** The HTTP transports' module, when a connection over SSE or long polling has loaded it (always the case once one opened). */
+/** The HTTP transports' module, when it was loaded: by a connection over SSE or long polling (always once one opened), or a fallback. */
 export function httpTransportsLoaded (): typeof import('./http-transports.js') | undefined {
   return httpTransports.loaded()
+}
+
+/** Load the HTTP transports' module (once): WebSocket keeps failing, and their fallback decides what comes next. */
+export async function loadHttpTransports (): Promise<typeof import('./http-transports.js')> {
+  return await httpTransports.get()
 }
 
 /**
@@ -35,14 +39,4 @@ export function openTransport (transport: TransportName, options: ResolvedOption
       connection?.close(code, reason)
     }
   }
-}
-
-/**
- * Does plain HTTP reach the server (see the HTTP transports' `httpReachable`)? Asked when WebSocket keeps
- * failing, before a fallback to them: their module is loaded now, and one that cannot be loaded says no.
- */
-export async function httpReachable (options: ResolvedOptions, timers: TimerSet, timeoutMs: number): Promise<boolean> {
-  if (options.fetch === undefined || options.checkUrl === undefined) return false
-  const loaded = await httpTransports.get().catch(() => undefined)
-  return await (loaded?.httpReachable(options, timers, timeoutMs) ?? false)
 }
