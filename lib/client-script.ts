@@ -51,7 +51,7 @@ export interface ClientScript { body: Buffer, etag: string }
 
 /**
  * How the bundle's chunks are named, beside it: `vix-client-<name>-<hash>.js`
- * (the SSE and long-polling transports, loaded with `import()` only when used).
+ * (the SSE and long-polling transports, the tokens: loaded with `import()` only when used).
  * The entry imports them relative to itself, so they are served from the
  * directory of its route.
  */

@@ -40,7 +40,7 @@ const clientScriptPluginImpl: FastifyPluginAsync<ClientScriptOptions> = async (f
       summary: 'The browser client as one ES module',
       description: 'vix-realtime\'s client (`VixClient`, as `vix-realtime/client` exports it) bundled into one dependency-free ES module, ' +
         'for pages without a bundler: `import { VixClient } from \'/ws/client.js\'` in a `<script type="module">`. ' +
-        'It loads the SSE and long-polling transports, when it needs them, from `vix-client-<name>-<hash>.js` beside it (cached for a year: the name changes with the content). ' +
+        'It loads the SSE and long-polling transports and the tokens, when it needs them, from `vix-client-<name>-<hash>.js` beside it (cached for a year: the name changes with the content). ' +
         `Cacheable (\`Cache-Control: public, max-age=${config.maxAge}\`) with an ETag holding the package version and a hash of the content; ` +
         '`If-None-Match` with that ETag answers 304.',
       tags: ['realtime'],

@@ -1,8 +1,9 @@
 // Bundle the browser client (lib/client, dependency-free TypeScript) from its
 // one source, lib/client/index.ts, into:
 // - dist/browser/vix-client.js: one minified ES module, which GET /ws/client.js serves, and beside it
-//   the chunks it loads with import() only when needed (vix-client-http-transports-<hash>.js: SSE and
-//   long polling), which the same route's directory serves (GET /ws/vix-client-*.js);
+//   the chunks it loads with import() only when needed (vix-client-http-transports-<hash>.js: SSE, long
+//   polling and the fallback; vix-client-tokens-<hash>.js: getToken's), which the same route's
+//   directory serves (GET /ws/vix-client-*.js);
 // - packages/client/dist/browser/: the same files, in @vix-realtime/client (`@vix-realtime/client/browser`);
 // - packages/client/dist/index.js (and its chunks in dist/chunks/): @vix-realtime/client's module
 //   (readable, for bundlers and Node).
