@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { dirname, join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { InvalidOptionError } from './errors.js'
 import { checkInteger, checkPath } from './options.js'
@@ -50,31 +50,62 @@ export function resolveClientScriptOptions (options: ClientScriptOptions = {}, f
 export interface ClientScript { body: Buffer, etag: string }
 
 /**
+ * How the bundle's chunks are named, beside it: `vix-client-<name>-<hash>.js`
+ * (the SSE and long-polling transports, the tokens: loaded with `import()` only when used).
+ * The entry imports them relative to itself, so they are served from the
+ * directory of its route.
+ */
+export const CHUNK_PREFIX = 'vix-client-'
+const chunkRest = /^[A-Za-z0-9_-]+\.js$/
+
+/** The route of the chunks of the bundle served at `path`: `/ws/client.js` → `/ws/vix-client-*`. */
+export function chunkRoute (path: string): string {
+  return posix.join(posix.dirname(path), `${CHUNK_PREFIX}*`)
+}
+
+/**
  * The browser client bundle, read on first use and kept (a bundle built while
  * the server runs is picked up by the next request after a miss). `load()`
- * resolves to undefined while the file does not exist.
+ * resolves to undefined while the file does not exist; `chunk(rest)` to one
+ * of its chunks, by the part of the name after `vix-client-`, or undefined
+ * when it has none of that name.
  *
  * @example
  * const script = new ClientScriptFile(resolveClientScriptOptions())
  * const found = await script.load() // { body, etag } or undefined
+ * const chunk = await script.chunk('http-transports-5USSYY5W.js')
  */
 export class ClientScriptFile {
   private cached: ClientScript | undefined
+  /** Only chunks that exist: a name is at most one file of the build. */
+  private readonly chunks = new Map<string, ClientScript>()
 
   constructor (private readonly options: ResolvedClientScriptOptions) {}
 
   async load (): Promise<ClientScript | undefined> {
-    if (this.cached !== undefined) return this.cached
+    this.cached ??= await this.read(this.options.file)
+    return this.cached
+  }
+
+  async chunk (rest: string): Promise<ClientScript | undefined> {
+    if (!chunkRest.test(rest)) return undefined
+    const cached = this.chunks.get(rest)
+    if (cached !== undefined) return cached
+    const found = await this.read(join(dirname(this.options.file), `${CHUNK_PREFIX}${rest}`))
+    if (found !== undefined) this.chunks.set(rest, found)
+    return found
+  }
+
+  private async read (file: string): Promise<ClientScript | undefined> {
     let body: Buffer
     try {
-      body = await readFile(this.options.file)
+      body = await readFile(file)
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw error
     }
     const hash = createHash('sha256').update(body).digest('base64url').slice(0, 16)
-    this.cached = { body, etag: `"vix-${this.options.version}-${hash}"` }
-    return this.cached
+    return { body, etag: `"vix-${this.options.version}-${hash}"` }
   }
 }
 

@@ -1,9 +1,9 @@
 import fp from 'fastify-plugin'
 // Brings in the FastifySchema fields the docs read (summary, description, tags).
 import type {} from '@fastify/swagger'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { ClientScriptFile, matchesEtag, resolveClientScriptOptions, type ClientScriptOptions } from '../lib/client-script.js'
+import { ClientScriptFile, chunkRoute, matchesEtag, resolveClientScriptOptions, type ClientScript, type ClientScriptOptions } from '../lib/client-script.js'
 import { codedError, ErrorCodes, InvalidOptionError } from '../lib/errors.js'
 import { checkOptionKeys, type OptionShape } from '../lib/options.js'
 import { ErrorResponse } from '../schemas/message.js'
@@ -13,6 +13,13 @@ export type { ClientScriptOptions }
 
 /** The keys of `ClientScriptOptions`: any other fails boot. */
 export const clientScriptOptionShape = { path: true, maxAge: true, file: true } as const satisfies OptionShape & Record<keyof ClientScriptOptions, true>
+
+/** A file of the bundle, cacheable, or 304 when `If-None-Match` names its ETag. */
+async function sendScript (request: FastifyRequest, reply: FastifyReply, found: ClientScript, cacheControl: string): Promise<FastifyReply> {
+  reply.header('etag', found.etag).header('cache-control', cacheControl)
+  if (matchesEtag(request.headers['if-none-match'], found.etag)) return await reply.code(304).send()
+  return await reply.type('text/javascript; charset=utf-8').send(found.body)
+}
 
 const clientScriptPluginImpl: FastifyPluginAsync<ClientScriptOptions> = async (fastify, options) => {
   checkOptionKeys(options, clientScriptOptionShape)
@@ -33,6 +40,7 @@ const clientScriptPluginImpl: FastifyPluginAsync<ClientScriptOptions> = async (f
       summary: 'The browser client as one ES module',
       description: 'vix-realtime\'s client (`VixClient`, as `vix-realtime/client` exports it) bundled into one dependency-free ES module, ' +
         'for pages without a bundler: `import { VixClient } from \'/ws/client.js\'` in a `<script type="module">`. ' +
+        'It loads the SSE and long-polling transports and the tokens, when it needs them, from `vix-client-<name>-<hash>.js` beside it (cached for a year: the name changes with the content). ' +
         `Cacheable (\`Cache-Control: public, max-age=${config.maxAge}\`) with an ETag holding the package version and a hash of the content; ` +
         '`If-None-Match` with that ETag answers 304.',
       tags: ['realtime'],
@@ -55,9 +63,23 @@ const clientScriptPluginImpl: FastifyPluginAsync<ClientScriptOptions> = async (f
         request.log.warn(howToBuild)
         throw codedError(ErrorCodes.CLIENT_SCRIPT_MISSING, `The browser client is not built (${config.file} missing): run npm run build`)
       }
-      reply.header('etag', found.etag).header('cache-control', `public, max-age=${config.maxAge}`)
-      if (matchesEtag(request.headers['if-none-match'], found.etag)) return await reply.code(304).send()
-      return await reply.type('text/javascript; charset=utf-8').send(found.body)
+      return await sendScript(request, reply, found, `public, max-age=${config.maxAge}`)
+    }
+  })
+
+  // The chunks the module loads with import() when it needs them (SSE, long polling), beside it:
+  // files of the bundle rather than operations, so not in the OpenAPI document.
+  fastify.route({
+    method: 'GET',
+    url: chunkRoute(config.path),
+    schema: { hide: true },
+    errorHandler: codedErrorHandler({ bodyLimit: 0 }, 'client script request'),
+    handler: async (request, reply) => {
+      const found = await script.chunk((request.params as { '*': string })['*'])
+      // Any other name is no file of this build: the app's own 404.
+      if (found === undefined) return reply.callNotFound()
+      // The name holds a hash of the content: a new build is a new URL.
+      return await sendScript(request, reply, found, 'public, max-age=31536000, immutable')
     }
   })
 }

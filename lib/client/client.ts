@@ -3,6 +3,7 @@ import { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError, codeOf } from './errors.js'
 import { lifecycleEvents, type ClientEventName, type ClientState, type VixClientEvents } from './events.js'
 import { resolveOptions, type VixClientOptions } from './options.js'
+import { clientParts, lazyModule } from './parts.js'
 import { parseFrame, type JoinAck, type PublishAck, type VixMessage } from './protocol.js'
 import { PresenceView, type PresenceMember } from './presence.js'
 import { Publishes } from './publishes.js'
@@ -10,9 +11,12 @@ import { Reconnector } from './reconnect.js'
 import { Requests, type RequestOptions } from './requests.js'
 import { JoinedRooms } from './rooms.js'
 import { TimerSet } from './timers.js'
-import { Tokens } from './tokens.js'
+import type { TokenHost, Tokens } from './tokens.js'
 
 export type { ClientEventName, ClientState, VixClientEvents } from './events.js'
+
+/** The tokens' module: a chunk of the browser bundle, loaded by clients with a `getToken` option only. */
+const tokensModule = lazyModule(async () => await import('./tokens.js'))
 
 function errorOfFrame (frame: VixMessage, room?: string): VixClientError {
   const payload = frame.payload as { code?: unknown, message?: unknown, path?: unknown }
@@ -48,14 +52,16 @@ function listenerError (thrown: unknown, name: string): VixClientError {
  * const client = new VixClient({ url: 'ws://127.0.0.1:8080/ws', WebSocket })
  */
 export class VixClient {
-  private readonly events: Emitter
-  private readonly typed: Emitter
-  private readonly reconnector: Reconnector
-  private readonly membership: JoinedRooms
-  private readonly publishes: Publishes
-  private readonly requests: Requests
-  private readonly presenceView = new PresenceView()
-  private readonly tokens: Tokens | undefined
+  private readonly events_: Emitter
+  private readonly typed_: Emitter
+  private readonly reconnector_: Reconnector
+  private readonly membership_: JoinedRooms
+  private readonly publishes_: Publishes
+  private readonly requests_: Requests
+  private readonly presenceView_ = new PresenceView()
+  private tokens_: Tokens | undefined
+  /** With `getToken`: the tokens, made once their module is loaded (asked at once; again after a failure, which fails that attempt). */
+  private readonly loadTokens_: (() => Promise<Tokens>) | undefined
 
   /**
    * @example
@@ -66,48 +72,47 @@ export class VixClient {
     const timers = new TimerSet(resolved.timers, resolved.autoUnref)
     const reportListenerError = (error: unknown, name: string): void => {
       // An 'error' listener that throws has nowhere left to report to.
-      if (name !== 'error') this.events.emit('error', listenerError(error, name))
+      if (name !== 'error') this.events_.emit('error', listenerError(error, name))
     }
-    this.events = new Emitter(reportListenerError)
-    this.typed = new Emitter(reportListenerError)
+    this.events_ = new Emitter(reportListenerError)
+    this.typed_ = new Emitter(reportListenerError)
     // Rooms and publishes send on the reconnector's connection, and it calls back into them:
     // its hooks reach `membership` and `publishes` only when called, after both exist.
-    this.reconnector = new Reconnector(resolved, timers, this.events, {
+    this.reconnector_ = new Reconnector(resolved, timers, this.events_, {
       restore: (connection) => {
-        this.membership.rejoinAll()
-        this.publishes.resend(connection)
-        this.requests.resend(connection)
+        this.membership_.rejoinAll()
+        this.publishes_.resend(connection)
+        this.requests_.resend(connection)
       },
-      frame: (data) => { this.receive(data) },
+      frame: (data) => { this.receive_(data) },
       ended: () => {
-        this.membership.connectionEnded()
-        this.publishes.paused()
-        this.requests.paused()
+        this.membership_.connectionEnded()
+        this.publishes_.paused()
+        this.requests_.paused()
       },
       abandon: (closed) => {
-        this.publishes.close(closed)
-        this.requests.close(closed)
-        this.membership.close(closed)
+        this.publishes_.close(closed)
+        this.requests_.close(closed)
+        this.membership_.close(closed)
       },
       // A request's 202 (long polling) is not its reply: that comes in its ack frame.
-      accepted: (id, ack) => { if (!this.requests.has(id)) this.publishes.acked(id, undefined, ack) },
-      rejected: (id, error) => { this.requestFailed(id, error) },
+      accepted: (id, ack) => { if (!this.requests_.has(id)) this.publishes_.acked(id, undefined, ack) },
+      rejected: (id, error) => { this.requestFailed_(id, error) },
       dropped: (count) => {
         // Long-polling overflow: frames were lost, so every room is rejoined with the last id seen before them.
-        this.events.emit('gap', { dropped: count })
-        this.membership.rejoinAll()
+        this.events_.emit('gap', { dropped: count })
+        this.membership_.rejoinAll()
       },
-      beforeConnect: () => this.tokens?.beforeConnect() ?? true
+      beforeConnect: () => this.tokens_?.beforeConnect() ?? this.loadTokens_?.().then((tokens) => tokens.beforeConnect()) ?? true
     })
-    this.membership = new JoinedRooms(timers, resolved, this.reconnector, this.events, (frame) => { this.deliver(frame) })
-    this.publishes = new Publishes(timers, resolved, this.reconnector)
-    this.requests = new Requests(timers, resolved, this.reconnector)
+    this.membership_ = new JoinedRooms(timers, resolved, this.reconnector_, this.events_, (frame) => { this.deliver_(frame) })
+    this.publishes_ = new Publishes(timers, resolved, this.reconnector_)
+    this.requests_ = new Requests(timers, resolved, this.reconnector_)
     if (options.getToken !== undefined) {
-      const param = options.tokenParam ?? 'token'
-      this.tokens = new Tokens(options.getToken, param, options.query?.[param], resolved, this.events, {
-        refresh: async (token) => await this.requests.request('auth.refresh', { token }, {}),
-        unauthorized: (error) => { this.reconnector.unauthorized(error) }
-      })
+      const { getToken, tokenParam: param = 'token' } = options
+      const host: TokenHost = { refresh: async (token) => await this.requests_.request('auth.refresh', { token }, {}), unauthorized: (error) => { this.reconnector_.unauthorized(error) } }
+      this.loadTokens_ = async () => (this.tokens_ ??= new (await tokensModule.get()).Tokens(getToken, param, options.query?.[param], resolved, this.events_, host, clientParts))
+      this.loadTokens_().catch(() => {})
     }
   }
 
@@ -118,7 +123,7 @@ export class VixClient {
    * if (client.state !== 'open') showOfflineBanner()
    */
   get state (): ClientState {
-    return this.reconnector.state
+    return this.reconnector_.state
   }
 
   /**
@@ -128,7 +133,7 @@ export class VixClient {
    * client.on('open', () => console.log('connected over', client.transport))
    */
   get transport (): TransportName {
-    return this.reconnector.transport
+    return this.reconnector_.transport
   }
 
   /**
@@ -138,7 +143,7 @@ export class VixClient {
    * client.rooms // ['general']
    */
   get rooms (): string[] {
-    return this.membership.names
+    return this.membership_.names
   }
 
   /**
@@ -149,7 +154,7 @@ export class VixClient {
    * localStorage.setItem('general:last', client.lastEventId('general') ?? '')
    */
   lastEventId (room: string): string | undefined {
-    return this.membership.lastEventId(room)
+    return this.membership_.lastEventId(room)
   }
 
   /**
@@ -161,7 +166,7 @@ export class VixClient {
    * localStorage.setItem('general:last', client.lastPosition('general') ?? client.lastEventId('general') ?? '')
    */
   lastPosition (room: string): string | undefined {
-    return this.membership.lastPosition(room)
+    return this.membership_.lastPosition(room)
   }
 
   // ---- events ---------------------------------------------------------------
@@ -178,7 +183,7 @@ export class VixClient {
   on<E extends ClientEventName>(event: E, listener: VixClientEvents[E]): () => void
   on<P = Record<string, any>>(type: string, listener: (message: VixMessage<P>) => void): () => void
   on (name: string, listener: (...args: any[]) => void): () => void {
-    return lifecycleEvents.has(name) ? this.events.add(name, listener) : this.typed.add(name, listener)
+    return lifecycleEvents.has(name) ? this.events_.add(name, listener) : this.typed_.add(name, listener)
   }
 
   /**
@@ -188,7 +193,7 @@ export class VixClient {
    * client.onType('open', (msg) => doorOpened(msg.payload))
    */
   onType<P = Record<string, any>>(type: string, listener: (message: VixMessage<P>) => void): () => void {
-    return this.typed.add(type, listener)
+    return this.typed_.add(type, listener)
   }
 
   /**
@@ -198,8 +203,8 @@ export class VixClient {
    * client.off('chat.message', render)
    */
   off (name: string, listener: (...args: any[]) => void): void {
-    if (lifecycleEvents.has(name)) this.events.remove(name, listener)
-    else this.typed.remove(name, listener)
+    if (lifecycleEvents.has(name)) this.events_.remove(name, listener)
+    else this.typed_.remove(name, listener)
   }
 
   // ---- connection -----------------------------------------------------------
@@ -213,8 +218,8 @@ export class VixClient {
    * await client.connect()
    */
   async connect (): Promise<void> {
-    if (this.reconnector.state === 'open') return
-    await this.reconnector.connect()
+    if (this.reconnector_.state === 'open') return
+    await this.reconnector_.connect()
   }
 
   /**
@@ -226,7 +231,7 @@ export class VixClient {
    * client.close()
    */
   close (): void {
-    this.reconnector.close()
+    this.reconnector_.close()
   }
 
   // ---- rooms ----------------------------------------------------------------
@@ -243,7 +248,7 @@ export class VixClient {
    * const { recovered, replayed } = await client.join('general', { since: localStorage.getItem('general:last') })
    */
   async join (room: string, options: { since?: string | null } = {}): Promise<JoinAck> {
-    return await this.membership.join(room, options.since)
+    return await this.membership_.join(room, options.since)
   }
 
   /**
@@ -254,8 +259,8 @@ export class VixClient {
    * await client.leave('general')
    */
   async leave (room: string): Promise<void> {
-    this.presenceView.forget(room)
-    await this.membership.leave(room)
+    this.presenceView_.forget(room)
+    await this.membership_.leave(room)
   }
 
   /**
@@ -268,7 +273,7 @@ export class VixClient {
    * client.presence('general') // [{ key: '"ada"', meta: { name: 'Ada' }, connections: 2 }]
    */
   presence (room: string): PresenceMember[] {
-    return this.presenceView.members(room)
+    return this.presenceView_.members(room)
   }
 
   // ---- sending --------------------------------------------------------------
@@ -285,7 +290,7 @@ export class VixClient {
    * ack.pos // its position in the room (stored rooms); ack.duplicate: the server already had this id from you
    */
   async publish (room: string | null, type: string, payload: Record<string, unknown> = {}, options: { id?: string, timeout?: number } = {}): Promise<PublishAck> {
-    return await this.publishes.publish(room, type, payload, options)
+    return await this.publishes_.publish(room, type, payload, options)
   }
 
   /**
@@ -302,7 +307,7 @@ export class VixClient {
    * const { names } = await client.request<{ names: string[] }>('room.members', { room: 'general' }, { timeout: 5000 })
    */
   async request<R = unknown>(type: string, payload: Record<string, unknown> = {}, options: RequestOptions = {}): Promise<R> {
-    return await (this.requests.request(type, payload, options) as Promise<R>)
+    return await (this.requests_.request(type, payload, options) as Promise<R>)
   }
 
   /**
@@ -315,8 +320,8 @@ export class VixClient {
    * client.send('ping')
    */
   send (frame: string | Record<string, unknown> | ArrayBuffer | ArrayBufferView): boolean {
-    const connection = this.reconnector.connection
-    if (!this.reconnector.open || connection === null) return false
+    const connection = this.reconnector_.connection
+    if (!this.reconnector_.open || connection === null) return false
     if (typeof frame === 'string' || frame instanceof ArrayBuffer || ArrayBuffer.isView(frame)) {
       connection.send(frame)
     } else {
@@ -327,67 +332,67 @@ export class VixClient {
 
   // ---- internals: frames ----------------------------------------------------
 
-  private receive (data: string | ArrayBuffer): void {
+  private receive_ (data: string | ArrayBuffer): void {
     if (typeof data !== 'string') {
-      this.events.emit('raw', data)
+      this.events_.emit('raw', data)
       return
     }
     const frame = parseFrame(data)
     if (frame === null) {
-      this.events.emit('raw', data)
+      this.events_.emit('raw', data)
       return
     }
-    if (frame.kind === 'ack') this.receiveAck(frame)
-    else if (frame.kind === 'error') this.receiveError(frame)
-    else if (frame.kind === 'system') this.receiveSystem(frame)
-    else this.receiveEvent(frame)
+    if (frame.kind === 'ack') this.receiveAck_(frame)
+    else if (frame.kind === 'error') this.receiveError_(frame)
+    else if (frame.kind === 'system') this.receiveSystem_(frame)
+    else this.receiveEvent_(frame)
   }
 
-  private receiveEvent (frame: VixMessage): void {
+  private receiveEvent_ (frame: VixMessage): void {
     // Rooms deliver it (now, after its join's ack, or never: a duplicate, or past a hole being filled).
-    this.membership.receive(frame)
+    this.membership_.receive(frame)
   }
 
-  private deliver (frame: VixMessage): void {
-    this.events.emit('message', frame)
-    this.typed.emit(frame.type, frame)
+  private deliver_ (frame: VixMessage): void {
+    this.events_.emit('message', frame)
+    this.typed_.emit(frame.type, frame)
   }
 
-  private receiveAck (frame: VixMessage): void {
+  private receiveAck_ (frame: VixMessage): void {
     const id = frame.id
     if (id === undefined) return
-    if (!this.membership.acked(id, frame) && !this.requests.replied(id, frame)) this.publishes.acked(id, frame)
+    if (!this.membership_.acked(id, frame) && !this.requests_.replied(id, frame)) this.publishes_.acked(id, frame)
   }
 
-  private receiveError (frame: VixMessage): void {
-    this.requestFailed(frame.id, errorOfFrame(frame, frame.id === undefined ? undefined : this.membership.roomOf(frame.id)))
+  private receiveError_ (frame: VixMessage): void {
+    this.requestFailed_(frame.id, errorOfFrame(frame, frame.id === undefined ? undefined : this.membership_.roomOf(frame.id)))
   }
 
   /** An error for request `id` (error frame or HTTP refusal): reject whoever waits for it, else emit it. */
-  private requestFailed (id: string | undefined, error: VixClientError): void {
-    if (id !== undefined && (this.publishes.failed(id, error) || this.requests.failed(id, error) || this.membership.failed(id, error))) return
-    this.events.emit('error', error)
+  private requestFailed_ (id: string | undefined, error: VixClientError): void {
+    if (id !== undefined && (this.publishes_.failed(id, error) || this.requests_.failed(id, error) || this.membership_.failed(id, error))) return
+    this.events_.emit('error', error)
   }
 
-  private receiveSystem (frame: VixMessage): void {
-    this.events.emit('system', frame)
-    this.typed.emit(frame.type, frame)
+  private receiveSystem_ (frame: VixMessage): void {
+    this.events_.emit('system', frame)
+    this.typed_.emit(frame.type, frame)
     if (frame.type.startsWith('presence.')) {
-      const diff = this.presenceView.receive(frame)
-      if (diff !== undefined) this.events.emit('presence', diff)
+      const diff = this.presenceView_.receive(frame)
+      if (diff !== undefined) this.events_.emit('presence', diff)
     }
     if (frame.type === 'room.interrupted') {
       const room = (frame.payload as { room?: unknown }).room ?? frame.room
-      if (typeof room === 'string') this.membership.interrupted(room)
+      if (typeof room === 'string') this.membership_.interrupted(room)
     }
-    if (frame.type === 'server.going_away') this.reconnector.goingAway((frame.payload as { retryAfterMs?: unknown }).retryAfterMs)
-    if (frame.type === 'session.expiring') this.tokens?.expiring()
+    if (frame.type === 'server.going_away') this.reconnector_.goingAway((frame.payload as { retryAfterMs?: unknown }).retryAfterMs)
+    if (frame.type === 'session.expiring') this.tokens_?.expiring()
     // Taken out by the server (a refreshed identity may no longer be there, or `leave({ identity })`): not rejoined.
     if (frame.type === 'room.left' && typeof frame.room === 'string') this.leave(frame.room).catch(() => {})
     if (frame.type === 'session.closed') {
       const { reconnect, error } = frame.payload as { reconnect?: unknown, error?: unknown }
-      if (reconnect === false) this.reconnector.stayClosedAfter()
-      this.tokens?.closedBy(error)
+      if (reconnect === false) this.reconnector_.stayClosedAfter()
+      this.tokens_?.closedBy(error)
     }
   }
 }

@@ -5,36 +5,36 @@ type Listener = (...args: any[]) => void
  * throwing listener never breaks the client: its error goes to `onListenerError`.
  */
 export class Emitter {
-  private readonly listeners = new Map<string, Set<Listener>>()
+  private readonly listeners_ = new Map<string, Set<Listener>>()
 
-  constructor (private readonly onListenerError: (error: unknown, name: string) => void) {}
+  constructor (private readonly onListenerError_: (error: unknown, name: string) => void) {}
 
   add (name: string, listener: Listener): () => void {
-    let set = this.listeners.get(name)
+    let set = this.listeners_.get(name)
     if (set === undefined) {
       set = new Set()
-      this.listeners.set(name, set)
+      this.listeners_.set(name, set)
     }
     set.add(listener)
     return () => { this.remove(name, listener) }
   }
 
   remove (name: string, listener: Listener): void {
-    const set = this.listeners.get(name)
+    const set = this.listeners_.get(name)
     if (set === undefined) return
     set.delete(listener)
-    if (set.size === 0) this.listeners.delete(name)
+    if (set.size === 0) this.listeners_.delete(name)
   }
 
   emit (name: string, ...args: unknown[]): void {
-    const set = this.listeners.get(name)
+    const set = this.listeners_.get(name)
     if (set === undefined) return
     // A copy: a listener may remove itself (once) while we iterate.
     for (const listener of [...set]) {
       try {
         listener(...args)
       } catch (error) {
-        this.onListenerError(error, name)
+        this.onListenerError_(error, name)
       }
     }
   }

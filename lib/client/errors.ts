@@ -98,9 +98,7 @@ export class VixClientError extends Error {
     super(message, details.cause === undefined ? undefined : { cause: details.cause })
     this.name = 'VixClientError'
     this.code = code
-    if (details.path !== undefined) this.path = details.path
-    if (details.status !== undefined) this.status = details.status
-    if (details.id !== undefined) this.id = details.id
-    if (details.room !== undefined) this.room = details.room
+    // Only the details known: an absent one is no property at all.
+    for (const key of ['path', 'status', 'id', 'room'] as const) if (details[key] !== undefined) (this as Record<typeof key, unknown>)[key] = details[key]
   }
 }

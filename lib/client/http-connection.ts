@@ -1,6 +1,12 @@
 import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers, TransportName } from './connection.js'
 import { HttpChannel, type HttpChannelOptions } from './http-channel.js'
+import type { ClientParts } from './parts.js'
 import type { TimerSet } from './timers.js'
+
+/** A connection's context on an HTTP transport: with the parts of the client it is handed (see `ClientParts`). */
+export interface HttpContext extends ConnectionContext {
+  parts: ClientParts
+}
 
 /**
  * What the HTTP transports (long polling, SSE) share: an `HttpChannel` for
@@ -9,34 +15,34 @@ import type { TimerSet } from './timers.js'
  */
 export abstract class HttpConnection implements Connection {
   abstract readonly transport: TransportName
-  protected done = false
-  protected opened = false
-  protected readonly http: HttpChannel
-  protected readonly timers: TimerSet
-  protected readonly handlers: ConnectionHandlers
+  protected done_ = false
+  protected opened_ = false
+  protected readonly http_: HttpChannel
+  protected readonly timers_: TimerSet
+  protected readonly handlers_: ConnectionHandlers
 
-  constructor (options: HttpChannelOptions, context: ConnectionContext, what: TransportName) {
-    this.timers = context.timers
-    this.handlers = context.handlers
-    this.http = new HttpChannel(options, context.timers, context.handlers, (info) => { this.finish({ ...info, opened: this.opened }) }, what)
+  constructor (options: HttpChannelOptions, context: HttpContext, what: TransportName) {
+    this.timers_ = context.timers
+    this.handlers_ = context.handlers
+    this.http_ = new HttpChannel(options, context.parts, context.timers, context.handlers, (info) => { this.finish_({ ...info, opened: this.opened_ }) }, what)
   }
 
   send (data: string | ArrayBuffer | ArrayBufferView, id?: string): void {
-    if (!this.done) this.http.send(data, id)
+    if (!this.done_) this.http_.send(data, id)
   }
 
   abstract close (code: number, reason: string): void
 
-  protected finish (info: ConnectionClosed): void {
-    if (this.done) return
-    this.stop()
-    this.handlers.close(info)
+  protected finish_ (info: ConnectionClosed): void {
+    if (this.done_) return
+    this.stop_()
+    this.handlers_.close(info)
   }
 
   /** No handler after this; every request aborted. */
-  protected stop (): void {
-    this.done = true
-    this.http.stop()
+  protected stop_ (): void {
+    this.done_ = true
+    this.http_.stop()
   }
 }
 

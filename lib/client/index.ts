@@ -1,6 +1,9 @@
 /**
  * vix-realtime's client (`import { VixClient } from 'vix-realtime/client'`).
  * Browser-safe: no Node import; in Node 20 pass the `ws` package's WebSocket.
+ * Names private to these modules (class members, internal records) end in
+ * `_`: the browser bundle shortens every such property (scripts/build-client.mjs),
+ * so nothing a user or the wire sees may end in `_`.
  */
 export { VixClient } from './client.js'
 export type { ClientState, ClientEventName, VixClientEvents, RecoveryFailed, PositionGap } from './events.js'

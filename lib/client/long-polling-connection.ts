@@ -1,9 +1,8 @@
-import type { Connection, ConnectionContext } from './connection.js'
-import { errorOf, retryAfterOf, withQuery } from './http-channel.js'
-import { HttpConnection, started } from './http-connection.js'
+import type { Connection } from './connection.js'
+import { retryAfterOf } from './http-channel.js'
+import { HttpConnection, started, type HttpContext } from './http-connection.js'
 import type { FetchLike, HeadersOption, ResponseLike } from './http-types.js'
 
-export { withQuery }
 export type { FetchLike, HeadersOption, ResponseLike }
 
 export interface LongPollingConnectionOptions {
@@ -31,7 +30,7 @@ interface PollBody { session_id?: unknown, messages?: unknown, next?: unknown, d
  * delivering frames in order and acknowledging them with `next`; sends are
  * POSTed one at a time so the server sees them in the order they were made.
  */
-export function openLongPolling (options: LongPollingConnectionOptions, context: ConnectionContext): Connection {
+export function openLongPolling (options: LongPollingConnectionOptions, context: HttpContext): Connection {
   return started(new LongPollingSession(options, context))
 }
 
@@ -42,39 +41,39 @@ export function openLongPolling (options: LongPollingConnectionOptions, context:
  */
 class LongPollingSession extends HttpConnection {
   readonly transport = 'long-polling'
-  private sessionId: string | undefined
+  private sessionId_: string | undefined
   /** The `next` of the last batch delivered: sent as `ack` by the next poll. */
-  private ack: number | undefined
+  private ack_: number | undefined
   /** Failed polls in a row. */
-  private failures = 0
-  private retryTimer: unknown
+  private failures_ = 0
+  private retryTimer_: unknown
 
-  constructor (private readonly options: LongPollingConnectionOptions, context: ConnectionContext) {
-    super({ ...options, sendTimeout: options.pollGrace }, context, 'long-polling')
+  constructor (private readonly options_: LongPollingConnectionOptions, context: HttpContext) {
+    super({ ...options_, sendTimeout: options_.pollGrace }, context, 'long-polling')
   }
 
   start (): void {
-    this.create().catch((error) => { this.fail(error) })
+    this.create_().catch((error) => { this.fail_(error) })
   }
 
   close (): void {
-    if (this.done) return
-    const id = this.sessionId
-    this.stop()
-    if (id !== undefined) this.end(id).catch(() => {})
+    if (this.done_) return
+    const id = this.sessionId_
+    this.stop_()
+    if (id !== undefined) this.end_(id).catch(() => {})
   }
 
-  private fail (error: unknown): void {
-    this.finish({ code: 1006, reason: 'long polling failed', opened: this.opened, error: error as Error })
+  private fail_ (error: unknown): void {
+    this.finish_({ code: 1006, reason: 'long polling failed', opened: this.opened_, error: error as Error })
   }
 
-  protected override stop (): void {
-    super.stop()
-    this.timers.clear(this.retryTimer)
+  protected override stop_ (): void {
+    super.stop_()
+    this.timers_.clear(this.retryTimer_)
   }
 
-  private async request (method: string, url: string, timeoutMs: number): Promise<ResponseLike> {
-    return await this.http.request(method, url, undefined, timeoutMs)
+  private async request_ (method: string, url: string, timeoutMs: number): Promise<ResponseLike> {
+    return await this.http_.request(method, url, undefined, timeoutMs)
   }
 
   /**
@@ -82,38 +81,38 @@ class LongPollingSession extends HttpConnection {
    * leaves its rooms at once instead of after `sessionTtl`: a page closing,
    * a switch back to WebSocket. Best effort: nothing waits for it.
    */
-  private async end (id: string): Promise<void> {
+  private async end_ (id: string): Promise<void> {
     try {
-      const extra = typeof this.options.headers === 'function' ? await this.options.headers() : this.options.headers
-      await this.options.fetch(withQuery(this.options.pollUrl, { ...this.options.params?.(), session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(this.options.pollGrace), keepalive: true })
+      const extra = typeof this.options_.headers === 'function' ? await this.options_.headers() : this.options_.headers
+      await this.options_.fetch(this.http_.parts.withQuery(this.options_.pollUrl, { ...this.options_.params?.(), session_id: id }), { method: 'DELETE', headers: { accept: 'application/json', ...extra }, signal: AbortSignal.timeout(this.options_.pollGrace), keepalive: true })
     } catch {}
   }
 
-  private deliver (body: PollBody): void {
-    if (typeof body.next === 'number') this.ack = body.next
+  private deliver_ (body: PollBody): void {
+    if (typeof body.next === 'number') this.ack_ = body.next
     // Before the frames: the client rejoins with the last id it saw before the gap,
     // so the replay covers what was dropped (and duplicates of this batch are dropped).
-    if (typeof body.dropped === 'number' && body.dropped > 0) this.handlers.dropped(body.dropped)
+    if (typeof body.dropped === 'number' && body.dropped > 0) this.handlers_.dropped(body.dropped)
     const messages = Array.isArray(body.messages) ? body.messages : []
     for (const message of messages) {
-      if (this.done) return
-      this.handlers.frame(JSON.stringify(message))
+      if (this.done_) return
+      this.handlers_.frame(JSON.stringify(message))
     }
   }
 
   /** Create the session (its answer may already carry frames), then start polling. */
-  private async create (): Promise<void> {
+  private async create_ (): Promise<void> {
     let response: ResponseLike
     try {
-      response = await this.request('GET', this.options.createUrl ?? this.options.pollUrl, this.options.pollGrace)
+      response = await this.request_('GET', this.options_.createUrl ?? this.options_.pollUrl, this.options_.pollGrace)
     } catch (error) {
-      this.finish({ code: 1006, reason: 'long-polling session could not be created', opened: false, error: error as Error })
+      this.finish_({ code: 1006, reason: 'long-polling session could not be created', opened: false, error: error as Error })
       return
     }
-    if (this.done) return
+    if (this.done_) return
     if (response.status !== 200) {
-      const error = await errorOf(response)
-      this.finish({ code: 1006, reason: error.message, opened: false, status: response.status, retryAfterMs: retryAfterOf(response), error })
+      const error = await this.http_.errorOf(response)
+      this.finish_({ code: 1006, reason: error.message, opened: false, status: response.status, retryAfterMs: retryAfterOf(response), error })
       return
     }
     let body: PollBody = {}
@@ -122,53 +121,53 @@ class LongPollingSession extends HttpConnection {
     } catch {
       // Handled below as an answer without a session id.
     }
-    if (this.done) return
+    if (this.done_) return
     if (body === null || typeof body.session_id !== 'string') {
-      this.finish({ code: 1002, reason: 'poll session answer without session_id', opened: false })
+      this.finish_({ code: 1002, reason: 'poll session answer without session_id', opened: false })
       return
     }
-    this.sessionId = body.session_id
-    this.http.sessionId = body.session_id
-    this.opened = true
-    this.handlers.open()
-    this.deliver(body)
-    this.poll().catch((error) => { this.fail(error) })
+    this.sessionId_ = body.session_id
+    this.http_.sessionId = body.session_id
+    this.opened_ = true
+    this.handlers_.open()
+    this.deliver_(body)
+    this.poll_().catch((error) => { this.fail_(error) })
   }
 
   /** Poll until the session ends, delivering each batch in order and acknowledging it with the next poll. */
-  private async poll (): Promise<void> {
-    while (!this.done) {
-      const params: Record<string, string> = { session_id: this.sessionId as string, wait: String(this.options.wait) }
-      if (this.ack !== undefined) params.ack = String(this.ack)
+  private async poll_ (): Promise<void> {
+    while (!this.done_) {
+      const params: Record<string, string> = { session_id: this.sessionId_ as string, wait: String(this.options_.wait) }
+      if (this.ack_ !== undefined) params.ack = String(this.ack_)
       let response: ResponseLike
       let body: PollBody
       try {
-        response = await this.request('GET', withQuery(this.options.pollUrl, params), this.options.wait + this.options.pollGrace)
-        if (this.done) return
+        response = await this.request_('GET', this.http_.parts.withQuery(this.options_.pollUrl, params), this.options_.wait + this.options_.pollGrace)
+        if (this.done_) return
         if (response.status === 404) {
-          this.finish({ code: 4404, reason: 'long-polling session not found', opened: this.opened, sessionLost: true, error: await errorOf(response) })
+          this.finish_({ code: 4404, reason: 'long-polling session not found', opened: this.opened_, sessionLost: true, error: await this.http_.errorOf(response) })
           return
         }
         if (response.status === 503) {
-          this.finish({ code: 1001, reason: 'server unavailable', opened: this.opened, status: 503, retryAfterMs: retryAfterOf(response) })
+          this.finish_({ code: 1001, reason: 'server unavailable', opened: this.opened_, status: 503, retryAfterMs: retryAfterOf(response) })
           return
         }
-        if (response.status !== 200) throw await errorOf(response)
+        if (response.status !== 200) throw await this.http_.errorOf(response)
         body = (await response.json()) as PollBody
       } catch (error) {
-        if (this.done) return
+        if (this.done_) return
         // The session outlives a failed poll on the server: retry it with the same
         // ack so nothing is lost, and only give up after a few tries.
-        if (++this.failures > this.options.pollRetries) {
-          this.finish({ code: 1006, reason: 'long polling failed', opened: this.opened, error: error as Error })
+        if (++this.failures_ > this.options_.pollRetries) {
+          this.finish_({ code: 1006, reason: 'long polling failed', opened: this.opened_, error: error as Error })
           return
         }
-        await new Promise<void>((resolve) => { this.retryTimer = this.timers.set(resolve, this.options.retryDelay * this.failures) })
+        await new Promise<void>((resolve) => { this.retryTimer_ = this.timers_.set(resolve, this.options_.retryDelay * this.failures_) })
         continue
       }
-      if (this.done) return
-      this.failures = 0
-      this.deliver(body)
+      if (this.done_) return
+      this.failures_ = 0
+      this.deliver_(body)
     }
   }
 }

@@ -1,11 +1,12 @@
 import { reconnectDefaults, type ReconnectOptions } from './backoff.js'
 import { newSenderKey } from './id.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
-import { withQuery, type FetchLike, type HeadersOption } from './long-polling-connection.js'
+import type { FetchLike, HeadersOption } from './http-types.js'
 import { defaultTimers, type Timers } from './timers.js'
 import type { WebSocketConstructor } from './websocket-connection.js'
 import type { TransportName } from './connection.js'
 import type { EventSourceConstructor } from './sse-connection.js'
+import { withQuery } from './url.js'
 
 /** A transport of the `transports` option. */
 export type TransportOption = 'websocket' | 'sse' | 'polling'
@@ -167,7 +168,12 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
   const fetchFn = options.fetch ?? (typeof globals.fetch === 'function' ? globals.fetch.bind(globalThis) : undefined)
   if (fetchFn !== undefined && typeof fetchFn !== 'function') throw invalid('fetch', 'expected a function')
   const listed = transportsOf(options.transports, options.longPolling === false)
-  const longPolling = longPollingOf(options, url, fetchFn, listed.includes('polling'))
+  const polling = options.longPolling === false ? {} : options.longPolling ?? {}
+  const fallback = {
+    afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
+    upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000)
+  }
+  const longPolling = longPollingOf(options, url, fetchFn, listed.includes('polling'), fallback)
   // One per client, on every session it opens: its resends across reconnects are one sender's (see newSenderKey).
   const sender = { client_key: newSenderKey() }
   if (longPolling !== false) longPolling.createUrl = withQuery(longPolling.pollUrl, sender)
@@ -180,7 +186,7 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
   if (transports.length === 0) {
     throw invalid('transports', `none of ${JSON.stringify(listed)} can be used: no WebSocket class (Node 20 has none: pass \`WebSocket\` from the ws package), long polling is off, or no fetch for SSE`)
   }
-  const polling = options.longPolling === false ? {} : options.longPolling ?? {}
+  if (options.getToken !== undefined) checkTokenOptions(options.getToken, options.tokenParam ?? 'token')
   const reconnect = reconnectOf(options.reconnect)
   const gapRecovery = gapRecoveryOf(options.gapRecovery, reconnect)
   return {
@@ -193,8 +199,7 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     transports,
     sse,
     EventSource: options.EventSource === null ? undefined : options.EventSource ?? globals.EventSource,
-    afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
-    upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000),
+    ...fallback,
     checkUrl: fetchFn === undefined ? undefined : withQuery(new URL('/ws/health', http), options.query),
     reconnect,
     timeout: checkNumber('timeout', options.timeout ?? 10_000, 1),
@@ -206,6 +211,12 @@ export function resolveOptions (options: VixClientOptions): ResolvedOptions {
     timers: options.timers ?? defaultTimers(),
     random: options.random ?? Math.random
   }
+}
+
+/** Checked here, at construction: the tokens' own module is loaded later (a chunk of the browser bundle). */
+function checkTokenOptions (getToken: unknown, param: unknown): void {
+  if (typeof getToken !== 'function') throw invalid('getToken', 'expected a function')
+  if (typeof param !== 'string' || param === '') throw invalid('tokenParam', 'expected a query parameter name')
 }
 
 /** `url` as a WebSocket URL: `http(s)` becomes `ws(s)`. */
@@ -247,7 +258,7 @@ function sendPathOf (options: VixClientOptions): string {
 }
 
 /** The poll and send URLs (on the WebSocket's origin unless `baseUrl` says otherwise) and the fallback's timing; `false` when off. */
-function longPollingOf (options: VixClientOptions, url: URL, fetchFn: FetchLike | undefined, listed: boolean): ResolvedOptions['longPolling'] {
+function longPollingOf (options: VixClientOptions, url: URL, fetchFn: FetchLike | undefined, listed: boolean, fallback: { afterFailures: number, upgradeInterval: number }): ResolvedOptions['longPolling'] {
   if (options.longPolling === false || !listed) return false
   const polling = options.longPolling ?? {}
   const origin = httpOriginOf(options, url)
@@ -256,8 +267,7 @@ function longPollingOf (options: VixClientOptions, url: URL, fetchFn: FetchLike 
     pollUrl: withQuery(new URL(polling.pollPath ?? '/ws/poll', origin), options.query),
     sendUrl: withQuery(new URL(sendPathOf(options), origin), options.query),
     wait: checkNumber('longPolling.wait', polling.wait ?? 25_000, 0, true),
-    afterFailures: checkNumber('longPolling.afterFailures', polling.afterFailures ?? 2, 1, true),
-    upgradeInterval: checkInterval('longPolling.upgradeInterval', polling.upgradeInterval ?? 30_000)
+    ...fallback
   }
 }
 

@@ -22,43 +22,43 @@ export interface Deadline {
  */
 export class Pending<T> {
   readonly promise: Promise<T>
-  private settleWith!: (value: T) => void
-  private failWith!: (error: Error) => void
-  private timer: unknown
-  private settled = false
+  private settleWith_!: (value: T) => void
+  private failWith_!: (error: Error) => void
+  private timer_: unknown
+  private settled_ = false
 
-  constructor (private readonly timers: TimerSet, private readonly deadline?: Deadline) {
+  constructor (private readonly timers_: TimerSet, private readonly deadline_?: Deadline) {
     this.promise = new Promise<T>((resolve, reject) => {
-      this.settleWith = resolve
-      this.failWith = reject
+      this.settleWith_ = resolve
+      this.failWith_ = reject
     })
-    if (deadline?.armed !== false) this.arm()
+    if (deadline_?.armed !== false) this.arm()
   }
 
   /** Start the deadline's clock again from now (a message sent, or sent again on a new connection). */
   arm (): void {
-    const deadline = this.deadline
-    if (deadline === undefined || this.settled) return
-    this.timers.clear(this.timer)
-    this.timer = this.timers.set(() => { this.reject(deadline.expired()) }, deadline.ms)
+    const deadline = this.deadline_
+    if (deadline === undefined || this.settled_) return
+    this.timers_.clear(this.timer_)
+    this.timer_ = this.timers_.set(() => { this.reject(deadline.expired()) }, deadline.ms)
   }
 
   /** Stop the clock until the next `arm()` (the connection is gone: the message waits for the next one). */
   disarm (): void {
-    this.timers.clear(this.timer)
-    this.timer = undefined
+    this.timers_.clear(this.timer_)
+    this.timer_ = undefined
   }
 
   resolve (value: T): void {
-    this.settled = true
-    this.timers.clear(this.timer)
-    this.settleWith(value)
+    this.settled_ = true
+    this.timers_.clear(this.timer_)
+    this.settleWith_(value)
   }
 
   reject (error: Error): void {
-    this.settled = true
-    this.timers.clear(this.timer)
-    this.failWith(error)
+    this.settled_ = true
+    this.timers_.clear(this.timer_)
+    this.failWith_(error)
   }
 }
 
@@ -74,38 +74,38 @@ export class Pending<T> {
  */
 export class PendingGroup<T> {
   // A Set, not an array: a caller that times out deletes itself, with no index to go stale.
-  private readonly waiting = new Set<Pending<T>>()
+  private readonly waiting_ = new Set<Pending<T>>()
 
-  constructor (private readonly timers: TimerSet) {}
+  constructor (private readonly timers_: TimerSet) {}
 
   /** Wait with the others; without a deadline, until the group is settled. */
   add (deadline?: Deadline): Promise<T> {
-    const pending: Pending<T> = new Pending<T>(this.timers, deadline === undefined
+    const pending: Pending<T> = new Pending<T>(this.timers_, deadline === undefined
       ? undefined
       : {
           ms: deadline.ms,
           expired: () => {
-            this.waiting.delete(pending)
+            this.waiting_.delete(pending)
             return deadline.expired()
           }
         })
-    this.waiting.add(pending)
+    this.waiting_.add(pending)
     return pending.promise
   }
 
   /** Resolve every caller; returns how many there were. */
   resolveAll (value: T): number {
-    return this.settleAll((pending) => { pending.resolve(value) })
+    return this.settleAll_((pending) => { pending.resolve(value) })
   }
 
   /** Reject every caller with the error `errorFor` builds for each; returns how many there were. */
   rejectAll (errorFor: () => Error): number {
-    return this.settleAll((pending) => { pending.reject(errorFor()) })
+    return this.settleAll_((pending) => { pending.reject(errorFor()) })
   }
 
-  private settleAll (settle: (pending: Pending<T>) => void): number {
-    const waiting = [...this.waiting]
-    this.waiting.clear()
+  private settleAll_ (settle: (pending: Pending<T>) => void): number {
+    const waiting = [...this.waiting_]
+    this.waiting_.clear()
     for (const pending of waiting) settle(pending)
     return waiting.length
   }

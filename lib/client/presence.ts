@@ -28,7 +28,7 @@ function entries (value: unknown): Array<Record<string, unknown>> {
  * view.members('general')
  */
 export class PresenceView {
-  private readonly rooms = new Map<string, Map<string, PresenceMember>>()
+  private readonly rooms_ = new Map<string, Map<string, PresenceMember>>()
 
   /** Take a `presence.state` or `presence.diff` frame; returns the diff to emit, if it was one. */
   receive (frame: VixMessage): PresenceDiff | undefined {
@@ -40,7 +40,7 @@ export class PresenceView {
       for (const item of entries(payload.members)) {
         members.set(item.key as string, { key: item.key as string, meta: isObject(item.meta) ? item.meta : {}, connections: typeof item.connections === 'number' ? item.connections : 1 })
       }
-      this.rooms.set(room, members)
+      this.rooms_.set(room, members)
       return undefined
     }
     if (frame.type !== 'presence.diff') return undefined
@@ -49,10 +49,10 @@ export class PresenceView {
       joins: entries(payload.joins).map((item) => ({ key: item.key as string, meta: isObject(item.meta) ? item.meta : {} })),
       leaves: entries(payload.leaves).map((item) => ({ key: item.key as string }))
     }
-    let members = this.rooms.get(room)
+    let members = this.rooms_.get(room)
     if (members === undefined) {
       members = new Map()
-      this.rooms.set(room, members)
+      this.rooms_.set(room, members)
     }
     for (const join of diff.joins) if (!members.has(join.key)) members.set(join.key, { key: join.key, meta: join.meta, connections: 1 })
     for (const leave of diff.leaves) members.delete(leave.key)
@@ -60,11 +60,11 @@ export class PresenceView {
   }
 
   members (room: string): PresenceMember[] {
-    return [...(this.rooms.get(room)?.values() ?? [])]
+    return [...(this.rooms_.get(room)?.values() ?? [])]
   }
 
   /** The client left `room`: its members are no longer followed. */
   forget (room: string): void {
-    this.rooms.delete(room)
+    this.rooms_.delete(room)
   }
 }

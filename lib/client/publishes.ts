@@ -5,8 +5,8 @@ import type { OutgoingMessage, PublishAck, VixMessage } from './protocol.js'
 import { WaitingMessages, type WaitingMessage } from './waiting.js'
 
 interface UnackedPublish extends WaitingMessage<PublishAck> {
-  type: string
-  room?: string
+  type_: string
+  room_?: string
 }
 
 const encoder = new TextEncoder()
@@ -48,33 +48,33 @@ export class Publishes extends WaitingMessages<PublishAck, UnackedPublish> {
     if (this.has(id)) throw new VixClientError(ClientErrorCodes.INVALID_MESSAGE, `A publish with id "${id}" is already waiting for its ack`, { id })
     const message: OutgoingMessage = { id, type, payload }
     if (room !== null) message.room = room
-    const text = outgoingText(message, this.options.maxMessageSize)
-    const timeout = options.timeout ?? this.options.timeout
+    const text = outgoingText(message, this.options_.maxMessageSize)
+    const timeout = options.timeout ?? this.options_.timeout
     // The clock runs from each send: queued while offline, the message waits for the connection.
-    const answered = new Pending<PublishAck>(this.timers, {
+    const answered = new Pending<PublishAck>(this.timers_, {
       ms: timeout,
       armed: false,
       expired: () => {
-        this.take(id)
+        this.take_(id)
         return new VixClientError(ClientErrorCodes.TIMEOUT, `No ack for "${type}" within ${timeout} ms (it may still have been delivered)`, { id, room: room ?? undefined })
       }
     })
-    const publish: UnackedPublish = { id, type, text, answered }
-    if (room !== null) publish.room = room
-    return this.send(publish)
+    const publish: UnackedPublish = { id, type_: type, text_: text, answered_: answered }
+    if (room !== null) publish.room_ = room
+    return this.send_(publish)
   }
 
   /** The server acked `id` (an ack frame, or long polling's 202 without one). */
   acked (id: string, frame?: VixMessage, accepted?: { pos?: string, duplicate?: boolean }): void {
-    const publish = this.take(id)
+    const publish = this.take_(id)
     if (publish === undefined) return
-    const ack: PublishAck = { id, type: frame?.type ?? publish.type }
-    const room = frame?.room ?? publish.room
+    const ack: PublishAck = { id, type: frame?.type ?? publish.type_ }
+    const room = frame?.room ?? publish.room_
     if (room !== undefined) ack.room = room
     // A stored message's ack carries its position; a duplicate's, the original's and `duplicate: true`.
     const payload = (frame?.payload ?? accepted) as { pos?: unknown, duplicate?: unknown } | undefined
     if (typeof payload?.pos === 'string') ack.pos = payload.pos
     if (payload?.duplicate === true) ack.duplicate = true
-    publish.answered.resolve(ack)
+    publish.answered_.resolve(ack)
   }
 }

@@ -4,24 +4,24 @@
  * forgotten when a new one arrives at capacity.
  */
 export class RecentIds {
-  private readonly ids = new Set<string>()
+  private readonly ids_ = new Set<string>()
 
-  constructor (private readonly capacity: number) {}
+  constructor (private readonly capacity_: number) {}
 
   has (id: string): boolean {
-    return this.ids.has(id)
+    return this.ids_.has(id)
   }
 
   /** Remember `id`; returns false when it was already known. */
   add (id: string): boolean {
-    if (this.ids.has(id)) return false
-    this.ids.add(id)
+    if (this.ids_.has(id)) return false
+    this.ids_.add(id)
     // A Set iterates in insertion order: the first key is the oldest.
-    if (this.ids.size > this.capacity) this.ids.delete(this.ids.values().next().value as string)
+    if (this.ids_.size > this.capacity_) this.ids_.delete(this.ids_.values().next().value as string)
     return true
   }
 
   get size (): number {
-    return this.ids.size
+    return this.ids_.size
   }
 }

@@ -1,13 +1,14 @@
 import { backoffDelay, goingAwayDelay } from './backoff.js'
-import type { Connection, ConnectionClosed, ConnectionHandlers, CurrentConnection, TransportName } from './connection.js'
+import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers, CurrentConnection, TransportName } from './connection.js'
 import type { Emitter } from './emitter.js'
 import { ClientErrorCodes, VixClientError } from './errors.js'
 import type { ClientState } from './events.js'
 import type { ResolvedOptions } from './options.js'
 import { PendingGroup } from './pending.js'
 import type { TimerSet } from './timers.js'
-import { httpReachable, openTransport } from './transports.js'
-import { UpgradeProbe } from './upgrade.js'
+import type { FallbackHost } from './fallback.js'
+import { httpTransportsLoaded, loadHttpTransports, openTransport } from './transports.js'
+import type { UpgradeProbe } from './upgrade.js'
 
 /** An HTTP answer to the attempt that is not about auth or load: HTTP reaches the server, and it refused this transport. */
 function answered (info: ConnectionClosed): boolean {
@@ -30,7 +31,7 @@ export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close
   ended: () => void
   /** The client closes: reject every waiting request with an error from `closed`. */
   abandon: (closed: () => VixClientError) => void
-  /** Before each connection attempt (a token to fetch): true to go on, false to stop, or a promise of either. */
+  /** Before each connection attempt (a token to fetch): true to go on, false to stop, or a promise of either (rejected: the attempt failed). */
   beforeConnect?: () => boolean | Promise<boolean>
 }
 
@@ -42,331 +43,305 @@ export interface ReconnectHooks extends Omit<ConnectionHandlers, 'open' | 'close
  * `reconnect.maxAttempts`, and back to WebSocket (the upgrade probe) once it
  * works again after a fallback. It owns the client's `state` and announces
  * `state`, `open`, `close`, `reconnecting`, `transport`, `going_away`,
- * `upgrade_failed` and failed attempts (`error`).
+ * `upgrade_failed` and failed attempts (`error`). Which transport comes
+ * next, and the way back, are the fallback's (`FallbackHost`, fallback.ts,
+ * loaded with the HTTP transports): the members ending in `_` that are not
+ * `private` are the state and steps it works on, for it alone.
  *
  * @example
  * const reconnector = new Reconnector(options, timers, events, hooks)
  * await reconnector.connect()
  * reconnector.connection?.send('{"type":"ping"}')
  */
-export class Reconnector implements CurrentConnection {
-  private current: Connection | null = null
-  private currentState: ClientState = 'closed'
-  private currentTransport: TransportName
-  private attempt = 0
-  private webSocketFailures = 0
+export class Reconnector implements CurrentConnection, FallbackHost {
+  current_: Connection | null = null
+  private currentState_: ClientState = 'closed'
+  currentTransport_: TransportName
+  private attempt_ = 0
+  webSocketFailures_ = 0
   /** On a later transport because WebSocket failed (not because the app chose it): the probe may bring it back. */
-  private fellBack = false
+  fellBack_ = false
   /** The server said not to reconnect (`session.closed` with `reconnect: false`): the close that follows is final. */
-  private stayClosed = false
+  private stayClosed_ = false
   /** WebSocket kept failing and plain HTTP was found to reach the server: one more WebSocket failure falls back. */
-  private httpChecked = false
+  httpChecked_ = false
   /** After `server.going_away`: the server is expected back soon, so no backoff delay grows past this (ms). */
-  private restartCap: number | undefined
+  private restartCap_: number | undefined
   /** Changes at each close: an HTTP check answering after it is ignored. */
-  private generation = 0
-  private readonly opens: PendingGroup<void>
-  private readonly probe: UpgradeProbe
+  generation_ = 0
+  private readonly opens_: PendingGroup<void>
+  /** Made at the first open after a fallback (its code comes with the HTTP transports). */
+  probe_: UpgradeProbe | undefined
 
   constructor (
-    private readonly options: ResolvedOptions,
-    private readonly timers: TimerSet,
-    private readonly events: Emitter,
-    private readonly hooks: ReconnectHooks
+    readonly options_: ResolvedOptions,
+    readonly timers_: TimerSet,
+    readonly events_: Emitter,
+    readonly hooks_: ReconnectHooks
   ) {
-    this.opens = new PendingGroup(timers)
-    this.currentTransport = this.initialTransport()
-    this.probe = new UpgradeProbe(options, timers, {
-      handlers: (connection) => this.handlers(connection),
-      upgraded: (connection) => { this.upgraded(connection) },
-      failed: (info) => {
-        this.events.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: options.upgradeInterval })
-      }
-    })
+    this.opens_ = new PendingGroup(timers_)
+    this.currentTransport_ = this.initialTransport_()
   }
 
   get state (): ClientState {
-    return this.currentState
+    return this.currentState_
   }
 
   get open (): boolean {
-    return this.currentState === 'open'
+    return this.currentState_ === 'open'
   }
 
   get connection (): Connection | null {
-    return this.current
+    return this.current_
   }
 
   /** The transport in use, or to be tried next. */
   get transport (): TransportName {
-    return this.currentTransport
+    return this.currentTransport_
   }
 
   /** Resolves at the next open, however many attempts that takes; starts connecting when closed. */
   connect (): Promise<void> {
-    const opened = this.opens.add()
+    const opened = this.opens_.add()
     // A caller that does not await must not get an unhandled rejection from close().
     opened.catch(() => {})
-    if (this.currentState === 'closed' || this.currentState === 'unauthorized') {
-      this.stayClosed = false
-      this.setState('connecting')
-      this.openConnection()
+    if (this.currentState_ === 'closed' || this.currentState_ === 'unauthorized') {
+      this.stayClosed_ = false
+      this.setState_('connecting')
+      this.openConnection_()
     }
     return opened
   }
 
   /** Close the connection and every timer, reject every waiter (with `error`, else `VIX_ERR_CLIENT_CLOSED`), and start over from the first transport. */
   close (error?: VixClientError, state: ClientState = 'closed'): void {
-    const previous = this.currentState
-    const connection = this.current
-    this.current = null
+    const previous = this.currentState_
+    const connection = this.current_
+    this.current_ = null
     connection?.close(1000, 'client closed')
-    this.probe.stop()
+    this.probe_?.stop()
     // Every timer of the client: reconnects, the transports' and every request's deadline.
-    this.timers.clearAll()
+    this.timers_.clearAll()
     const closed = (): VixClientError => error ?? new VixClientError(ClientErrorCodes.CLOSED, 'The client was closed')
-    this.hooks.abandon(closed)
-    this.opens.rejectAll(closed)
-    this.attempt = 0
-    this.webSocketFailures = 0
-    this.fellBack = false
-    this.httpChecked = false
-    this.restartCap = undefined
-    this.generation++
-    this.currentTransport = this.initialTransport()
-    this.setState(state)
+    this.hooks_.abandon(closed)
+    this.opens_.rejectAll(closed)
+    this.attempt_ = 0
+    this.webSocketFailures_ = 0
+    this.fellBack_ = false
+    this.httpChecked_ = false
+    this.restartCap_ = undefined
+    this.generation_++
+    this.currentTransport_ = this.initialTransport_()
+    this.setState_(state)
     if (previous === 'open' && connection !== null) {
-      this.events.emit('close', { code: 1000, reason: 'client closed', transport: connection.transport, willReconnect: false })
+      this.events_.emit('close', { code: 1000, reason: 'client closed', transport: connection.transport, willReconnect: false })
     }
   }
 
   /** No token, or a refused one: close for good in the `unauthorized` state, waiters rejected with `error`, which is emitted. */
   unauthorized (error: VixClientError): void {
     this.close(error, 'unauthorized')
-    this.events.emit('error', error)
+    this.events_.emit('error', error)
   }
 
   /** The server is closing this connection and said not to reconnect. */
   stayClosedAfter (): void {
-    this.stayClosed = true
+    this.stayClosed_ = true
   }
 
   /** The server is shutting down (`server.going_away`): reconnect after its `retryAfterMs`, else after `minDelay`. */
   goingAway (advised: unknown): void {
-    const retryAfterMs = typeof advised === 'number' && advised >= 0 ? advised : (this.options.reconnect === false ? 0 : this.options.reconnect.minDelay)
-    this.events.emit('going_away', { retryAfterMs })
+    const retryAfterMs = typeof advised === 'number' && advised >= 0 ? advised : (this.options_.reconnect === false ? 0 : this.options_.reconnect.minDelay)
+    this.events_.emit('going_away', { retryAfterMs })
     // A restart: retry at least every 2 × retryAfterMs until it is back, so a page is back within that of the server.
-    this.restartCap = 2 * Math.max(retryAfterMs, 1)
+    this.restartCap_ = 2 * Math.max(retryAfterMs, 1)
     // Do not wait for the server's close: this node is going, reconnect on our schedule.
-    const connection = this.current
+    const connection = this.current_
     if (connection === null) return
-    this.current = null
+    this.current_ = null
     connection.close(1000, 'server going away')
-    this.connectionLost({ code: 1001, reason: 'server going away', opened: true }, retryAfterMs)
+    this.connectionLost_({ code: 1001, reason: 'server going away', opened: true }, retryAfterMs)
   }
 
-  private initialTransport (): TransportName {
-    return this.options.transports[0]
+  initialTransport_ (): TransportName {
+    return this.options_.transports[0]
   }
 
-  private setState (state: ClientState): void {
-    const previous = this.currentState
+  private setState_ (state: ClientState): void {
+    const previous = this.currentState_
     if (previous === state) return
-    this.currentState = state
-    this.events.emit('state', state, previous)
+    this.currentState_ = state
+    this.events_.emit('state', state, previous)
   }
 
   /** The handlers of a connection: one that was replaced or closed may still report, and only the current one is heard. */
-  private handlers (connection: () => Connection | null): ConnectionHandlers {
-    const { hooks } = this
+  handlers_ (connection: () => Connection | null): ConnectionHandlers {
+    const { hooks_: hooks } = this
     return {
-      open: () => { if (this.current === connection()) this.connectionOpened() },
-      frame: (data) => { if (this.current === connection()) hooks.frame(data) },
+      open: () => { if (this.current_ === connection()) this.connectionOpened_() },
+      frame: (data) => { if (this.current_ === connection()) hooks.frame(data) },
       close: (info) => {
-        if (this.current !== connection()) return
-        this.current = null
-        this.connectionLost(info)
+        if (this.current_ !== connection()) return
+        this.current_ = null
+        this.connectionLost_(info)
       },
       accepted: (id, ack) => { hooks.accepted(id, ack) },
       rejected: (id, error) => { hooks.rejected(id, error) },
-      dropped: (count) => { if (this.current === connection()) hooks.dropped(count) }
+      dropped: (count) => { if (this.current_ === connection()) hooks.dropped(count) }
     }
   }
 
   /** Open a connection once `beforeConnect` agrees (at once when it has nothing to wait for). */
-  private openConnection (): void {
-    const ready = this.hooks.beforeConnect?.() ?? true
-    if (ready === true) this.openNow()
+  openConnection_ (): void {
+    const ready = this.hooks_.beforeConnect?.() ?? true
+    if (ready === true) this.openNow_()
     else if (ready !== false) {
       ready.then((go) => {
-        if (go && this.current === null && (this.currentState === 'connecting' || this.currentState === 'reconnecting')) this.openNow()
-      }).catch(() => {})
+        if (go && this.waitsToOpen_()) this.openNow_()
+      }, (error: Error) => {
+        // Nothing was tried (the tokens' module could not be loaded): a failed attempt, retried after the backoff.
+        if (this.waitsToOpen_()) this.reconnectAfter_(this.currentTransport_, { code: 1006, reason: error.message, opened: false, error })
+      })
     }
   }
 
-  private openNow (): void {
+  /** Connecting or reconnecting, with no connection yet: what a delayed attempt checks before it goes on. */
+  private waitsToOpen_ (): boolean {
+    return this.current_ === null && (this.currentState_ === 'connecting' || this.currentState_ === 'reconnecting')
+  }
+
+  private openNow_ (): void {
     let connection: Connection | null = null
-    const context = { timers: this.timers, handlers: this.handlers(() => connection) }
+    const context = { timers: this.timers_, handlers: this.handlers_(() => connection) }
     try {
-      connection = openTransport(this.currentTransport, this.options, context)
+      connection = openTransport(this.currentTransport_, this.options_, context)
     } catch (error) {
       // A WebSocket constructor throws synchronously on a URL it rejects.
-      this.connectionLost({ code: 1006, reason: (error as Error).message, opened: false, error: error as Error })
+      this.connectionLost_({ code: 1006, reason: (error as Error).message, opened: false, error: error as Error })
       return
     }
-    this.current = connection
+    this.current_ = connection
   }
 
-  private connectionOpened (): void {
-    const connection = this.current as Connection
-    this.attempt = 0
-    if (connection.transport === 'websocket') this.webSocketFailures = 0
-    this.httpChecked = false
-    this.restartCap = undefined
+  private connectionOpened_ (): void {
+    const connection = this.current_ as Connection
+    this.attempt_ = 0
+    if (connection.transport === 'websocket') this.webSocketFailures_ = 0
+    this.httpChecked_ = false
+    this.restartCap_ = undefined
     // Restore before announcing `open`: rooms first (a publish to a room needs
     // membership and frames are processed in order), then unacked publishes
     // with their original ids, then whatever listeners of `open` send.
-    this.hooks.restore(connection)
-    this.setState('open')
-    this.opens.resolveAll()
-    this.events.emit('open', { transport: connection.transport })
-    if (this.fellBack) this.probe.schedule()
+    this.hooks_.restore(connection)
+    this.setState_('open')
+    this.opens_.resolveAll()
+    this.events_.emit('open', { transport: connection.transport })
+    if (this.fellBack_) httpTransportsLoaded()?.upgradeProbe(this).schedule()
   }
 
-  /**
-   * The upgrade probe's WebSocket opened while open on SSE or long polling: it takes
-   * over without a `close`, `reconnecting` or `open` (the client stays open);
-   * rooms are rejoined with `since` and unacked publishes resent on it, as
-   * after a reconnect, then `transport` announces the switch.
-   */
-  private upgraded (connection: Connection): void {
-    const previous = this.current
-    const from = this.currentTransport
-    this.current = connection
-    // Closed by us: no handler of it runs, so no reconnect.
-    previous?.close(1000, 'upgraded to websocket')
-    this.hooks.ended()
-    this.fellBack = false
-    this.webSocketFailures = 0
-    this.currentTransport = 'websocket'
-    this.hooks.restore(connection)
-    this.events.emit('transport', 'websocket', from)
-  }
-
-  private connectionLost (info: ConnectionClosed, retryAfterMs?: number): void {
-    const transport = this.currentTransport
+  private connectionLost_ (info: ConnectionClosed, retryAfterMs?: number): void {
+    const transport = this.currentTransport_
     // Reconnecting stays on the transport that worked last; the probe resumes once it is open again.
-    this.probe.stop()
-    this.hooks.ended()
-    if (!info.opened && this.changeTransport(transport, info)) return
-    this.reconnectAfter(transport, info, retryAfterMs)
+    this.probe_?.stop()
+    this.hooks_.ended()
+    if (!info.opened && this.changeTransport_(transport, info)) return
+    this.reconnectAfter_(transport, info, retryAfterMs)
   }
 
   /**
-   * After an attempt that never opened: try another transport now (true),
-   * or reconnect on this one (false). WebSocket gives way only when HTTP
-   * reaches the server (its upgrade was answered with a refusal, or after
-   * `afterFailures` failures an HTTP check and one more WebSocket attempt):
-   * a server that is down is reconnected to, not a reason to change. A
-   * fallback that cannot reach the server either goes back to the first transport.
+   * After an attempt that never opened: another transport now (true), or a
+   * reconnect on this one (false)? The fallback decides (`changeTransport`,
+   * with the HTTP transports). Until their module is loaded, what needs none
+   * is decided here: a WebSocket refusal HTTP answered falls back at once;
+   * fewer than `afterFailures` failures reconnect; more load the fallback,
+   * which checks HTTP. (An HTTP transport that failed before its module could
+   * even be loaded is reconnected to as is.)
    */
-  private changeTransport (transport: TransportName, info: ConnectionClosed): boolean {
-    const next = this.options.transports[this.options.transports.indexOf(transport) + 1]
-    if (transport === 'websocket') {
-      this.webSocketFailures++
-      if (next === undefined) return false
-      if (answered(info) || (this.httpChecked && this.webSocketFailures >= this.options.afterFailures)) return this.fallBack(next, info)
-      if (this.webSocketFailures < this.options.afterFailures) return false
-      this.checkHttp(info)
-      return true
-    }
-    if (!this.fellBack) return false
-    // The server answered but has not this transport (SSE turned off): the next one, at once.
-    if (answered(info) && next !== undefined) return this.fallBack(next, info)
-    if (info.status === undefined) this.backToFirst()
-    return false
-  }
-
-  private fallBack (next: TransportName, info: ConnectionClosed): true {
-    const from = this.currentTransport
-    this.reportFailedAttempt(from, info)
-    this.currentTransport = next
-    this.fellBack = true
-    this.events.emit('transport', next, from)
-    // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
-    this.timers.set(() => { this.openConnection() }, 0)
+  private changeTransport_ (transport: TransportName, info: ConnectionClosed): boolean {
+    if (transport === 'websocket') this.webSocketFailures_++
+    const loaded = httpTransportsLoaded()
+    if (loaded !== undefined) return loaded.changeTransport(this, transport, info, answered(info))
+    const { transports, afterFailures } = this.options_
+    const next = transports[transports.indexOf(transport) + 1]
+    if (transport !== 'websocket' || next === undefined) return false
+    if (answered(info)) return this.fallBack_(next, info)
+    if (this.webSocketFailures_ < afterFailures) return false
+    const generation = this.generation_
+    loadHttpTransports().then((module) => {
+      if (generation === this.generation_) module.changeTransport(this, transport, info, false)
+    }, () => {
+      // Not even the module comes: the server is down, not a reason to change transport.
+      if (generation !== this.generation_) return
+      this.webSocketFailures_ = 0
+      this.reconnectAfter_(transport, info)
+    })
     return true
   }
 
-  /** WebSocket keeps failing: is the server up? Yes: one more WebSocket attempt now (then a fallback); no: reconnect, on WebSocket. */
-  private checkHttp (info: ConnectionClosed): void {
-    const generation = this.generation
-    httpReachable(this.options, this.timers, this.options.connectTimeout).then((reachable) => {
-      if (generation !== this.generation) return
-      if (!reachable) {
-        this.webSocketFailures = 0
-        this.reconnectAfter('websocket', info)
-        return
-      }
-      this.reportFailedAttempt('websocket', info)
-      this.httpChecked = true
-      this.openConnection()
-    }).catch(() => {})
+  fallBack_ (next: TransportName, info: ConnectionClosed): true {
+    const from = this.currentTransport_
+    this.reportFailedAttempt_(from, info)
+    this.currentTransport_ = next
+    this.fellBack_ = true
+    this.events_.emit('transport', next, from)
+    // Part of connecting, not a reconnection: no backoff, and it happens even with reconnect off.
+    this.timers_.set(() => { this.openConnection_() }, 0)
+    return true
   }
 
-  /** A fallback could not reach the server: it is down, so the next attempt is on the best transport again. */
-  private backToFirst (): void {
-    const from = this.currentTransport
-    this.currentTransport = this.initialTransport()
-    this.fellBack = false
-    this.webSocketFailures = 0
-    this.httpChecked = false
-    if (from !== this.currentTransport) this.events.emit('transport', this.currentTransport, from)
-  }
-
-  private reconnectAfter (transport: TransportName, info: ConnectionClosed, retryAfterMs?: number): void {
-    const reconnect = this.options.reconnect
+  reconnectAfter_ (transport: TransportName, info: ConnectionClosed, retryAfterMs?: number): void {
+    const reconnect = this.options_.reconnect
     // The server closing an open connection normally means "go away and stay away" (a kick).
-    const kicked = (info.opened && info.code === 1000) || this.stayClosed
+    const kicked = (info.opened && info.code === 1000) || this.stayClosed_
     const willReconnect = reconnect !== false && !kicked
     if (info.opened) {
-      this.events.emit('close', { code: info.code, reason: info.reason, transport, willReconnect })
+      this.events_.emit('close', { code: info.code, reason: info.reason, transport, willReconnect })
     } else {
-      this.reportFailedAttempt(transport, info)
+      this.reportFailedAttempt_(transport, info)
     }
     if (!willReconnect) {
       // A kick is not an error: the `close` event above says it all.
-      this.giveUp(kicked ? undefined : new VixClientError(ClientErrorCodes.RECONNECT_FAILED, 'The connection was lost and reconnect is off'))
+      this.giveUp_(kicked ? undefined : new VixClientError(ClientErrorCodes.RECONNECT_FAILED, 'The connection was lost and reconnect is off'))
       return
     }
     let delay: number | undefined
-    if (retryAfterMs !== undefined) delay = goingAwayDelay(retryAfterMs, reconnect.jitter, this.options.random)
+    if (retryAfterMs !== undefined) delay = goingAwayDelay(retryAfterMs, reconnect.jitter, this.options_.random)
     else if (info.sessionLost === true) delay = 0
-    else if (info.retryAfterMs !== undefined) delay = goingAwayDelay(info.retryAfterMs, reconnect.jitter, this.options.random)
-    this.scheduleReconnect(delay)
+    else if (info.retryAfterMs !== undefined) delay = goingAwayDelay(info.retryAfterMs, reconnect.jitter, this.options_.random)
+    this.scheduleReconnect_(delay)
   }
 
-  private reportFailedAttempt (transport: TransportName, info: ConnectionClosed): void {
+  /** The upgrade probe's WebSocket. */
+  openWebSocket_ (context: ConnectionContext): Connection {
+    return openTransport('websocket', this.options_, context)
+  }
+
+  /** The upgrade probe's WebSocket did not open (the next one is scheduled). */
+  upgradeFailed_ (info: ConnectionClosed): void {
+    this.events_.emit('upgrade_failed', { reason: reasonOf(info), status: info.status, retryInMs: this.options_.upgradeInterval })
+  }
+
+  reportFailedAttempt_ (transport: TransportName, info: ConnectionClosed): void {
     const status = info.status === undefined ? '' : ` (HTTP ${info.status})`
-    this.events.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${reasonOf(info)}`, { status: info.status }))
+    this.events_.emit('error', new VixClientError(ClientErrorCodes.CONNECT, `Cannot connect over ${transport}${status}: ${reasonOf(info)}`, { status: info.status }))
   }
 
-  private scheduleReconnect (override?: number): void {
-    const reconnect = this.options.reconnect as Exclude<ResolvedOptions['reconnect'], false>
-    this.attempt++
-    if (this.attempt > reconnect.maxAttempts) {
-      this.giveUp(new VixClientError(ClientErrorCodes.RECONNECT_FAILED, `Could not reconnect after ${reconnect.maxAttempts} attempts`))
+  private scheduleReconnect_ (override?: number): void {
+    const reconnect = this.options_.reconnect as Exclude<ResolvedOptions['reconnect'], false>
+    this.attempt_++
+    if (this.attempt_ > reconnect.maxAttempts) {
+      this.giveUp_(new VixClientError(ClientErrorCodes.RECONNECT_FAILED, `Could not reconnect after ${reconnect.maxAttempts} attempts`))
       return
     }
-    const timing = this.restartCap === undefined ? reconnect : { ...reconnect, maxDelay: Math.min(reconnect.maxDelay, Math.max(reconnect.minDelay, this.restartCap)) }
-    const delay = override ?? backoffDelay(this.attempt, timing, this.options.random)
-    this.setState('reconnecting')
-    this.events.emit('reconnecting', { attempt: this.attempt, delay, transport: this.currentTransport })
-    this.timers.set(() => { this.openConnection() }, delay)
+    const timing = this.restartCap_ === undefined ? reconnect : { ...reconnect, maxDelay: Math.min(reconnect.maxDelay, Math.max(reconnect.minDelay, this.restartCap_)) }
+    const delay = override ?? backoffDelay(this.attempt_, timing, this.options_.random)
+    this.setState_('reconnecting')
+    this.events_.emit('reconnecting', { attempt: this.attempt_, delay, transport: this.currentTransport_ })
+    this.timers_.set(() => { this.openConnection_() }, delay)
   }
 
-  private giveUp (error?: VixClientError): void {
+  private giveUp_ (error?: VixClientError): void {
     this.close()
-    if (error !== undefined) this.events.emit('error', error)
+    if (error !== undefined) this.events_.emit('error', error)
   }
 }

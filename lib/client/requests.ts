@@ -30,26 +30,26 @@ export class Requests extends WaitingMessages<unknown> {
     const id = newClientId()
     const { signal } = options
     if (signal?.aborted === true) return Promise.reject(aborted(type, id))
-    const text = outgoingText({ id, type, payload }, this.options.maxMessageSize)
-    const timeout = options.timeout ?? this.options.timeout
+    const text = outgoingText({ id, type, payload }, this.options_.maxMessageSize)
+    const timeout = options.timeout ?? this.options_.timeout
     // The clock runs from each send: queued while offline, the message waits for the connection.
-    const answered = new Pending<unknown>(this.timers, {
+    const answered = new Pending<unknown>(this.timers_, {
       ms: timeout,
       armed: false,
       expired: () => {
-        this.take(id)
+        this.take_(id)
         return new VixClientError(ClientErrorCodes.TIMEOUT, `No reply to "${type}" within ${timeout} ms (the server may still have run it)`, { id })
       }
     })
     const onAbort = (): void => { this.failed(id, aborted(type, id)) }
     signal?.addEventListener('abort', onAbort, { once: true })
-    return this.send({ id, text, answered, forget: () => { signal?.removeEventListener('abort', onAbort) } })
+    return this.send_({ id, text_: text, answered_: answered, forget_: () => { signal?.removeEventListener('abort', onAbort) } })
   }
 
   /** The ack of `id` arrived: true when it was a request (it resolves with the ack's `payload.reply`). */
   replied (id: string, frame: VixMessage): boolean {
-    const request = this.take(id)
-    request?.answered.resolve((frame.payload as { reply?: unknown }).reply)
+    const request = this.take_(id)
+    request?.answered_.resolve((frame.payload as { reply?: unknown }).reply)
     return request !== undefined
   }
 }

@@ -33,32 +33,32 @@ export interface RoomGapsParts {
  * gaps.afterHoles('general', state) // starts the filling: a rejoin from the last position
  */
 export class RoomGaps {
-  constructor (private readonly parts: RoomGapsParts) {}
+  constructor (private readonly parts_: RoomGapsParts) {}
 
   /** Record a hole (announced once per hole: not again while it is being filled). */
   hole (room: string, state: RoomState, reason: 'jump' | 'epoch' | 'ack' | 'interrupted', expected: string | null, got: Position | null): void {
     if (got !== null) {
-      const ahead = state.ahead
-      if (ahead === undefined || ahead.tag !== got.tag || got.offset > ahead.offset) state.ahead = got
+      const ahead = state.ahead_
+      if (ahead === undefined || ahead.tag !== got.tag || got.offset > ahead.offset) state.ahead_ = got
     }
-    if (!state.holeSeen && state.gap === undefined) {
-      this.parts.events.emit('position_gap', { room, reason, expected, got: got === null ? null : formatPosition(got) })
+    if (!state.holeSeen_ && state.gap_ === undefined) {
+      this.parts_.events.emit('position_gap', { room, reason, expected, got: got === null ? null : formatPosition(got) })
     }
-    state.holeSeen = true
+    state.holeSeen_ = true
   }
 
   /** After events were processed: a new hole starts its filling; one seen again after a rejoin's ack is that attempt failing; none after an ack, filled. */
   afterHoles (room: string, state: RoomState, acked = false): void {
-    if (!state.holeSeen) {
-      if (acked && state.gap !== undefined) {
+    if (!state.holeSeen_) {
+      if (acked && state.gap_ !== undefined) {
         this.stop(state)
-        state.ahead = undefined
+        state.ahead_ = undefined
       }
       return
     }
-    state.holeSeen = false
-    if (state.gap === undefined) {
-      state.gap = { attempts: 0 }
+    state.holeSeen_ = false
+    if (state.gap_ === undefined) {
+      state.gap_ = { attempts_: 0 }
     } else if (!acked) {
       // Already being filled: the rejoin in flight (or waiting) covers this event too.
       return
@@ -68,48 +68,48 @@ export class RoomGaps {
 
   /** The next rejoin for the room's hole: at once the first time, then with capped backoff; past `maxAttempts`, give up. */
   nextAttempt (room: string, state: RoomState): void {
-    const gap = state.gap as GapRecovery
-    this.parts.timers.clear(gap.timer)
-    gap.timer = undefined
+    const gap = state.gap_ as GapRecovery
+    this.parts_.timers.clear(gap.timer_)
+    gap.timer_ = undefined
     const since = sinceOf(state)
-    if (since === undefined && state.ahead === undefined) {
+    if (since === undefined && state.ahead_ === undefined) {
       // Interrupted before any position: a plain join restarts the stream, nothing is known to be missing.
       this.stop(state)
-      if (this.parts.connection.open) this.parts.sendJoin(room, state)
+      if (this.parts_.connection.open) this.parts_.sendJoin(room, state)
       return
     }
-    gap.attempts++
-    const { gapRecovery, random } = this.parts.options
-    if (since === undefined || gap.attempts > gapRecovery.maxAttempts) {
+    gap.attempts_++
+    const { gapRecovery, random } = this.parts_.options
+    if (since === undefined || gap.attempts_ > gapRecovery.maxAttempts) {
       // No position to rejoin from (the first stored event never came), or rejoins did not fill it.
       this.stop(state)
-      this.unfillable(room, state, 'gap_unfilled', since ?? '', state.ahead === undefined ? null : formatPosition(state.ahead))
-      if (state.ahead !== undefined) state.pos = state.ahead
-      state.ahead = undefined
+      this.unfillable(room, state, 'gap_unfilled', since ?? '', state.ahead_ === undefined ? null : formatPosition(state.ahead_))
+      if (state.ahead_ !== undefined) state.pos_ = state.ahead_
+      state.ahead_ = undefined
       return
     }
-    const delay = gap.attempts === 1 ? 0 : backoffDelay(gap.attempts - 1, { ...gapRecovery, maxAttempts: Infinity }, random)
+    const delay = gap.attempts_ === 1 ? 0 : backoffDelay(gap.attempts_ - 1, { ...gapRecovery, maxAttempts: Infinity }, random)
     const rejoin = (): void => {
-      gap.timer = undefined
+      gap.timer_ = undefined
       // On a new connection `rejoinAll` rejoins every room (and this hole's filling starts over).
-      if (this.parts.current(room, state) && state.gap === gap && this.parts.connection.open) this.parts.sendJoin(room, state)
+      if (this.parts_.current(room, state) && state.gap_ === gap && this.parts_.connection.open) this.parts_.sendJoin(room, state)
     }
     if (delay === 0) rejoin()
-    else gap.timer = this.parts.timers.set(rejoin, delay)
+    else gap.timer_ = this.parts_.timers.set(rejoin, delay)
   }
 
   /** A rejoin was refused for now: send it again after a capped backoff; the room, its position and what is held stay. */
   retryLater (room: string, state: RoomState): void {
-    state.joinId = undefined
-    this.parts.timers.clear(state.ackTimer)
-    state.ackTimer = undefined
-    this.parts.timers.clear(state.retryTimer)
-    state.retries++
-    const { gapRecovery, random } = this.parts.options
-    state.retryTimer = this.parts.timers.set(() => {
-      state.retryTimer = undefined
-      if (this.parts.current(room, state) && state.joinId === undefined && this.parts.connection.open) this.parts.sendJoin(room, state)
-    }, backoffDelay(state.retries, { ...gapRecovery, maxAttempts: Infinity }, random))
+    state.joinId_ = undefined
+    this.parts_.timers.clear(state.ackTimer_)
+    state.ackTimer_ = undefined
+    this.parts_.timers.clear(state.retryTimer_)
+    state.retries_++
+    const { gapRecovery, random } = this.parts_.options
+    state.retryTimer_ = this.parts_.timers.set(() => {
+      state.retryTimer_ = undefined
+      if (this.parts_.current(room, state) && state.joinId_ === undefined && this.parts_.connection.open) this.parts_.sendJoin(room, state)
+    }, backoffDelay(state.retries_, { ...gapRecovery, maxAttempts: Infinity }, random))
   }
 
   /** Tell the app, once, what it will not receive in order. */
@@ -119,17 +119,17 @@ export class RoomGaps {
       recovered: false,
       reason,
       since,
-      latestId: state.latestId,
+      latestId: state.latestId_,
       pos: resume,
       missed: { after: since, until: resume, count: countBetween(since, resume) }
     }
-    this.parts.events.emit('recovery_failed', info)
+    this.parts_.events.emit('recovery_failed', info)
   }
 
   stop (state: RoomState): void {
-    this.parts.timers.clear(state.gap?.timer)
-    this.parts.timers.clear(state.ackTimer)
-    state.ackTimer = undefined
-    state.gap = undefined
+    this.parts_.timers.clear(state.gap_?.timer_)
+    this.parts_.timers.clear(state.ackTimer_)
+    state.ackTimer_ = undefined
+    state.gap_ = undefined
   }
 }

@@ -9,50 +9,50 @@ import type { RecentIds } from './recent-ids.js'
 /** A hole in a room's positions being filled by rejoins. */
 export interface GapRecovery {
   /** Rejoins sent (or due) for this hole so far. */
-  attempts: number
+  attempts_: number
   /** The backoff timer of the next rejoin, while one waits. */
-  timer?: unknown
+  timer_?: unknown
 }
 
 export interface RoomState {
   /** Id of the last event delivered in this room: the `since` of the next join when the room has no positions. */
-  lastSeen?: string
+  lastSeen_?: string
   /**
    * The last contiguous position delivered (or the join ack's baseline): the
    * `since` of the next join. `undefined`: unknown (no position yet, or the
    * server sends none): the first position seen becomes the baseline;
    * `null`: the room has no stored event, so offset 1 comes next.
    */
-  pos?: Position | null
+  pos_?: Position | null
   /** The latest stored id the last join ack named. */
-  latestId: string | null
-  recent: RecentIds
-  joins: PendingGroup<JoinAck>
+  latestId_: string | null
+  recent_: RecentIds
+  joins_: PendingGroup<JoinAck>
   /** Id of the join in flight on the current connection. */
-  joinId?: string
+  joinId_?: string
   /** Events of this room that arrived while its join was in flight: processed against the ack. */
-  held: VixMessage[]
+  held_: VixMessage[]
   /** Acked at least once (a later join is a rejoin). */
-  joined: boolean
+  joined_: boolean
   /** The hole being filled, if any: at most one rejoin in flight or waiting per room. */
-  gap?: GapRecovery
+  gap_?: GapRecovery
   /** The furthest position seen past the hole: where the stream resumes if it cannot be filled. */
-  ahead?: Position
+  ahead_?: Position
   /** A hole was found in the events just processed. */
-  holeSeen: boolean
+  holeSeen_: boolean
   /** `room.interrupted` arrived while the join was in flight: rejoin once it is acked. */
-  interrupted: boolean
+  interrupted_: boolean
   /** Deadline of a gap rejoin's ack: past it, the next attempt. */
-  ackTimer?: unknown
+  ackTimer_?: unknown
   /** Rejoins in a row refused by a passing condition (the node's store down, shutting down...): the backoff of the next. */
-  retries: number
+  retries_: number
   /** The timer of that next rejoin. */
-  retryTimer?: unknown
+  retryTimer_?: unknown
 }
 
 export type RoomRequest =
-  | { kind: 'join', room: string, since?: string, rejoin: boolean }
-  | { kind: 'leave', room: string, left: Pending<void> }
+  | { kind_: 'join', room_: string, since_?: string, rejoin_: boolean }
+  | { kind_: 'leave', room_: string, left_: Pending<void> }
 
 /**
  * Codes that say "not now" rather than "no": a rejoin refused with one is
@@ -81,8 +81,8 @@ export function joinAckOf (frame: VixMessage, room: string): JoinAck {
 
 /** The `since` of a room's next join: its last contiguous position, else the last id seen. */
 export function sinceOf (state: RoomState): string | undefined {
-  const position = state.pos === undefined || state.pos === null ? null : formatPosition(state.pos)
-  return position ?? state.lastSeen
+  const position = state.pos_ === undefined || state.pos_ === null ? null : formatPosition(state.pos_)
+  return position ?? state.lastSeen_
 }
 
 /** How many events lie after `after` up to and including `until`, when both are positions of one epoch. */

@@ -29,44 +29,44 @@ import type { TimerSet } from './timers.js'
  * rooms.receive(eventFrame) // calls `deliver` when it is the room's next event
  */
 export class JoinedRooms {
-  private readonly states = new Map<string, RoomState>()
+  private readonly states_ = new Map<string, RoomState>()
   /** Join and leave requests by message id. */
-  private readonly requests = new Map<string, RoomRequest>()
+  private readonly requests_ = new Map<string, RoomRequest>()
   /** Ids of events outside any joined room (room-less, or a room left), for dropping duplicates there too. */
-  private readonly untracked: RecentIds
+  private readonly untracked_: RecentIds
   /** The holes in rooms' positions, and their filling by rejoins. */
-  private readonly gaps: RoomGaps
+  private readonly gaps_: RoomGaps
 
   constructor (
-    private readonly timers: TimerSet,
-    private readonly options: { timeout: number, dedupeWindow: number, gapRecovery: GapRecoveryOptions & { factor: number, jitter: number }, random: () => number },
-    private readonly current: CurrentConnection,
-    private readonly events: Emitter,
-    private readonly deliver: (frame: VixMessage) => void
+    private readonly timers_: TimerSet,
+    private readonly options_: { timeout: number, dedupeWindow: number, gapRecovery: GapRecoveryOptions & { factor: number, jitter: number }, random: () => number },
+    private readonly current_: CurrentConnection,
+    private readonly events_: Emitter,
+    private readonly deliver_: (frame: VixMessage) => void
   ) {
-    this.untracked = new RecentIds(options.dedupeWindow)
-    this.gaps = new RoomGaps({
-      timers,
-      options,
-      connection: current,
-      events,
-      current: (room, state) => this.states.get(room) === state,
-      sendJoin: (room, state) => { this.sendJoin(room, state) }
+    this.untracked_ = new RecentIds(options_.dedupeWindow)
+    this.gaps_ = new RoomGaps({
+      timers: timers_,
+      options: options_,
+      connection: current_,
+      events: events_,
+      current: (room, state) => this.states_.get(room) === state,
+      sendJoin: (room, state) => { this.sendJoin_(room, state) }
     })
   }
 
   /** Rooms in or being joined, in the order they were first joined. */
   get names (): string[] {
-    return [...this.states.keys()]
+    return [...this.states_.keys()]
   }
 
   lastEventId (room: string): string | undefined {
-    return this.states.get(room)?.lastSeen
+    return this.states_.get(room)?.lastSeen_
   }
 
   /** The room's last contiguous position, as the wire writes it (undefined: none yet, or the room is not stored). */
   lastPosition (room: string): string | undefined {
-    const position = this.states.get(room)?.pos
+    const position = this.states_.get(room)?.pos_
     return position === undefined || position === null ? undefined : (formatPosition(position) ?? undefined)
   }
 
@@ -77,59 +77,59 @@ export class JoinedRooms {
    * position as it is.
    */
   join (room: string, since?: string | null): Promise<JoinAck> {
-    let state = this.states.get(room)
+    let state = this.states_.get(room)
     if (state === undefined) {
-      state = { latestId: null, recent: new RecentIds(this.options.dedupeWindow), joins: new PendingGroup(this.timers), held: [], joined: false, holeSeen: false, interrupted: false, retries: 0 }
-      this.states.set(room, state)
+      state = { latestId_: null, recent_: new RecentIds(this.options_.dedupeWindow), joins_: new PendingGroup(this.timers_), held_: [], joined_: false, holeSeen_: false, interrupted_: false, retries_: 0 }
+      this.states_.set(room, state)
     }
     // '' is what `lastEventId(room) ?? ''` stores before any event: no position, not an id.
     if (typeof since === 'string' && since !== '') {
       const position = parsePosition(since)
       if (position !== null) {
-        state.pos = position
+        state.pos_ = position
       } else {
-        state.pos = undefined
-        state.lastSeen = since
+        state.pos_ = undefined
+        state.lastSeen_ = since
       }
     }
-    const { timeout } = this.options
-    const joined = state.joins.add({
+    const { timeout } = this.options_
+    const joined = state.joins_.add({
       ms: timeout,
       // The room stays wanted: a late ack still counts, and reconnects rejoin it.
       expired: () => new VixClientError(ClientErrorCodes.TIMEOUT, `No ack for joining "${room}" within ${timeout} ms`, { room })
     })
-    if (this.current.open && state.joinId === undefined) this.sendJoin(room, state)
+    if (this.current_.open && state.joinId_ === undefined) this.sendJoin_(room, state)
     return joined
   }
 
   /** Forget `room` at once; resolves with the server's ack, or at once when not connected. */
   leave (room: string): Promise<void> {
-    const state = this.states.get(room)
+    const state = this.states_.get(room)
     if (state !== undefined) {
-      this.states.delete(room)
-      if (state.joinId !== undefined) this.requests.delete(state.joinId)
-      this.gaps.stop(state)
-      state.joins.rejectAll(() => new VixClientError(ClientErrorCodes.ABORTED, `Left "${room}" before the join was acknowledged`, { room }))
+      this.states_.delete(room)
+      if (state.joinId_ !== undefined) this.requests_.delete(state.joinId_)
+      this.gaps_.stop(state)
+      state.joins_.rejectAll(() => new VixClientError(ClientErrorCodes.ABORTED, `Left "${room}" before the join was acknowledged`, { room }))
     }
-    const connection = this.current.connection
-    if (!this.current.open || connection === null) return Promise.resolve()
+    const connection = this.current_.connection
+    if (!this.current_.open || connection === null) return Promise.resolve()
     const id = newClientId()
-    const { timeout } = this.options
-    const left = new Pending<void>(this.timers, {
+    const { timeout } = this.options_
+    const left = new Pending<void>(this.timers_, {
       ms: timeout,
       expired: () => {
-        this.requests.delete(id)
+        this.requests_.delete(id)
         return new VixClientError(ClientErrorCodes.TIMEOUT, `No ack for leaving "${room}" within ${timeout} ms`, { room, id })
       }
     })
-    this.requests.set(id, { kind: 'leave', room, left })
+    this.requests_.set(id, { kind_: 'leave', room_: room, left_: left })
     connection.send(JSON.stringify({ id, type: 'room.leave', payload: { room } }), id)
     return left.promise
   }
 
   /** Join every room again with `since` = its last position (or id): on a new connection, or after frames were lost. */
   rejoinAll (): void {
-    for (const [room, state] of this.states) this.sendJoin(room, state)
+    for (const [room, state] of this.states_) this.sendJoin_(room, state)
   }
 
   /**
@@ -139,125 +139,125 @@ export class JoinedRooms {
    */
   receive (frame: VixMessage): void {
     const room = frame.room
-    const state = room === undefined ? undefined : this.states.get(room)
+    const state = room === undefined ? undefined : this.states_.get(room)
     if (room === undefined || state === undefined) {
-      if (frame.id === undefined || this.untracked.add(`${room ?? ''}\u0000${frame.id}`)) this.deliver(frame)
+      if (frame.id === undefined || this.untracked_.add(`${room ?? ''}\u0000${frame.id}`)) this.deliver_(frame)
       return
     }
-    if (state.joinId !== undefined) {
+    if (state.joinId_ !== undefined) {
       // Replayed and held events come before the ack, which says where they continue from.
-      if (state.held.length < HOLD_LIMIT) state.held.push(frame)
+      if (state.held_.length < HOLD_LIMIT) state.held_.push(frame)
       return
     }
-    state.holeSeen = false
-    this.process(room, state, frame, true)
-    this.gaps.afterHoles(room, state)
+    state.holeSeen_ = false
+    this.process_(room, state, frame, true)
+    this.gaps_.afterHoles(room, state)
   }
 
   /** The server's `room.interrupted`: the room's stream stopped until it is joined again from the last position. */
   interrupted (room: string): void {
-    const state = this.states.get(room)
+    const state = this.states_.get(room)
     if (state === undefined) return
-    if (state.joinId !== undefined) {
-      state.interrupted = true
+    if (state.joinId_ !== undefined) {
+      state.interrupted_ = true
       return
     }
-    state.holeSeen = false
-    this.gaps.hole(room, state, 'interrupted', expectedAfter(state.pos), null)
-    this.gaps.afterHoles(room, state)
+    state.holeSeen_ = false
+    this.gaps_.hole(room, state, 'interrupted', expectedAfter(state.pos_), null)
+    this.gaps_.afterHoles(room, state)
   }
 
   /** The room of join or leave request `id`, to name it in that request's error. */
   roomOf (id: string): string | undefined {
-    return this.requests.get(id)?.room
+    return this.requests_.get(id)?.room_
   }
 
   /** An ack for `id`: false when it is not a join or leave request (it may be a publish's). */
   acked (id: string, frame: VixMessage): boolean {
-    const request = this.requests.get(id)
+    const request = this.requests_.get(id)
     if (request === undefined) return false
-    this.requests.delete(id)
-    if (request.kind === 'leave') {
-      request.left.resolve()
+    this.requests_.delete(id)
+    if (request.kind_ === 'leave') {
+      request.left_.resolve()
       return true
     }
-    const { room } = request
-    const state = this.states.get(room)
+    const { room_: room } = request
+    const state = this.states_.get(room)
     // Left meanwhile, or superseded by a newer join.
-    if (state === undefined || state.joinId !== id) return true
-    state.joinId = undefined
-    this.timers.clear(state.ackTimer)
-    state.ackTimer = undefined
-    const held = state.held
-    state.held = []
+    if (state === undefined || state.joinId_ !== id) return true
+    state.joinId_ = undefined
+    this.timers_.clear(state.ackTimer_)
+    state.ackTimer_ = undefined
+    const held = state.held_
+    state.held_ = []
     const ack = joinAckOf(frame, room)
-    state.latestId = ack.latestId
-    state.joined = true
-    state.retries = 0
+    state.latestId_ = ack.latestId
+    state.joined_ = true
+    state.retries_ = 0
     const ackPos = ack.pos === undefined ? undefined : parsePosition(ack.pos)
     // The latest stored id is the resume point (of rooms without positions) when nothing newer arrived.
-    if (ack.latestId !== null && !held.some((event) => event.id !== undefined)) state.lastSeen = ack.latestId
-    if (request.rejoin) this.events.emit('rejoined', request.since === undefined ? ack : { ...ack, since: request.since })
+    if (ack.latestId !== null && !held.some((event) => event.id !== undefined)) state.lastSeen_ = ack.latestId
+    if (request.rejoin_) this.events_.emit('rejoined', request.since_ === undefined ? ack : { ...ack, since: request.since_ })
 
-    if (request.since !== undefined && !ack.recovered) {
+    if (request.since_ !== undefined && !ack.recovered) {
       // Beyond retention, another epoch, no store: what lies between is gone. Say so once, then go on from the ack.
-      this.gaps.stop(state)
-      this.gaps.unfillable(room, state, 'not_recovered', request.since, ack.pos ?? null)
-      state.pos = ackPos
-      state.ahead = undefined
+      this.gaps_.stop(state)
+      this.gaps_.unfillable(room, state, 'not_recovered', request.since_, ack.pos ?? null)
+      state.pos_ = ackPos
+      state.ahead_ = undefined
     } else if (!ack.recovered) {
       // A fresh join: the stream starts after the room's head, or at the first event held before the ack if that is earlier.
       const first = held.map((event) => parsePosition(event.pos)).find((position) => position !== null)
-      state.pos = first !== undefined && ackPos !== undefined && ackPos !== null && first.tag === ackPos.tag && first.offset <= ackPos.offset
+      state.pos_ = first !== undefined && ackPos !== undefined && ackPos !== null && first.tag === ackPos.tag && first.offset <= ackPos.offset
         ? { offset: first.offset - 1, tag: first.tag }
         : ackPos
-    } else if (state.pos === undefined && ackPos !== undefined) {
+    } else if (state.pos_ === undefined && ackPos !== undefined) {
       // Recovered from an id: the replay ends at the ack's position, `replayed` events after since's.
-      state.pos = ackPos === null ? null : { offset: Math.max(0, ackPos.offset - ack.replayed), tag: ackPos.tag }
+      state.pos_ = ackPos === null ? null : { offset: Math.max(0, ackPos.offset - ack.replayed), tag: ackPos.tag }
     }
 
-    state.holeSeen = false
-    this.drain(room, state, held, true)
+    state.holeSeen_ = false
+    this.drain_(room, state, held, true)
     // The replay ends at the ack's position: short of it, a replayed event was lost on the way.
-    if (ack.recovered && ackPos !== undefined && ackPos !== null && state.pos !== undefined) {
-      const last = state.pos
+    if (ack.recovered && ackPos !== undefined && ackPos !== null && state.pos_ !== undefined) {
+      const last = state.pos_
       if (last === null || (last.tag === ackPos.tag && ackPos.offset > last.offset)) {
-        this.gaps.hole(room, state, 'ack', expectedAfter(last), ackPos)
+        this.gaps_.hole(room, state, 'ack', expectedAfter(last), ackPos)
       }
     }
     // Not yet up to an event already seen past the hole: still a hole (a replay that stopped short).
-    const ahead = state.ahead
-    if (ahead !== undefined && !(state.pos !== undefined && state.pos !== null && state.pos.tag === ahead.tag && state.pos.offset >= ahead.offset)) {
-      this.gaps.hole(room, state, state.pos !== undefined && state.pos !== null && state.pos.tag !== ahead.tag ? 'epoch' : 'jump', expectedAfter(state.pos), ahead)
+    const ahead = state.ahead_
+    if (ahead !== undefined && !(state.pos_ !== undefined && state.pos_ !== null && state.pos_.tag === ahead.tag && state.pos_.offset >= ahead.offset)) {
+      this.gaps_.hole(room, state, state.pos_ !== undefined && state.pos_ !== null && state.pos_.tag !== ahead.tag ? 'epoch' : 'jump', expectedAfter(state.pos_), ahead)
     }
-    if (state.interrupted) {
-      state.interrupted = false
-      this.gaps.hole(room, state, 'interrupted', expectedAfter(state.pos), null)
+    if (state.interrupted_) {
+      state.interrupted_ = false
+      this.gaps_.hole(room, state, 'interrupted', expectedAfter(state.pos_), null)
     }
-    this.gaps.afterHoles(room, state, true)
-    state.joins.resolveAll(ack)
+    this.gaps_.afterHoles(room, state, true)
+    state.joins_.resolveAll(ack)
     return true
   }
 
   /** The server refused request `id`: true when a caller was waiting and now has the error. */
   failed (id: string, error: VixClientError): boolean {
-    const request = this.requests.get(id)
+    const request = this.requests_.get(id)
     if (request === undefined) return false
-    this.requests.delete(id)
-    if (request.kind === 'leave') {
-      request.left.reject(error)
+    this.requests_.delete(id)
+    if (request.kind_ === 'leave') {
+      request.left_.reject(error)
       return true
     }
-    const state = this.states.get(request.room)
-    if (state === undefined || state.joinId !== id) return false
-    if ((state.joined || state.gap !== undefined) && TRANSIENT_CODES.has(error.code)) {
-      this.gaps.retryLater(request.room, state)
+    const state = this.states_.get(request.room_)
+    if (state === undefined || state.joinId_ !== id) return false
+    if ((state.joined_ || state.gap_ !== undefined) && TRANSIENT_CODES.has(error.code)) {
+      this.gaps_.retryLater(request.room_, state)
       return false
     }
     // Refused (forbidden...): the client is not in this room and will not rejoin it.
-    this.states.delete(request.room)
-    this.gaps.stop(state)
-    return state.joins.rejectAll(() => error) > 0
+    this.states_.delete(request.room_)
+    this.gaps_.stop(state)
+    return state.joins_.rejectAll(() => error) > 0
   }
 
   /**
@@ -267,26 +267,26 @@ export class JoinedRooms {
    * leave is done (the session is gone).
    */
   connectionEnded (): void {
-    for (const request of this.requests.values()) {
-      if (request.kind === 'leave') request.left.resolve()
+    for (const request of this.requests_.values()) {
+      if (request.kind_ === 'leave') request.left_.resolve()
     }
-    this.requests.clear()
-    for (const [room, state] of this.states) {
-      state.joinId = undefined
-      this.timers.clear(state.retryTimer)
-      state.retryTimer = undefined
-      this.gaps.stop(state)
-      state.interrupted = false
-      const held = state.held
-      state.held = []
-      this.drain(room, state, held, false)
+    this.requests_.clear()
+    for (const [room, state] of this.states_) {
+      state.joinId_ = undefined
+      this.timers_.clear(state.retryTimer_)
+      state.retryTimer_ = undefined
+      this.gaps_.stop(state)
+      state.interrupted_ = false
+      const held = state.held_
+      state.held_ = []
+      this.drain_(room, state, held, false)
     }
   }
 
   /** The client closes: every waiting join rejects. Rooms and last positions stay, for a later `connect()`. */
   close (closed: () => VixClientError): void {
     this.connectionEnded()
-    for (const state of this.states.values()) state.joins.rejectAll(closed)
+    for (const state of this.states_.values()) state.joins_.rejectAll(closed)
   }
 
   // ---- continuity -----------------------------------------------------------
@@ -298,20 +298,20 @@ export class JoinedRooms {
    * delivered. What is still past a hole at the end is a hole to fill
    * (`fill`), or dropped (a connection that ended: the next join replays it).
    */
-  private drain (room: string, state: RoomState, events: VixMessage[], fill: boolean): void {
+  private drain_ (room: string, state: RoomState, events: VixMessage[], fill: boolean): void {
     let pending = events
     for (;;) {
       const ahead: VixMessage[] = []
       let progressed = false
       for (const event of pending) {
-        const outcome = this.process(room, state, event, false)
+        const outcome = this.process_(room, state, event, false)
         if (outcome === 'ahead') ahead.push(event)
         else if (outcome === 'delivered') progressed = true
       }
       pending = ahead
       if (!progressed || pending.length === 0) break
     }
-    if (fill) for (const event of pending) this.process(room, state, event, true)
+    if (fill) for (const event of pending) this.process_(room, state, event, true)
   }
 
   /**
@@ -319,56 +319,56 @@ export class JoinedRooms {
    * dropped (already delivered) or ahead (past a hole; recorded to be filled
    * when `fill`).
    */
-  private process (room: string, state: RoomState, frame: VixMessage, fill: boolean): 'delivered' | 'dropped' | 'ahead' {
+  private process_ (room: string, state: RoomState, frame: VixMessage, fill: boolean): 'delivered' | 'dropped' | 'ahead' {
     const position = parsePosition(frame.pos)
     if (position === null) {
       // Not stored (or a server without positions): by id.
       if (frame.id !== undefined) {
-        if (!state.recent.add(frame.id)) return 'dropped'
-        state.lastSeen = frame.id
+        if (!state.recent_.add(frame.id)) return 'dropped'
+        state.lastSeen_ = frame.id
       }
-      this.deliver(frame)
+      this.deliver_(frame)
       return 'delivered'
     }
-    const last = state.pos
+    const last = state.pos_
     if (last !== undefined) {
       if (last !== null && position.tag === last.tag && position.offset <= last.offset) return 'dropped'
       const next = last === null ? 1 : last.offset + 1
       if (position.offset !== next || (last !== null && position.tag !== last.tag)) {
-        if (fill) this.gaps.hole(room, state, last !== null && position.tag !== last.tag ? 'epoch' : 'jump', expectedAfter(last), position)
+        if (fill) this.gaps_.hole(room, state, last !== null && position.tag !== last.tag ? 'epoch' : 'jump', expectedAfter(last), position)
         return 'ahead'
       }
     }
-    state.pos = position
+    state.pos_ = position
     if (frame.id !== undefined) {
-      state.recent.add(frame.id)
-      state.lastSeen = frame.id
+      state.recent_.add(frame.id)
+      state.lastSeen_ = frame.id
     }
-    this.deliver(frame)
+    this.deliver_(frame)
     return 'delivered'
   }
 
-  private sendJoin (room: string, state: RoomState): void {
+  private sendJoin_ (room: string, state: RoomState): void {
     const id = newClientId()
-    this.timers.clear(state.retryTimer)
-    state.retryTimer = undefined
-    if (state.joinId !== undefined) this.requests.delete(state.joinId)
-    this.timers.clear(state.ackTimer)
-    state.ackTimer = undefined
-    state.joinId = id
+    this.timers_.clear(state.retryTimer_)
+    state.retryTimer_ = undefined
+    if (state.joinId_ !== undefined) this.requests_.delete(state.joinId_)
+    this.timers_.clear(state.ackTimer_)
+    state.ackTimer_ = undefined
+    state.joinId_ = id
     const since = sinceOf(state)
-    this.requests.set(id, since === undefined ? { kind: 'join', room, rejoin: state.joined } : { kind: 'join', room, since, rejoin: state.joined })
+    this.requests_.set(id, since === undefined ? { kind_: 'join', room_: room, rejoin_: state.joined_ } : { kind_: 'join', room_: room, since_: since, rejoin_: state.joined_ })
     const payload = since === undefined ? { room } : { room, since }
-    const gap = state.gap
+    const gap = state.gap_
     if (gap !== undefined) {
-      this.timers.clear(gap.timer)
-      gap.timer = undefined
+      this.timers_.clear(gap.timer_)
+      gap.timer_ = undefined
       // A rejoin that fills a hole must end: no ack in time is a failed attempt.
-      state.ackTimer = this.timers.set(() => {
-        state.ackTimer = undefined
-        if (this.states.get(room) === state && state.joinId === id && state.gap === gap) this.gaps.nextAttempt(room, state)
-      }, this.options.timeout)
+      state.ackTimer_ = this.timers_.set(() => {
+        state.ackTimer_ = undefined
+        if (this.states_.get(room) === state && state.joinId_ === id && state.gap_ === gap) this.gaps_.nextAttempt(room, state)
+      }, this.options_.timeout)
     }
-    this.current.connection?.send(JSON.stringify({ id, type: 'room.join', payload }), id)
+    this.current_.connection?.send(JSON.stringify({ id, type: 'room.join', payload }), id)
   }
 }

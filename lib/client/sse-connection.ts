@@ -1,6 +1,6 @@
-import type { Connection, ConnectionContext } from './connection.js'
-import { errorOf, retryAfterOf } from './http-channel.js'
-import { HttpConnection, started } from './http-connection.js'
+import type { Connection } from './connection.js'
+import { retryAfterOf } from './http-channel.js'
+import { HttpConnection, started, type HttpContext } from './http-connection.js'
 import type { FetchLike, HeadersOption, ResponseLike } from './http-types.js'
 
 /** The part of the EventSource API the client uses (the browser's). */
@@ -33,68 +33,68 @@ export interface SseConnectionOptions {
  * client resumes by rejoining with `since`, not with `Last-Event-ID`).
  */
 export class SseParser {
-  private buffer = ''
+  private buffer_ = ''
 
-  constructor (private readonly event: (data: string) => void) {}
+  constructor (private readonly event_: (data: string) => void) {}
 
   push (chunk: string): void {
-    this.buffer += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk
+    this.buffer_ += chunk.includes('\r') ? chunk.replace(/\r\n?/g, '\n') : chunk
     let end: number
-    while ((end = this.buffer.indexOf('\n\n')) !== -1) {
-      const block = this.buffer.slice(0, end)
-      this.buffer = this.buffer.slice(end + 2)
+    while ((end = this.buffer_.indexOf('\n\n')) !== -1) {
+      const block = this.buffer_.slice(0, end)
+      this.buffer_ = this.buffer_.slice(end + 2)
       const data: string[] = []
       for (const line of block.split('\n')) {
         if (line.startsWith('data:')) data.push(line.slice(line.charCodeAt(5) === 32 ? 6 : 5))
       }
-      if (data.length > 0) this.event(data.join('\n'))
+      if (data.length > 0) this.event_(data.join('\n'))
     }
   }
 }
 
 /** One SSE stream (`GET /ws/sse`) and its sends (`POST /ws/send`): reports open, frames and the one close. */
-export function openSse (options: SseConnectionOptions, context: ConnectionContext): Connection {
+export function openSse (options: SseConnectionOptions, context: HttpContext): Connection {
   return started(new SseConnection(options, context))
 }
 
 class SseConnection extends HttpConnection {
   readonly transport = 'sse'
-  private source: EventSourceLike | undefined
-  private readonly connectTimer: unknown
+  private source_: EventSourceLike | undefined
+  private readonly connectTimer_: unknown
 
-  constructor (private readonly options: SseConnectionOptions, context: ConnectionContext) {
-    super({ ...options, sendTimeout: options.connectTimeout }, context, 'sse')
-    this.connectTimer = this.timers.set(() => { this.finish({ code: 1006, reason: 'sse connect timeout', opened: false }) }, options.connectTimeout)
+  constructor (private readonly options_: SseConnectionOptions, context: HttpContext) {
+    super({ ...options_, sendTimeout: options_.connectTimeout }, context, 'sse')
+    this.connectTimer_ = this.timers_.set(() => { this.finish_({ code: 1006, reason: 'sse connect timeout', opened: false }) }, options_.connectTimeout)
   }
 
   start (): void {
-    const EventSourceClass = this.options.EventSource
-    if (EventSourceClass !== undefined && this.options.headers === undefined) {
-      const source = new EventSourceClass(this.http.withParams(this.options.url))
-      this.source = source
-      source.onmessage = (event: { data: string }) => { this.data(event.data) }
+    const EventSourceClass = this.options_.EventSource
+    if (EventSourceClass !== undefined && this.options_.headers === undefined) {
+      const source = new EventSourceClass(this.http_.withParams(this.options_.url))
+      this.source_ = source
+      source.onmessage = (event: { data: string }) => { this.data_(event.data) }
       // A failed connection, or the end of the stream: EventSource would reconnect by itself; the client does.
-      source.onerror = () => { this.finish({ code: 1006, reason: 'sse stream failed', opened: this.opened }) }
+      source.onerror = () => { this.finish_({ code: 1006, reason: 'sse stream failed', opened: this.opened_ }) }
       return
     }
-    this.read().catch((error) => { this.finish({ code: 1006, reason: 'sse stream failed', opened: this.opened, error: error as Error }) })
+    this.read_().catch((error) => { this.finish_({ code: 1006, reason: 'sse stream failed', opened: this.opened_, error: error as Error }) })
   }
 
   close (): void {
-    if (!this.done) this.stop()
+    if (!this.done_) this.stop_()
   }
 
-  protected override stop (): void {
-    super.stop()
-    this.timers.clear(this.connectTimer)
-    this.source?.close()
+  protected override stop_ (): void {
+    super.stop_()
+    this.timers_.clear(this.connectTimer_)
+    this.source_?.close()
   }
 
   /** One frame: the first, `session.opened`, opens the connection; the rest go to the client. */
-  private data (text: string): void {
-    if (this.done) return
-    if (this.opened) {
-      this.handlers.frame(text)
+  private data_ (text: string): void {
+    if (this.done_) return
+    if (this.opened_) {
+      this.handlers_.frame(text)
       return
     }
     let frame: { type?: unknown, payload?: { session_id?: unknown } } | null = null
@@ -102,42 +102,42 @@ class SseConnection extends HttpConnection {
       frame = JSON.parse(text)
     } catch {}
     if (frame?.type !== 'session.opened' || typeof frame.payload?.session_id !== 'string') {
-      this.finish({ code: 1002, reason: 'sse stream without session.opened', opened: false })
+      this.finish_({ code: 1002, reason: 'sse stream without session.opened', opened: false })
       return
     }
-    this.http.sessionId = frame.payload.session_id
-    this.opened = true
-    this.timers.clear(this.connectTimer)
-    this.handlers.open()
+    this.http_.sessionId = frame.payload.session_id
+    this.opened_ = true
+    this.timers_.clear(this.connectTimer_)
+    this.handlers_.open()
   }
 
   /** The stream read with fetch (Node, or a browser with `headers`). */
-  private async read (): Promise<void> {
+  private async read_ (): Promise<void> {
     let response: ResponseLike
     try {
-      response = await this.http.open(this.options.url, 'text/event-stream')
+      response = await this.http_.open(this.options_.url, 'text/event-stream')
     } catch (error) {
-      this.finish({ code: 1006, reason: 'sse stream could not be opened', opened: false, error: error as Error })
+      this.finish_({ code: 1006, reason: 'sse stream could not be opened', opened: false, error: error as Error })
       return
     }
-    if (this.done) return
+    if (this.done_) return
     if (response.status !== 200 || response.body === undefined || response.body === null) {
-      const error = await errorOf(response)
-      this.finish({ code: 1006, reason: error.message, opened: false, status: response.status, retryAfterMs: retryAfterOf(response), error })
+      const error = await this.http_.errorOf(response)
+      this.finish_({ code: 1006, reason: error.message, opened: false, status: response.status, retryAfterMs: retryAfterOf(response), error })
       return
     }
     const reader = response.body.getReader()
     const decoder = new TextDecoder()
-    const parser = new SseParser((data) => { this.data(data) })
+    const parser = new SseParser((data) => { this.data_(data) })
     for (;;) {
       const { done, value } = await reader.read()
-      if (this.done) {
+      if (this.done_) {
         reader.cancel().catch(() => {})
         return
       }
       if (done) break
       parser.push(decoder.decode(value, { stream: true }))
     }
-    this.finish({ code: 1006, reason: 'sse stream ended', opened: this.opened })
+    this.finish_({ code: 1006, reason: 'sse stream ended', opened: this.opened_ })
   }
 }

@@ -9,33 +9,33 @@ export interface Timers {
  * fired or cleared, so `close()` can clear them all.
  */
 export class TimerSet {
-  private readonly active = new Set<unknown>()
+  private readonly active_ = new Set<unknown>()
 
-  constructor (private readonly timers: Timers, private readonly unref: boolean) {}
+  constructor (private readonly timers_: Timers, private readonly unref_: boolean) {}
 
   set (callback: () => void, ms: number): unknown {
-    const handle = this.timers.setTimeout(() => {
-      this.active.delete(handle)
+    const handle = this.timers_.setTimeout(() => {
+      this.active_.delete(handle)
       callback()
     }, ms)
     // Browsers have no unref; in Node it lets the process exit while the client waits.
-    if (this.unref) (handle as { unref?: () => void }).unref?.()
-    this.active.add(handle)
+    if (this.unref_) (handle as { unref?: () => void }).unref?.()
+    this.active_.add(handle)
     return handle
   }
 
   clear (handle: unknown): void {
-    if (handle === undefined || !this.active.delete(handle)) return
-    this.timers.clearTimeout(handle)
+    if (handle === undefined || !this.active_.delete(handle)) return
+    this.timers_.clearTimeout(handle)
   }
 
   clearAll (): void {
-    for (const handle of this.active) this.timers.clearTimeout(handle)
-    this.active.clear()
+    for (const handle of this.active_) this.timers_.clearTimeout(handle)
+    this.active_.clear()
   }
 
   get size (): number {
-    return this.active.size
+    return this.active_.size
   }
 }
 

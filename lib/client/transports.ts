@@ -1,43 +1,42 @@
 import type { Connection, ConnectionContext, TransportName } from './connection.js'
-import { openLongPolling } from './long-polling-connection.js'
 import type { ResolvedOptions } from './options.js'
-import { openSse } from './sse-connection.js'
-import type { TimerSet } from './timers.js'
-import { webSocketOptionsOf } from './upgrade.js'
-import { openWebSocket } from './websocket-connection.js'
+import { clientParts, lazyModule } from './parts.js'
+import { openWebSocket, type WebSocketConnectionOptions } from './websocket-connection.js'
 
-/** Open one connection over `transport` (one of `options.transports`); a WebSocket constructor may throw on a URL it rejects. */
-export function openTransport (transport: TransportName, options: ResolvedOptions, context: ConnectionContext): Connection {
-  if (transport === 'websocket') return openWebSocket(webSocketOptionsOf(options), context)
-  if (transport === 'sse') {
-    const sse = options.sse as Exclude<ResolvedOptions['sse'], false>
-    return openSse({ ...sse, fetch: options.fetch!, headers: options.headers, EventSource: options.EventSource, connectTimeout: options.connectTimeout }, context)
-  }
-  return openLongPolling({
-    ...(options.longPolling as Exclude<ResolvedOptions['longPolling'], false>),
-    fetch: options.fetch!,
-    headers: options.headers,
-    pollGrace: options.connectTimeout,
-    pollRetries: 2,
-    retryDelay: options.reconnect === false ? 500 : Math.max(1, options.reconnect.minDelay)
-  }, context)
+/** The HTTP transports' module: loaded at the first connection over SSE or long polling. */
+const httpTransports = lazyModule(async () => await import('./http-transports.js'))
+
+/** The HTTP transports' module, when it was loaded: by a connection over SSE or long polling (always once one opened), or a fallback. */
+export function httpTransportsLoaded (): typeof import('./http-transports.js') | undefined {
+  return httpTransports.loaded()
+}
+
+/** Load the HTTP transports' module (once): WebSocket keeps failing, and their fallback decides what comes next. */
+export async function loadHttpTransports (): Promise<typeof import('./http-transports.js')> {
+  return await httpTransports.get()
 }
 
 /**
- * Does plain HTTP reach the server? Any answer to `url` says yes (a 404
- * too); a network error or no answer within `timeoutMs` says no: the server
- * is down, which is a reason to reconnect, not to change transport.
+ * Open one connection over `transport` (one of `options.transports`); a WebSocket constructor may throw on a URL it rejects.
+ * SSE and long polling open once their module is loaded (at once after the first time): the connection returned
+ * stands for them meanwhile, and a module that cannot be loaded is a failed attempt, as a server that cannot be reached.
  */
-export async function httpReachable (options: ResolvedOptions, timers: TimerSet, timeoutMs: number): Promise<boolean> {
-  if (options.fetch === undefined || options.checkUrl === undefined) return false
-  const controller = new AbortController()
-  const timer = timers.set(() => { controller.abort() }, timeoutMs)
-  try {
-    await options.fetch(options.checkUrl, { method: 'GET', headers: {}, signal: controller.signal })
-    return true
-  } catch {
-    return false
-  } finally {
-    timers.clear(timer)
+export function openTransport (transport: TransportName, options: ResolvedOptions, context: ConnectionContext): Connection {
+  // The resolved options have all a WebSocket reads (`url` as of now: the latest token), and a WebSocket class when it is listed.
+  if (transport === 'websocket') return openWebSocket(options as WebSocketConnectionOptions, context)
+  let connection: Connection | undefined
+  let closed = false
+  httpTransports.get().then((loaded) => {
+    if (!closed) connection = loaded.openHttpTransport(transport, options, { ...context, parts: clientParts })
+  }, (error: Error) => {
+    if (!closed) context.handlers.close({ code: 1006, reason: `the ${transport} transport could not be loaded: ${error.message}`, opened: false, error })
+  })
+  return {
+    transport,
+    send: (data, id) => { connection?.send(data, id) },
+    close: (code, reason) => {
+      closed = true
+      connection?.close(code, reason)
+    }
   }
 }

@@ -1,15 +1,11 @@
-import type { Connection, ConnectionClosed, ConnectionHandlers } from './connection.js'
+import type { Connection, ConnectionClosed, ConnectionContext, ConnectionHandlers } from './connection.js'
 import type { ResolvedOptions } from './options.js'
 import type { TimerSet } from './timers.js'
-import { openWebSocket, type WebSocketConnectionOptions } from './websocket-connection.js'
-
-/** The WebSocket options of the client's resolved options (it must have a WebSocket class). */
-export function webSocketOptionsOf (options: ResolvedOptions): WebSocketConnectionOptions {
-  return { url: options.url, WebSocket: options.WebSocket!, webSocketOptions: options.webSocketOptions, connectTimeout: options.connectTimeout }
-}
 
 /** What the probe needs from the reconnector. */
 export interface UpgradeHooks {
+  /** Open a WebSocket (the client's `openTransport('websocket', ...)`; it may throw on a URL it rejects). */
+  open: (context: ConnectionContext) => Connection
   /** The handlers of `connection` once it is the client's connection (they hear only the current one). */
   handlers: (connection: () => Connection | null) => ConnectionHandlers
   /** The probe socket opened: make it the client's connection. */
@@ -22,7 +18,8 @@ export interface UpgradeHooks {
  * The way back to WebSocket: while open on SSE or long polling after a
  * fallback, a WebSocket is tried in the background every `interval` ms; the
  * first that opens is handed to the reconnector. At most one probe (timer or
- * socket) at a time, all on the client's TimerSet.
+ * socket) at a time, all on the client's TimerSet. Only a client that fell
+ * back needs it: it is part of the HTTP transports' module (see `openHttpTransport`).
  *
  * @example
  * const probe = new UpgradeProbe(options, timers, hooks)
@@ -30,47 +27,47 @@ export interface UpgradeHooks {
  * probe.stop()     // that connection was lost, or the client closes
  */
 export class UpgradeProbe {
-  private timer: unknown
-  private probing: Connection | null = null
-  private readonly interval: number
+  private timer_: unknown
+  private probing_: Connection | null = null
+  private readonly interval_: number
 
   constructor (
-    private readonly options: ResolvedOptions,
-    private readonly timers: TimerSet,
-    private readonly hooks: UpgradeHooks
+    private readonly options_: ResolvedOptions,
+    private readonly timers_: TimerSet,
+    private readonly hooks_: UpgradeHooks
   ) {
-    this.interval = options.upgradeInterval
+    this.interval_ = options_.upgradeInterval
   }
 
   /** Probe in `interval` ms, unless disabled or a probe is already waiting or in flight. */
   schedule (): void {
-    if (this.interval === 0 || this.timer !== undefined || this.probing !== null) return
-    this.timer = this.timers.set(() => {
-      this.timer = undefined
-      this.start()
-    }, this.interval)
+    if (this.interval_ === 0 || this.timer_ !== undefined || this.probing_ !== null) return
+    this.timer_ = this.timers_.set(() => {
+      this.timer_ = undefined
+      this.start_()
+    }, this.interval_)
   }
 
   /** Cancel the waiting probe, and close the one in flight without a word. */
   stop (): void {
-    this.timers.clear(this.timer)
-    this.timer = undefined
-    const probing = this.probing
-    this.probing = null
+    this.timers_.clear(this.timer_)
+    this.timer_ = undefined
+    const probing = this.probing_
+    this.probing_ = null
     probing?.close(1000, 'upgrade probe cancelled')
   }
 
-  private start (): void {
+  private start_ (): void {
     let socket: Connection | null = null
     let promoted = false
-    const current = this.hooks.handlers(() => socket)
+    const current = this.hooks_.handlers(() => socket)
     const handlers: ConnectionHandlers = {
       ...current,
       // A cancelled probe was closed by stop(): its handlers are not called any more.
       open: () => {
-        this.probing = null
+        this.probing_ = null
         promoted = true
-        this.hooks.upgraded(socket as Connection)
+        this.hooks_.upgraded(socket as Connection)
       },
       close: (info) => {
         // Once promoted, its close is the client's connection lost: the reconnect path.
@@ -78,21 +75,21 @@ export class UpgradeProbe {
           current.close(info)
           return
         }
-        this.probing = null
-        this.failed(info)
+        this.probing_ = null
+        this.failed_(info)
       }
     }
     try {
-      socket = openWebSocket(webSocketOptionsOf(this.options), { timers: this.timers, handlers })
+      socket = this.hooks_.open({ timers: this.timers_, handlers })
     } catch (error) {
-      this.failed({ code: 1006, reason: (error as Error).message, opened: false, error: error as Error })
+      this.failed_({ code: 1006, reason: (error as Error).message, opened: false, error: error as Error })
       return
     }
-    this.probing = socket
+    this.probing_ = socket
   }
 
-  private failed (info: ConnectionClosed): void {
-    this.hooks.failed(info)
+  private failed_ (info: ConnectionClosed): void {
+    this.hooks_.failed(info)
     this.schedule()
   }
 }

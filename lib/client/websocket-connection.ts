@@ -44,71 +44,71 @@ export function openWebSocket (options: WebSocketConnectionOptions, context: Con
 
 class WebSocketConnection implements Connection {
   readonly transport = 'websocket'
-  private readonly socket: WebSocketLike
-  private readonly timers: TimerSet
-  private readonly handlers: ConnectionHandlers
-  private readonly connectTimer: unknown
-  private opened = false
-  private done = false
+  private readonly socket_: WebSocketLike
+  private readonly timers_: TimerSet
+  private readonly handlers_: ConnectionHandlers
+  private readonly connectTimer_: unknown
+  private opened_ = false
+  private done_ = false
   /** The last `error` event, read by the `close` that follows it. */
-  private lastError: unknown
+  private lastError_: unknown
 
   constructor (options: WebSocketConnectionOptions, context: ConnectionContext) {
-    this.timers = context.timers
-    this.handlers = context.handlers
-    this.socket = options.webSocketOptions === undefined
+    this.timers_ = context.timers
+    this.handlers_ = context.handlers
+    this.socket_ = options.webSocketOptions === undefined
       ? new options.WebSocket(options.url)
       : new options.WebSocket(options.url, undefined, options.webSocketOptions)
-    this.socket.binaryType = 'arraybuffer'
+    this.socket_.binaryType = 'arraybuffer'
     // A proxy that black-holes the upgrade would otherwise leave us waiting forever.
-    this.connectTimer = this.timers.set(() => {
-      this.finish({ code: 1006, reason: 'connect timeout', opened: false })
-      this.safeClose()
+    this.connectTimer_ = this.timers_.set(() => {
+      this.finish_({ code: 1006, reason: 'connect timeout', opened: false })
+      this.safeClose_()
     }, options.connectTimeout)
-    this.listen()
+    this.listen_()
   }
 
   send (data: string | ArrayBuffer | ArrayBufferView): void {
-    if (this.socket.readyState === OPEN) this.socket.send(data)
+    if (this.socket_.readyState === OPEN) this.socket_.send(data)
   }
 
   close (code: number, reason: string): void {
-    if (this.done) return
-    this.done = true
-    this.timers.clear(this.connectTimer)
-    this.detach()
-    this.safeClose(code, reason)
+    if (this.done_) return
+    this.done_ = true
+    this.timers_.clear(this.connectTimer_)
+    this.detach_()
+    this.safeClose_(code, reason)
   }
 
   /** Attached before the constructor returns, so no event is missed. */
-  private listen (): void {
-    const { socket } = this
+  private listen_ (): void {
+    const { socket_: socket } = this
     socket.onopen = () => {
-      this.opened = true
-      this.timers.clear(this.connectTimer)
-      this.handlers.open()
+      this.opened_ = true
+      this.timers_.clear(this.connectTimer_)
+      this.handlers_.open()
     }
-    socket.onmessage = (event: { data: string | ArrayBuffer }) => { this.handlers.frame(event.data) }
-    socket.onerror = (event: { error?: unknown, message?: unknown }) => { this.lastError = event.error ?? event }
+    socket.onmessage = (event: { data: string | ArrayBuffer }) => { this.handlers_.frame(event.data) }
+    socket.onerror = (event: { error?: unknown, message?: unknown }) => { this.lastError_ = event.error ?? event }
     socket.onclose = (event: { code: number, reason: string }) => {
-      const info: ConnectionClosed = { code: event.code, reason: event.reason, opened: this.opened }
-      const status = refusedStatus(this.lastError)
+      const info: ConnectionClosed = { code: event.code, reason: event.reason, opened: this.opened_ }
+      const status = refusedStatus(this.lastError_)
       if (status !== undefined) info.status = status
-      if (this.lastError instanceof Error) info.error = this.lastError
-      this.finish(info)
+      if (this.lastError_ instanceof Error) info.error = this.lastError_
+      this.finish_(info)
     }
   }
 
-  private finish (info: ConnectionClosed): void {
-    if (this.done) return
-    this.done = true
-    this.timers.clear(this.connectTimer)
-    this.detach()
-    this.handlers.close(info)
+  private finish_ (info: ConnectionClosed): void {
+    if (this.done_) return
+    this.done_ = true
+    this.timers_.clear(this.connectTimer_)
+    this.detach_()
+    this.handlers_.close(info)
   }
 
-  private detach (): void {
-    const { socket } = this
+  private detach_ (): void {
+    const { socket_: socket } = this
     socket.onopen = null
     socket.onmessage = null
     socket.onclose = null
@@ -116,9 +116,9 @@ class WebSocketConnection implements Connection {
     socket.onerror = () => {}
   }
 
-  private safeClose (code?: number, reason?: string): void {
+  private safeClose_ (code?: number, reason?: string): void {
     try {
-      this.socket.close(code, reason)
+      this.socket_.close(code, reason)
     } catch {
       // close() on a socket still connecting may throw in some implementations; it is going away anyway.
     }
