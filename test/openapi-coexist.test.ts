@@ -5,12 +5,15 @@ import swaggerUi from '@fastify/swagger-ui'
 import SwaggerParser from '@apidevtools/swagger-parser'
 import { Type } from '@sinclair/typebox'
 import { adoptNamedComponents } from '../lib/openapi/coexist.js'
+import { toOpenApi30 } from '../lib/openapi/oas30.js'
 import { vixRealtime } from '../plugins/index.js'
 import { sharedSchemas } from '../schemas/message.js'
 import { longPollingSchemas } from '../schemas/long-polling.js'
 import { GoingAwayPayload } from '../schemas/openapi.js'
+import { AuthRefreshAckPayload, AuthRefreshPayload, RoomLeftPayload, SessionClosedPayload, SessionExpiringPayload, SessionOpenedPayload } from '../schemas/session.js'
 
-const vixNames = [...sharedSchemas, ...longPollingSchemas, GoingAwayPayload].map((schema) => schema.$id as string).sort()
+const sessionPayloads = [AuthRefreshPayload, AuthRefreshAckPayload, SessionExpiringPayload, SessionClosedPayload, RoomLeftPayload, SessionOpenedPayload]
+const vixNames = [...sharedSchemas, ...longPollingSchemas, GoingAwayPayload, ...sessionPayloads].map((schema) => schema.$id as string).sort()
 
 /** An app that registered its own @fastify/swagger (and Swagger UI) first, with a route of its own using a vix schema, then vixRealtime. */
 async function appWithOwnSwagger (t: Test, openapi: string, docs: false | undefined): Promise<FastifyInstance> {
@@ -73,4 +76,14 @@ t.test('adoptNamedComponents keeps names that are right, renames by shape, adds 
   const bare: any = { openapi: '3.1.0' }
   adoptNamedComponents(bare, {})
   t.same(bare.components.schemas, {})
+})
+
+t.test('toOpenApi30: what 3.0 lacks (null type, const, examples) rewritten; the rest kept as it is', async (t) => {
+  t.same(toOpenApi30({ anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }], description: 'd' }), { type: 'integer', minimum: 0, description: 'd', nullable: true })
+  t.same(toOpenApi30({ type: 'object', properties: { s: { type: 'string', examples: ['a', 'b'] }, k: { anyOf: [{ const: 'x', type: 'string' }, { const: 'y', type: 'string' }] } } }),
+    { type: 'object', properties: { s: { type: 'string', example: 'a' }, k: { anyOf: [{ enum: ['x'], type: 'string' }, { enum: ['y'], type: 'string' }] } } })
+  t.same(toOpenApi30({ type: 'string', examples: [] }), { type: 'string' }, 'no example from an empty list')
+  t.same(toOpenApi30({ anyOf: [{ $ref: '#/x' }, { type: 'null' }] }), { anyOf: [{ $ref: '#/x' }, { type: 'null' }] }, 'a union without a type to make nullable is left (nothing safe to merge into)')
+  t.same(toOpenApi30({ anyOf: [{ type: 'string' }, { type: 'number' }] }), { anyOf: [{ type: 'string' }, { type: 'number' }] }, 'a union without null is left')
+  t.same(toOpenApi30([1, null, 'a']), [1, null, 'a'])
 })

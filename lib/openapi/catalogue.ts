@@ -3,6 +3,7 @@ import type { CatalogueEntry } from '../hub/types.js'
 import { ErrorFramePayload, RoomInterruptedPayload, RoomJoinAckPayload, RoomJoinPayload, RoomLeavePayload } from '../../schemas/message.js'
 import { PresenceMember, PresenceResponse } from '../../schemas/presence.js'
 import { componentRef, componentSchemas, uniqueName, type OpenApiDocument } from './document.js'
+import { toOpenApi30 } from './oas30.js'
 
 import { GoingAwayPayload, messagesExtensionKey, websocketExtensionKey } from '../../schemas/openapi.js'
 import { AuthRefreshAckPayload, AuthRefreshPayload, RoomLeftPayload, SessionClosedPayload, SessionExpiringPayload, SessionOpenedPayload } from '../../schemas/session.js'
@@ -93,8 +94,8 @@ function schemaReference (schema: TSchema, prefix: string, type: string, compone
  * payload schema can hold are to its own `$id` (recursive types: the hub
  * compiles it without external references); they point at the component.
  */
-function toComponent (schema: TSchema, name: string): Record<string, unknown> {
-  const copy = JSON.parse(JSON.stringify(schema), (key, value) => {
+function toComponent (schema: TSchema, name: string, openapi30 = false): Record<string, unknown> {
+  const copy = JSON.parse(JSON.stringify(openapi30 ? toOpenApi30(schema) : schema), (key, value) => {
     if (key === '$ref' && value === schema.$id) return componentRef(name).$ref
     return value
   })
@@ -117,10 +118,12 @@ export function documentCatalogue (document: OpenApiDocument, catalogue: Catalog
   for (const name of Object.keys(components)) {
     if (name.startsWith(payloadComponentPrefix) || name.startsWith(replyComponentPrefix)) delete components[name]
   }
-  for (const schema of documentedPayloads) components[id(schema)] ??= toComponent(schema, id(schema))
+  // An app's own document may be OpenAPI 3.0: no `null` type, no `const`, no `examples` in a schema.
+  const openapi30 = String(document.openapi).startsWith('3.0')
+  for (const schema of documentedPayloads) components[id(schema)] ??= toComponent(schema, id(schema), openapi30)
   const messages = [...builtInMessages]
   if (context.presence === true) {
-    for (const [name, schema] of Object.entries(presenceComponents)) components[name] ??= toComponent(schema, name)
+    for (const [name, schema] of Object.entries(presenceComponents)) components[name] ??= toComponent(schema, name, openapi30)
     messages.push(...presenceMessages)
   }
   for (const entry of catalogue) {
