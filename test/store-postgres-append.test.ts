@@ -148,3 +148,32 @@ t.test('with a channel, the doorbell of each advanced room rings once the transa
   const next = await store.append(msg('gone', 'g2'), 'id:ada')
   t.equal(next.position.offset, 1, 'and no offset')
 })
+
+t.test('a batch aborted by a deadlock (40P01) runs again and commits', async (t) => {
+  const opened = await stores(t, 1)
+  if (opened === null) return
+  const [store] = opened
+  await Promise.all([store.append(msg('a', 'a1'), 'id:ada'), store.append(msg('b', 'b1'), 'id:ada')])
+  const other = await connect(t)
+  const rooms = `"${store.schema}".vix_rooms`
+  const deadlocks = async (): Promise<number> => Number((await other.query('SELECT deadlocks FROM pg_stat_database WHERE datname = current_database()')).rows[0].deadlocks)
+  const before = await deadlocks()
+  // Another transaction holds room b, then asks for room a while the batch holds a and waits for b. Its own deadlock check
+  // comes late, so PostgreSQL aborts the batch's transaction.
+  await other.query('BEGIN')
+  await other.query("SET LOCAL deadlock_timeout = '20s'")
+  await other.query(`UPDATE ${rooms} SET last_offset = last_offset WHERE room = 'b'`)
+  const batch = Promise.all([store.append(msg('a', 'a2'), 'id:ada'), store.append(msg('b', 'b2'), 'id:ada')])
+  const waiting = async (): Promise<boolean> => (await other.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position($1 IN query) > 0", [`"${store.schema}".vix_append(`])).rowCount === 1
+  for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  await other.query(`UPDATE ${rooms} SET last_offset = last_offset WHERE room = 'a'`)
+  await other.query('COMMIT')
+  const results = await batch
+  t.same(results.map((r) => [r.message.id, r.position.offset, r.duplicate]), [['a2', 2, false], ['b2', 2, false]], 'the batch committed on its next attempt')
+  let after = before
+  for (let i = 0; i < 100 && after === before; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    after = await deadlocks()
+  }
+  t.ok(after > before, 'PostgreSQL did report a deadlock')
+})
