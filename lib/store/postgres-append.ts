@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { doorbellSql } from './pg-notify.js'
 import { fromColumn, messageOfRow, type PendingAppend } from './rows.js'
@@ -90,31 +89,29 @@ interface AppendRow {
 }
 
 /**
- * The call of `vix_append` for one schema, as a named (prepared) statement:
- * each connection parses it once.
+ * The call of `vix_append` for one schema. Not a named (prepared) statement:
+ * the call is short to parse, the function's own plans are cached per
+ * connection anyway, and a named statement fails behind a transaction-mode
+ * pooler (PgBouncer before 1.21, or without `max_prepared_statements`), where
+ * both the store's pool and an application's `publishIn` client may live.
  *
  * @example
- * const append = new PostgresAppend('"chat"', 'chat')
+ * const append = new PostgresAppend('"chat"')
  * const results = await append.run(client, [{ message, sender: 'id:ada' }]) // autocommit, or inside the caller's BEGIN
  */
 export class PostgresAppend {
-  private readonly name: string
   private readonly text: string
 
-  constructor (quotedSchema: string, schema: string) {
-    this.name = `vix_append_${createHash('sha1').update(schema).digest('hex').slice(0, 16)}`
+  constructor (quotedSchema: string) {
     this.text = `SELECT * FROM ${quotedSchema}.vix_append($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text)`
   }
 
   /** Store `batch` in one round trip; `channel` rings the advanced rooms' doorbells in the same transaction. One result per entry, in batch order. */
   async run (client: pg.ClientBase, batch: PendingAppend[], channel?: string): Promise<AppendResult[]> {
-    const rows = (await client.query<AppendRow>({
-      name: this.name,
-      text: this.text,
-      values: [batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.message.kind), batch.map((e) => e.message.type),
-        batch.map((e) => e.message.ts), batch.map((e) => JSON.stringify(e.message.payload)), batch.map((e) => fromColumn(e.message)), batch.map((e) => e.sender),
-        channel ?? null]
-    })).rows
+    const rows = (await client.query<AppendRow>(this.text, [
+      batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.message.kind), batch.map((e) => e.message.type),
+      batch.map((e) => e.message.ts), batch.map((e) => JSON.stringify(e.message.payload)), batch.map((e) => fromColumn(e.message)), batch.map((e) => e.sender),
+      channel ?? null])).rows
     return rows.map((row): AppendResult => {
       const { message } = batch[row.o_i - 1]
       const position = { offset: Number(row.o_offset), epoch: row.o_epoch }

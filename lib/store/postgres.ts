@@ -84,7 +84,7 @@ export class PostgresMessageStore implements MessageStore {
     this.pool.on('connect', this.onConnect)
     const s = quoteIdent(this.schema)
     this.t = { rooms: `${s}.vix_rooms`, messages: `${s}.vix_messages` }
-    this.appendCall = new PostgresAppend(s, this.schema)
+    this.appendCall = new PostgresAppend(s)
   }
 
   /** Create or migrate the schema (once; again after a failure). Every operation waits for it. */
