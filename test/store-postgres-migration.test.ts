@@ -28,6 +28,12 @@ const VERSION_1_DDL = `
 const VERSION_2_DDL = `${VERSION_1_DDL}
     ALTER TABLE %s.vix_messages ADD COLUMN from_json TEXT;`
 
+/** Version 3's: version 2's, then the sender scope of idempotency. */
+const VERSION_3_DDL = `${VERSION_2_DDL}
+    ALTER TABLE %s.vix_messages ADD COLUMN sender TEXT NOT NULL DEFAULT 'legacy';
+    ALTER TABLE %s.vix_messages DROP CONSTRAINT vix_messages_room_id_key;
+    ALTER TABLE %s.vix_messages ADD CONSTRAINT vix_messages_room_id_sender_key UNIQUE (room, id, sender);`
+
 function msg (id: string, room = 'general'): StorableMessage {
   return { id, kind: 'event', room, type: 'chat.message', ts: '2026-01-01T10:00:00.000Z', payload: { text: id } }
 }
@@ -116,4 +122,41 @@ t.test('a version-2 PostgreSQL schema is migrated in place to per-sender idempot
   t.teardown(() => reopened.close())
   t.same(await reopened.latest('general'), { id: 'm1', offset: 5, epoch: 'epoch-general' }, 'reopening migrates nothing')
   t.same((await reopened.append(msg('m1'), 'id:bob')).position, { offset: 5, epoch: 'epoch-general' }, 'a duplicate after the restart is still detected')
+})
+
+t.test('a version-3 PostgreSQL schema gains the append function: rows, offsets and epochs kept, the counter and deduplication go on through it', async (t) => {
+  const old = await oldSchema(t, VERSION_3_DDL, 3)
+  if (old === null) return
+  const { schema, s, admin } = old
+  await admin.query(`INSERT INTO ${s}.vix_rooms VALUES ('general', 'epoch-general', 2)`)
+  await admin.query(`INSERT INTO ${s}.vix_messages VALUES
+    ('general', 1, 'm1', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m1"}', NULL, 'id:ada'),
+    ('general', 2, 'm2', 'event', 'chat.message', '2026-01-01T10:00:00.000Z', '{"text":"m2"}', '{"name":"Ada"}', 'id:ada')`)
+  t.equal((await admin.query(`SELECT 1 FROM pg_proc WHERE proname = 'vix_append' AND pronamespace = '${s}'::regnamespace`)).rowCount, 0, 'no function before')
+
+  const store = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
+  t.teardown(() => store.close())
+  const again = await store.append({ ...msg('m2'), payload: { text: 'retry' } }, 'id:ada')
+  t.same([again.duplicate, again.position, again.message], [true, { offset: 2, epoch: 'epoch-general' }, { ...msg('m2'), from: { name: 'Ada' } }], 'a row stored before the migration is a duplicate, answered as stored')
+  t.same((await store.append(msg('m3'), 'id:ada')).position, { offset: 3, epoch: 'epoch-general' }, 'the counter goes on')
+  t.same((await store.readAfter('general', 0, 10)).messages.map((e) => e.offset), [1, 2, 3])
+  t.same((await admin.query(`SELECT version FROM ${s}.vix_schema_version`)).rows, [{ version: POSTGRES_SCHEMA_VERSION }], 'the version is recorded once')
+  t.equal(POSTGRES_SCHEMA_VERSION, 4)
+  t.equal((await admin.query(`SELECT 1 FROM pg_proc WHERE proname = 'vix_append' AND pronamespace = '${s}'::regnamespace`)).rowCount, 1, 'the function is in the schema')
+  await store.close()
+  const reopened = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
+  t.teardown(() => reopened.close())
+  t.same((await reopened.append(msg('m4'), 'id:ada')).position, { offset: 4, epoch: 'epoch-general' }, 'opening it again migrates nothing (the function is not created twice)')
+})
+
+t.test('a PostgreSQL schema newer than this build is refused, and left as it is', async (t) => {
+  const old = await oldSchema(t, VERSION_3_DDL, POSTGRES_SCHEMA_VERSION + 1)
+  if (old === null) return
+  const { schema, s, admin } = old
+  const store = new PostgresMessageStore({ connectionString: postgresUrl, schema, maxConnections: 2 })
+  t.teardown(() => store.close())
+  await t.rejects(store.ready(), { message: /schema version 5 is newer than this build \(4\)/ })
+  await t.rejects(store.append(msg('m1'), 'id:ada'), { message: /newer than this build/ }, 'appends fail too')
+  t.same((await admin.query(`SELECT version FROM ${s}.vix_schema_version`)).rows, [{ version: POSTGRES_SCHEMA_VERSION + 1 }], 'the version is untouched')
+  t.equal((await admin.query(`SELECT 1 FROM pg_proc WHERE proname = 'vix_append' AND pronamespace = '${s}'::regnamespace`)).rowCount, 0, 'nothing was created')
 })

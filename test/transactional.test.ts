@@ -158,7 +158,7 @@ t.test('PostgreSQL: publishIn on the app\'s own client inside BEGIN; rollback le
   const refusing = { query: async (text: string) => text.startsWith('SAVEPOINT') ? await Promise.reject(Object.assign(new Error('no'), { code: '08006' })) : undefined }
   await t.rejects(a.realtime.publishIn(refusing, { room: 'r', type: 'order', payload: {} }), { message: 'no' }, 'any other failure of the savepoint is the caller\'s')
   await app.query('BEGIN')
-  const failing = { query: async (text: string, values?: unknown[]) => text.includes('vix_messages (room') ? await Promise.reject(new Error('insert failed')) : await app.query(text, values) }
+  const failing = { query: async (text: string, values?: unknown[]) => text.includes('vix_append(') ? await Promise.reject(new Error('insert failed')) : await app.query(text, values) }
   await t.rejects(a.realtime.publishIn(failing, { room: 'r', type: 'order', id: 'failed', payload: {} }), { message: 'insert failed' })
   await app.query(`INSERT INTO "${schema}".orders VALUES ('o-0')`)
   const saved = await a.realtime.publishIn(plain, { room: 'r', type: 'order', id: 'o-0', payload: {} })

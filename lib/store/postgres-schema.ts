@@ -1,8 +1,9 @@
 import type { PoolClient } from 'pg'
+import { appendFunctionSql } from './postgres-append.js'
 import { LEGACY_SENDER } from './rows.js'
 
 /** The schema version this build writes; recorded in `<schema>.vix_schema_version`. */
-export const POSTGRES_SCHEMA_VERSION = 3
+export const POSTGRES_SCHEMA_VERSION = 4
 
 /** Quote an SQL identifier (a schema name from the options). */
 export function quoteIdent (name: string): string {
@@ -39,7 +40,9 @@ const migrations: Array<(s: string) => string> = [
   (s) => `
     ALTER TABLE ${s}.vix_messages ADD COLUMN sender TEXT NOT NULL DEFAULT '${LEGACY_SENDER}';
     ALTER TABLE ${s}.vix_messages DROP CONSTRAINT vix_messages_room_id_key;
-    ALTER TABLE ${s}.vix_messages ADD CONSTRAINT vix_messages_room_id_sender_key UNIQUE (room, id, sender);`
+    ALTER TABLE ${s}.vix_messages ADD CONSTRAINT vix_messages_room_id_sender_key UNIQUE (room, id, sender);`,
+  // A batch's append in one call (one round trip): no table changes, so a node of the previous build keeps appending alongside.
+  (s) => appendFunctionSql(s)
 ]
 
 /**

@@ -1,15 +1,13 @@
-import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
 import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
 import { GroupCommit } from './group-commit.js'
 import { prunePrefixEnd } from './prune-prefix.js'
-import { MESSAGE_COLUMNS, fromColumn, messageOfRow, toPositioned, type MessageColumns, type PendingAppend } from './rows.js'
+import { MESSAGE_COLUMNS, toPositioned, type MessageColumns, type PendingAppend } from './rows.js'
 import { replayDecision } from './replay.js'
-import { RoomCounters, type RoomCounter } from './room-counters.js'
+import { PostgresAppend } from './postgres-append.js'
 import type { AppendResult, HistoryPage, ListOptions, MessageStore, ReplayResult, RetentionRule, RoomHead, RoomRange, StorableMessage } from './types.js'
 import { optionalPackage } from '../optional.js'
-import { doorbellSql } from './pg-notify.js'
 
 const pgDriver = optionalPackage<typeof pg>('pg', 'store.postgres')
 
@@ -41,10 +39,10 @@ const retryable = (error: unknown): boolean => ['40P01', '40001'].includes((erro
  * The message store on PostgreSQL, for several nodes sharing one history.
  * Appends queue up while a commit is in flight and go in the next one (group
  * commit, one transaction per batch, batches one after the other so a
- * caller's appends commit in call order). A room's offset counter is a
- * `vix_rooms` row locked by `INSERT ... ON CONFLICT DO UPDATE ... RETURNING`
- * in the inserting transaction and held until it commits, so offsets follow
- * commit order across every node. A database that cannot be reached makes
+ * caller's appends commit in call order); a batch is one call of the
+ * schema's `vix_append` function, one round trip. A room's offset counter is
+ * a `vix_rooms` row locked in the inserting transaction and held until it
+ * commits, so offsets follow commit order across every node. A database that cannot be reached makes
  * appends fail `VIX_ERR_STORE_UNAVAILABLE` (503); the pool reconnects by itself.
  *
  * @example
@@ -58,6 +56,7 @@ export class PostgresMessageStore implements MessageStore {
   readonly pool: pg.Pool
   private readonly ownsPool: boolean
   private readonly t: { rooms: string, messages: string }
+  private readonly appendCall: PostgresAppend
   /** One batch at a time: what arrives while a commit is in flight goes in the next one, in call order. */
   private readonly appends: GroupCommit<PendingAppend, AppendResult>
   private schemaReady: Promise<void> | null = null
@@ -85,6 +84,7 @@ export class PostgresMessageStore implements MessageStore {
     this.pool.on('connect', this.onConnect)
     const s = quoteIdent(this.schema)
     this.t = { rooms: `${s}.vix_rooms`, messages: `${s}.vix_messages` }
+    this.appendCall = new PostgresAppend(s)
   }
 
   /** Create or migrate the schema (once; again after a failure). Every operation waits for it. */
@@ -163,73 +163,23 @@ export class PostgresMessageStore implements MessageStore {
     await this.ready()
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.withClient((client) => this.storeBatch(client, batch))
+        return await this.withClient((client) => this.storeIn(client, batch))
       } catch (error) {
         if (attempt >= 3 || !retryable(error)) throw error
       }
     }
   }
 
-  /** The batch's transaction around `storeIn`. */
-  private async storeBatch (client: pg.PoolClient, batch: PendingAppend[]): Promise<AppendResult[]> {
-    await client.query('BEGIN')
-    try {
-      const results = await this.storeIn(client, batch)
-      await client.query('COMMIT')
-      return results
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    }
-  }
-
   /**
-   * The statements of an append, inside a transaction the caller opened and
-   * ends (a group-commit batch, or the application's own for `publishIn`):
-   * lock the rooms' counters (in name order, so two nodes cannot deadlock)
-   * until that transaction ends, skip stored (room, sender, id), then insert
-   * and advance in one statement. With `notify` (a channel), that statement
-   * also rings each advanced room's doorbell (`NOTIFY` of its last offset).
+   * A batch's append inside a transaction the caller opened and ends (the
+   * application's own, for `publishIn`), or on its own as one autocommit call
+   * (a group-commit batch): one round trip either way (see `vix_append`). The
+   * rooms' counters stay locked until that transaction ends, so offsets
+   * follow commit order across every node. With `notify` (a channel), each
+   * advanced room's doorbell rings in the same transaction.
    */
   async storeIn (client: pg.ClientBase, batch: PendingAppend[], notify?: string): Promise<AppendResult[]> {
-    const rooms = [...new Set(batch.map((entry) => entry.message.room))].sort()
-    const counters = new RoomCounters()
-    const locked = await client.query<{ room: string, epoch: string, last_offset: string }>(
-      `INSERT INTO ${this.t.rooms} AS r (room, epoch, last_offset) SELECT room, epoch, 0 FROM unnest($1::text[], $2::text[]) AS v (room, epoch) ORDER BY room
-       ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset RETURNING room, epoch, last_offset`,
-      [rooms, rooms.map(() => randomUUID())])
-    for (const row of locked.rows) counters.open(row.room, { epoch: row.epoch, last: Number(row.last_offset) })
-    const stored = await client.query<Row & { sender: string }>(
-      `SELECT ${MESSAGE_COLUMNS}, sender FROM ${this.t.messages} WHERE (room, id, sender) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::text[]))`,
-      [batch.map((e) => e.message.room), batch.map((e) => e.message.id), batch.map((e) => e.sender)])
-    const known = new Map<string, { offset: number, message: StorableMessage }>()
-    for (const row of stored.rows) known.set(`${row.room}\0${row.sender}\0${row.id}`, { offset: Number(row.offset), message: messageOfRow(row) })
-    const insert: { room: string[], offset: number[], id: string[], kind: string[], type: string[], ts: string[], payload: string[], from: Array<string | null>, sender: string[] } = { room: [], offset: [], id: [], kind: [], type: [], ts: [], payload: [], from: [], sender: [] }
-    const results = batch.map(({ message, sender }): AppendResult => {
-      const counter = counters.get(message.room) as RoomCounter
-      const key = `${message.room}\0${sender}\0${message.id}`
-      const existing = known.get(key)
-      if (existing !== undefined) return counters.duplicate(counter, existing.message, existing.offset)
-      const result = counters.stored(counter, message)
-      const offset = result.position.offset
-      known.set(key, { offset, message })
-      insert.room.push(message.room); insert.offset.push(offset); insert.id.push(message.id)
-      insert.kind.push(message.kind); insert.type.push(message.type); insert.ts.push(message.ts); insert.payload.push(JSON.stringify(message.payload))
-      insert.from.push(fromColumn(message)); insert.sender.push(sender)
-      return result
-    })
-    if (insert.room.length > 0) {
-      const advanced = counters.advanced()
-      // One round trip for both writes. No ON CONFLICT: the counters are locked, so a clash would be a bug and must fail the batch, not vanish.
-      await client.query(
-        `WITH inserted AS (INSERT INTO ${this.t.messages} (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
-           SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))
-         UPDATE ${this.t.rooms} AS r SET last_offset = v.last FROM unnest($10::text[], $11::bigint[]) AS v (room, last) WHERE r.room = v.room
-         ${notify === undefined ? '' : `RETURNING ${doorbellSql('$12', 'v.last', 'v.room')}`}`,
-        [insert.room, insert.offset, insert.id, insert.kind, insert.type, insert.ts, insert.payload, insert.from, insert.sender,
-          advanced.map(([room]) => room), advanced.map(([, c]) => c.last), ...(notify === undefined ? [] : [notify])])
-    }
-    return results
+    return await this.appendCall.run(client, batch, notify)
   }
 
   async listByRoom (room: string, options: ListOptions): Promise<HistoryPage> {
