@@ -20,7 +20,7 @@ const app = Fastify()
 const Payload = Type.Object({ n: Type.Number() })
 
 if (system === 'vix-request' || system === 'vix-echo') {
-  await app.register(vixRealtime, { docs: false, metrics: false, longPolling: false } as any)
+  await app.register(vixRealtime, { docs: false, metrics: false, longPolling: false, ...(process.env.BENCH_REPLY_CACHE === undefined ? {} : { replyCache: { size: Number(process.env.BENCH_REPLY_CACHE) } }) } as any)
   if (system === 'vix-request') {
     app.realtime.on('rr', { schema: Payload, reply: Type.Object({ n: Type.Number() }) }, (_session, msg) => ({ n: msg.payload.n }))
   } else {

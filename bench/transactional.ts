@@ -82,7 +82,7 @@ async function main (): Promise<void> {
   const messages = Number(process.argv[4] ?? 5000)
   const schema = `vix_bench_tx_${process.pid}`
   const prefix = `vixbench:tx:${process.pid}:`
-  const pool = new pg.Pool({ connectionString: databaseUrl, max: 32 })
+  const pool = new pg.Pool({ connectionString: databaseUrl, max: Number(process.env.BENCH_POOL ?? 32) })
   const a = await node(schema, prefix, false, pool)
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'server'], {
     env: { ...process.env, BENCH_SCHEMA: schema, BENCH_PREFIX: prefix },
