@@ -196,9 +196,10 @@ t.test('by default the first batch waits one setImmediate: appends from several 
   const queue = new GroupCommit<number, number>({ commit: (batch) => { batches.push([...batch]); return batch }, closedError })
   const results = await new Promise<number[]>((resolve) => {
     const adds: Array<Promise<number>> = []
-    // Two timers due at once run in one turn, before that turn's immediates.
-    setTimeout(() => { adds.push(queue.add(1)) }, 0)
-    setTimeout(() => { adds.push(queue.add(2)); resolve(Promise.all(adds)) }, 0)
+    // Two immediates queued together run in one check phase; one queued while it runs waits for the next.
+    // (Two timers of 0 ms are not sure to share a turn: created a millisecond apart, they fall in two.)
+    setImmediate(() => { adds.push(queue.add(1)) })
+    setImmediate(() => { adds.push(queue.add(2)); resolve(Promise.all(adds)) })
   })
   t.same(results, [1, 2])
   t.same(batches, [[1, 2]])
