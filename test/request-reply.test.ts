@@ -186,41 +186,15 @@ t.test('the catalogue carries a request type\'s reply schema', async (t) => {
 })
 
 t.test('replyCache options out of range are refused at boot', async (t) => {
-  for (const replyCache of [{ size: 0 }, { ttl: 10 }, { size: 1.5 }, { sizes: 3 }, { perSender: 0 }, { size: 10, perSender: 11 }] as any[]) {
+  for (const replyCache of [{ size: 0 }, { ttl: 10 }, { size: 1.5 }, { sizes: 3 }] as any[]) {
     t.throws(() => new Hub({ replyCache }), { code: 'VIX_ERR_INVALID_OPTION' }, JSON.stringify(replyCache))
   }
   t.throws(() => new Hub({ relayTypes: ['chat'] }).on('chat', { reply: Sum }), { code: 'VIX_ERR_INVALID_OPTION' }, 'a relay type cannot be a request')
 })
 
-t.test('the reply cache keeps each sender\'s last perSender answers; a sender\'s answers are not pushed out by another\'s', async (t) => {
-  const cache = new ReplyCache({ size: 10, perSender: 2, ttl: 60_000 }, () => 0)
-  const ada = (id: string): string => ReplyCache.keyOf('id:"ada"', id)
-  const bob = (id: string): string => ReplyCache.keyOf('id:"bob"', id)
-  for (const id of ['a1', 'a2']) cache.settle(ada(id), { ok: true, reply: id })
-  for (const id of ['b1', 'b2', 'b3', 'b4', 'b5']) cache.settle(bob(id), { ok: true, reply: id })
-  t.same(cache.lookup(ada('a1')), { ok: true, reply: 'a1' }, 'ada\'s answers stay while bob makes more requests')
-  t.same(cache.lookup(ada('a2')), { ok: true, reply: 'a2' })
-  t.equal(cache.lookup(bob('b3')), undefined, 'bob keeps his last two only')
-  t.same(cache.lookup(bob('b5')), { ok: true, reply: 'b5' })
-  t.equal(cache.size, 4, 'two per sender')
-  cache.settle(ada('a3'), { ok: true, reply: 'a3' })
-  t.equal(cache.lookup(ada('a1')), undefined, 'ada\'s third pushes out her first')
-  t.equal(cache.size, 4)
-  // Past `size` in all, the oldest answer of all goes, whoever sent it.
-  const small = new ReplyCache({ size: 3, perSender: 3, ttl: 60_000 }, () => 0)
-  small.settle(ada('x'), { ok: true, reply: 1 })
-  for (const id of ['y', 'z', 'w']) small.settle(bob(id), { ok: true, reply: id })
-  t.equal(small.lookup(ada('x')), undefined, 'the oldest of all')
-  t.equal(small.size, 3)
-  for (const id of ['p', 'q', 'r']) small.settle(bob(id), { ok: true, reply: id })
-  t.same(small.lookup(bob('r')), { ok: true, reply: 'r' })
-  t.equal(small.lookup(bob('w')), undefined)
-  t.equal(small.size, 3, 'a sender emptied by the ring is forgotten and made again')
-})
-
 t.test('the reply cache: the oldest is evicted past its size, an entry expires after its TTL, duplicates of a run in flight wait', async (t) => {
   let now = 0
-  const cache = new ReplyCache({ size: 2, perSender: 2, ttl: 1000 }, () => now)
+  const cache = new ReplyCache({ size: 2, ttl: 1000 }, () => now)
   const key = (id: string): string => ReplyCache.keyOf('key:abc', id)
   /** Run `id` synchronously unless it is known: what the dispatcher does. */
   const run = (id: string, reply: unknown): unknown => {
@@ -251,7 +225,7 @@ t.test('the reply cache: the oldest is evicted past its size, an entry expires a
   t.equal(run('d', 6), undefined)
   t.equal(cache.lookup(key('a')), undefined, 'a was the oldest')
   // An answer run again after its TTL is remembered anew: the slot of its first answer, reused later, does not evict it.
-  const three = new ReplyCache({ size: 3, perSender: 3, ttl: 1000 }, () => now)
+  const three = new ReplyCache({ size: 3, ttl: 1000 }, () => now)
   const again = (id: string, reply: unknown): void => { if (three.lookup(key(id)) === undefined) three.settle(key(id), { ok: true, reply }) }
   again('x', 1)
   again('y', 2)

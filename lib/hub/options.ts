@@ -81,7 +81,7 @@ export interface HubOptions<Request = unknown> {
    * after a reconnect) is answered, never run twice: `size` requests at most (default 10000,
    * the oldest forgotten first), each answering repeats for `ttl` ms after it ran (default 60000).
    */
-  replyCache?: { size?: number, perSender?: number, ttl?: number }
+  replyCache?: { size?: number, ttl?: number }
   logger?: Logger
 }
 
@@ -124,17 +124,16 @@ const defaults = {
   clock: systemClock
 }
 
-const replyCacheDefaults: ReplyCacheOptions = { size: 10_000, perSender: 128, ttl: 60_000 }
+const replyCacheDefaults: ReplyCacheOptions = { size: 10_000, ttl: 60_000 }
 
-/** The `replyCache` option: `size` 1 to 1000000 requests, `perSender` 1 to `size`, `ttl` 1000 ms to one day. */
+/** The `replyCache` option: `size` 1 to 1000000 requests, `ttl` 1000 ms to one day. */
 function resolveReplyCache (options: HubOptions['replyCache'] = {}): ReplyCacheOptions {
-  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('replyCache', 'expected { size?, perSender?, ttl? }')
-  checkOptionKeys(options, { size: true, perSender: true, ttl: true }, 'replyCache')
-  const size = checkInteger('replyCache.size', options.size ?? replyCacheDefaults.size, 1, 1_000_000)
+  if (typeof options !== 'object' || options === null) throw new InvalidOptionError('replyCache', 'expected { size?, ttl? }')
+  checkOptionKeys(options, { size: true, ttl: true }, 'replyCache')
+  const resolved = { ...replyCacheDefaults, ...options }
   return {
-    size,
-    perSender: checkInteger('replyCache.perSender', options.perSender ?? Math.min(replyCacheDefaults.perSender, size), 1, size),
-    ttl: checkInteger('replyCache.ttl', options.ttl ?? replyCacheDefaults.ttl, 1000, 86_400_000)
+    size: checkInteger('replyCache.size', resolved.size, 1, 1_000_000),
+    ttl: checkInteger('replyCache.ttl', resolved.ttl, 1000, 86_400_000)
   }
 }
 
