@@ -8,6 +8,7 @@
 //   ws            a bare \`ws\` server on the same HTTP server, parsing each frame and answering an ack of the
 //                 same id: the reference, what a round trip costs with nothing but the loopback, the wakeups
 //                 and JSON in it
+// BENCH_REPLY_CACHE=<n> gives vix's hub replyCache.size n (what the reply cache costs).
 // IPC in: { id, cmd: 'cpu' } -> { id, cpu }. Sends { port } once listening; exits with its parent.
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'

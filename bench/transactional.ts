@@ -11,6 +11,8 @@
 //    delivered on node B per second.
 // Every loop is bounded in count and time; only 127.0.0.1. A schema of its own, dropped at the end.
 // Run: npx tsx bench/transactional.ts [seconds] [rate] [messages]
+// BENCH_POOL=<n>: connections of node A's pool, the application's own (default 32; more than
+// the rooms only queue on their counter rows: docs/benchmarks.md).
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import Fastify, { type FastifyInstance } from 'fastify'
