@@ -59,3 +59,5 @@ process.on('message', (message: { cmd?: string }) => {
   if (message.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() })
 })
 process.on('disconnect', () => process.exit(0))
+// Exiting on SIGTERM (the bench's kill) writes a --cpu-prof profile.
+process.on('SIGTERM', () => process.exit(0))

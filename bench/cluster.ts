@@ -14,6 +14,7 @@
 // Every loop is bounded in count and time; only 127.0.0.1.
 // Run: npx tsx bench/cluster.ts [subscribers] [messages] [rounds]
 // BENCH_ONLY=vix,vix+redis-cluster (systems, comma-separated) runs some variants only.
+// BENCH_PROFILE=<dir> writes each server's V8 CPU profile there (summarize with bench/profile-top.ts).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -59,8 +60,10 @@ try {
 
 interface Server { port: number, child: ChildProcess, cpu: () => Promise<number> }
 
+let profiles = 0
 async function startServer (system: string, prefix: string): Promise<Server> {
-  const args = ['--import', 'tsx', serverFile, system]
+  const profile = process.env.BENCH_PROFILE === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}/${system}-${++profiles}`]
+  const args = [...profile, '--import', 'tsx', serverFile, system]
   const env = { ...process.env, BENCH_PREFIX: prefix, DATABASE_URL: databaseUrl, BENCH_SCHEMA: schema, REDIS_CLUSTER: redisCluster?.seeds.join(',') ?? '' }
   const child = pinned
     ? spawn('taskset', ['-c', '0', process.execPath, ...args], { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })

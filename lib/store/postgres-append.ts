@@ -18,7 +18,11 @@ import type { AppendResult } from './types.js'
  * 3. with a channel, ring each advanced room's doorbell (`NOTIFY` of its last
  *    offset), delivered only if the transaction commits.
  * The insert has no ON CONFLICT: the counters are locked, so a clash would be
- * a bug and must fail the batch, not vanish. `s` is the quoted schema.
+ * a bug and must fail the batch, not vanish. The lookups of stored rows and of
+ * advanced counters are LATERAL, one index probe per key: PL/pgSQL keeps a
+ * generic plan per connection, planned once on the tables as they were then,
+ * and a join planned on a near-empty table scans the whole table on every
+ * later batch. `s` is the quoted schema.
  */
 export function appendFunctionSql (s: string): string {
   return `
@@ -46,8 +50,11 @@ export function appendFunctionSql (s: string): string {
       ), counter AS (
         SELECT * FROM unnest(l_room, l_epoch, l_last) AS c (room, epoch, last)
       ), stored AS (
-        SELECT m.room, m.id, m.sender, m."offset", m.kind, m.type, m.ts, m.payload_json, m.from_json FROM ${s}.vix_messages AS m
-        WHERE (m.room, m.id, m.sender) IN (SELECT batch.room, batch.id, batch.sender FROM batch)
+        SELECT m.room, m.id, m.sender, m."offset", m.kind, m.type, m.ts, m.payload_json, m.from_json
+        FROM (SELECT DISTINCT batch.room, batch.id, batch.sender FROM batch) AS k
+        CROSS JOIN LATERAL (
+          SELECT * FROM ${s}.vix_messages AS v WHERE v.room = k.room AND v.id = k.id AND v.sender = k.sender LIMIT 1
+        ) AS m
       ), fresh AS (
         SELECT b.*, c.last + row_number() OVER (PARTITION BY b.room ORDER BY b.i) AS pos
         FROM batch AS b JOIN counter AS c ON c.room = b.room
@@ -68,8 +75,8 @@ export function appendFunctionSql (s: string): string {
 
       IF p_channel IS NOT NULL THEN
         PERFORM ${doorbellSql('p_channel', 'r.last_offset', 'r.room')}
-        FROM unnest(l_room, l_last) AS c (room, last) JOIN ${s}.vix_rooms AS r ON r.room = c.room
-        WHERE r.last_offset > c.last;
+        FROM unnest(l_room, l_last) AS c (room, last)
+        CROSS JOIN LATERAL (SELECT v.room, v.last_offset FROM ${s}.vix_rooms AS v WHERE v.room = c.room AND v.last_offset > c.last LIMIT 1) AS r;
       END IF;
     END
     $vix$;`
