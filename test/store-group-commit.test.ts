@@ -204,3 +204,122 @@ t.test('by default the first batch waits one setImmediate: appends from several 
   t.same(results, [1, 2])
   t.same(batches, [[1, 2]])
 })
+
+/** Items `<key>:<name>`: the key is what comes before the colon. */
+const keyOf = (item: string): string => item.slice(0, item.indexOf(':'))
+
+/** Held commits released in any order, by the index of the batch. */
+class HeldByIndex {
+  readonly batches: string[][] = []
+  private readonly pending = new Map<number, { resolve: (results: string[]) => void, reject: (error: Error) => void }>()
+
+  commit = (batch: string[]): Promise<string[]> => {
+    const index = this.batches.push([...batch]) - 1
+    return new Promise((resolve, reject) => { this.pending.set(index, { resolve, reject }) })
+  }
+
+  get inFlight (): number {
+    return this.pending.size
+  }
+
+  release (index: number): void {
+    this.pending.get(index)?.resolve(this.batches[index].map((item) => `${item}!`))
+    this.pending.delete(index)
+  }
+
+  fail (index: number, error: Error): void {
+    this.pending.get(index)?.reject(error)
+    this.pending.delete(index)
+  }
+}
+
+t.test('with a key, batches on other keys commit beside one in flight; a key\'s items wait for its batch, in order', async (t) => {
+  const turns = new ManualTurns()
+  const commits = new HeldByIndex()
+  const queue = new GroupCommit<string, string>({ commit: commits.commit, closedError, key: keyOf, maxInFlight: 4, defer: turns.defer })
+  const outcomes: string[] = []
+  track(outcomes, 'a:1', queue.add('a:1'))
+  turns.turn()
+  t.same(commits.batches, [['a:1']])
+  for (const item of ['a:2', 'b:1', 'a:3', 'c:1', 'b:2']) track(outcomes, item, queue.add(item))
+  t.equal(turns.scheduled, 1, 'fewer than maxInFlight in flight: the next batches are deferred a turn, as on an idle queue')
+  turns.turn()
+  t.same(commits.batches, [['a:1'], ['b:1', 'c:1', 'b:2']], 'the free keys go ahead in one batch, in order; a\'s items wait behind its batch')
+  t.equal(commits.inFlight, 2)
+  commits.release(1)
+  await settle()
+  t.same(outcomes, ['b:1 ok b:1!', 'c:1 ok c:1!', 'b:2 ok b:2!'], 'a later batch on other keys settles first')
+  t.equal(commits.batches.length, 2, 'a is still held: its waiting items do not start')
+  track(outcomes, 'b:3', queue.add('b:3'))
+  turns.turn()
+  t.same(commits.batches[2], ['b:3'], 'b is free again')
+  commits.release(0)
+  await settle()
+  t.same(commits.batches[3], ['a:2', 'a:3'], 'a\'s waiting items start, in call order, once its batch settled')
+  for (const index of [3, 2]) commits.release(index)
+  await settle()
+  t.same(outcomes.filter((o) => o.startsWith('a:')), ['a:1 ok a:1!', 'a:2 ok a:2!', 'a:3 ok a:3!'], 'each key settles in call order')
+  t.equal(queue.commits, 4)
+})
+
+t.test('with a key, what can commit goes in one batch: several free keys are one transaction, not one each', async (t) => {
+  const turns = new ManualTurns()
+  const commits = new HeldByIndex()
+  const queue = new GroupCommit<string, string>({ commit: commits.commit, closedError, key: keyOf, maxInFlight: 3, defer: turns.defer })
+  const adds = ['a:1', 'b:1', 'c:1', 'a:2'].map((item) => queue.add(item))
+  turns.turn()
+  t.same(commits.batches, [['a:1', 'b:1', 'c:1', 'a:2']])
+  commits.release(0)
+  t.same(await Promise.all(adds), ['a:1!', 'b:1!', 'c:1!', 'a:2!'])
+})
+
+t.test('with a key, at most maxInFlight batches are in flight; the rest start as batches settle; flush waits for all', async (t) => {
+  const turns = new ManualTurns()
+  const commits = new HeldByIndex()
+  const queue = new GroupCommit<string, string>({ commit: commits.commit, closedError, key: keyOf, maxInFlight: 2, maxBatch: 1, defer: turns.defer })
+  const outcomes: string[] = []
+  for (const item of ['a:1', 'b:1', 'c:1', 'd:1']) track(outcomes, item, queue.add(item))
+  turns.turn()
+  t.same(commits.batches, [['a:1'], ['b:1']], 'two batches, one item each (maxBatch)')
+  track(outcomes, 'e:1', queue.add('e:1'))
+  t.equal(turns.scheduled, 0, 'nothing deferred while maxInFlight batches are in flight')
+  let flushed = false
+  const flushing = queue.flush().then(() => { flushed = true })
+  commits.release(1)
+  await settle()
+  t.same(commits.batches.slice(2), [['c:1']], 'one settled, one more starts')
+  commits.fail(0, new Error('deadlock'))
+  await settle()
+  t.same(commits.batches.slice(3), [['d:1']], 'a failed batch frees its place too')
+  t.ok(outcomes.includes('a:1 failed deadlock'), 'only the failed batch is rejected')
+  commits.release(2)
+  commits.release(3)
+  await settle()
+  t.notOk(flushed, 'e is still to commit')
+  commits.release(4)
+  await flushing
+  t.same(outcomes.filter((o) => o.includes(' ok ')).sort(), ['b:1 ok b:1!', 'c:1 ok c:1!', 'd:1 ok d:1!', 'e:1 ok e:1!'])
+  t.equal(commits.inFlight, 0)
+})
+
+t.test('with a key and a synchronous commit, a throw frees the batch\'s keys: the key commits again', async (t) => {
+  const turns = new ManualTurns()
+  const queue = new GroupCommit<string, string>({
+    commit: (batch) => {
+      if (batch.includes('a:bad')) throw new Error('constraint failed')
+      return batch.map((item) => `${item}!`)
+    },
+    closedError,
+    key: keyOf,
+    maxInFlight: 3,
+    defer: turns.defer
+  })
+  const outcomes: string[] = []
+  track(outcomes, 'a:bad', queue.add('a:bad'))
+  turns.turn()
+  await settle()
+  track(outcomes, 'a:2', queue.add('a:2'))
+  turns.turn()
+  await settle()
+  t.same(outcomes, ['a:bad failed constraint failed', 'a:2 ok a:2!'])
+})

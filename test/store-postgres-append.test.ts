@@ -203,3 +203,34 @@ t.test('a batch finds stored ids through the index under a cached (generic) plan
   t.match(doorbell, /Index Scan using vix_rooms_pkey on vix_rooms/, 'the doorbell reads the advanced counters by room')
   t.notMatch(doorbell, /Seq Scan on vix_rooms/, 'not by reading every room')
 })
+
+t.test('a room held by an open transaction holds back only its own appends: another room\'s batch commits beside the waiting one', async (t) => {
+  const opened = await stores(t, 1)
+  if (opened === null) return
+  const [store] = opened
+  await store.append(msg('a', 'a1'), 'id:ada')
+  const holder = await connect(t)
+  const other = await connect(t)
+  // An application's transaction published into room a and is still open: a's counter stays locked until it ends.
+  await holder.query('BEGIN')
+  await store.storeIn(holder, [{ message: msg('a', 'in-tx'), sender: 'id:app' }])
+  const settledA: string[] = []
+  const appendA = store.append(msg('a', 'a2'), 'id:ada').then((r) => { settledA.push(r.message.id); return r })
+  const waiting = async (): Promise<boolean> => (await other.query("SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND position($1 IN query) > 0", [`"${store.schema}".vix_append(`])).rowCount === 1
+  for (let i = 0; i < 200 && !(await waiting()); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  t.ok(await waiting(), 'room a\'s batch is in flight, waiting for the open transaction')
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const appendB = await Promise.race([
+    store.append(msg('b', 'b1'), 'id:ada'),
+    new Promise<null>((resolve) => { timer = setTimeout(() => { resolve(null) }, 5000) })
+  ])
+  clearTimeout(timer)
+  t.ok(appendB !== null, 'room b committed while room a\'s batch waited')
+  t.same(appendB === null ? null : [appendB.message.id, appendB.position.offset], ['b1', 1])
+  t.same(settledA, [], 'room a\'s append still waits')
+  const next = store.append(msg('a', 'a3'), 'id:ada')
+  await holder.query('COMMIT')
+  const [a2, a3] = await Promise.all([appendA, next])
+  t.same([a2.position.offset, a3.position.offset], [3, 4], 'room a goes on after the transaction, in call order, after its message')
+  t.same((await store.listByRoom('a', { limit: 10 })).messages.map(({ message: m }) => m.id), ['a1', 'in-tx', 'a2', 'a3'])
+})

@@ -12,6 +12,14 @@ export interface GroupCommitOptions<T, R> {
   closedError: () => Error
   /** Most items in one batch (default: no limit, every waiting item goes in one). */
   maxBatch?: number
+  /**
+   * The key an item's order is kept by (a store: the room). With it, up to
+   * `maxInFlight` asynchronous batches commit at once, no two holding the
+   * same key; without it, one batch at a time.
+   */
+  key?: (item: T) => string
+  /** Most asynchronous batches in flight at once, with `key` (default 1). */
+  maxInFlight?: number
   /** When the first batch of a burst is committed (default: after one `setImmediate`); tests pass a manual one. */
   defer?: Defer
 }
@@ -29,14 +37,21 @@ const nextTurn: Defer = (run) => {
  * The contract:
  * - **Call order.** Items are committed in the order they were added: a batch
  *   holds consecutive items, and a batch starts only after the one before it
- *   has settled, so an item never commits before one added earlier.
+ *   has settled, so an item never commits before one added earlier. With a
+ *   `key`, that order is kept per key: a batch holds the waiting items, in
+ *   order, whose keys no batch in flight holds (an item whose key is held waits,
+ *   and so do the later items of its key), so an item never commits before one
+ *   of its key added earlier, while items of other keys go ahead in a batch of
+ *   their own, up to `maxInFlight` batches at once.
  * - **Batching.** When the queue is idle, the first `add` defers the commit by
  *   one turn of the event loop, so every item added in that turn (from any
  *   socket's I/O callback) joins one batch. While an asynchronous commit is in
  *   flight, new items wait and go in the next batch, which starts as soon as
- *   that commit settles. A synchronous commit is never in flight, so items of a
- *   later turn start a new batch. A batch holds at most `maxBatch` items; the
- *   rest follow in further batches, one after the other.
+ *   that commit settles (with a `key`: as soon as their keys are free and
+ *   fewer than `maxInFlight` batches are in flight, in the same deferred way
+ *   as on an idle queue). A synchronous commit is never in flight, so items of
+ *   a later turn start a new batch. A batch holds at most `maxBatch` items; the
+ *   rest follow in further batches.
  * - **Failure.** A commit that throws (or rejects) rejects every item of its
  *   batch with that error, and only those: the next batch still runs.
  * - **Close.** `close` takes no new items (a later `add` rejects with
@@ -58,17 +73,24 @@ export class GroupCommit<T, R> {
   private resolves: Array<(result: R) => void> = []
   private rejects: Array<(error: Error) => void> = []
   private cancelDeferred: (() => void) | undefined
-  private inFlight: Promise<void> | undefined
+  /** Batches in flight, settling. */
+  private readonly inFlight = new Set<Promise<void>>()
+  /** With a key: the keys the batches in flight hold (a key is held by one batch at most). */
+  private readonly held = new Set<string>()
   private isClosed = false
   private readonly commit: (batch: T[]) => R[] | Promise<R[]>
   private readonly closedError: () => Error
   private readonly maxBatch: number
+  private readonly key: ((item: T) => string) | undefined
+  private readonly maxInFlight: number
   private readonly defer: Defer
 
   constructor (options: GroupCommitOptions<T, R>) {
     this.commit = options.commit
     this.closedError = options.closedError
     this.maxBatch = options.maxBatch ?? Infinity
+    this.key = options.key
+    this.maxInFlight = options.key === undefined ? 1 : Math.max(1, options.maxInFlight ?? 1)
     this.defer = options.defer ?? nextTurn
   }
 
@@ -84,14 +106,14 @@ export class GroupCommit<T, R> {
       this.items.push(item)
       this.resolves.push(resolve)
       this.rejects.push(reject)
-      if (this.cancelDeferred === undefined && this.inFlight === undefined) this.cancelDeferred = this.defer(this.startNow)
+      if (this.cancelDeferred === undefined && this.inFlight.size < this.maxInFlight) this.cancelDeferred = this.defer(this.startNow)
     })
   }
 
   /** Commits what is waiting without waiting for the deferred turn; resolves once every item added so far has settled. */
   async flush (): Promise<void> {
     this.startNow()
-    while (this.inFlight !== undefined) await this.inFlight
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight)
   }
 
   /** Takes no new items, commits those waiting (see the contract); idempotent. */
@@ -105,24 +127,32 @@ export class GroupCommit<T, R> {
       this.cancelDeferred()
       this.cancelDeferred = undefined
     }
-    if (this.inFlight === undefined) this.drain()
+    this.drain()
   }
 
-  /** Commits batch after batch until none waits; returns when one is in flight (it drains on once that settles). */
+  /** Commits batch after batch until none waits or `maxInFlight` are in flight (each drains on once it settles). */
   private drain (): void {
-    while (this.items.length > 0) {
+    while (this.items.length > 0 && this.inFlight.size < this.maxInFlight) {
       const batch = this.takeBatch()
+      if (batch.items.length === 0) return
       let results: R[] | Promise<R[]>
       try {
         results = this.commit(batch.items)
       } catch (error) {
+        this.release(batch)
         fail(batch, error)
         continue
       }
       if (!Array.isArray(results)) {
-        this.inFlight = this.settleLater(batch, results)
-        return
+        const settling: Promise<void> = this.settleLater(batch, results).finally(() => {
+          this.inFlight.delete(settling)
+          this.release(batch)
+          this.drain()
+        })
+        this.inFlight.add(settling)
+        continue
       }
+      this.release(batch)
       this.commits++
       settle(batch, results)
     }
@@ -136,12 +166,53 @@ export class GroupCommit<T, R> {
     } catch (error) {
       fail(batch, error)
     }
-    this.inFlight = undefined
-    this.drain()
+  }
+
+  /** A batch settled: its keys are free for the items waiting on them. */
+  private release (batch: Batch<T, R>): void {
+    for (const key of batch.keys ?? []) this.held.delete(key)
+  }
+
+  /** The waiting items the next batch takes: with a key, those whose keys are free (see the contract); else the oldest `maxBatch`. */
+  private takeBatch (): Batch<T, R> {
+    return this.key === undefined ? this.takeOldest() : this.takeFree(this.key)
+  }
+
+  /**
+   * In order, every waiting item whose key no batch in flight holds, up to
+   * `maxBatch`: what can commit goes in one batch (as few transactions as
+   * possible), and only the keys held by batches in flight wait. A key held
+   * stays blocked for the rest of the scan, so its items keep their order.
+   * The batch's keys are held until it settles.
+   */
+  private takeFree (keyOf: (item: T) => string): Batch<T, R> {
+    const keys = new Set<string>()
+    const batch: Batch<T, R> = { items: [], resolves: [], rejects: [], keys }
+    let kept = 0
+    for (let i = 0; i < this.items.length; i++) {
+      const item = this.items[i]
+      const key = keyOf(item)
+      if (batch.items.length < this.maxBatch && (keys.has(key) || !this.held.has(key))) {
+        keys.add(key)
+        batch.items.push(item)
+        batch.resolves.push(this.resolves[i])
+        batch.rejects.push(this.rejects[i])
+        continue
+      }
+      this.items[kept] = item
+      this.resolves[kept] = this.resolves[i]
+      this.rejects[kept] = this.rejects[i]
+      kept++
+    }
+    this.items.length = kept
+    this.resolves.length = kept
+    this.rejects.length = kept
+    for (const key of keys) this.held.add(key)
+    return batch
   }
 
   /** The oldest `maxBatch` waiting items (all of them, without a copy, when they fit). */
-  private takeBatch (): Batch<T, R> {
+  private takeOldest (): Batch<T, R> {
     if (this.items.length <= this.maxBatch) {
       const batch = { items: this.items, resolves: this.resolves, rejects: this.rejects }
       this.items = []
@@ -157,6 +228,8 @@ interface Batch<T, R> {
   items: T[]
   resolves: Array<(result: R) => void>
   rejects: Array<(error: Error) => void>
+  /** With a key: the keys this batch holds while in flight. */
+  keys?: Set<string>
 }
 
 function settle<T, R> (batch: Batch<T, R>, results: R[]): void {

@@ -26,6 +26,12 @@ export interface PostgresMessageStoreOptions {
   connectionTimeout?: number
   /** Most appends committed in one transaction (default 500). */
   maxBatch?: number
+  /**
+   * Most batches committing at once, on rooms no other of them holds (default
+   * 4): a room's appends commit one batch after the other, in call order, and
+   * another room's go ahead meanwhile. 1 commits one batch at a time.
+   */
+  maxInFlight?: number
 }
 
 interface Row extends MessageColumns {
@@ -38,9 +44,10 @@ const retryable = (error: unknown): boolean => ['40P01', '40001'].includes((erro
 /**
  * The message store on PostgreSQL, for several nodes sharing one history.
  * Appends queue up while a commit is in flight and go in the next one (group
- * commit, one transaction per batch, batches one after the other so a
- * caller's appends commit in call order); a batch is one call of the
- * schema's `vix_append` function, one round trip. A room's offset counter is
+ * commit, one transaction per batch); a room's batches commit one after the
+ * other, so its appends commit in call order, while batches on other rooms
+ * commit beside it (up to `maxInFlight`); a batch is one call of the schema's
+ * `vix_append` function, one round trip. A room's offset counter is
  * a `vix_rooms` row locked in the inserting transaction and held until it
  * commits, so offsets follow commit order across every node. A database that cannot be reached makes
  * appends fail `VIX_ERR_STORE_UNAVAILABLE` (503); the pool reconnects by itself.
@@ -57,7 +64,7 @@ export class PostgresMessageStore implements MessageStore {
   private readonly ownsPool: boolean
   private readonly t: { rooms: string, messages: string }
   private readonly appendCall: PostgresAppend
-  /** One batch at a time: what arrives while a commit is in flight goes in the next one, in call order. */
+  /** A room's batches one at a time: what arrives while its commit is in flight goes in its next one, in call order; other rooms' beside it. */
   private readonly appends: GroupCommit<PendingAppend, AppendResult>
   private schemaReady: Promise<void> | null = null
   /** Told of every failure to reach the database (the health monitor marks PostgreSQL down at once). */
@@ -70,7 +77,9 @@ export class PostgresMessageStore implements MessageStore {
     this.appends = new GroupCommit({
       commit: (batch) => this.commitBatch(batch),
       closedError: () => new Error(`message store (postgres schema "${this.schema}") is closed`),
-      maxBatch: options.maxBatch ?? 500
+      maxBatch: options.maxBatch ?? 500,
+      key: (append) => append.message.room,
+      maxInFlight: options.maxInFlight ?? 4
     })
     this.ownsPool = options.pool === undefined
     this.pool = options.pool ?? new (pgDriver().Pool)({

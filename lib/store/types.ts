@@ -86,10 +86,12 @@ export interface RetentionRule {
  *   the transaction that inserts the message, so a reader that has seen offset
  *   n has seen, or can read, every offset below it: no gap, ever, whatever
  *   number of writers (connections, processes, nodes) append concurrently.
- * - **Appends of one caller commit in call order.** If `append(a, s)` is called
- *   before `append(b, s)`, `a` is committed no later than `b` (and, in one room,
- *   gets the lower offset), even when neither was awaited. The hub relies on
- *   this to let a client's next frame start before its previous message committed.
+ * - **A caller's appends to one room commit in call order.** If `append(a, s)`
+ *   is called before `append(b, s)` and both are for one room, `a` is committed
+ *   no later than `b` and gets the lower offset, even when neither was awaited.
+ *   The hub relies on this to let a client's next frame start before its
+ *   previous message committed. Across rooms there is no such order: the
+ *   PostgreSQL store commits batches of different rooms side by side.
  * - **Idempotent by client id per sender within a room.** Appending a
  *   message whose (room, sender, id) is stored returns `duplicate: true` with
  *   the stored message and its position, and stores nothing. Another sender's
