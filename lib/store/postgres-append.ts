@@ -6,55 +6,53 @@ import type { AppendResult } from './types.js'
 /**
  * `<schema>.vix_append(...)`: a batch of appends in one call, so a group
  * commit is one autocommit round trip and `publishIn` one statement in the
- * application's transaction. Three statements, each with a fresh snapshot in
- * READ COMMITTED (the function is volatile):
+ * application's transaction. In READ COMMITTED, each statement with a fresh
+ * snapshot (the function is volatile):
  * 1. lock the batch's room counters, in room name order (so two callers never
  *    wait on each other crosswise), until the transaction ends; a room without
  *    a row starts at 0 under a new epoch (`gen_random_uuid`, PostgreSQL 13+);
- * 2. after the lock, so it sees every commit made before it: skip what is
- *    stored under (room, id, sender) and what repeats an earlier entry of the
- *    batch, insert the rest at the counters' next offsets, advance the
- *    counters, and return one row per entry in batch order;
- * 3. with a channel, ring each advanced room's doorbell (`NOTIFY` of its last
+ * 2. after the lock, so it sees every commit made before it: insert each
+ *    entry that does not repeat an earlier one of the batch at its room's next
+ *    offset, `ON CONFLICT (room, id, sender) DO NOTHING`. When every row went
+ *    in (nothing of the batch was stored before: the common case), advance
+ *    the counters and return one row per entry in batch order;
+ * 3. otherwise some entry was stored already and the offsets just written
+ *    would leave a hole: delete this call's rows (the locked counters say
+ *    which: every offset above them) and store the batch again, skipping what
+ *    is stored under (room, id, sender) and answering those with the stored
+ *    row (a statement run with EXECUTE, planned for the table as it is);
+ * 4. with a channel, ring each advanced room's doorbell (`NOTIFY` of its last
  *    offset), delivered only if the transaction commits.
- * The insert has no ON CONFLICT: the counters are locked, so a clash would be
- * a bug and must fail the batch, not vanish. The lookups of stored rows and of
- * advanced counters are LATERAL, one index probe per key: PL/pgSQL keeps a
- * generic plan per connection, planned once on the tables as they were then,
- * and a join planned on a near-empty table scans the whole table on every
- * later batch. `s` is the quoted schema.
+ * Why this shape: PL/pgSQL keeps a generic plan per connection, planned once
+ * on the tables as they were then (often near empty), so a lookup of stored
+ * rows in a cached statement may be planned as a scan of the table or of a
+ * whole room (through the (room, offset) key) and then run on every batch as
+ * the table grows. The common path looks nothing up: the conflict arbiter is
+ * the (room, id, sender) index, which no plan chooses. A clash on (room,
+ * offset) is not caught: the counters are locked, so it would be a bug and
+ * must fail the batch, not vanish. `s` is the quoted schema.
  */
 export function appendFunctionSql (s: string): string {
-  return `
-    CREATE FUNCTION ${s}.vix_append (p_room text[], p_id text[], p_kind text[], p_type text[], p_ts text[], p_payload text[], p_from text[], p_sender text[], p_channel text)
-    RETURNS TABLE (o_i integer, o_offset bigint, o_epoch text, o_duplicate boolean, o_first integer, o_kind text, o_type text, o_ts text, o_payload text, o_from text)
-    LANGUAGE plpgsql VOLATILE AS $vix$
-    #variable_conflict use_column
-    DECLARE
-      l_room text[];
-      l_epoch text[];
-      l_last bigint[];
-    BEGIN
-      WITH locked AS (
-        INSERT INTO ${s}.vix_rooms AS r (room, epoch, last_offset)
-        SELECT d.room, gen_random_uuid()::text, 0 FROM (SELECT DISTINCT unnest(p_room) AS room) AS d ORDER BY d.room
-        ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset
-        RETURNING r.room, r.epoch, r.last_offset)
-      SELECT array_agg(locked.room), array_agg(locked.epoch), array_agg(locked.last_offset) INTO l_room, l_epoch, l_last FROM locked;
-
-      RETURN QUERY
-      WITH batch AS (
+  // The batch's entries with the index of the first entry of the batch with the same (room, id, sender); $1..$8 or the p_ arrays.
+  const batch = (room: string, id: string, kind: string, type: string, ts: string, payload: string, from: string, sender: string): string => `
         SELECT b.i::integer AS i, b.room, b.id, b.kind, b.type, b.ts, b.payload, b.from_json, b.sender,
           (min(b.i) OVER (PARTITION BY b.room, b.id, b.sender))::integer AS first
-        FROM unnest(p_room, p_id, p_kind, p_type, p_ts, p_payload, p_from, p_sender) WITH ORDINALITY AS b (room, id, kind, type, ts, payload, from_json, sender, i)
+        FROM unnest(${room}, ${id}, ${kind}, ${type}, ${ts}, ${payload}, ${from}, ${sender}) WITH ORDINALITY AS b (room, id, kind, type, ts, payload, from_json, sender, i)`
+  const ours = 'WITH batch AS (' + batch('p_room', 'p_id', 'p_kind', 'p_type', 'p_ts', 'p_payload', 'p_from', 'p_sender') + `
       ), counter AS (
         SELECT * FROM unnest(l_room, l_epoch, l_last) AS c (room, epoch, last)
+      ), fresh AS (
+        SELECT b.*, c.last + row_number() OVER (PARTITION BY b.room ORDER BY b.i) AS pos
+        FROM batch AS b JOIN counter AS c ON c.room = b.room
+        WHERE b.i = b.first
+      )`
+  // The careful store, run with EXECUTE when something of the batch was stored before: $1..$8 the batch, $9..$11 the counters.
+  const careful = 'WITH batch AS (' + batch('$1', '$2', '$3', '$4', '$5', '$6', '$7', '$8') + `
+      ), counter AS (
+        SELECT * FROM unnest($9, $10, $11) AS c (room, epoch, last)
       ), stored AS (
-        SELECT m.room, m.id, m.sender, m."offset", m.kind, m.type, m.ts, m.payload_json, m.from_json
-        FROM (SELECT DISTINCT batch.room, batch.id, batch.sender FROM batch) AS k
-        CROSS JOIN LATERAL (
-          SELECT * FROM ${s}.vix_messages AS v WHERE v.room = k.room AND v.id = k.id AND v.sender = k.sender LIMIT 1
-        ) AS m
+        SELECT m.room, m.id, m.sender, m."offset", m.kind, m.type, m.ts, m.payload_json, m.from_json FROM ${s}.vix_messages AS m
+        WHERE (m.room, m.id, m.sender) IN (SELECT batch.room, batch.id, batch.sender FROM batch)
       ), fresh AS (
         SELECT b.*, c.last + row_number() OVER (PARTITION BY b.room ORDER BY b.i) AS pos
         FROM batch AS b JOIN counter AS c ON c.room = b.room
@@ -71,7 +69,49 @@ export function appendFunctionSql (s: string): string {
       FROM batch AS b JOIN counter AS c ON c.room = b.room
       LEFT JOIN stored AS st ON st.room = b.room AND st.id = b.id AND st.sender = b.sender
       LEFT JOIN fresh AS f ON f.i = b.first
-      ORDER BY b.i;
+      ORDER BY b.i`
+  return `
+    CREATE FUNCTION ${s}.vix_append (p_room text[], p_id text[], p_kind text[], p_type text[], p_ts text[], p_payload text[], p_from text[], p_sender text[], p_channel text)
+    RETURNS TABLE (o_i integer, o_offset bigint, o_epoch text, o_duplicate boolean, o_first integer, o_kind text, o_type text, o_ts text, o_payload text, o_from text)
+    LANGUAGE plpgsql VOLATILE AS $vix$
+    #variable_conflict use_column
+    DECLARE
+      l_room text[];
+      l_epoch text[];
+      l_last bigint[];
+      l_fresh bigint;
+      l_inserted bigint;
+    BEGIN
+      WITH locked AS (
+        INSERT INTO ${s}.vix_rooms AS r (room, epoch, last_offset)
+        SELECT d.room, gen_random_uuid()::text, 0 FROM (SELECT DISTINCT unnest(p_room) AS room) AS d ORDER BY d.room
+        ON CONFLICT (room) DO UPDATE SET last_offset = r.last_offset
+        RETURNING r.room, r.epoch, r.last_offset)
+      SELECT array_agg(locked.room), array_agg(locked.epoch), array_agg(locked.last_offset) INTO l_room, l_epoch, l_last FROM locked;
+
+      ${ours}, inserted AS (
+        INSERT INTO ${s}.vix_messages (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
+        SELECT f.room, f.pos, f.id, f.kind, f.type, f.ts, f.payload, f.from_json, f.sender FROM fresh AS f
+        ON CONFLICT (room, id, sender) DO NOTHING
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted) INTO l_fresh, l_inserted;
+
+      IF l_inserted = l_fresh THEN
+        UPDATE ${s}.vix_rooms AS r SET last_offset = a.last
+        FROM (SELECT c.room, c.last + count(*) AS last
+              FROM (SELECT DISTINCT u.room, u.id, u.sender FROM unnest(p_room, p_id, p_sender) AS u (room, id, sender)) AS d
+              JOIN unnest(l_room, l_last) AS c (room, last) ON c.room = d.room GROUP BY c.room, c.last) AS a
+        WHERE r.room = a.room;
+        RETURN QUERY
+        ${ours}
+        SELECT b.i, f.pos, c.epoch, b.i <> b.first, b.first, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
+        FROM batch AS b JOIN counter AS c ON c.room = b.room JOIN fresh AS f ON f.i = b.first
+        ORDER BY b.i;
+      ELSE
+        EXECUTE $vix_q$DELETE FROM ${s}.vix_messages AS m USING unnest($1, $2) AS c (room, last) WHERE m.room = c.room AND m."offset" > c.last$vix_q$ USING l_room, l_last;
+        RETURN QUERY EXECUTE $vix_q$${careful}$vix_q$ USING p_room, p_id, p_kind, p_type, p_ts, p_payload, p_from, p_sender, l_room, l_epoch, l_last;
+      END IF;
 
       IF p_channel IS NOT NULL THEN
         PERFORM ${doorbellSql('p_channel', 'r.last_offset', 'r.room')}
