@@ -106,7 +106,8 @@ export class GroupCommit<T, R> {
       this.items.push(item)
       this.resolves.push(resolve)
       this.rejects.push(reject)
-      if (this.cancelDeferred === undefined && this.inFlight.size < this.maxInFlight) this.cancelDeferred = this.defer(this.startNow)
+      // An item whose key a batch in flight holds waits for that batch to settle (which drains again): nothing to defer for it.
+      if (this.cancelDeferred === undefined && this.inFlight.size < this.maxInFlight && !this.isHeld(item)) this.cancelDeferred = this.defer(this.startNow)
     })
   }
 
@@ -166,6 +167,10 @@ export class GroupCommit<T, R> {
     } catch (error) {
       fail(batch, error)
     }
+  }
+
+  private isHeld (item: T): boolean {
+    return this.key !== undefined && this.held.has(this.key(item))
   }
 
   /** A batch settled: its keys are free for the items waiting on them. */
