@@ -15,20 +15,23 @@ import type { AppendResult } from './types.js'
  *    entry that does not repeat an earlier one of the batch at its room's next
  *    offset, `ON CONFLICT (room, id, sender) DO NOTHING`. When every row went
  *    in (nothing of the batch was stored before: the common case), advance
- *    the counters and return one row per entry in batch order;
+ *    the counters (again through `ON CONFLICT (room)`, the row being there)
+ *    and return one row per entry in batch order;
  * 3. otherwise some entry was stored already and the offsets just written
  *    would leave a hole: delete this call's rows (the locked counters say
  *    which: every offset above them) and store the batch again, skipping what
  *    is stored under (room, id, sender) and answering those with the stored
  *    row (a statement run with EXECUTE, planned for the table as it is);
  * 4. with a channel, ring each advanced room's doorbell (`NOTIFY` of its last
- *    offset), delivered only if the transaction commits.
+ *    offset, from the counters as advanced), delivered only if the
+ *    transaction commits.
  * Why this shape: PL/pgSQL keeps a generic plan per connection, planned once
  * on the tables as they were then (often near empty), so a lookup of stored
  * rows in a cached statement may be planned as a scan of the table or of a
- * whole room (through the (room, offset) key) and then run on every batch as
- * the table grows. The common path looks nothing up: the conflict arbiter is
- * the (room, id, sender) index, which no plan chooses. A clash on (room,
+ * whole room (through the (room, offset) key), and a join with the counters
+ * as a scan of every room, then run on every batch as the tables grow. The
+ * common path reads no table through a plan: it writes through conflict
+ * arbiters (the (room, id, sender) and (room) keys), which no plan chooses. A clash on (room,
  * offset) is not caught: the counters are locked, so it would be a bug and
  * must fail the batch, not vanish. `s` is the quoted schema.
  */
@@ -81,6 +84,8 @@ export function appendFunctionSql (s: string): string {
       l_last bigint[];
       l_fresh bigint;
       l_inserted bigint;
+      l_new_room text[];
+      l_new_last bigint[];
     BEGIN
       WITH locked AS (
         INSERT INTO ${s}.vix_rooms AS r (room, epoch, last_offset)
@@ -98,11 +103,14 @@ export function appendFunctionSql (s: string): string {
       SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted) INTO l_fresh, l_inserted;
 
       IF l_inserted = l_fresh THEN
-        UPDATE ${s}.vix_rooms AS r SET last_offset = a.last
-        FROM (SELECT c.room, c.last + count(*) AS last
-              FROM (SELECT DISTINCT u.room, u.id, u.sender FROM unnest(p_room, p_id, p_sender) AS u (room, id, sender)) AS d
-              JOIN unnest(l_room, l_last) AS c (room, last) ON c.room = d.room GROUP BY c.room, c.last) AS a
-        WHERE r.room = a.room;
+        WITH advanced AS (
+          INSERT INTO ${s}.vix_rooms AS r (room, epoch, last_offset)
+          SELECT c.room, c.epoch, c.last + count(*)
+          FROM (SELECT DISTINCT u.room, u.id, u.sender FROM unnest(p_room, p_id, p_sender) AS u (room, id, sender)) AS d
+          JOIN unnest(l_room, l_epoch, l_last) AS c (room, epoch, last) ON c.room = d.room GROUP BY c.room, c.epoch, c.last
+          ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset
+          RETURNING r.room, r.last_offset)
+        SELECT array_agg(advanced.room), array_agg(advanced.last_offset) INTO l_new_room, l_new_last FROM advanced;
         RETURN QUERY
         ${ours}
         SELECT b.i, f.pos, c.epoch, b.i <> b.first, b.first, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
@@ -111,12 +119,13 @@ export function appendFunctionSql (s: string): string {
       ELSE
         EXECUTE $vix_q$DELETE FROM ${s}.vix_messages AS m USING unnest($1, $2) AS c (room, last) WHERE m.room = c.room AND m."offset" > c.last$vix_q$ USING l_room, l_last;
         RETURN QUERY EXECUTE $vix_q$${careful}$vix_q$ USING p_room, p_id, p_kind, p_type, p_ts, p_payload, p_from, p_sender, l_room, l_epoch, l_last;
+        EXECUTE $vix_q$SELECT array_agg(r.room), array_agg(r.last_offset) FROM ${s}.vix_rooms AS r WHERE r.room = ANY ($1)$vix_q$ INTO l_new_room, l_new_last USING l_room;
       END IF;
 
       IF p_channel IS NOT NULL THEN
-        PERFORM ${doorbellSql('p_channel', 'r.last_offset', 'r.room')}
-        FROM unnest(l_room, l_last) AS c (room, last)
-        CROSS JOIN LATERAL (SELECT v.room, v.last_offset FROM ${s}.vix_rooms AS v WHERE v.room = c.room AND v.last_offset > c.last LIMIT 1) AS r;
+        PERFORM ${doorbellSql('p_channel', 'n.last', 'n.room')}
+        FROM unnest(l_new_room, l_new_last) AS n (room, last) JOIN unnest(l_room, l_last) AS c (room, last) ON c.room = n.room
+        WHERE n.last > c.last;
       END IF;
     END
     $vix$;`
