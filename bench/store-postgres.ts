@@ -11,10 +11,10 @@
  * (it is the shared one: nothing is reconfigured).
  * DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
  */
-import { execFileSync } from 'node:child_process'
 import os from 'node:os'
 import pg from 'pg'
 import { PostgresMessageStore } from '../lib/store/postgres.js'
+import { percentile, pinSelf } from './lib-load.js'
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const appends = Number(process.argv[2] ?? 20_000)
@@ -22,21 +22,15 @@ const rounds = Number(process.argv[3] ?? 5)
 const inFlight = 64
 const payload = { text: 'x'.repeat(64) }
 
-try {
-  if (os.cpus().length >= 2) execFileSync('taskset', ['-a', '-cp', '1', String(process.pid)], { stdio: 'ignore' })
-} catch {}
+if (os.cpus().length >= 2) pinSelf(1)
 
 interface Result { rate: number, p50: number, p99: number, commitsPerSecond: number }
-
-function quantile (sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]
-}
 
 async function run (rooms: number, maxInFlight: number, round: number): Promise<Result> {
   const schema = `vix_bench_store_${process.pid}_${round}_${rooms}_${maxInFlight}`
   const store = new PostgresMessageStore({ connectionString: databaseUrl, schema, maxInFlight })
   await store.ready()
-  const latencies: number[] = []
+  const latencies = new Float64Array(appends)
   let sent = 0
   const started = performance.now()
   await new Promise<void>((resolve, reject) => {
@@ -46,7 +40,7 @@ async function run (rooms: number, maxInFlight: number, round: number): Promise<
       const i = sent++
       const at = performance.now()
       store.append({ id: `m-${i}`, kind: 'event', room: `room-${i % rooms}`, type: 'chat.message', ts: new Date().toISOString(), payload }, 'id:bench').then(() => {
-        latencies.push(performance.now() - at)
+        latencies[done] = performance.now() - at
         if (++done === appends) resolve()
         else next()
       }, reject)
@@ -60,8 +54,8 @@ async function run (rooms: number, maxInFlight: number, round: number): Promise<
   await admin.connect()
   await admin.query(`DROP SCHEMA "${schema}" CASCADE`)
   await admin.end()
-  latencies.sort((a, b) => a - b)
-  return { rate: appends / seconds, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), commitsPerSecond: commits / seconds }
+  latencies.sort()
+  return { rate: appends / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), commitsPerSecond: commits / seconds }
 }
 
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]

@@ -15,8 +15,10 @@ import type { AppendResult } from './types.js'
  *    entry that does not repeat an earlier one of the batch at its room's next
  *    offset, `ON CONFLICT (room, id, sender) DO NOTHING`. When every row went
  *    in (nothing of the batch was stored before: the common case), advance
- *    the counters (again through `ON CONFLICT (room)`, the row being there)
- *    and return one row per entry in batch order;
+ *    each room's counter to its last new offset (again through `ON CONFLICT
+ *    (room)`, the row being there) and return one row per entry in batch
+ *    order (the batch's positions computed again from the arrays: a
+ *    statement cannot both fill `RETURN QUERY` and decide the branch);
  * 3. otherwise some entry was stored already and the offsets just written
  *    would leave a hole: delete this call's rows (the locked counters say
  *    which: every offset above them) and store the batch again, skipping what
@@ -31,9 +33,10 @@ import type { AppendResult } from './types.js'
  * whole room (through the (room, offset) key), and a join with the counters
  * as a scan of every room, then run on every batch as the tables grow. The
  * common path reads no table through a plan: it writes through conflict
- * arbiters (the (room, id, sender) and (room) keys), which no plan chooses. A clash on (room,
- * offset) is not caught: the counters are locked, so it would be a bug and
- * must fail the batch, not vanish. `s` is the quoted schema.
+ * arbiters (the (room, id, sender) and (room) keys), which no plan chooses.
+ * A clash on (room, offset) is not caught: the counters are locked, so it
+ * would be a bug and must fail the batch, not vanish. `s` is the quoted
+ * schema.
  */
 export function appendFunctionSql (s: string): string {
   // The batch's entries with the index of the first entry of the batch with the same (room, id, sender); $1..$8 or the p_ arrays.
@@ -41,7 +44,7 @@ export function appendFunctionSql (s: string): string {
         SELECT b.i::integer AS i, b.room, b.id, b.kind, b.type, b.ts, b.payload, b.from_json, b.sender,
           (min(b.i) OVER (PARTITION BY b.room, b.id, b.sender))::integer AS first
         FROM unnest(${room}, ${id}, ${kind}, ${type}, ${ts}, ${payload}, ${from}, ${sender}) WITH ORDINALITY AS b (room, id, kind, type, ts, payload, from_json, sender, i)`
-  const ours = 'WITH batch AS (' + batch('p_room', 'p_id', 'p_kind', 'p_type', 'p_ts', 'p_payload', 'p_from', 'p_sender') + `
+  const positioned = 'WITH batch AS (' + batch('p_room', 'p_id', 'p_kind', 'p_type', 'p_ts', 'p_payload', 'p_from', 'p_sender') + `
       ), counter AS (
         SELECT * FROM unnest(l_room, l_epoch, l_last) AS c (room, epoch, last)
       ), fresh AS (
@@ -94,31 +97,31 @@ export function appendFunctionSql (s: string): string {
         RETURNING r.room, r.epoch, r.last_offset)
       SELECT array_agg(locked.room), array_agg(locked.epoch), array_agg(locked.last_offset) INTO l_room, l_epoch, l_last FROM locked;
 
-      ${ours}, inserted AS (
+      ${positioned}, inserted AS (
         INSERT INTO ${s}.vix_messages (room, "offset", id, kind, type, ts, payload_json, from_json, sender)
         SELECT f.room, f.pos, f.id, f.kind, f.type, f.ts, f.payload, f.from_json, f.sender FROM fresh AS f
         ON CONFLICT (room, id, sender) DO NOTHING
         RETURNING 1
+      ), advance AS (
+        SELECT fresh.room, max(fresh.pos) AS last FROM fresh GROUP BY fresh.room
       )
-      SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted) INTO l_fresh, l_inserted;
+      SELECT (SELECT count(*) FROM fresh), (SELECT count(*) FROM inserted),
+        (SELECT array_agg(advance.room ORDER BY advance.room) FROM advance), (SELECT array_agg(advance.last ORDER BY advance.room) FROM advance)
+      INTO l_fresh, l_inserted, l_new_room, l_new_last;
 
       IF l_inserted = l_fresh THEN
-        WITH advanced AS (
-          INSERT INTO ${s}.vix_rooms AS r (room, epoch, last_offset)
-          SELECT c.room, c.epoch, c.last + count(*)
-          FROM (SELECT DISTINCT u.room, u.id, u.sender FROM unnest(p_room, p_id, p_sender) AS u (room, id, sender)) AS d
-          JOIN unnest(l_room, l_epoch, l_last) AS c (room, epoch, last) ON c.room = d.room GROUP BY c.room, c.epoch, c.last
-          ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset
-          RETURNING r.room, r.last_offset)
-        SELECT array_agg(advanced.room), array_agg(advanced.last_offset) INTO l_new_room, l_new_last FROM advanced;
+        INSERT INTO ${s}.vix_rooms AS r (room, epoch, last_offset)
+        SELECT n.room, c.epoch, n.last FROM unnest(l_new_room, l_new_last) AS n (room, last) JOIN unnest(l_room, l_epoch) AS c (room, epoch) ON c.room = n.room
+        ON CONFLICT (room) DO UPDATE SET last_offset = excluded.last_offset;
         RETURN QUERY
-        ${ours}
+        ${positioned}
         SELECT b.i, f.pos, c.epoch, b.i <> b.first, b.first, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text
         FROM batch AS b JOIN counter AS c ON c.room = b.room JOIN fresh AS f ON f.i = b.first
         ORDER BY b.i;
       ELSE
         EXECUTE $vix_q$DELETE FROM ${s}.vix_messages AS m USING unnest($1, $2) AS c (room, last) WHERE m.room = c.room AND m."offset" > c.last$vix_q$ USING l_room, l_last;
         RETURN QUERY EXECUTE $vix_q$${careful}$vix_q$ USING p_room, p_id, p_kind, p_type, p_ts, p_payload, p_from, p_sender, l_room, l_epoch, l_last;
+        -- Not every room advanced: read the counters as the careful store left them.
         EXECUTE $vix_q$SELECT array_agg(r.room), array_agg(r.last_offset) FROM ${s}.vix_rooms AS r WHERE r.room = ANY ($1)$vix_q$ INTO l_new_room, l_new_last USING l_room;
       END IF;
 
