@@ -236,3 +236,11 @@ t.test('a room held by an open transaction holds back only its own appends: anot
   t.same([a2.position.offset, a3.position.offset], [3, 4], 'room a goes on after the transaction, in call order, after its message')
   t.same((await store.listByRoom('a', { limit: 10 })).messages.map(({ message: m }) => m.id), ['a1', 'in-tx', 'a2', 'a3'])
 })
+
+t.test('maxInFlight is an integer of 1 or more: anything else is refused when the store is made, not a store that never commits', async (t) => {
+  for (const maxInFlight of [0, -1, 1.5, Number.NaN]) {
+    t.throws(() => new PostgresMessageStore({ connectionString: postgresUrl, maxInFlight }), { code: 'VIX_ERR_INVALID_OPTION', message: /maxInFlight/ }, String(maxInFlight))
+  }
+  const store = new PostgresMessageStore({ connectionString: postgresUrl, maxInFlight: 1 })
+  await store.close()
+})

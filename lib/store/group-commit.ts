@@ -90,7 +90,7 @@ export class GroupCommit<T, R> {
     this.closedError = options.closedError
     this.maxBatch = options.maxBatch ?? Infinity
     this.key = options.key
-    this.maxInFlight = options.key === undefined ? 1 : Math.max(1, options.maxInFlight ?? 1)
+    this.maxInFlight = options.key === undefined ? 1 : options.maxInFlight ?? 1
     this.defer = options.defer ?? nextTurn
   }
 

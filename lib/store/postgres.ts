@@ -1,5 +1,5 @@
 import type pg from 'pg'
-import { MessageNotFoundError, StoreUnavailableError } from '../errors.js'
+import { InvalidOptionError, MessageNotFoundError, StoreUnavailableError } from '../errors.js'
 import { isUnavailable, migrate, quoteIdent } from './postgres-schema.js'
 import { GroupCommit } from './group-commit.js'
 import { prunePrefixEnd } from './prune-prefix.js'
@@ -73,13 +73,15 @@ export class PostgresMessageStore implements MessageStore {
   private readonly onConnect = (client: pg.PoolClient): void => { client.on('error', this.onPoolError) }
 
   constructor (options: PostgresMessageStoreOptions) {
+    const maxInFlight = options.maxInFlight ?? 4
+    if (!Number.isInteger(maxInFlight) || maxInFlight < 1) throw new InvalidOptionError('maxInFlight', `expected an integer of 1 or more, got ${String(maxInFlight)}`)
     this.schema = options.schema ?? 'public'
     this.appends = new GroupCommit({
       commit: (batch) => this.commitBatch(batch),
       closedError: () => new Error(`message store (postgres schema "${this.schema}") is closed`),
       maxBatch: options.maxBatch ?? 500,
       key: (append) => append.message.room,
-      maxInFlight: options.maxInFlight ?? 4
+      maxInFlight
     })
     this.ownsPool = options.pool === undefined
     this.pool = options.pool ?? new (pgDriver().Pool)({
